@@ -1,0 +1,3 @@
+#include "ss-types.h"
+
+G_DEFINE_QUARK (soundstage-error-quark, ss_error)
