@@ -1,0 +1,1 @@
+/* ss-mixer.c: offline and real-time mixing of the project's audio (to be written). */

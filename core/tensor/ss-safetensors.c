@@ -1,0 +1,1 @@
+/* ss-safetensors.c: safetensors reader/writer (to be written). */
