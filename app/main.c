@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <libavutil/log.h>
 #include <locale.h>
 
 #include "ss-application.h"
@@ -42,6 +43,9 @@ main (int argc, char *argv[])
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+
+  if (g_getenv ("SOUNDSTAGE_FFMPEG_LOG") == NULL)
+    av_log_set_level (AV_LOG_QUIET);
 
   if (!ensure_schema ())
     return 1;

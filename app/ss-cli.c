@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
+#include <libavutil/log.h>
 
 #include "jobs/ss-job.h"
 #include "media/ss-media.h"
@@ -727,6 +728,9 @@ main (int argc, char *argv[])
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname (prgname);
+  /* FFmpeg's own chatter is not for users; errors reach them as GErrors. */
+  if (g_getenv ("SOUNDSTAGE_FFMPEG_LOG") == NULL)
+    av_log_set_level (AV_LOG_QUIET);
 
   if (argc < 2)
     {

@@ -62,11 +62,6 @@ struct _SsWindow
   GtkFileChooserNative *chooser;   /* the one open file dialog */
   SsContinuation  after_save;      /* run after a successful (interactive) save */
   gboolean        close_confirmed;
-  gboolean        recovered;       /* project came from a recovery file, not saved yet */
-  char           *suggested_name;  /* Save As name for recovered projects */
-
-  char           *recovery_path;
-  char           *recovery_info_path;
   guint64         autosaved_revision;
   guint           autosave_id;
 
@@ -120,18 +115,9 @@ toast_error (SsWindow *self, const char *what, const GError *error)
 static char *
 project_display_name (SsWindow *self)
 {
-  const char *path = self->project ? ss_project_get_path (self->project) : NULL;
-
-  if (path != NULL)
-    {
-      g_autofree char *base = g_path_get_basename (path);
-      if (g_str_has_suffix (base, SS_PROJECT_EXTENSION))
-        base[strlen (base) - strlen (SS_PROJECT_EXTENSION)] = '\0';
-      return g_filename_display_name (base);
-    }
-  if (self->suggested_name != NULL)
-    return g_strdup (self->suggested_name);
-  return g_strdup (_("Untitled"));
+  if (self->project == NULL)
+    return g_strdup (_("Untitled"));
+  return ss_project_dup_display_name (self->project);
 }
 
 static gboolean
@@ -139,7 +125,7 @@ project_needs_saving (SsWindow *self)
 {
   if (self->project == NULL)
     return FALSE;
-  return ss_project_get_dirty (self->project) || self->recovered;
+  return ss_project_get_dirty (self->project);
 }
 
 static char *
@@ -224,45 +210,16 @@ finish_chooser (SsWindow *self, GtkNativeDialog *dialog, int response)
 
 /* ----------------------------------------------------------------- recovery */
 
-static void
-remove_recovery_files (SsWindow *self)
-{
-  if (self->recovery_path != NULL)
-    g_unlink (self->recovery_path);
-  if (self->recovery_info_path != NULL)
-    g_unlink (self->recovery_info_path);
-  self->autosaved_revision = 0;
-}
+static void offer_relink (SsWindow *self);
 
 gboolean
 ss_window_autosave_now (SsWindow *self, GError **error)
 {
-  g_autoptr(GKeyFile) info = NULL;
-  g_autofree char *dir = NULL;
-  const char *path;
-
   g_return_val_if_fail (SS_IS_WINDOW (self), FALSE);
 
-  if (self->project == NULL)
+  if (self->project == NULL || !ss_project_get_dirty (self->project))
     return TRUE;
-  dir = g_path_get_dirname (self->recovery_path);
-  if (g_mkdir_with_parents (dir, 0700) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, SS_ERROR, SS_ERROR_IO, _("Could not create the recovery folder “%s”: %s"),
-                   dir, g_strerror (saved));
-      return FALSE;
-    }
-  if (!ss_project_write_recovery (self->project, self->recovery_path, error))
-    return FALSE;
-
-  info = g_key_file_new ();
-  path = ss_project_get_path (self->project);
-  g_key_file_set_string (info, "Recovery", "ProjectPath", path ? path : "");
-  g_key_file_set_string (info, "Recovery", "RecoveryPath", self->recovery_path);
-  g_key_file_set_int64 (info, "Recovery", "Pid", getpid ());
-  g_key_file_set_int64 (info, "Recovery", "Time", g_get_real_time () / G_USEC_PER_SEC);
-  if (!g_key_file_save_to_file (info, self->recovery_info_path, error))
+  if (!ss_project_autosave (self->project, error))
     return FALSE;
   self->autosaved_revision = ss_project_get_revision (self->project);
   return TRUE;
@@ -303,146 +260,66 @@ apply_latency (SsWindow *self)
 #endif
 }
 
-const char *
-ss_window_get_recovery_path (SsWindow *self)
+char *
+ss_window_dup_recovery_path (SsWindow *self)
 {
   g_return_val_if_fail (SS_IS_WINDOW (self), NULL);
-  return self->recovery_path;
-}
-
-typedef struct {
-  char  *info_path;
-  char  *recovery_path;
-  char  *project_path;
-  gint64 time;
-} RecoveryCandidate;
-
-static void
-recovery_candidate_free (RecoveryCandidate *c)
-{
-  g_free (c->info_path);
-  g_free (c->recovery_path);
-  g_free (c->project_path);
-  g_free (c);
-}
-
-static gboolean
-pid_is_alive (gint64 pid)
-{
-  if (pid <= 0 || pid > G_MAXINT)
-    return FALSE;
-  if (pid == getpid ())
-    return TRUE;
-  return kill ((pid_t) pid, 0) == 0 || errno != ESRCH;
-}
-
-/* The newest recovery file left by a session that is not running any more. */
-static RecoveryCandidate *
-find_recovery (void)
-{
-  g_autofree char *dir = ss_project_recovery_dir ();
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  RecoveryCandidate *best = NULL;
-  const char *name;
-
-  if (d == NULL)
-    return NULL;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autoptr(GKeyFile) info = g_key_file_new ();
-      g_autofree char *info_path = NULL;
-      RecoveryCandidate *c;
-
-      if (!g_str_has_prefix (name, "autosave-") || !g_str_has_suffix (name, ".info"))
-        continue;
-      info_path = g_build_filename (dir, name, NULL);
-      if (!g_key_file_load_from_file (info, info_path, G_KEY_FILE_NONE, NULL))
-        continue;
-      if (pid_is_alive (g_key_file_get_int64 (info, "Recovery", "Pid", NULL)))
-        continue;
-
-      c = g_new0 (RecoveryCandidate, 1);
-      c->info_path = g_steal_pointer (&info_path);
-      c->recovery_path = g_key_file_get_string (info, "Recovery", "RecoveryPath", NULL);
-      c->project_path = g_key_file_get_string (info, "Recovery", "ProjectPath", NULL);
-      c->time = g_key_file_get_int64 (info, "Recovery", "Time", NULL);
-      if (c->recovery_path == NULL || !g_file_test (c->recovery_path, G_FILE_TEST_IS_REGULAR) ||
-          (best != NULL && best->time >= c->time))
-        {
-          recovery_candidate_free (c);
-          continue;
-        }
-      g_clear_pointer (&best, recovery_candidate_free);
-      best = c;
-    }
-  return best;
+  return self->project ? ss_project_dup_recovery_path (self->project) : NULL;
 }
 
 static void
 recovery_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
 {
   SsWindow *self = SS_WINDOW (user_data);
-  RecoveryCandidate *c = g_object_get_data (G_OBJECT (dialog), "candidate");
+  SsRecoveryInfo *info = g_object_get_data (G_OBJECT (dialog), "recovery-info");
 
+  g_object_set_data (G_OBJECT (self), "recovery-dialog", NULL);
   if (g_strcmp0 (response, "recover") == 0)
     {
       g_autoptr(GError) error = NULL;
-      g_autofree char *data = NULL;
-      g_autofree char *base_dir = NULL;
-      g_autoptr(SsProject) project = NULL;
-      gsize len = 0;
+      g_autoptr(SsProject) project = ss_project_load_recovery (info->recovery_path, &error);
 
-      if (c->project_path != NULL && c->project_path[0] != '\0')
-        base_dir = g_path_get_dirname (c->project_path);
-      else
-        base_dir = g_path_get_dirname (c->recovery_path);
-
-      if (g_file_get_contents (c->recovery_path, &data, &len, &error))
-        project = ss_project_load_from_data (data, len, base_dir, &error);
       if (project == NULL)
         {
           toast_error (self, _("Could not recover the project"), error);
-          return; /* keep the files: the user may try again later */
+          return; /* the file stays: the user may try again later */
         }
       ss_window_set_project (self, project);
-      self->recovered = TRUE;
-      g_clear_pointer (&self->suggested_name, g_free);
-      if (c->project_path != NULL && c->project_path[0] != '\0')
-        {
-          g_autofree char *base = g_path_get_basename (c->project_path);
-          if (g_str_has_suffix (base, SS_PROJECT_EXTENSION))
-            base[strlen (base) - strlen (SS_PROJECT_EXTENSION)] = '\0';
-          self->suggested_name = g_filename_display_name (base);
-        }
-      update_state (self);
+      offer_relink (self);
       ss_window_toast (self, _("Recovered unsaved changes. Save the project to keep them."));
     }
-  else if (g_strcmp0 (response, "discard") != 0)
-    return;
-
-  g_unlink (c->recovery_path);
-  g_unlink (c->info_path);
+  else if (g_strcmp0 (response, "discard") == 0)
+    g_unlink (info->recovery_path);
+  /* "later": keep the file for the next start */
 }
 
 static gboolean
 offer_recovery (gpointer user_data)
 {
   SsWindow *self = SS_WINDOW (user_data);
-  RecoveryCandidate *c = find_recovery ();
+  g_autoptr(GPtrArray) list = ss_project_list_recoveries (NULL);
+  SsRecoveryInfo *info;
   g_autoptr(GDateTime) when = NULL;
   g_autofree char *when_text = NULL;
   g_autofree char *name = NULL;
+  g_autofree char *own = NULL;
   AdwMessageDialog *dialog;
 
-  if (c == NULL)
+  if (list == NULL || list->len == 0)
     return G_SOURCE_REMOVE;
+  /* Never offer the file this window is writing right now. */
+  own = ss_window_dup_recovery_path (self);
+  if (own != NULL && g_strcmp0 (own, ((SsRecoveryInfo *) g_ptr_array_index (list, 0))->recovery_path) == 0)
+    return G_SOURCE_REMOVE;
+  info = g_ptr_array_steal_index (list, 0);
 
-  when = g_date_time_new_from_unix_local (c->time);
+  when = g_date_time_new_from_unix_local (info->modified / G_USEC_PER_SEC);
   when_text = when ? g_date_time_format (when, "%c") : g_strdup ("?");
-  if (c->project_path != NULL && c->project_path[0] != '\0')
+  if (info->original_path != NULL)
     {
-      g_autofree char *base = g_path_get_basename (c->project_path);
-      name = g_filename_display_name (base);
+      g_autofree char *base = g_path_get_basename (info->original_path);
+      g_autofree char *display = g_filename_display_name (base);
+      name = g_strdup_printf ("“%s”", display);
     }
   else
     name = g_strdup (_("an unsaved project"));
@@ -453,17 +330,25 @@ offer_recovery (gpointer user_data)
                                   name, when_text);
   adw_message_dialog_add_responses (dialog,
                                     "discard", _("_Discard"),
+                                    "later", _("_Not Now"),
                                     "recover", _("_Recover"),
                                     NULL);
   adw_message_dialog_set_response_appearance (dialog, "discard", ADW_RESPONSE_DESTRUCTIVE);
   adw_message_dialog_set_response_appearance (dialog, "recover", ADW_RESPONSE_SUGGESTED);
   adw_message_dialog_set_default_response (dialog, "recover");
   adw_message_dialog_set_close_response (dialog, "later");
-  g_object_set_data_full (G_OBJECT (dialog), "candidate", c, (GDestroyNotify) recovery_candidate_free);
+  g_object_set_data_full (G_OBJECT (dialog), "recovery-info", info, (GDestroyNotify) ss_recovery_info_free);
   g_object_set_data (G_OBJECT (self), "recovery-dialog", dialog);
   g_signal_connect_object (dialog, "response", G_CALLBACK (recovery_response), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
   return G_SOURCE_REMOVE;
+}
+
+AdwMessageDialog *
+ss_window_get_recovery_dialog (SsWindow *self)
+{
+  g_return_val_if_fail (SS_IS_WINDOW (self), NULL);
+  return g_object_get_data (G_OBJECT (self), "recovery-dialog");
 }
 
 /* ------------------------------------------------------------ project state */
@@ -559,8 +444,7 @@ update_state (SsWindow *self)
         adw_window_title_set_subtitle (self->window_title, display);
     }
   else
-    adw_window_title_set_subtitle (self->window_title,
-                                   self->recovered ? _("Recovered, not saved") : _("Not saved"));
+    adw_window_title_set_subtitle (self->window_title, _("Not saved"));
 
   gtk_stack_set_visible_child_name (self->viewer_stack, has_media ? "viewer" : "empty");
 
@@ -606,14 +490,15 @@ ss_window_set_project (SsWindow *self, SsProject *project)
   if (self->project == project)
     return;
   if (self->project != NULL)
-    g_signal_handlers_disconnect_by_data (self->project, self);
+    {
+      g_signal_handlers_disconnect_by_data (self->project, self);
+      /* The user saved or chose to discard its changes. */
+      ss_project_remove_recovery (self->project);
+    }
   g_set_object (&self->project, project);
   g_signal_connect_swapped (project, "changed", G_CALLBACK (project_changed), self);
-
-  self->recovered = FALSE;
-  g_clear_pointer (&self->suggested_name, g_free);
+  self->autosaved_revision = 0;
   g_clear_pointer (&self->relink_queue, g_ptr_array_unref);
-  remove_recovery_files (self);
 
 #ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
@@ -729,9 +614,6 @@ ss_window_save_project (SsWindow *self, const char *path, GError **error)
 
   if (!ss_project_save (self->project, path, error))
     return FALSE;
-  self->recovered = FALSE;
-  g_clear_pointer (&self->suggested_name, g_free);
-  remove_recovery_files (self);
   update_state (self);
   return TRUE;
 }
@@ -752,7 +634,7 @@ save_interactive (SsWindow *self, SsContinuation after)
   const char *path = ss_project_get_path (self->project);
   g_autoptr(GError) error = NULL;
 
-  if (path == NULL || self->recovered)
+  if (path == NULL)
     {
       save_as_interactive (self, after);
       return;
@@ -1543,7 +1425,8 @@ ss_window_close_request (GtkWindow *window)
     ss_transport_pause (SS_TRANSPORT (self->transport));
 #endif
   /* A clean close: nothing to recover next time. */
-  remove_recovery_files (self);
+  if (self->project != NULL)
+    ss_project_remove_recovery (self->project);
   return GTK_WINDOW_CLASS (ss_window_parent_class)->close_request (window);
 }
 
@@ -1575,9 +1458,6 @@ ss_window_finalize (GObject *object)
 
   g_clear_object (&self->settings);
   g_clear_pointer (&self->relink_queue, g_ptr_array_unref);
-  g_free (self->recovery_path);
-  g_free (self->recovery_info_path);
-  g_free (self->suggested_name);
   g_free (self->last_toast);
   G_OBJECT_CLASS (ss_window_parent_class)->finalize (object);
 }
@@ -1654,9 +1534,6 @@ create_editors (SsWindow *self)
 static void
 ss_window_init (SsWindow *self)
 {
-  static guint serial;
-  g_autofree char *recovery_dir = NULL;
-  g_autofree char *base = NULL;
   g_autoptr(SsProject) project = NULL;
   GtkDropTarget *drop;
   GType drop_types[] = { GDK_TYPE_FILE_LIST, G_TYPE_FILE };
@@ -1665,11 +1542,6 @@ ss_window_init (SsWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
-
-  recovery_dir = ss_project_recovery_dir ();
-  base = g_strdup_printf ("autosave-%d-%u", (int) getpid (), serial++);
-  self->recovery_path = g_strconcat (recovery_dir, G_DIR_SEPARATOR_S, base, SS_PROJECT_EXTENSION, NULL);
-  self->recovery_info_path = g_strconcat (recovery_dir, G_DIR_SEPARATOR_S, base, ".info", NULL);
 
   create_editors (self);
 

@@ -34,8 +34,11 @@ guint       ss_window_get_n_imports_running (SsWindow *self);
 const char *ss_window_get_last_toast (SsWindow *self);
 void        ss_window_toast          (SsWindow *self, const char *text);
 
-/* Recovery file this window autosaves to, and an immediate autosave. */
-const char *ss_window_get_recovery_path (SsWindow *self);
+/* Recovery file the current project autosaves to, and an immediate autosave
+ * (writes only when the project is dirty). */
+char       *ss_window_dup_recovery_path (SsWindow *self);
 gboolean    ss_window_autosave_now   (SsWindow *self, GError **error);
+/* The "Recover unsaved changes?" dialog while it is shown (tests), or NULL. */
+AdwMessageDialog *ss_window_get_recovery_dialog (SsWindow *self);
 
 G_END_DECLS
