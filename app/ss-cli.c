@@ -1,0 +1,770 @@
+/* ss-cli.c: soundstage-cli, the headless front end (no GTK).
+ *
+ * Subcommands live in one table (commands[] below); model jobs add rows there.
+ * Long work runs as an SsJob on a worker thread while the main thread runs a
+ * main loop that prints progress and turns SIGINT into a clean cancel. */
+#define G_LOG_DOMAIN "soundstage-cli"
+
+#include "config.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <libavutil/log.h>
+
+#include "jobs/ss-job.h"
+#include "media/ss-media.h"
+#include "project/ss-project.h"
+#include "ss-app-export.h"
+#include "ss-demo.h"
+
+enum {
+  EXIT_OK = 0,
+  EXIT_USAGE = 1,
+  EXIT_BAD_INPUT = 2,
+  EXIT_FAILED = 3,
+  EXIT_CANCELLED = 130,
+};
+
+typedef struct {
+  const char *name;
+  const char *args;        /* shown after the name in usage lines */
+  const char *summary;
+  int       (*run) (int argc, char **argv);
+} SsCliCommand;
+
+static int cmd_info (int argc, char **argv);
+static int cmd_export (int argc, char **argv);
+static int cmd_export_stems (int argc, char **argv);
+static int cmd_make_demo (int argc, char **argv);
+
+static const SsCliCommand commands[] = {
+  { "info",         N_("FILE [--json]"),           N_("Show the streams of a media file, or the media, tracks and clips of a project"), cmd_info },
+  { "export",       N_("PROJECT -o OUT.mp4"),      N_("Render a project to a video file with the mixed sound"), cmd_export },
+  { "export-stems", N_("PROJECT -o DIR"),          N_("Write each audio track of a project as a WAV file into DIR"), cmd_export_stems },
+  { "make-demo",    N_("DIR"),                     N_("Generate the demo clip and demo project into DIR"), cmd_make_demo },
+};
+
+static const char *prgname = "soundstage-cli";
+
+/* ------------------------------------------------------------------ output */
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, _("Usage: %s COMMAND [OPTIONS…]\n\n"), prgname);
+  fprintf (out, _("Soundstage on the command line: the editor’s jobs without a window.\n\n"));
+  fprintf (out, _("Commands:\n"));
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *head = g_strdup_printf ("%s %s", commands[i].name, _(commands[i].args));
+      fprintf (out, "  %-28s %s\n", head, _(commands[i].summary));
+    }
+  fprintf (out, _("\nRun “%s COMMAND --help” for the options of a command.\n\n"), prgname);
+  fprintf (out, _("Exit status:\n"
+                  "  0    success\n"
+                  "  1    wrong usage (unknown command or option, missing argument)\n"
+                  "  2    bad input (file missing, unreadable, corrupt or unsupported; missing media)\n"
+                  "  3    the job failed (writing the output, encoding, out of memory, …)\n"
+                  "  130  cancelled (Ctrl+C cancels the running job cleanly)\n"));
+}
+
+static int
+usage_error (const char *command, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static int
+usage_error (const char *command, const char *fmt, ...)
+{
+  va_list args;
+  g_autofree char *msg = NULL;
+
+  va_start (args, fmt);
+  msg = g_strdup_vprintf (fmt, args);
+  va_end (args);
+  fprintf (stderr, "%s: %s\n", prgname, msg);
+  if (command != NULL)
+    fprintf (stderr, _("Run “%s %s --help” for usage.\n"), prgname, command);
+  else
+    fprintf (stderr, _("Run “%s --help” for usage.\n"), prgname);
+  return EXIT_USAGE;
+}
+
+static int
+exit_code_for_error (const GError *error)
+{
+  if (g_error_matches (error, SS_ERROR, SS_ERROR_CANCELLED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return EXIT_CANCELLED;
+  if (error->domain == SS_ERROR &&
+      (error->code == SS_ERROR_NOT_FOUND || error->code == SS_ERROR_INVALID_DATA ||
+       error->code == SS_ERROR_UNSUPPORTED))
+    return EXIT_BAD_INPUT;
+  if (error->domain == G_FILE_ERROR || error->domain == G_IO_ERROR)
+    return EXIT_BAD_INPUT;
+  return EXIT_FAILED;
+}
+
+static int
+report_error (const GError *error)
+{
+  int code = exit_code_for_error (error);
+
+  if (code == EXIT_CANCELLED)
+    fprintf (stderr, _("%s: cancelled\n"), prgname);
+  else
+    fprintf (stderr, "%s: %s\n", prgname, error->message);
+  return code;
+}
+
+/* Parses options of a subcommand; FALSE (and prints why) on bad usage. */
+static gboolean
+parse_options (const char *command, const char *params, const GOptionEntry *entries,
+               int *argc, char ***argv)
+{
+  g_autoptr(GOptionContext) ctx = g_option_context_new (params);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *summary = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, command))
+      summary = g_strdup (_(commands[i].summary));
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (ctx, argc, argv, &error))
+    {
+      usage_error (command, "%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ job runner */
+
+typedef struct {
+  SsJob     *job;
+  GMainLoop *loop;
+  gboolean   tty;
+  int        last_percent;
+  char      *last_status;
+  guint      sigint_count;
+  gboolean   line_open;
+} Runner;
+
+static void
+runner_print (Runner *r, gboolean force)
+{
+  double p = ss_job_get_progress (r->job);
+  g_autofree char *status = ss_job_dup_status (r->job);
+  int percent = p < 0 ? -1 : (int) (p * 100.0 + 1e-9);
+  gboolean status_changed = g_strcmp0 (status, r->last_status) != 0;
+
+  if (!force && percent == r->last_percent && !status_changed)
+    return;
+  r->last_percent = percent;
+  g_free (r->last_status);
+  r->last_status = g_strdup (status);
+
+  if (r->tty)
+    {
+      if (percent >= 0)
+        fprintf (stderr, "\r\033[K[%3d%%] %s", percent, ss_job_get_title (r->job));
+      else
+        fprintf (stderr, "\r\033[K[ … ] %s", ss_job_get_title (r->job));
+      if (status != NULL && status[0] != '\0')
+        fprintf (stderr, " — %s", status);
+      r->line_open = TRUE;
+    }
+  else
+    {
+      /* Plain lines for logs: one per status change or each 10 %. */
+      static int last_logged = -100;
+      if (!status_changed && percent >= 0 && percent - last_logged < 10 && percent != 100)
+        return;
+      last_logged = percent;
+      if (percent >= 0)
+        fprintf (stderr, "[%3d%%] %s", percent, ss_job_get_title (r->job));
+      else
+        fprintf (stderr, "[ … ] %s", ss_job_get_title (r->job));
+      if (status != NULL && status[0] != '\0')
+        fprintf (stderr, " — %s", status);
+      fputc ('\n', stderr);
+    }
+  fflush (stderr);
+}
+
+static void
+runner_notify (GObject *obj, GParamSpec *pspec, gpointer user_data)
+{
+  runner_print (user_data, FALSE);
+}
+
+static void
+runner_finished (SsJob *job, gpointer user_data)
+{
+  Runner *r = user_data;
+
+  g_main_loop_quit (r->loop);
+}
+
+static gboolean
+runner_sigint (gpointer user_data)
+{
+  Runner *r = user_data;
+
+  if (++r->sigint_count > 1)
+    {
+      fprintf (stderr, _("\n%s: interrupted\n"), prgname);
+      _exit (EXIT_CANCELLED);
+    }
+  if (r->line_open)
+    fputc ('\n', stderr);
+  fprintf (stderr, _("%s: cancelling… (press Ctrl+C again to quit at once)\n"), prgname);
+  r->line_open = FALSE;
+  ss_job_cancel (r->job);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs @job to completion on a worker thread; returns an exit code. */
+static int
+run_job (SsJob *job)
+{
+  Runner r = { 0 };
+  guint sig_id;
+  int code = EXIT_OK;
+
+  r.job = job;
+  r.loop = g_main_loop_new (NULL, FALSE);
+  r.tty = isatty (STDERR_FILENO) && g_getenv ("SOUNDSTAGE_PLAIN_PROGRESS") == NULL;
+  r.last_percent = -2;
+
+  g_signal_connect (job, "notify::progress", G_CALLBACK (runner_notify), &r);
+  g_signal_connect (job, "notify::status", G_CALLBACK (runner_notify), &r);
+  g_signal_connect (job, "finished", G_CALLBACK (runner_finished), &r);
+  sig_id = g_unix_signal_add (SIGINT, runner_sigint, &r);
+
+  runner_print (&r, TRUE);
+  ss_job_run (job);
+  g_main_loop_run (r.loop);
+
+  g_source_remove (sig_id);
+  g_signal_handlers_disconnect_by_data (job, &r);
+
+  switch (ss_job_get_state (job))
+    {
+    case SS_JOB_SUCCEEDED:
+      if (r.tty)
+        fprintf (stderr, "\r\033[K[100%%] %s\n", ss_job_get_title (job));
+      else
+        fprintf (stderr, "[100%%] %s\n", ss_job_get_title (job));
+      code = EXIT_OK;
+      break;
+    case SS_JOB_CANCELLED:
+      if (r.line_open && r.tty)
+        fputc ('\n', stderr);
+      fprintf (stderr, _("%s: cancelled\n"), prgname);
+      code = EXIT_CANCELLED;
+      break;
+    default:
+      if (r.line_open && r.tty)
+        fputc ('\n', stderr);
+      if (ss_job_get_error (job) != NULL)
+        code = report_error (ss_job_get_error (job));
+      else
+        {
+          fprintf (stderr, _("%s: the job failed\n"), prgname);
+          code = EXIT_FAILED;
+        }
+      /* A job that failed without naming bad input failed itself. */
+      break;
+    }
+  g_free (r.last_status);
+  g_main_loop_unref (r.loop);
+  return code;
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static gboolean
+looks_like_project (const char *path)
+{
+  char head[64] = { 0 };
+  FILE *f;
+  size_t n;
+
+  if (g_str_has_suffix (path, SS_PROJECT_EXTENSION))
+    return TRUE;
+  f = fopen (path, "rb");
+  if (f == NULL)
+    return FALSE;
+  n = fread (head, 1, sizeof head - 1, f);
+  fclose (f);
+  for (size_t i = 0; i < n; i++)
+    {
+      if (g_ascii_isspace (head[i]))
+        continue;
+      return head[i] == '{';
+    }
+  return FALSE;
+}
+
+static gboolean
+check_input_file (const char *path, GError **error)
+{
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, SS_ERROR, SS_ERROR_NOT_FOUND, _("“%s” does not exist"), display);
+      return FALSE;
+    }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, _("“%s” is a folder, not a file"), display);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static SsProject *
+load_project_checked (const char *path, gboolean need_media, GError **error)
+{
+  g_autoptr(SsProject) project = NULL;
+  g_autoptr(GString) missing = NULL;
+
+  if (!check_input_file (path, error))
+    return NULL;
+  project = ss_project_load (path, error);
+  if (project == NULL)
+    return NULL;
+  if (!need_media)
+    return g_steal_pointer (&project);
+  for (guint i = 0; i < ss_project_get_n_media (project); i++)
+    {
+      const SsMedia *m = ss_project_get_media (project, i);
+      if (!m->missing)
+        continue;
+      if (missing == NULL)
+        missing = g_string_new (NULL);
+      g_string_append_printf (missing, "\n  %s", m->path);
+    }
+  if (missing != NULL)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_set_error (error, SS_ERROR, SS_ERROR_NOT_FOUND,
+                   _("The project “%s” uses media files that were not found (relink them in the editor):%s"),
+                   display, missing->str);
+      return NULL;
+    }
+  return g_steal_pointer (&project);
+}
+
+static const char *
+track_kind_name (SsTrackKind kind)
+{
+  return kind == SS_TRACK_VIDEO ? "video" : "audio";
+}
+
+/* ----------------------------------------------------------------- info */
+
+static void
+media_to_json (JsonBuilder *b, const SsMedia *m)
+{
+  json_builder_begin_object (b);
+  if (m->id != NULL)
+    {
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, m->id);
+    }
+  json_builder_set_member_name (b, "path");
+  json_builder_add_string_value (b, m->path ? m->path : "");
+  json_builder_set_member_name (b, "missing");
+  json_builder_add_boolean_value (b, m->missing);
+  json_builder_set_member_name (b, "duration");
+  json_builder_add_double_value (b, ss_time_to_seconds (m->duration));
+  json_builder_set_member_name (b, "streams");
+  json_builder_begin_array (b);
+  if (m->has_video)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "type");
+      json_builder_add_string_value (b, "video");
+      json_builder_set_member_name (b, "width");
+      json_builder_add_int_value (b, m->width);
+      json_builder_set_member_name (b, "height");
+      json_builder_add_int_value (b, m->height);
+      json_builder_set_member_name (b, "fps");
+      json_builder_add_double_value (b, m->fps_den > 0 ? (double) m->fps_num / m->fps_den : 0.0);
+      json_builder_set_member_name (b, "fps_num");
+      json_builder_add_int_value (b, m->fps_num);
+      json_builder_set_member_name (b, "fps_den");
+      json_builder_add_int_value (b, m->fps_den);
+      json_builder_end_object (b);
+    }
+  if (m->has_audio)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "type");
+      json_builder_add_string_value (b, "audio");
+      json_builder_set_member_name (b, "sample_rate");
+      json_builder_add_int_value (b, m->sample_rate);
+      json_builder_set_member_name (b, "channels");
+      json_builder_add_int_value (b, m->channels);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+static void
+print_media_text (const SsMedia *m, const char *indent)
+{
+  g_autofree char *display = g_filename_display_name (m->path ? m->path : "");
+
+  if (m->id != NULL)
+    printf ("%s%s: %s%s\n", indent, m->id, display, m->missing ? _(" (missing)") : "");
+  else
+    printf ("%s%s\n", indent, display);
+  printf (_("%s  duration: %.3f s\n"), indent, ss_time_to_seconds (m->duration));
+  if (m->has_video)
+    printf (_("%s  video: %d×%d, %.3f fps (%d/%d)\n"), indent, m->width, m->height,
+            m->fps_den > 0 ? (double) m->fps_num / m->fps_den : 0.0, m->fps_num, m->fps_den);
+  if (m->has_audio)
+    printf (_("%s  audio: %d Hz, %d channel(s)\n"), indent, m->sample_rate, m->channels);
+}
+
+static char *
+builder_to_string (JsonBuilder *b)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
+}
+
+static int
+info_media (const char *path, gboolean as_json)
+{
+  g_autoptr(GError) error = NULL;
+  SsMedia m = { 0 };
+
+  if (!ss_media_probe (path, &m, &error))
+    return report_error (error);
+  if (as_json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *text = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "type");
+      json_builder_add_string_value (b, "media");
+      json_builder_set_member_name (b, "media");
+      media_to_json (b, &m);
+      json_builder_end_object (b);
+      text = builder_to_string (b);
+      printf ("%s\n", text);
+    }
+  else
+    print_media_text (&m, "");
+  ss_media_clear (&m);
+  return EXIT_OK;
+}
+
+static int
+info_project (const char *path, gboolean as_json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsProject) project = load_project_checked (path, FALSE, &error);
+  int fps_num = 0, fps_den = 1;
+
+  if (project == NULL)
+    return report_error (error);
+  ss_project_get_fps (project, &fps_num, &fps_den);
+
+  if (as_json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *text = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "type");
+      json_builder_add_string_value (b, "project");
+      json_builder_set_member_name (b, "path");
+      json_builder_add_string_value (b, path);
+      json_builder_set_member_name (b, "duration");
+      json_builder_add_double_value (b, ss_time_to_seconds (ss_project_get_duration (project)));
+      json_builder_set_member_name (b, "fps_num");
+      json_builder_add_int_value (b, fps_num);
+      json_builder_set_member_name (b, "fps_den");
+      json_builder_add_int_value (b, fps_den);
+      json_builder_set_member_name (b, "media");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < ss_project_get_n_media (project); i++)
+        media_to_json (b, ss_project_get_media (project, i));
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "tracks");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < ss_project_get_n_tracks (project); i++)
+        {
+          const SsTrack *t = ss_project_get_track (project, i);
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "id");
+          json_builder_add_string_value (b, t->id);
+          json_builder_set_member_name (b, "kind");
+          json_builder_add_string_value (b, track_kind_name (t->kind));
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, t->name ? t->name : "");
+          json_builder_set_member_name (b, "muted");
+          json_builder_add_boolean_value (b, t->muted);
+          json_builder_set_member_name (b, "solo");
+          json_builder_add_boolean_value (b, t->solo);
+          json_builder_set_member_name (b, "gain_db");
+          json_builder_add_double_value (b, t->gain_db);
+          json_builder_set_member_name (b, "clips");
+          json_builder_begin_array (b);
+          for (guint j = 0; j < t->clips->len; j++)
+            {
+              const SsClip *c = g_ptr_array_index (t->clips, j);
+              const SsTake *take = ss_clip_get_active_take (c);
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "id");
+              json_builder_add_string_value (b, c->id);
+              json_builder_set_member_name (b, "start");
+              json_builder_add_double_value (b, ss_time_to_seconds (c->start));
+              json_builder_set_member_name (b, "duration");
+              json_builder_add_double_value (b, ss_time_to_seconds (c->duration));
+              json_builder_set_member_name (b, "gain_db");
+              json_builder_add_double_value (b, c->gain_db);
+              json_builder_set_member_name (b, "takes");
+              json_builder_add_int_value (b, c->takes->len);
+              json_builder_set_member_name (b, "active_take");
+              json_builder_add_int_value (b, c->active_take);
+              if (take != NULL)
+                {
+                  json_builder_set_member_name (b, "media_id");
+                  json_builder_add_string_value (b, take->media_id);
+                  json_builder_set_member_name (b, "source_in");
+                  json_builder_add_double_value (b, ss_time_to_seconds (take->source_in));
+                }
+              json_builder_end_object (b);
+            }
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      text = builder_to_string (b);
+      printf ("%s\n", text);
+      return EXIT_OK;
+    }
+
+  {
+    g_autofree char *display = g_filename_display_name (path);
+    printf (_("Project: %s\n"), display);
+  }
+  printf (_("Duration: %.3f s at %.3f fps\n"), ss_time_to_seconds (ss_project_get_duration (project)),
+          fps_den > 0 ? (double) fps_num / fps_den : 0.0);
+  printf (_("Media (%u):\n"), ss_project_get_n_media (project));
+  for (guint i = 0; i < ss_project_get_n_media (project); i++)
+    print_media_text (ss_project_get_media (project, i), "  ");
+  printf (_("Tracks (%u):\n"), ss_project_get_n_tracks (project));
+  for (guint i = 0; i < ss_project_get_n_tracks (project); i++)
+    {
+      const SsTrack *t = ss_project_get_track (project, i);
+      printf ("  %s [%s] “%s”%s%s, %+.1f dB, %u clip(s)\n", t->id, track_kind_name (t->kind),
+              t->name ? t->name : "", t->muted ? _(", muted") : "", t->solo ? _(", solo") : "",
+              t->gain_db, t->clips->len);
+      for (guint j = 0; j < t->clips->len; j++)
+        {
+          const SsClip *c = g_ptr_array_index (t->clips, j);
+          const SsTake *take = ss_clip_get_active_take (c);
+          printf (_("    %s: %.3f–%.3f s, media %s from %.3f s, take %u of %u\n"), c->id,
+                  ss_time_to_seconds (c->start), ss_time_to_seconds (c->start + c->duration),
+                  take ? take->media_id : "?", take ? ss_time_to_seconds (take->source_in) : 0.0,
+                  c->active_take + 1, c->takes->len);
+        }
+    }
+  return EXIT_OK;
+}
+
+static int
+cmd_info (int argc, char **argv)
+{
+  gboolean as_json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &as_json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+
+  if (!parse_options ("info", _("FILE"), entries, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2)
+    return usage_error ("info", argc < 2 ? _("FILE is missing") : _("Too many arguments"));
+  if (!check_input_file (argv[1], &error))
+    return report_error (error);
+  if (looks_like_project (argv[1]))
+    return info_project (argv[1], as_json);
+  return info_media (argv[1], as_json);
+}
+
+/* ---------------------------------------------------------------- export */
+
+static int
+export_common (int argc, char **argv, gboolean stems)
+{
+  const char *name = stems ? "export-stems" : "export";
+  g_autofree char *output = NULL;
+  gboolean overwrite = FALSE;
+  const GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      stems ? N_("Folder to write the WAV files into") : N_("Video file to write (.mp4, .mkv, …)"),
+      stems ? N_("DIR") : N_("OUT") },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &overwrite, N_("Overwrite an existing output file"), NULL },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsProject) project = NULL;
+  g_autoptr(SsJob) job = NULL;
+
+  if (!parse_options (name, _("PROJECT"), entries, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2)
+    return usage_error (name, argc < 2 ? _("PROJECT is missing") : _("Too many arguments"));
+  if (output == NULL)
+    return usage_error (name, _("The output is missing (-o)"));
+  if (!stems && !overwrite && g_file_test (output, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *display = g_filename_display_name (output);
+      return usage_error (name, _("“%s” already exists (use --force to overwrite it)"), display);
+    }
+  if (!ss_app_export_available ())
+    {
+      fprintf (stderr, _("%s: this build has no exporter\n"), prgname);
+      return EXIT_FAILED;
+    }
+
+  project = load_project_checked (argv[1], TRUE, &error);
+  if (project == NULL)
+    return report_error (error);
+  if (ss_project_get_duration (project) <= 0)
+    {
+      g_autofree char *display = g_filename_display_name (argv[1]);
+      fprintf (stderr, _("%s: the project “%s” is empty: nothing to export\n"), prgname, display);
+      return EXIT_BAD_INPUT;
+    }
+  if (stems && g_mkdir_with_parents (output, 0755) != 0)
+    {
+      g_autofree char *display = g_filename_display_name (output);
+      fprintf (stderr, _("%s: could not create the folder “%s”: %s\n"), prgname, display, g_strerror (errno));
+      return EXIT_FAILED;
+    }
+
+  job = stems ? ss_app_export_stems_job (project, output, &error)
+              : ss_app_export_video_job (project, output, &error);
+  if (job == NULL)
+    return report_error (error);
+  return run_job (job);
+}
+
+static int
+cmd_export (int argc, char **argv)
+{
+  return export_common (argc, argv, FALSE);
+}
+
+static int
+cmd_export_stems (int argc, char **argv)
+{
+  return export_common (argc, argv, TRUE);
+}
+
+/* ------------------------------------------------------------- make-demo */
+
+static gboolean
+make_demo_func (SsJob *job, gpointer user_data, GError **error)
+{
+  return ss_demo_make (user_data, job, error);
+}
+
+static int
+cmd_make_demo (int argc, char **argv)
+{
+  const GOptionEntry entries[] = { { NULL } };
+  g_autoptr(SsJob) job = NULL;
+  int code;
+
+  if (!parse_options ("make-demo", _("DIR"), entries, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2)
+    return usage_error ("make-demo", argc < 2 ? _("DIR is missing") : _("Too many arguments"));
+
+  job = ss_job_new (_("Making the demo project"), make_demo_func, g_strdup (argv[1]), g_free);
+  code = run_job (job);
+  if (code == EXIT_OK)
+    {
+      g_autofree char *project = g_build_filename (argv[1], "demo" SS_PROJECT_EXTENSION, NULL);
+      printf ("%s\n", project);
+    }
+  return code;
+}
+
+/* ------------------------------------------------------------------ main */
+
+int
+main (int argc, char *argv[])
+{
+  const char *name;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  g_set_prgname (prgname);
+  /* FFmpeg's own chatter is not for users; errors reach them as GErrors. */
+  if (g_getenv ("SOUNDSTAGE_FFMPEG_LOG") == NULL)
+    av_log_set_level (AV_LOG_QUIET);
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return EXIT_USAGE;
+    }
+  name = argv[1];
+  if (g_str_equal (name, "--help") || g_str_equal (name, "-h") || g_str_equal (name, "help"))
+    {
+      if (argc >= 3 && !g_str_equal (name, "--help"))
+        {
+          for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+            if (g_str_equal (commands[i].name, argv[2]))
+              {
+                char *sub_argv[] = { argv[2], (char *) "--help", NULL };
+                return commands[i].run (2, sub_argv);
+              }
+        }
+      print_usage (stdout);
+      return EXIT_OK;
+    }
+  if (g_str_equal (name, "--version"))
+    {
+      printf ("soundstage-cli %s\n", PACKAGE_VERSION);
+      return EXIT_OK;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      if (g_str_equal (commands[i].name, name))
+        {
+          g_autofree char *full = g_strdup_printf ("%s %s", prgname, name);
+          g_set_prgname (full);
+          return commands[i].run (argc - 1, argv + 1);
+        }
+    }
+  return usage_error (NULL, _("Unknown command “%s”"), name);
+}
