@@ -1120,6 +1120,48 @@ test_valid_minimal_document (void)
   g_assert_cmpuint (ss_project_get_track (p, 0)->clips->len, ==, 2);
 }
 
+/* The shipped seed corpus: valid ones load, invalid ones are refused clearly. */
+static void
+test_fixture_files (void)
+{
+  const char *src = g_getenv ("SOUNDSTAGE_SOURCE_DIR");
+  if (!src)
+    {
+      g_test_skip ("SOUNDSTAGE_SOURCE_DIR not set");
+      return;
+    }
+  g_autofree char *dir = g_build_filename (src, "tests", "fixtures", "project", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  const char *name;
+  guint n_valid = 0, n_invalid = 0;
+  while ((name = g_dir_read_name (d)))
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SsProject) p = ss_project_load (path, &error);
+      if (g_str_has_prefix (name, "valid-"))
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (p);
+          /* media under /home/user/... does not exist: kept as missing */
+          g_assert_cmpuint (ss_project_count_missing_media (p), ==, ss_project_get_n_media (p));
+          n_valid++;
+        }
+      else if (g_str_has_prefix (name, "invalid-"))
+        {
+          g_assert_null (p);
+          g_assert_nonnull (error);
+          g_assert_true (g_error_matches (error, SS_ERROR, SS_ERROR_INVALID_DATA) ||
+                         g_error_matches (error, SS_ERROR, SS_ERROR_UNSUPPORTED));
+          g_assert_nonnull (strstr (error->message, name));
+          n_invalid++;
+        }
+    }
+  g_assert_cmpuint (n_valid, >=, 3);
+  g_assert_cmpuint (n_invalid, >=, 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1149,6 +1191,7 @@ main (int argc, char **argv)
   g_test_add ("/project/recovery", Fixture, NULL, fixture_setup, test_recovery, fixture_teardown);
   g_test_add_func ("/project/hostile-documents", test_hostile_documents);
   g_test_add_func ("/project/valid-minimal-document", test_valid_minimal_document);
+  g_test_add_func ("/project/fixture-files", test_fixture_files);
 
   int ret = g_test_run ();
   rm_rf (state_dir);
