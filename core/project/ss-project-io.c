@@ -434,7 +434,7 @@ media_from_json (JsonObject *o, const char *where, const char *base_dir, GError 
     }
   g_autofree char *from_abs = abs ? g_canonicalize_filename (abs, NULL) : NULL;
 
-  SsMediaRec *rec = g_new0 (SsMediaRec, 1);
+  SsMediaRec *rec = (SsMediaRec *) ss_media_rec_new ();
   rec->media = info;
   rec->media.id = g_strdup (id);
   if (file_exists (from_rel))

@@ -101,7 +101,7 @@ audio_track_id (SsProject *p, guint n)
     {
       const SsTrack *t = ss_project_get_track (p, i);
       if (t->kind == SS_TRACK_AUDIO && seen++ == n)
-        return t->id;
+        return g_intern_string (t->id);   /* stays valid across edits */
     }
   return NULL;
 }
@@ -140,7 +140,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   const SsTrack *t = NULL;
   g_assert_nonnull (ss_project_find_clip (f->p, f->video_clip, &t));
   g_assert_cmpint (t->kind, ==, SS_TRACK_VIDEO);
-  const char *fx_track = ss_project_add_track (f->p, SS_TRACK_AUDIO, "Foley", &error);
+  const char *fx_track = g_intern_string (ss_project_add_track (f->p, SS_TRACK_AUDIO, "Foley", &error));
   g_assert_no_error (error);
   f->fx_clip = g_strdup (ss_project_add_clip (f->p, fx_track, f->fx_media, 2 * SEC, 0, 3 * SEC, &error));
   g_assert_no_error (error);
@@ -212,7 +212,7 @@ static void
 test_edit_validation (Fixture *f, gconstpointer data)
 {
   const char *a1 = audio_track_id (f->p, 0);
-  const char *vt = ss_project_get_video_track (f->p)->id;
+  const char *vt = g_intern_string (ss_project_get_video_track (f->p)->id);
 
   /* overlapping: video clip covers 0..10 s */
   EXPECT_FAIL (SS_ERROR_INVALID_DATA, ss_project_add_clip (f->p, vt, f->video_media, 5 * SEC, 0, SEC, &error), "overlap");
@@ -610,7 +610,7 @@ test_audible (void)
 {
   g_autoptr(SsProject) p = ss_project_new ();
   g_autoptr(GError) error = NULL;
-  const char *t2 = ss_project_add_track (p, SS_TRACK_AUDIO, NULL, &error);
+  const char *t2 = g_intern_string (ss_project_add_track (p, SS_TRACK_AUDIO, NULL, &error));
   g_assert_no_error (error);
   const SsTrack *a = ss_project_find_track (p, audio_track_id (p, 0));
   const SsTrack *b = ss_project_find_track (p, t2);
