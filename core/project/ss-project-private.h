@@ -24,8 +24,9 @@ G_BEGIN_DECLS
  * that undo states share what an edit did not touch (copy on write). */
 typedef struct {
   SsMedia media;
-  char *stored_rel;   /* relative path as read from the file while the media is
-                         missing, so saving again keeps it; NULL otherwise */
+  char *rel_target;   /* missing media only: where the file's relative path
+                         pointed (absolute), written back as a relative path
+                         so the media is found if the folder comes back */
   guint ref;
 } SsMediaRec;
 

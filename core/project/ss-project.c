@@ -41,7 +41,7 @@ ss_media_rec_free (SsMedia *media)
     return;
   g_free (rec->media.id);
   g_free (rec->media.path);
-  g_free (rec->stored_rel);
+  g_free (rec->rel_target);
   g_free (rec);
 }
 
@@ -53,7 +53,7 @@ ss_media_rec_copy (const SsMedia *media)
   rec->media = *media;
   rec->media.id = g_strdup (media->id);
   rec->media.path = g_strdup (media->path);
-  rec->stored_rel = g_strdup (src->stored_rel);
+  rec->rel_target = g_strdup (src->rel_target);
   return &rec->media;
 }
 
@@ -218,7 +218,7 @@ str_bytes (const char *s)
 static gsize
 media_bytes (const SsMediaRec *m)
 {
-  return sizeof (SsMediaRec) + 16 + str_bytes (m->media.id) + str_bytes (m->media.path) + str_bytes (m->stored_rel);
+  return sizeof (SsMediaRec) + 16 + str_bytes (m->media.id) + str_bytes (m->media.path) + str_bytes (m->rel_target);
 }
 
 static gsize
@@ -1405,7 +1405,7 @@ ss_project_relink_media (SsProject *self, const char *media_id, const SsMedia *i
   m->id = id;
   m->path = g_canonicalize_filename (info->path, NULL);
   m->missing = !g_file_test (m->path, G_FILE_TEST_EXISTS);
-  g_clear_pointer (&rec->stored_rel, g_free);
+  g_clear_pointer (&rec->rel_target, g_free);
   edit_commit (self, "Relink Media", before);
   return TRUE;
 }

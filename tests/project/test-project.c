@@ -737,6 +737,15 @@ test_paths_relative_absolute_missing (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (lonely, &resaved, NULL, NULL));
   g_assert_nonnull (strstr (resaved, "\"path\" : \"../media/shot.mp4\""));
   g_assert_nonnull (strstr (resaved, abs_json));
+  /* "Save As" elsewhere: the relative path still points at the same place */
+  g_autofree char *sub = g_build_filename (lonely_dir, "sub", "p.soundstage", NULL);
+  g_autofree char *subdir = g_path_get_dirname (sub);
+  g_mkdir_with_parents (subdir, 0755);
+  g_assert_true (ss_project_save (p3, sub, &error));
+  g_autofree char *subsaved = NULL;
+  g_assert_true (g_file_get_contents (sub, &subsaved, NULL, NULL));
+  g_assert_nonnull (strstr (subsaved, "\"path\" : \"../../media/shot.mp4\""));
+  g_assert_nonnull (strstr (subsaved, abs_json));
 
   /* Relink clears missing. */
   touch (abs);
