@@ -320,6 +320,7 @@ wait_for_cancel_func (SsJob *job, gpointer user_data, GError **error)
 static void
 test_manager (void)
 {
+  CountData d = { .n_steps = 10 };   /* outlives the manager */
   g_autoptr(SsJobManager) manager = ss_job_manager_new ();
   GListModel *model = G_LIST_MODEL (manager);
   ItemsChanged ic = { 0 };
@@ -328,7 +329,6 @@ test_manager (void)
   g_assert_true (g_list_model_get_item_type (model) == SS_TYPE_JOB);
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
 
-  CountData d = { .n_steps = 10 };
   g_autoptr(SsJob) quick = ss_job_new ("Quick", count_func, &d, NULL);
   g_autoptr(SsJob) slow = ss_job_new ("Slow", wait_for_cancel_func, NULL, NULL);
   ss_job_manager_add (manager, quick);
@@ -368,8 +368,8 @@ test_manager (void)
 static void
 test_manager_many_parallel (void)
 {
+  CountData d[12];   /* outlives the manager, which holds the results */
   g_autoptr(SsJobManager) manager = ss_job_manager_new ();
-  CountData d[12];
   for (int i = 0; i < 12; i++)
     {
       d[i] = (CountData) { .n_steps = 20 };
