@@ -145,7 +145,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
       def = &defaults[i];
   if (!def)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1,
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0,
                           "cannot be written: choose a file ending in .mp4, .mov, .mkv, .webm, .avi, .wav, .flac, .ogg or .mp3");
       return NULL;
     }
@@ -174,7 +174,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
 
       if (!codec)
         {
-          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "cannot be written: no video encoder for this format");
+          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "cannot be written: no video encoder for this format");
           goto fail;
         }
       c = enc->vctx = avcodec_alloc_context3 (codec);
@@ -248,7 +248,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
 
       if (!codec)
         {
-          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "cannot be written: no audio encoder for this format");
+          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "cannot be written: no audio encoder for this format");
           goto fail;
         }
       c = enc->actx = avcodec_alloc_context3 (codec);
@@ -543,7 +543,7 @@ ss_encoder_finish (SsEncoder *enc, GError **error)
     }
   if (g_rename (enc->tmp_path, enc->path) != 0)
     {
-      ss_media_set_error (error, SS_ERROR_IO, enc->path, -1, "could not be written: %s", g_strerror (errno));
+      ss_media_set_error (error, SS_ERROR_IO, enc->path, 0, "could not be written: %s", g_strerror (errno));
       return FALSE;
     }
   enc->finished = TRUE;
