@@ -289,6 +289,13 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
       c->time_base = (AVRational) { 1, rate };
       if (codec->id != AV_CODEC_ID_FLAC && !(codec->id >= AV_CODEC_ID_PCM_S16LE && codec->id < AV_CODEC_ID_ADPCM_IMA_QT))
         c->bit_rate = o->audio_bitrate > 0 ? o->audio_bitrate : 96000 * MIN (channels, 2);
+      if (codec->id == AV_CODEC_ID_VORBIS)
+        {
+          /* quality-based VBR works at every rate and channel count */
+          c->bit_rate = 0;
+          c->flags |= AV_CODEC_FLAG_QSCALE;
+          c->global_quality = 5 * FF_QP2LAMBDA;
+        }
       if (codec->id == AV_CODEC_ID_VORBIS || codec->id == AV_CODEC_ID_AAC)
         c->strict_std_compliance = FF_COMPLIANCE_EXPERIMENTAL;
       if (!open_codec (enc, c, codec, NULL, &enc->ast, error))
