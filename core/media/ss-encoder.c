@@ -41,7 +41,7 @@ static const ContainerDefaults defaults[] = {
   { "mov",  { "libx264", "mpeg4", NULL },   { "aac", NULL } },
   { "mkv",  { "libx264", "mpeg4", NULL },   { "flac", "aac", NULL } },
   { "webm", { "libvpx", "libvpx-vp9", NULL }, { "libvorbis", "libopus", NULL } },
-  { "avi",  { "mpeg4", NULL },               { "libmp3lame", "pcm_s16le", NULL } },
+  { "avi",  { "mpeg4", NULL },               { "pcm_s16le", NULL } },   /* MP3 priming shifts AVI video */
   { "wav",  { NULL },                        { "pcm_s16le", NULL } },
   { "flac", { NULL },                        { "flac", NULL } },
   { "ogg",  { NULL },                        { "libvorbis", "flac", NULL } },
@@ -145,7 +145,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
       def = &defaults[i];
   if (!def)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1,
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0,
                           "cannot be written: choose a file ending in .mp4, .mov, .mkv, .webm, .avi, .wav, .flac, .ogg or .mp3");
       return NULL;
     }
@@ -174,7 +174,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
 
       if (!codec)
         {
-          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "cannot be written: no video encoder for this format");
+          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "cannot be written: no video encoder for this format");
           goto fail;
         }
       c = enc->vctx = avcodec_alloc_context3 (codec);
@@ -248,7 +248,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
 
       if (!codec)
         {
-          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "cannot be written: no audio encoder for this format");
+          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "cannot be written: no audio encoder for this format");
           goto fail;
         }
       c = enc->actx = avcodec_alloc_context3 (codec);
@@ -289,6 +289,13 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
       c->time_base = (AVRational) { 1, rate };
       if (codec->id != AV_CODEC_ID_FLAC && !(codec->id >= AV_CODEC_ID_PCM_S16LE && codec->id < AV_CODEC_ID_ADPCM_IMA_QT))
         c->bit_rate = o->audio_bitrate > 0 ? o->audio_bitrate : 96000 * MIN (channels, 2);
+      if (codec->id == AV_CODEC_ID_VORBIS)
+        {
+          /* quality-based VBR works at every rate and channel count */
+          c->bit_rate = 0;
+          c->flags |= AV_CODEC_FLAG_QSCALE;
+          c->global_quality = 5 * FF_QP2LAMBDA;
+        }
       if (codec->id == AV_CODEC_ID_VORBIS || codec->id == AV_CODEC_ID_AAC)
         c->strict_std_compliance = FF_COMPLIANCE_EXPERIMENTAL;
       if (!open_codec (enc, c, codec, NULL, &enc->ast, error))
@@ -371,6 +378,8 @@ encode (SsEncoder *enc, AVCodecContext *ctx, AVStream *st, AVFrame *frame, GErro
           ss_media_set_error (error, SS_ERROR_FAILED, enc->path, ret, "could not be written: encoding failed");
           return FALSE;
         }
+      if (enc->pkt->duration <= 0 && ctx == enc->vctx)
+        enc->pkt->duration = 1;   /* one frame in the codec's 1/fps time base */
       av_packet_rescale_ts (enc->pkt, ctx->time_base, st->time_base);
       enc->pkt->stream_index = st->index;
       ret = av_interleaved_write_frame (enc->oc, enc->pkt);
@@ -383,8 +392,28 @@ encode (SsEncoder *enc, AVCodecContext *ctx, AVStream *st, AVFrame *frame, GErro
     }
 }
 
+static gboolean write_video (SsEncoder *enc, const SsFrame *frame, int64_t pts, GError **error);
+
 gboolean
 ss_encoder_write_video (SsEncoder *enc, const SsFrame *frame, GError **error)
+{
+  g_return_val_if_fail (enc != NULL && frame != NULL, FALSE);
+  return write_video (enc, frame, enc->vnext, error);
+}
+
+gboolean
+ss_encoder_write_video_at (SsEncoder *enc, const SsFrame *frame, SsTime pts, GError **error)
+{
+  int64_t p;
+
+  g_return_val_if_fail (enc != NULL && frame != NULL && enc->vctx != NULL, FALSE);
+  p = av_rescale_q_rnd (pts, AV_TIME_BASE_Q, enc->vctx->time_base, AV_ROUND_NEAR_INF);
+  g_return_val_if_fail (p >= enc->vnext, FALSE);
+  return write_video (enc, frame, p, error);
+}
+
+static gboolean
+write_video (SsEncoder *enc, const SsFrame *frame, int64_t pts, GError **error)
 {
   const uint8_t *src[4] = { frame->data, NULL, NULL, NULL };
   int src_stride[4] = { frame->stride, 0, 0, 0 };
@@ -401,7 +430,8 @@ ss_encoder_write_video (SsEncoder *enc, const SsFrame *frame, GError **error)
       return FALSE;
     }
   sws_scale (enc->sws, src, src_stride, 0, frame->height, enc->vframe->data, enc->vframe->linesize);
-  enc->vframe->pts = enc->voff + enc->vnext++;
+  enc->vframe->pts = enc->voff + pts;
+  enc->vnext = pts + 1;
   return encode (enc, enc->vctx, enc->vst, enc->vframe, error);
 }
 
@@ -520,7 +550,7 @@ ss_encoder_finish (SsEncoder *enc, GError **error)
     }
   if (g_rename (enc->tmp_path, enc->path) != 0)
     {
-      ss_media_set_error (error, SS_ERROR_IO, enc->path, -1, "could not be written: %s", g_strerror (errno));
+      ss_media_set_error (error, SS_ERROR_IO, enc->path, 0, "could not be written: %s", g_strerror (errno));
       return FALSE;
     }
   enc->finished = TRUE;

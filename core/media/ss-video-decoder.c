@@ -205,7 +205,7 @@ seek_to (SsVideoDecoder *dec, SsTime t, GError **error)
         {
           if (from_start)
             {
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, -1, "cannot be positioned (seek failed)");
+              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, 0, "cannot be positioned (seek failed)");
               return FALSE;
             }
           continue;
@@ -217,7 +217,7 @@ seek_to (SsVideoDecoder *dec, SsTime t, GError **error)
         {
           if (from_start)
             {
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, -1, "has no video frames that can be decoded");
+              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, 0, "has no video frames that can be decoded");
               return FALSE;
             }
           continue;   /* seeked past the end: back off */
@@ -250,7 +250,7 @@ ss_video_decoder_new (const char *path, GError **error)
   dec->si = ss_media_find_stream (dec->fmt, AVMEDIA_TYPE_VIDEO);
   if (dec->si < 0)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "has no video the editor can decode");
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no video the editor can decode");
       goto fail;
     }
   dec->st = dec->fmt->streams[dec->si];
@@ -321,6 +321,13 @@ ss_video_decoder_get_fps (SsVideoDecoder *dec, int *num, int *den)
 }
 
 SsTime
+ss_video_decoder_get_start (SsVideoDecoder *dec)
+{
+  g_return_val_if_fail (dec != NULL, 0);
+  return dec->first_pts;
+}
+
+SsTime
 ss_video_decoder_get_duration (SsVideoDecoder *dec)
 {
   g_return_val_if_fail (dec != NULL, 0);
@@ -382,7 +389,7 @@ convert (SsVideoDecoder *dec, AVFrame *src, GError **error)
                                    NULL, NULL, NULL);
   if (!dec->sws)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, dec->path, -1, "uses a pixel format the editor cannot convert (%s)",
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, dec->path, 0, "uses a pixel format the editor cannot convert (%s)",
                           av_get_pix_fmt_name (src->format) ? av_get_pix_fmt_name (src->format) : "?");
       return NULL;
     }
@@ -409,11 +416,11 @@ convert (SsVideoDecoder *dec, AVFrame *src, GError **error)
   if (sws_scale (dec->sws, (const uint8_t * const *) src->data, src->linesize, 0, src->height, dst, dst_stride) <= 0)
     {
       ss_frame_unref (out);
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, -1, "has a frame that cannot be converted");
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, 0, "has a frame that cannot be converted");
       return NULL;
     }
   out->pts = src->pts;
-  out->index = av_rescale_rnd (MAX (src->pts, 0), dec->fps_num, (gint64) dec->fps_den * SS_TIME_SECOND,
+  out->index = av_rescale_rnd (MAX (src->pts - dec->first_pts, 0), dec->fps_num, (gint64) dec->fps_den * SS_TIME_SECOND,
                                AV_ROUND_NEAR_INF);
   return out;
 }
@@ -514,6 +521,6 @@ ss_video_decoder_get_frame_index (SsVideoDecoder *dec, gint64 n, GError **error)
 
   g_return_val_if_fail (dec != NULL, NULL);
   n = MAX (n, 0);
-  t = av_rescale_rnd (n, (gint64) dec->fps_den * SS_TIME_SECOND, dec->fps_num, AV_ROUND_NEAR_INF);
-  return ss_video_decoder_get_frame (dec, dec->first_pts > 0 && n == 0 ? dec->first_pts : t, error);
+  t = dec->first_pts + av_rescale_rnd (n, (gint64) dec->fps_den * SS_TIME_SECOND, dec->fps_num, AV_ROUND_NEAR_INF);
+  return ss_video_decoder_get_frame (dec, t, error);
 }
