@@ -154,7 +154,9 @@ ensure_swr (SsAudioReader *r, AVFrame *f, GError **error)
       ss_media_set_error (error, SS_ERROR_UNSUPPORTED, r->path, ret, "has audio that cannot be converted");
       return FALSE;
     }
-  r->swr_in_layout = in_layout;
+  av_channel_layout_uninit (&in_layout);
+  if (av_channel_layout_copy (&r->swr_in_layout, &f->ch_layout) < 0)
+    goto oom;
   r->swr_in_rate = f->sample_rate;
   r->swr_in_fmt = f->format;
   return TRUE;
@@ -181,9 +183,10 @@ buf_reserve (SsAudioReader *r, gsize frames)
 
 /* Converts (or flushes, @f NULL) through swr and appends to buf. */
 static gboolean
-append_converted (SsAudioReader *r, AVFrame *f, GError **error)
+append_converted (SsAudioReader *r, AVFrame *f, int skip, GError **error)
 {
-  int in_n = f ? f->nb_samples : 0;
+  int in_n = f ? f->nb_samples - skip : 0;
+  const uint8_t *in[SS_MEDIA_MAX_CHANNELS] = { NULL };
   int out_max = swr_get_out_samples (r->swr, in_n);
   int got;
   uint8_t *out[1];
@@ -200,7 +203,15 @@ append_converted (SsAudioReader *r, AVFrame *f, GError **error)
       r->conv_cap = (gsize) out_max;
     }
   out[0] = (uint8_t *) r->conv;
-  got = swr_convert (r->swr, out, out_max, f ? (const uint8_t **) f->extended_data : NULL, in_n);
+  if (f)
+    {
+      int bps = av_get_bytes_per_sample (f->format);
+      gboolean planar = av_sample_fmt_is_planar (f->format);
+      int planes = planar ? f->ch_layout.nb_channels : 1;
+      for (int i = 0; i < planes; i++)
+        in[i] = f->extended_data[i] + (gsize) skip * bps * (planar ? 1 : f->ch_layout.nb_channels);
+    }
+  got = swr_convert (r->swr, out, out_max, f ? in : NULL, in_n);
   if (got < 0)
     {
       ss_media_set_error (error, SS_ERROR_INVALID_DATA, r->path, got, "has audio that cannot be converted");
@@ -254,26 +265,41 @@ decode_more (SsAudioReader *r, GError **error)
               av_frame_unref (r->frame);
               return FALSE;
             }
+          int skip = 0;
           if (r->need_pos)
             {
-              int64_t ts = r->frame->best_effort_timestamp;
-              SsTime t;
+              /* pts, not best_effort: only pts follows the decoder's skipping
+               * of encoder priming samples */
+              int64_t ts = r->frame->pts;
+              int in_rate = r->frame->sample_rate;
+              int64_t k0, step = in_rate / av_gcd (in_rate, r->rate);
               if (ts == AV_NOPTS_VALUE)
-                ts = r->frame->pts;
-              t = ss_media_ts_to_time (ts, r->st->time_base, r->origin);
-              if (t == SS_TIME_NONE)
-                t = 0;
-              r->buf_pos = av_rescale_rnd (t, r->rate, SS_TIME_SECOND, AV_ROUND_NEAR_INF);
+                ts = r->frame->best_effort_timestamp;
+              if (ts == AV_NOPTS_VALUE)
+                ts = av_rescale_q (r->origin, AV_TIME_BASE_Q, r->st->time_base);
+              /* Start position in input samples; with resampling, skip input up
+               * to a sample that falls exactly on the output grid so that the
+               * output is sample-accurate. */
+              k0 = av_rescale_q_rnd (ts - av_rescale_q (r->origin, AV_TIME_BASE_Q, r->st->time_base),
+                                     r->st->time_base, (AVRational) { 1, in_rate }, AV_ROUND_NEAR_INF);
+              if (step > 1 && step <= in_rate / 10)
+                skip = (int) (((-k0) % step + step) % step);
+              if (skip >= r->frame->nb_samples)
+                {
+                  av_frame_unref (r->frame);
+                  continue;
+                }
+              r->buf_pos = av_rescale_rnd (k0 + skip, r->rate, in_rate, AV_ROUND_NEAR_INF);
               r->buf_len = 0;
               r->need_pos = FALSE;
             }
-          ok = append_converted (r, r->frame, error);
+          ok = append_converted (r, r->frame, skip, error);
           av_frame_unref (r->frame);
           return ok;
         }
       if (ret == AVERROR_EOF)
         {
-          if (r->swr && !r->need_pos && !append_converted (r, NULL, error))
+          if (r->swr && !r->need_pos && !append_converted (r, NULL, 0, error))
             return FALSE;
           r->eof = TRUE;
           return TRUE;
@@ -333,7 +359,9 @@ seek_to (SsAudioReader *r, gint64 want, GError **error)
 {
   static const SsTime backoff[] = { 0, 500000, 2000000, 10000000 };
   SsTime t = av_rescale_rnd (want, SS_TIME_SECOND, r->rate, AV_ROUND_DOWN);
-  SsTime preroll = r->lossy ? 200000 : 0;
+  /* Lossy decoders and the resampler need some input before their output is
+   * exact: start early and trim. */
+  SsTime preroll = (r->lossy || r->st->codecpar->sample_rate != r->rate) ? 200000 : 0;
 
   r->seek_want = want;
 
@@ -346,8 +374,13 @@ seek_to (SsAudioReader *r, gint64 want, GError **error)
       reset_state (r);
       if (from_start)
         {
-          int64_t ts = r->st->start_time != AV_NOPTS_VALUE ? r->st->start_time : 0;
+          /* a little before the start, so that priming packets (negative
+           * timestamps, decoded then skipped) are read too */
+          int64_t ts = (r->st->start_time != AV_NOPTS_VALUE ? r->st->start_time : 0) -
+                       av_rescale_q (SS_TIME_SECOND, AV_TIME_BASE_Q, r->st->time_base);
           ret = av_seek_frame (r->fmt, r->si, ts, AVSEEK_FLAG_BACKWARD);
+          if (ret < 0)
+            ret = av_seek_frame (r->fmt, r->si, ts, 0);
           if (ret < 0)
             ret = avformat_seek_file (r->fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, 0);
           if (ret < 0)

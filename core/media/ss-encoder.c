@@ -41,7 +41,7 @@ static const ContainerDefaults defaults[] = {
   { "mov",  { "libx264", "mpeg4", NULL },   { "aac", NULL } },
   { "mkv",  { "libx264", "mpeg4", NULL },   { "flac", "aac", NULL } },
   { "webm", { "libvpx", "libvpx-vp9", NULL }, { "libvorbis", "libopus", NULL } },
-  { "avi",  { "mpeg4", NULL },               { "libmp3lame", "pcm_s16le", NULL } },
+  { "avi",  { "mpeg4", NULL },               { "pcm_s16le", NULL } },   /* MP3 priming shifts AVI video */
   { "wav",  { NULL },                        { "pcm_s16le", NULL } },
   { "flac", { NULL },                        { "flac", NULL } },
   { "ogg",  { NULL },                        { "libvorbis", "flac", NULL } },
@@ -371,6 +371,8 @@ encode (SsEncoder *enc, AVCodecContext *ctx, AVStream *st, AVFrame *frame, GErro
           ss_media_set_error (error, SS_ERROR_FAILED, enc->path, ret, "could not be written: encoding failed");
           return FALSE;
         }
+      if (enc->pkt->duration <= 0 && ctx == enc->vctx)
+        enc->pkt->duration = 1;   /* one frame in the codec's 1/fps time base */
       av_packet_rescale_ts (enc->pkt, ctx->time_base, st->time_base);
       enc->pkt->stream_index = st->index;
       ret = av_interleaved_write_frame (enc->oc, enc->pkt);
@@ -383,8 +385,28 @@ encode (SsEncoder *enc, AVCodecContext *ctx, AVStream *st, AVFrame *frame, GErro
     }
 }
 
+static gboolean write_video (SsEncoder *enc, const SsFrame *frame, int64_t pts, GError **error);
+
 gboolean
 ss_encoder_write_video (SsEncoder *enc, const SsFrame *frame, GError **error)
+{
+  g_return_val_if_fail (enc != NULL && frame != NULL, FALSE);
+  return write_video (enc, frame, enc->vnext, error);
+}
+
+gboolean
+ss_encoder_write_video_at (SsEncoder *enc, const SsFrame *frame, SsTime pts, GError **error)
+{
+  int64_t p;
+
+  g_return_val_if_fail (enc != NULL && frame != NULL && enc->vctx != NULL, FALSE);
+  p = av_rescale_q_rnd (pts, AV_TIME_BASE_Q, enc->vctx->time_base, AV_ROUND_NEAR_INF);
+  g_return_val_if_fail (p >= enc->vnext, FALSE);
+  return write_video (enc, frame, p, error);
+}
+
+static gboolean
+write_video (SsEncoder *enc, const SsFrame *frame, int64_t pts, GError **error)
 {
   const uint8_t *src[4] = { frame->data, NULL, NULL, NULL };
   int src_stride[4] = { frame->stride, 0, 0, 0 };
@@ -401,7 +423,8 @@ ss_encoder_write_video (SsEncoder *enc, const SsFrame *frame, GError **error)
       return FALSE;
     }
   sws_scale (enc->sws, src, src_stride, 0, frame->height, enc->vframe->data, enc->vframe->linesize);
-  enc->vframe->pts = enc->voff + enc->vnext++;
+  enc->vframe->pts = enc->voff + pts;
+  enc->vnext = pts + 1;
   return encode (enc, enc->vctx, enc->vst, enc->vframe, error);
 }
 

@@ -64,6 +64,14 @@ wr32 (guint8 *p, guint32 v)
     p[i] = (v >> (8 * i)) & 0xff;
 }
 
+static gint cache_hits;
+
+guint
+ss_media_cache_get_hits (void)
+{
+  return (guint) g_atomic_int_get (&cache_hits);
+}
+
 GBytes *
 ss_media_cache_load (const char *kind, const char *key, guint32 version)
 {
@@ -87,6 +95,7 @@ ss_media_cache_load (const char *kind, const char *key, guint32 version)
   sha256 (data + CACHE_HEADER, (gsize) plen, digest);
   if (memcmp (digest, data + 20 + CACHE_KEY_LEN, 32) != 0)
     goto invalid;
+  g_atomic_int_inc (&cache_hits);
   return g_bytes_new_with_free_func (data + CACHE_HEADER, (gsize) plen, g_free, g_steal_pointer (&data));
 
 invalid:

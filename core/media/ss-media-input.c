@@ -303,6 +303,40 @@ out:
   return ok;
 }
 
+/* TRUE when the file ends well before its stated duration: a packet of stream
+ * @index should exist near the end. */
+static gboolean
+ends_early (AVFormatContext *fmt, int index, SsTime duration)
+{
+  AVStream *s = fmt->streams[index];
+  SsTime origin = ss_media_origin (fmt);
+  SsTime target = duration * 9 / 10 - SS_TIME_SECOND;
+  AVPacket *pkt;
+  gboolean found = FALSE;
+  int n = 0;
+
+  if (target <= 0 || !fmt->pb || !(fmt->pb->seekable & AVIO_SEEKABLE_NORMAL))
+    return FALSE;
+  if (av_seek_frame (fmt, index, ss_media_time_to_ts (target, s->time_base, origin), AVSEEK_FLAG_BACKWARD) < 0)
+    return FALSE;   /* cannot tell */
+  pkt = av_packet_alloc ();
+  if (!pkt)
+    return FALSE;
+  while (!found && n++ < 100000 && av_read_frame (fmt, pkt) >= 0)
+    {
+      if (pkt->stream_index == index)
+        {
+          int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+          SsTime t = ss_media_ts_to_time (ts, s->time_base, origin);
+          if (t == SS_TIME_NONE || t >= target - 2 * SS_TIME_SECOND)
+            found = TRUE;
+        }
+      av_packet_unref (pkt);
+    }
+  av_packet_free (&pkt);
+  return !found;
+}
+
 /* TRUE when the container's index points past the end of the file. */
 static gboolean
 index_past_end (AVFormatContext *fmt, int index)
@@ -417,6 +451,14 @@ ss_media_probe (const char *path, SsMedia *info, GError **error)
             }
           av_packet_free (&pkt);
         }
+    }
+
+  if ((vi >= 0 && ends_early (fmt, vi, duration)) || (ai >= 0 && ends_early (fmt, ai, duration)))
+    {
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1,
+                          "is incomplete (the file ends before its stated length)");
+      avformat_close_input (&fmt);
+      return FALSE;
     }
 
   info->path = g_canonicalize_filename (path, NULL);

@@ -47,6 +47,8 @@ char            *ss_media_cache_key     (const char *path, const char *params);
 GBytes          *ss_media_cache_load    (const char *kind, const char *key, guint32 version);
 gboolean         ss_media_cache_store   (const char *kind, const char *key, guint32 version,
                                          const void *payload, gsize len);
+/* Number of successful cache loads in this process (tests). */
+guint            ss_media_cache_get_hits (void);
 char            *ss_media_cache_path    (const char *kind, const char *key);
 
 /* Writes to a temporary file beside @path, renamed over @path on success. */

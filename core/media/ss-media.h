@@ -41,8 +41,12 @@ void            ss_video_decoder_get_fps (SsVideoDecoder *dec, int *num, int *de
  * decodes forward (frame-accurate, not keyframe-snapped). Sequential calls with
  * increasing @t decode forward without seeking. */
 SsFrame        *ss_video_decoder_get_frame (SsVideoDecoder *dec, SsTime t, GError **error);
-/* Frame number @n (0-based). */
+/* Frame number @n (0-based; frame 0 is the first frame of the video stream,
+ * SsFrame.index = round((pts - start) * fps)). */
 SsFrame        *ss_video_decoder_get_frame_index (SsVideoDecoder *dec, gint64 n, GError **error);
+/* Media time of the first video frame (usually 0; media time 0 is the
+ * container's start, shared with the audio so that they stay in sync). */
+SsTime          ss_video_decoder_get_start (SsVideoDecoder *dec);
 /* Duration of the file (0 when unknown) and display size (sample aspect applied). */
 SsTime          ss_video_decoder_get_duration (SsVideoDecoder *dec);
 void            ss_video_decoder_get_size (SsVideoDecoder *dec, int *width, int *height);
@@ -105,7 +109,7 @@ gboolean ss_wav_read  (const char *path, float **interleaved, gsize *n_frames,
                        int *rate, int *channels, GError **error);
 
 /* Encoder: H.264/AAC in MP4 (or any container by extension: .mkv H.264/FLAC,
- * .mov H.264/AAC, .webm VP8/Vorbis, .avi MPEG-4/MP3, .wav/.flac/.ogg/.mp3 audio).
+ * .mov H.264/AAC, .webm VP8/Vorbis, .avi MPEG-4/PCM, .wav/.flac/.ogg/.mp3 audio).
  * Frames are RGBA; a frame of another size is scaled. @width 0: no video;
  * @sample_rate 0: no audio. Writes to a temporary file beside @path, renamed to
  * @path by finish; free without finish (failure, cancel) removes it. */
@@ -129,6 +133,9 @@ SsEncoder *ss_encoder_new_full (const char *path, int width, int height, int fps
 const char *ss_encoder_get_video_codec (SsEncoder *enc);
 const char *ss_encoder_get_audio_codec (SsEncoder *enc);
 gboolean   ss_encoder_write_video (SsEncoder *enc, const SsFrame *frame, GError **error);
+/* Variable frame rate: the frame is shown from @pts (µs, increasing, on the
+ * codec's 1/fps grid: pass fps 1000/1 for millisecond timing). */
+gboolean   ss_encoder_write_video_at (SsEncoder *enc, const SsFrame *frame, SsTime pts, GError **error);
 gboolean   ss_encoder_write_audio (SsEncoder *enc, const float *interleaved, gsize n_frames, GError **error);
 gboolean   ss_encoder_finish      (SsEncoder *enc, GError **error);
 void       ss_encoder_free        (SsEncoder *enc);  /* without finish: removes the partial file */

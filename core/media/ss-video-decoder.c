@@ -321,6 +321,13 @@ ss_video_decoder_get_fps (SsVideoDecoder *dec, int *num, int *den)
 }
 
 SsTime
+ss_video_decoder_get_start (SsVideoDecoder *dec)
+{
+  g_return_val_if_fail (dec != NULL, 0);
+  return dec->first_pts;
+}
+
+SsTime
 ss_video_decoder_get_duration (SsVideoDecoder *dec)
 {
   g_return_val_if_fail (dec != NULL, 0);
@@ -413,7 +420,7 @@ convert (SsVideoDecoder *dec, AVFrame *src, GError **error)
       return NULL;
     }
   out->pts = src->pts;
-  out->index = av_rescale_rnd (MAX (src->pts, 0), dec->fps_num, (gint64) dec->fps_den * SS_TIME_SECOND,
+  out->index = av_rescale_rnd (MAX (src->pts - dec->first_pts, 0), dec->fps_num, (gint64) dec->fps_den * SS_TIME_SECOND,
                                AV_ROUND_NEAR_INF);
   return out;
 }
@@ -514,6 +521,6 @@ ss_video_decoder_get_frame_index (SsVideoDecoder *dec, gint64 n, GError **error)
 
   g_return_val_if_fail (dec != NULL, NULL);
   n = MAX (n, 0);
-  t = av_rescale_rnd (n, (gint64) dec->fps_den * SS_TIME_SECOND, dec->fps_num, AV_ROUND_NEAR_INF);
-  return ss_video_decoder_get_frame (dec, dec->first_pts > 0 && n == 0 ? dec->first_pts : t, error);
+  t = dec->first_pts + av_rescale_rnd (n, (gint64) dec->fps_den * SS_TIME_SECOND, dec->fps_num, AV_ROUND_NEAR_INF);
+  return ss_video_decoder_get_frame (dec, t, error);
 }
