@@ -627,7 +627,7 @@ export_common (int argc, char **argv, gboolean stems)
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       stems ? N_("Folder to write the WAV files into") : N_("Video file to write (.mp4, .mkv, …)"),
       stems ? N_("DIR") : N_("OUT") },
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &overwrite, N_("Overwrite an existing output file"), NULL },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &overwrite, N_("Overwrite existing output files"), NULL },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -659,6 +659,16 @@ export_common (int argc, char **argv, gboolean stems)
       g_autofree char *display = g_filename_display_name (argv[1]);
       fprintf (stderr, _("%s: the project “%s” is empty: nothing to export\n"), prgname, display);
       return EXIT_BAD_INPUT;
+    }
+  if (stems && !overwrite)
+    {
+      g_auto(GStrv) paths = ss_app_export_stem_paths (project, output);
+      for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+        if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
+          {
+            g_autofree char *display = g_filename_display_name (paths[i]);
+            return usage_error (name, _("“%s” already exists (use --force to overwrite it)"), display);
+          }
     }
   if (stems && g_mkdir_with_parents (output, 0755) != 0)
     {

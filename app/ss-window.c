@@ -1278,6 +1278,56 @@ start_export (SsWindow *self, const char *path, gboolean stems)
   gtk_menu_button_popup (self->jobs_button);
 }
 
+void
+ss_window_export (SsWindow *self, const char *path, gboolean stems)
+{
+  g_return_if_fail (SS_IS_WINDOW (self));
+  g_return_if_fail (path != NULL);
+  start_export (self, path, stems);
+}
+
+static void
+stems_overwrite_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  SsWindow *self = SS_WINDOW (user_data);
+
+  if (g_strcmp0 (response, "replace") == 0)
+    start_export (self, g_object_get_data (G_OBJECT (dialog), "dir"), TRUE);
+}
+
+/* Stem files are named after the tracks: ask before replacing any. */
+static void
+export_stems_checked (SsWindow *self, const char *dir)
+{
+  g_auto(GStrv) paths = ss_app_export_stem_paths (self->project, dir);
+  g_autoptr(GString) existing = g_string_new (NULL);
+  guint n = 0;
+  AdwMessageDialog *dialog;
+
+  for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+    if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
+      {
+        g_autofree char *base = g_path_get_basename (paths[i]);
+        g_autofree char *display = g_filename_display_name (base);
+        if (++n <= 5)
+          g_string_append_printf (existing, "\n• %s", display);
+      }
+  if (n == 0)
+    {
+      start_export (self, dir, TRUE);
+      return;
+    }
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Replace Existing Files?"), NULL));
+  adw_message_dialog_format_body (dialog, _("The folder already has stems with these names:%s"), existing->str);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "replace", _("_Replace"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "replace", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "dir", g_strdup (dir), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (stems_overwrite_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 export_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
@@ -1300,7 +1350,10 @@ export_response (GtkNativeDialog *dialog, int response, gpointer user_data)
       g_free (path);
       path = with_ext;
     }
-  start_export (self, path, stems);
+  if (stems)
+    export_stems_checked (self, path);
+  else
+    start_export (self, path, FALSE);
 }
 
 static void

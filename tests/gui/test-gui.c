@@ -60,6 +60,12 @@ imports_done (gpointer data)
 }
 
 static gboolean
+jobs_done (gpointer data)
+{
+  return ss_job_manager_get_n_running (ss_job_manager_get_default ()) == 0;
+}
+
+static gboolean
 window_mapped (gpointer data)
 {
   return gtk_widget_get_mapped (GTK_WIDGET (data));
@@ -173,6 +179,7 @@ test_edit_play_save (void)
   g_autofree char *clip = g_build_filename (tmp_dir, "bounce.mp4", NULL);
   g_autofree char *saved = g_build_filename (tmp_dir, "saved" SS_PROJECT_EXTENSION, NULL);
   g_autofree char *bad = g_build_filename (tmp_dir, "not-a-video.mp4", NULL);
+  g_autofree char *exported = g_build_filename (tmp_dir, "exported.mp4", NULL);
   g_autofree char *shot = g_build_filename (SS_BUILD_DIR, "gui-screenshot.png", NULL);
   g_autofree char *recovery = NULL;
   g_autoptr(GError) error = NULL;
@@ -284,6 +291,13 @@ test_edit_play_save (void)
   g_assert_nonnull (imported);
   g_assert_false (imported->missing);
   g_assert_cmpuint (count_clips_of_media (reloaded, imported->id, SS_TRACK_AUDIO), ==, 1);
+
+  /* Export the video: a job runs, the file appears, a toast says so. */
+  ss_window_export (window, exported, FALSE);
+  g_assert_cmpuint (ss_job_manager_get_n_running (ss_job_manager_get_default ()), >=, 1);
+  g_assert_true (wait_for (jobs_done, NULL, 60));
+  g_assert_true (g_file_test (exported, G_FILE_TEST_IS_REGULAR));
+  g_assert_nonnull (strstr (ss_window_get_last_toast (window), "Exported"));
 
   /* Undo in the window takes the import back. */
   g_action_group_activate_action (G_ACTION_GROUP (window), "undo", NULL);
