@@ -1665,6 +1665,9 @@ ss_window_new (SsApplication *app)
   g_settings_bind (self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_swapped (self->settings, "changed::autosave-interval", G_CALLBACK (setup_autosave), self);
   g_signal_connect_swapped (self->settings, "changed::audio-latency", G_CALLBACK (apply_latency), self);
+  /* The timeline draws thumbnails at the preferred height once it offers the property. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->timeline), "thumbnail-height") != NULL)
+    g_settings_bind (self->settings, "thumbnail-height", self->timeline, "thumbnail-height", G_SETTINGS_BIND_GET);
   setup_autosave (self);
   apply_latency (self);
   update_state (self);

@@ -15,6 +15,7 @@
 #include "project/ss-project.h"
 #include "ss-application.h"
 #include "ss-demo.h"
+#include "ss-preferences-window.h"
 #include "ss-window.h"
 
 static char *tmp_dir;
@@ -364,6 +365,66 @@ test_recovery_offered (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *list = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++)
+    {
+      g_autoptr(GtkWindow) w = g_list_model_get_item (list, i);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (w, type) && gtk_widget_get_visible (GTK_WIDGET (w)))
+        return w;
+    }
+  return NULL;
+}
+
+static gboolean
+has_toplevel (gpointer type)
+{
+  return find_toplevel ((GType) GPOINTER_TO_SIZE (type)) != NULL;
+}
+
+/* The menu's Preferences, Keyboard Shortcuts and About open their windows, and
+ * a preference changed in the window is stored in the settings. */
+static void
+test_menu_windows (void)
+{
+  SsWindow *window = new_window ();
+  GSettings *settings = ss_application_get_settings (app);
+  g_autofree char *shot = g_build_filename (SS_BUILD_DIR, "gui-preferences.png", NULL);
+  GtkWindow *prefs, *help, *about;
+  GtkWidget *autosave = NULL;
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (SS_TYPE_PREFERENCES_WINDOW), 10));
+  prefs = find_toplevel (SS_TYPE_PREFERENCES_WINDOW);
+  g_assert_true (wait_for (window_mapped, prefs, 10));
+  autosave = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (prefs), SS_TYPE_PREFERENCES_WINDOW, "autosave_spin"));
+  g_assert_nonnull (autosave);
+  g_assert_cmpfloat (gtk_spin_button_get_value (GTK_SPIN_BUTTON (autosave)), ==,
+                     g_settings_get_uint (settings, "autosave-interval"));
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (autosave), 30);
+  g_assert_cmpuint (g_settings_get_uint (settings, "autosave-interval"), ==, 30);
+  spin (0.3);
+  save_screenshot (GTK_WIDGET (prefs), shot);
+  check_screenshot (shot, 300, 200);
+  gtk_window_destroy (prefs);
+
+  g_action_group_activate_action (G_ACTION_GROUP (window), "show-help-overlay", NULL);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), 10));
+  help = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  gtk_widget_set_visible (GTK_WIDGET (help), FALSE);
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), 10));
+  about = find_toplevel (ADW_TYPE_ABOUT_WINDOW);
+  g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (about)), ==, "Soundstage");
+  gtk_window_destroy (about);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -391,6 +452,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/gui/edit-play-save", test_edit_play_save);
   g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
+  g_test_add_func ("/gui/menu-windows", test_menu_windows);
   ret = g_test_run ();
 
   g_object_unref (app);
