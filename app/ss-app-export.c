@@ -28,10 +28,22 @@ ss_app_export_video_job (SsProject *project, const char *out_path, GError **erro
   g_return_val_if_fail (SS_IS_PROJECT (project), NULL);
   g_return_val_if_fail (out_path != NULL, NULL);
 #ifdef HAVE_SS_EXPORT
-  return ss_export_video_job_new (project, out_path, error);
+  g_autoptr(SsProject) snapshot = ss_project_snapshot (project);
+  return ss_export_video_job_new (snapshot, out_path);
 #else
   g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, _("This build of Soundstage cannot export."));
   return NULL;
+#endif
+}
+
+char **
+ss_app_export_stem_paths (SsProject *project, const char *out_dir)
+{
+  g_return_val_if_fail (SS_IS_PROJECT (project), NULL);
+#ifdef HAVE_SS_EXPORT
+  return ss_export_stem_paths (project, out_dir);
+#else
+  return g_new0 (char *, 1);
 #endif
 }
 
@@ -41,7 +53,8 @@ ss_app_export_stems_job (SsProject *project, const char *out_dir, GError **error
   g_return_val_if_fail (SS_IS_PROJECT (project), NULL);
   g_return_val_if_fail (out_dir != NULL, NULL);
 #ifdef HAVE_SS_EXPORT
-  return ss_export_stems_job_new (project, out_dir, error);
+  g_autoptr(SsProject) snapshot = ss_project_snapshot (project);
+  return ss_export_stems_job_new (snapshot, out_dir);
 #else
   g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, _("This build of Soundstage cannot export."));
   return NULL;

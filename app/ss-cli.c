@@ -627,7 +627,7 @@ export_common (int argc, char **argv, gboolean stems)
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       stems ? N_("Folder to write the WAV files into") : N_("Video file to write (.mp4, .mkv, …)"),
       stems ? N_("DIR") : N_("OUT") },
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &overwrite, N_("Overwrite an existing output file"), NULL },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &overwrite, N_("Overwrite existing output files"), NULL },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -660,6 +660,16 @@ export_common (int argc, char **argv, gboolean stems)
       fprintf (stderr, _("%s: the project “%s” is empty: nothing to export\n"), prgname, display);
       return EXIT_BAD_INPUT;
     }
+  if (stems && !overwrite)
+    {
+      g_auto(GStrv) paths = ss_app_export_stem_paths (project, output);
+      for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+        if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
+          {
+            g_autofree char *display = g_filename_display_name (paths[i]);
+            return usage_error (name, _("“%s” already exists (use --force to overwrite it)"), display);
+          }
+    }
   if (stems && g_mkdir_with_parents (output, 0755) != 0)
     {
       g_autofree char *display = g_filename_display_name (output);
@@ -688,25 +698,66 @@ cmd_export_stems (int argc, char **argv)
 
 /* ------------------------------------------------------------- make-demo */
 
+typedef struct {
+  char         *dir;
+  SsDemoOptions opts;
+} MakeDemo;
+
+static void
+make_demo_free (gpointer p)
+{
+  MakeDemo *d = p;
+
+  g_free (d->dir);
+  g_free (d);
+}
+
 static gboolean
 make_demo_func (SsJob *job, gpointer user_data, GError **error)
 {
-  return ss_demo_make (user_data, job, error);
+  MakeDemo *d = user_data;
+
+  return ss_demo_make (d->dir, &d->opts, job, error);
 }
 
 static int
 cmd_make_demo (int argc, char **argv)
 {
-  const GOptionEntry entries[] = { { NULL } };
+  SsDemoOptions opts;
+  double seconds;
+  int width, height, fps;
+  const GOptionEntry entries[] = {
+    { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, N_("Length of the clip in seconds (default 4)"), N_("S") },
+    { "width", 'W', 0, G_OPTION_ARG_INT, &width, N_("Width in pixels, even (default 320)"), N_("W") },
+    { "height", 'H', 0, G_OPTION_ARG_INT, &height, N_("Height in pixels, even (default 180)"), N_("H") },
+    { "fps", 'r', 0, G_OPTION_ARG_INT, &fps, N_("Frames per second (default 25)"), N_("FPS") },
+    { NULL }
+  };
   g_autoptr(SsJob) job = NULL;
+  MakeDemo *d;
   int code;
 
+  ss_demo_options_init (&opts);
+  seconds = opts.seconds;
+  width = opts.width;
+  height = opts.height;
+  fps = opts.fps;
   if (!parse_options ("make-demo", _("DIR"), entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
     return usage_error ("make-demo", argc < 2 ? _("DIR is missing") : _("Too many arguments"));
+  if (!(seconds > 0 && seconds <= 600) || width < 16 || height < 16 || width > 7680 || height > 4320 ||
+      width % 2 || height % 2 || fps < 1 || fps > 240)
+    return usage_error ("make-demo", _("Invalid clip settings (0 < seconds ≤ 600, even sizes from 16, 1 ≤ fps ≤ 240)"));
+  opts.seconds = seconds;
+  opts.width = width;
+  opts.height = height;
+  opts.fps = fps;
 
-  job = ss_job_new (_("Making the demo project"), make_demo_func, g_strdup (argv[1]), g_free);
+  d = g_new0 (MakeDemo, 1);
+  d->dir = g_strdup (argv[1]);
+  d->opts = opts;
+  job = ss_job_new (_("Making the demo project"), make_demo_func, d, make_demo_free);
   code = run_job (job);
   if (code == EXIT_OK)
     {

@@ -305,13 +305,12 @@ ss_demo_write_clip (const char *path, const SsDemoOptions *opts, SsJob *job,
 }
 
 gboolean
-ss_demo_make (const char *dir, SsJob *job, GError **error)
+ss_demo_make (const char *dir, const SsDemoOptions *opts, SsJob *job, GError **error)
 {
   g_autofree char *clip = NULL;
   g_autofree char *project_path = NULL;
   g_autoptr(SsProject) project = NULL;
   SsMedia info = { 0 };
-  SsDemoOptions opts;
   const char *media_id;
   gboolean ok;
 
@@ -327,8 +326,7 @@ ss_demo_make (const char *dir, SsJob *job, GError **error)
   clip = g_build_filename (dir, "demo.mp4", NULL);
   project_path = g_build_filename (dir, "demo" SS_PROJECT_EXTENSION, NULL);
 
-  ss_demo_options_init (&opts);
-  if (!ss_demo_write_clip (clip, &opts, job, NULL, error))
+  if (!ss_demo_write_clip (clip, opts, job, NULL, error))
     return FALSE;
 
   if (!ss_media_probe (clip, &info, error))

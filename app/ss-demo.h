@@ -27,7 +27,8 @@ void     ss_demo_options_init (SsDemoOptions *opts);
 gboolean ss_demo_write_clip (const char *path, const SsDemoOptions *opts, SsJob *job,
                              guint *n_impacts, GError **error);
 
-/* Creates @dir (if needed) with demo.mp4 and demo.soundstage referencing it. */
-gboolean ss_demo_make       (const char *dir, SsJob *job, GError **error);
+/* Creates @dir (if needed) with demo.mp4 and demo.soundstage referencing it.
+ * @opts NULL: the defaults. */
+gboolean ss_demo_make       (const char *dir, const SsDemoOptions *opts, SsJob *job, GError **error);
 
 G_END_DECLS

@@ -497,6 +497,11 @@ ss_window_set_project (SsWindow *self, SsProject *project)
     }
   g_set_object (&self->project, project);
   g_signal_connect_swapped (project, "changed", G_CALLBACK (project_changed), self);
+  /* Undo steps of a group appear at its end, after the last "changed". */
+  g_signal_connect_swapped (project, "notify::can-undo", G_CALLBACK (project_changed), self);
+  g_signal_connect_swapped (project, "notify::can-redo", G_CALLBACK (project_changed), self);
+  g_signal_connect_swapped (project, "notify::dirty", G_CALLBACK (project_changed), self);
+  g_signal_connect_swapped (project, "notify::path", G_CALLBACK (project_changed), self);
   self->autosaved_revision = 0;
   g_clear_pointer (&self->relink_queue, g_ptr_array_unref);
 
@@ -765,14 +770,29 @@ typedef struct {
   char      *display;
 } ImportData;
 
+/* Shared by the worker (job data) and the "finished" handler: the job drops
+ * its data when the worker returns, before "finished" is emitted. */
 static void
-import_data_free (ImportData *d)
+import_data_clear (gpointer p)
 {
+  ImportData *d = p;
+
   g_weak_ref_clear (&d->window);
   g_clear_object (&d->project);
   g_free (d->path);
   g_free (d->display);
-  g_free (d);
+}
+
+static void
+import_data_unref (gpointer p)
+{
+  g_atomic_rc_box_release_full (p, import_data_clear);
+}
+
+static void
+import_data_unref_closure (gpointer p, GClosure *closure)
+{
+  import_data_unref (p);
 }
 
 static void
@@ -864,7 +884,7 @@ ss_window_import_file (SsWindow *self, GFile *file)
   g_return_if_fail (SS_IS_WINDOW (self));
   g_return_if_fail (G_IS_FILE (file));
 
-  d = g_new0 (ImportData, 1);
+  d = g_atomic_rc_box_new0 (ImportData);
   g_weak_ref_init (&d->window, self);
   d->project = g_object_ref (self->project);
   d->path = g_file_get_path (file);
@@ -876,13 +896,13 @@ ss_window_import_file (SsWindow *self, GFile *file)
     {
       g_autofree char *text = g_strdup_printf (_("Could not import “%s”: only local files can be imported."), d->display);
       ss_window_toast (self, text);
-      import_data_free (d);
+      import_data_unref (d);
       return;
     }
 
   title = g_strdup_printf (_("Importing “%s”"), d->display);
-  job = ss_job_new (title, import_job_func, d, (GDestroyNotify) import_data_free);
-  g_signal_connect (job, "finished", G_CALLBACK (import_finished), d);
+  job = ss_job_new (title, import_job_func, g_atomic_rc_box_acquire (d), import_data_unref);
+  g_signal_connect_data (job, "finished", G_CALLBACK (import_finished), d, import_data_unref_closure, 0);
   self->n_imports++;
   ss_job_manager_add (ss_job_manager_get_default (), job);
 }
@@ -897,13 +917,26 @@ typedef struct {
 } RelinkData;
 
 static void
-relink_data_free (RelinkData *d)
+relink_data_clear (gpointer p)
 {
+  RelinkData *d = p;
+
   g_weak_ref_clear (&d->window);
   g_clear_object (&d->project);
   g_free (d->media_id);
   g_free (d->path);
-  g_free (d);
+}
+
+static void
+relink_data_unref (gpointer p)
+{
+  g_atomic_rc_box_release_full (p, relink_data_clear);
+}
+
+static void
+relink_data_unref_closure (gpointer p, GClosure *closure)
+{
+  relink_data_unref (p);
 }
 
 static gboolean
@@ -955,13 +988,13 @@ relink_chooser_response (GtkNativeDialog *dialog, int response, gpointer user_da
       relink_next (self);
       return;
     }
-  d = g_new0 (RelinkData, 1);
+  d = g_atomic_rc_box_new0 (RelinkData);
   g_weak_ref_init (&d->window, self);
   d->project = g_object_ref (self->project);
   d->media_id = g_strdup (media_id);
   d->path = g_file_get_path (file);
-  job = ss_job_new (_("Relinking media"), relink_job_func, d, (GDestroyNotify) relink_data_free);
-  g_signal_connect (job, "finished", G_CALLBACK (relink_finished), d);
+  job = ss_job_new (_("Relinking media"), relink_job_func, g_atomic_rc_box_acquire (d), relink_data_unref);
+  g_signal_connect_data (job, "finished", G_CALLBACK (relink_finished), d, relink_data_unref_closure, 0);
   ss_job_manager_add (ss_job_manager_get_default (), job);
 }
 
@@ -1245,6 +1278,56 @@ start_export (SsWindow *self, const char *path, gboolean stems)
   gtk_menu_button_popup (self->jobs_button);
 }
 
+void
+ss_window_export (SsWindow *self, const char *path, gboolean stems)
+{
+  g_return_if_fail (SS_IS_WINDOW (self));
+  g_return_if_fail (path != NULL);
+  start_export (self, path, stems);
+}
+
+static void
+stems_overwrite_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
+{
+  SsWindow *self = SS_WINDOW (user_data);
+
+  if (g_strcmp0 (response, "replace") == 0)
+    start_export (self, g_object_get_data (G_OBJECT (dialog), "dir"), TRUE);
+}
+
+/* Stem files are named after the tracks: ask before replacing any. */
+static void
+export_stems_checked (SsWindow *self, const char *dir)
+{
+  g_auto(GStrv) paths = ss_app_export_stem_paths (self->project, dir);
+  g_autoptr(GString) existing = g_string_new (NULL);
+  guint n = 0;
+  AdwMessageDialog *dialog;
+
+  for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
+    if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
+      {
+        g_autofree char *base = g_path_get_basename (paths[i]);
+        g_autofree char *display = g_filename_display_name (base);
+        if (++n <= 5)
+          g_string_append_printf (existing, "\n• %s", display);
+      }
+  if (n == 0)
+    {
+      start_export (self, dir, TRUE);
+      return;
+    }
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self), _("Replace Existing Files?"), NULL));
+  adw_message_dialog_format_body (dialog, _("The folder already has stems with these names:%s"), existing->str);
+  adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "replace", _("_Replace"), NULL);
+  adw_message_dialog_set_response_appearance (dialog, "replace", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (dialog, "cancel");
+  adw_message_dialog_set_close_response (dialog, "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "dir", g_strdup (dir), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (stems_overwrite_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 export_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
@@ -1267,7 +1350,10 @@ export_response (GtkNativeDialog *dialog, int response, gpointer user_data)
       g_free (path);
       path = with_ext;
     }
-  start_export (self, path, stems);
+  if (stems)
+    export_stems_checked (self, path);
+  else
+    start_export (self, path, FALSE);
 }
 
 static void
@@ -1579,6 +1665,9 @@ ss_window_new (SsApplication *app)
   g_settings_bind (self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_swapped (self->settings, "changed::autosave-interval", G_CALLBACK (setup_autosave), self);
   g_signal_connect_swapped (self->settings, "changed::audio-latency", G_CALLBACK (apply_latency), self);
+  /* The timeline draws thumbnails at the preferred height once it offers the property. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->timeline), "thumbnail-height") != NULL)
+    g_settings_bind (self->settings, "thumbnail-height", self->timeline, "thumbnail-height", G_SETTINGS_BIND_GET);
   setup_autosave (self);
   apply_latency (self);
   update_state (self);

@@ -25,6 +25,10 @@ gboolean    ss_window_save_project   (SsWindow *self, const char *path, GError *
  * the timeline; a file that cannot be read shows a toast. */
 void        ss_window_import_file    (SsWindow *self, GFile *file);
 
+/* Runs the export job (video to @path, or stems into the folder @path) in the
+ * jobs popover; a toast tells how it ended. No overwrite question. */
+void        ss_window_export         (SsWindow *self, const char *path, gboolean stems);
+
 SsProject  *ss_window_get_project    (SsWindow *self);
 /* The SsTransport (NULL when the build has no transport). */
 GObject    *ss_window_get_transport  (SsWindow *self);

@@ -129,6 +129,7 @@ struct _SsTimeline {
 
   GtkAdjustment *hadj, *vadj;
   GtkWidget     *hscroll, *vscroll;
+  int            hscroll_h, vscroll_w;
 
   char *selected;
 
@@ -197,14 +198,14 @@ track_height (const SsTrack *t)
 static double
 area_width (SsTimeline *self)
 {
-  int vw = gtk_widget_get_visible (self->vscroll) ? gtk_widget_get_width (self->vscroll) : 0;
+  int vw = gtk_widget_get_child_visible (self->vscroll) ? self->vscroll_w : 0;
   return MAX (1, gtk_widget_get_width (GTK_WIDGET (self)) - SS_TIMELINE_HEADER_W - vw);
 }
 
 static double
 area_bottom (SsTimeline *self)
 {
-  int hh = gtk_widget_get_visible (self->hscroll) ? gtk_widget_get_height (self->hscroll) : 0;
+  int hh = self->hscroll_h;
   return gtk_widget_get_height (GTK_WIDGET (self)) - hh;
 }
 
@@ -998,7 +999,8 @@ ss_timeline_snapshot (GtkWidget *widget, GtkSnapshot *s)
     }
 
   gtk_widget_snapshot_child (widget, self->hscroll, s);
-  gtk_widget_snapshot_child (widget, self->vscroll, s);
+  if (gtk_widget_get_child_visible (self->vscroll))
+    gtk_widget_snapshot_child (widget, self->vscroll, s);
 }
 
 guint
@@ -1039,15 +1041,10 @@ ss_timeline_size_allocate (GtkWidget *widget, int width, int height, int baselin
   gtk_widget_measure (self->vscroll, GTK_ORIENTATION_HORIZONTAL, -1, &vmin, &vnat, NULL, NULL);
 
   gboolean need_v = content_height (self) > height - SS_TIMELINE_RULER_H - hnat;
-  gtk_widget_set_visible (self->vscroll, need_v);
+  gtk_widget_set_child_visible (self->vscroll, need_v);
   int vw = need_v ? vnat : 0;
-  gtk_widget_size_allocate (self->hscroll,
-                            &(GtkAllocation) { SS_TIMELINE_HEADER_W, height - hnat,
-                                               MAX (0, width - SS_TIMELINE_HEADER_W - vw), hnat }, -1);
-  if (need_v)
-    gtk_widget_size_allocate (self->vscroll,
-                              &(GtkAllocation) { width - vw, SS_TIMELINE_RULER_H, vw,
-                                                 MAX (0, height - SS_TIMELINE_RULER_H - hnat) }, -1);
+  self->hscroll_h = hnat;
+  self->vscroll_w = vnat;
   if (!self->zoom_set && width > SS_TIMELINE_HEADER_W)
     {
       self->zoom_set = TRUE;
@@ -1055,7 +1052,15 @@ ss_timeline_size_allocate (GtkWidget *widget, int width, int height, int baselin
       self->pps = CLAMP ((width - SS_TIMELINE_HEADER_W - vw) * 0.95 / (dur > 0 ? dur : 30),
                          SS_TIMELINE_MIN_ZOOM, SS_TIMELINE_MAX_ZOOM);
     }
+  /* Adjustments first: changing them after allocating the scrollbars would leave
+   * the sliders unallocated for this frame. */
   update_adjustments (self);
+  gtk_widget_size_allocate (self->hscroll,
+                            &(GtkAllocation) { SS_TIMELINE_HEADER_W, height - hnat,
+                                               MAX (0, width - SS_TIMELINE_HEADER_W - vw), hnat }, -1);
+  gtk_widget_size_allocate (self->vscroll,
+                            &(GtkAllocation) { width - vw, SS_TIMELINE_RULER_H, MAX (vw, vnat),
+                                               MAX (0, height - SS_TIMELINE_RULER_H - hnat) }, -1);
 }
 
 /* ---- hit testing ---- */
@@ -1669,7 +1674,9 @@ ss_timeline_set_zoom (SsTimeline *self, double pixels_per_second)
 {
   g_return_if_fail (SS_IS_TIMELINE (self));
   self->zoom_set = TRUE;
+  double left = self->scroll_x / self->pps;   /* keep the time at the left edge */
   self->pps = CLAMP (pixels_per_second, SS_TIMELINE_MIN_ZOOM, SS_TIMELINE_MAX_ZOOM);
+  self->scroll_x = left * self->pps;
   update_adjustments (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ZOOM]);

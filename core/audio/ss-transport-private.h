@@ -14,4 +14,9 @@ SsAudioEngine *ss_transport_get_engine  (SsTransport *self);
 /* Revision of the project the transport last took a snapshot of. */
 guint64        ss_transport_get_snapshot_revision (SsTransport *self);
 
+/* Called on the audio feeder thread with each block playback renders (timeline
+ * time of its first frame, the block); tests use it to see what is being played. */
+typedef void (*SsTransportTap) (SsTime t, const float *block, gsize n_frames, gpointer user_data);
+void           ss_transport_set_tap     (SsTransport *self, SsTransportTap tap, gpointer user_data);
+
 G_END_DECLS

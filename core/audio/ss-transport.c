@@ -51,8 +51,11 @@ struct _SsTransport {
   GMutex   seg_lock;
   gint64   seg_frame0;
   SsTime   seg_time0;
+  gint64   seg_sample0;       /* seg_time0 in samples at SS_MIX_RATE */
   int      seg_rate;          /* 1, 2, 4, 8; 0 = silence */
   gint64   seg_mono0;         /* reverse shuttle anchor */
+  SsTransportTap tap;         /* under seg_lock */
+  gpointer       tap_data;
   float   *render_scratch;    /* feeder thread only */
   gsize    render_scratch_len;
   gboolean render_error_logged;
@@ -377,9 +380,9 @@ mix_into (SsTransport *self, SsTime t, float *out, gsize n)
       return;
     }
   g_autoptr(GError) error = NULL;
+  /* On error @out still holds the mix of every other source. */
   if (!ss_mixer_render (self->mixer, t, out, n, NULL, &error))
     {
-      memset (out, 0, n * 2 * sizeof (float));
       if (!self->render_error_logged)
         {
           g_warning ("Playback cannot read audio: %s", error ? error->message : "unknown error");
@@ -396,7 +399,7 @@ transport_render (gint64 stream_frame, float *out, gsize n, gpointer data)
 
   g_mutex_lock (&self->seg_lock);
   gint64 f0 = self->seg_frame0;
-  SsTime t0 = self->seg_time0;
+  gint64 s0 = self->seg_sample0;
   int r = self->seg_rate;
   g_mutex_unlock (&self->seg_lock);
 
@@ -405,10 +408,17 @@ transport_render (gint64 stream_frame, float *out, gsize n, gpointer data)
       memset (out, 0, n * 2 * sizeof (float));
       return;
     }
-  SsTime t = t0 + (stream_frame - f0) * r * SS_TIME_SECOND / SS_MIX_RATE;
+  /* Sample-exact times (the mixer rounds to the nearest sample, so consecutive
+   * chunks read each source sequentially). */
+  gint64 sample = s0 + (stream_frame - f0) * r;
+  SsTime t = (sample * SS_TIME_SECOND + SS_MIX_RATE / 2) / SS_MIX_RATE;
   if (r == 1)
     {
       mix_into (self, t, out, n);
+      g_mutex_lock (&self->seg_lock);
+      if (self->tap != NULL)
+        self->tap (t, out, n, self->tap_data);
+      g_mutex_unlock (&self->seg_lock);
       return;
     }
   /* Fast forward: render r times as much and average each group of r frames. */
@@ -480,6 +490,7 @@ start_segment (SsTransport *self, SsTime t)
       g_mutex_lock (&self->seg_lock);
       self->seg_frame0 = ss_audio_engine_flush (self->engine);
       self->seg_time0 = t;
+      self->seg_sample0 = (t * SS_MIX_RATE + SS_TIME_SECOND / 2) / SS_TIME_SECOND;
       self->seg_rate = (int) self->rate;
       g_mutex_unlock (&self->seg_lock);
       if (!ss_audio_engine_is_running (self->engine))
@@ -849,6 +860,16 @@ ss_transport_render_at (SsTransport *self, SsTime t, float *out, gsize n_frames)
       return FALSE;
     }
   return TRUE;
+}
+
+void
+ss_transport_set_tap (SsTransport *self, SsTransportTap tap, gpointer user_data)
+{
+  g_return_if_fail (SS_IS_TRANSPORT (self));
+  g_mutex_lock (&self->seg_lock);
+  self->tap = tap;
+  self->tap_data = user_data;
+  g_mutex_unlock (&self->seg_lock);
 }
 
 SsAudioEngine *

@@ -1,0 +1,307 @@
+/* test-timeline-widget.c: a timeline on a 200-clip project draws its clips at the
+ * right places for a known zoom and scroll, and its split/delete/take actions go
+ * through the project's undo stack. Runs under Xvfb (suite gui). */
+#include <adwaita.h>
+
+#include "ss-timeline.h"
+#include "ss-timeline-private.h"
+#include "ss-test-media.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+
+#define N_CLIPS    200
+#define CLIP_S     1.0
+#define PERIOD_S   1.5     /* clip + 0.5 s gap */
+#define WIN_W      1200
+#define WIN_H      320
+
+typedef struct {
+  GtkWidget  *window;
+  SsTimeline *timeline;
+  SsProject  *project;
+  char       *audio_track;
+  char       *dir, *wav;
+  GPtrArray  *clip_ids;
+  GPtrArray  *errors;
+} Fixture;
+
+static void
+on_error (SsTimeline *tl, const char *message, Fixture *fx)
+{
+  g_ptr_array_add (fx->errors, g_strdup (message));
+}
+
+static void
+spin_until_drawn (Fixture *fx)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((gtk_widget_get_width (GTK_WIDGET (fx->timeline)) < WIN_W - 20 ||
+          !gtk_widget_get_mapped (GTK_WIDGET (fx->timeline))) &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  ss_test_spin (50);
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  fx->errors = g_ptr_array_new_with_free_func (g_free);
+  fx->clip_ids = g_ptr_array_new_with_free_func (g_free);
+  fx->dir = g_dir_make_tmp ("ss-timeline-XXXXXX", &error);
+  fx->wav = g_build_filename (fx->dir, "tone.wav", NULL);
+  g_assert_true (ss_test_make_tone (fx->wav, 2.0, 220, 0.6, &error));
+
+  fx->project = ss_project_new ();
+  const char *mid = ss_test_add_media (fx->project, fx->wav);
+  for (guint i = 0; i < ss_project_get_n_tracks (fx->project); i++)
+    if (ss_project_get_track (fx->project, i)->kind == SS_TRACK_AUDIO)
+      {
+        fx->audio_track = g_strdup (ss_project_get_track (fx->project, i)->id);
+        break;
+      }
+  g_assert_nonnull (fx->audio_track);
+  ss_project_begin_group (fx->project, "Fixture");
+  for (int i = 0; i < N_CLIPS; i++)
+    {
+      const char *id = ss_project_add_clip (fx->project, fx->audio_track, mid,
+                                            ss_time_from_seconds (i * PERIOD_S), 0,
+                                            ss_time_from_seconds (CLIP_S), &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (fx->clip_ids, g_strdup (id));
+    }
+  ss_project_end_group (fx->project);
+
+  fx->window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (fx->window), WIN_W, WIN_H);
+  fx->timeline = SS_TIMELINE (ss_timeline_new ());
+  g_signal_connect (fx->timeline, "error", G_CALLBACK (on_error), fx);
+  gtk_window_set_child (GTK_WINDOW (fx->window), GTK_WIDGET (fx->timeline));
+  ss_timeline_set_project (fx->timeline, fx->project);
+  gtk_window_present (GTK_WINDOW (fx->window));
+  spin_until_drawn (fx);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  gtk_window_destroy (GTK_WINDOW (fx->window));
+  ss_test_spin (20);
+  g_clear_object (&fx->project);
+  g_unlink (fx->wav);
+  g_rmdir (fx->dir);
+  g_free (fx->wav);
+  g_free (fx->dir);
+  g_free (fx->audio_track);
+  g_ptr_array_unref (fx->clip_ids);
+  g_ptr_array_unref (fx->errors);
+}
+
+typedef struct {
+  int     width, height;
+  gsize   stride;
+  guint8 *data;   /* B8G8R8A8 premultiplied (GDK_MEMORY_DEFAULT) */
+} Pixels;
+
+static void
+render (Fixture *fx, Pixels *px)
+{
+  GtkWidget *w = GTK_WIDGET (fx->timeline);
+  px->width = gtk_widget_get_width (w);
+  px->height = gtk_widget_get_height (w);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (w);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, px->width, px->height);
+  g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (w));
+  g_autoptr(GdkTexture) tex = gsk_renderer_render_texture (renderer, node,
+                                                           &GRAPHENE_RECT_INIT (0, 0, px->width, px->height));
+  px->stride = (gsize) px->width * 4;
+  px->data = g_malloc (px->stride * px->height);
+  gdk_texture_download (tex, px->data, px->stride);
+}
+
+static guint32
+pixel (const Pixels *px, int x, int y)
+{
+  g_assert_cmpint (x, >=, 0);
+  g_assert_cmpint (x, <, px->width);
+  g_assert_cmpint (y, >=, 0);
+  g_assert_cmpint (y, <, px->height);
+  const guint8 *p = px->data + y * px->stride + x * 4;
+  return ((guint32) p[2] << 16) | ((guint32) p[1] << 8) | p[0];
+}
+
+static gboolean
+color_near (guint32 a, guint32 b)
+{
+  for (int s = 0; s <= 16; s += 8)
+    if (abs ((int) ((a >> s) & 0xff) - (int) ((b >> s) & 0xff)) > 3)
+      return FALSE;
+  return TRUE;
+}
+
+/* Checks that the clips starting in view are drawn where zoom and scroll put them:
+ * clip colour just right of each clip start, lane colour in the gap before it. */
+static void
+check_clips_at (Fixture *fx, double pps, double left_s)
+{
+  ss_timeline_set_zoom (fx->timeline, pps);
+  ss_timeline_scroll_to (fx->timeline, ss_time_from_seconds (left_s));
+  ss_test_spin (60);   /* let the scrollbars take the new range */
+  Pixels px;
+  render (fx, &px);
+
+  /* Video track first, then the audio track; the title strip is at the top. */
+  int y = SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H + 2 + SS_TIMELINE_CLIP_TITLE_H / 2 + 2;
+  g_assert_cmpfloat (ss_timeline_get_track_y (fx->timeline, 1), ==,
+                     SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H);
+  int right = px.width - 20;
+  int checked = 0;
+  for (int i = 0; i < N_CLIPS; i++)
+    {
+      double x = SS_TIMELINE_HEADER_W + (i * PERIOD_S - left_s) * pps;
+      double xe = x + CLIP_S * pps;
+      if (x < SS_TIMELINE_HEADER_W + 10 || x + 6 >= right)
+        continue;
+      guint32 in = pixel (&px, (int) floor (x) + 3, y);
+      guint32 before = pixel (&px, (int) floor (x) - 3, y);
+      guint32 mid_gap = pixel (&px, (int) floor ((xe + x + PERIOD_S * pps) / 2), y);
+      if (!color_near (in, SS_TIMELINE_COLOR_AUDIO_TITLE))
+        g_error ("clip %d at x=%.1f: pixel %06x is not the clip colour %06x", i, x, in, SS_TIMELINE_COLOR_AUDIO_TITLE);
+      if (!color_near (before, SS_TIMELINE_COLOR_LANE))
+        g_error ("before clip %d at x=%.1f: pixel %06x is not the lane colour", i, x - 3, before);
+      if ((xe + x + PERIOD_S * pps) / 2 < right && !color_near (mid_gap, SS_TIMELINE_COLOR_LANE))
+        g_error ("gap after clip %d: pixel %06x is not the lane colour", i, mid_gap);
+      checked++;
+    }
+  g_test_message ("zoom %.1f px/s from %.1f s: %d clip starts checked, %u clips drawn",
+                  pps, left_s, checked, ss_timeline_get_last_drawn_clips (fx->timeline));
+  g_assert_cmpint (checked, >=, 3);
+  /* Only what is visible is drawn. */
+  g_assert_cmpuint (ss_timeline_get_last_drawn_clips (fx->timeline), <=, (guint) checked + 3);
+  g_free (px.data);
+}
+
+static void
+test_draws_clips (Fixture *fx, gconstpointer data)
+{
+  check_clips_at (fx, 100, 0);      /* clips 0..6 */
+  check_clips_at (fx, 100, 150);    /* clip 100 onwards */
+  check_clips_at (fx, 37.5, 240);   /* near the end, another zoom */
+}
+
+static guint
+n_clips (Fixture *fx)
+{
+  return ss_project_find_track (fx->project, fx->audio_track)->clips->len;
+}
+
+static void
+test_actions_undo (Fixture *fx, gconstpointer data)
+{
+  GtkWidget *w = GTK_WIDGET (fx->timeline);
+  g_autoptr(SsTransport) transport = ss_transport_new ();
+  ss_transport_set_null_audio (transport, TRUE);
+  ss_transport_set_project (transport, fx->project);
+  ss_timeline_set_transport (fx->timeline, transport);
+
+  /* Split the selected clip 3 (4.5 s .. 5.5 s) at the playhead. */
+  const char *c3 = g_ptr_array_index (fx->clip_ids, 3);
+  ss_timeline_set_selected_clip (fx->timeline, c3);
+  ss_transport_seek (transport, ss_time_from_seconds (5.0));
+  g_assert_cmpint (ss_timeline_get_playhead (fx->timeline), ==, ss_time_from_seconds (5.0));
+  guint64 rev = ss_project_get_revision (fx->project);
+  g_assert_true (gtk_widget_activate_action (w, "timeline.split", NULL));
+  g_assert_cmpuint (n_clips (fx), ==, N_CLIPS + 1);
+  g_assert_cmpint (ss_project_find_clip (fx->project, c3, NULL)->duration, ==, ss_time_from_seconds (0.5));
+  g_assert_cmpuint (ss_project_get_revision (fx->project), >, rev);
+  g_assert_true (ss_project_can_undo (fx->project));
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (n_clips (fx), ==, N_CLIPS);
+  g_assert_cmpint (ss_project_find_clip (fx->project, c3, NULL)->duration, ==, ss_time_from_seconds (CLIP_S));
+
+  /* With nothing selected, split cuts whatever is under the playhead. */
+  ss_timeline_set_selected_clip (fx->timeline, NULL);
+  ss_transport_seek (transport, ss_time_from_seconds (7.7));   /* inside clip 5 */
+  gtk_widget_activate_action (w, "timeline.split", NULL);
+  g_assert_cmpuint (n_clips (fx), ==, N_CLIPS + 1);
+  g_assert_true (ss_project_undo (fx->project));
+  /* In a gap there is nothing to split: an error for the user, no edit. */
+  ss_transport_seek (transport, ss_time_from_seconds (1.25));
+  rev = ss_project_get_revision (fx->project);
+  gtk_widget_activate_action (w, "timeline.split", NULL);
+  g_assert_cmpuint (ss_project_get_revision (fx->project), ==, rev);
+  g_assert_cmpuint (fx->errors->len, ==, 1);
+
+  /* Delete the selected clip; undo brings it back. */
+  const char *c7 = g_ptr_array_index (fx->clip_ids, 7);
+  ss_timeline_set_selected_clip (fx->timeline, c7);
+  g_assert_true (gtk_widget_activate_action (w, "timeline.delete", NULL));
+  g_assert_cmpuint (n_clips (fx), ==, N_CLIPS - 1);
+  g_assert_null (ss_project_find_clip (fx->project, c7, NULL));
+  g_assert_null (ss_timeline_get_selected_clip (fx->timeline));
+  g_assert_cmpstr (ss_project_get_undo_label (fx->project), !=, NULL);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_nonnull (ss_project_find_clip (fx->project, c7, NULL));
+  g_assert_cmpuint (n_clips (fx), ==, N_CLIPS);
+
+  /* Takes: T cycles the active take, one undo step each. */
+  g_autoptr(GError) error = NULL;
+  const SsClip *clip = ss_project_find_clip (fx->project, c7, NULL);
+  const char *mid = ss_clip_get_active_take (clip)->media_id;
+  g_assert_nonnull (ss_project_add_take (fx->project, c7, mid, ss_time_from_seconds (0.5), "Take 2", &error));
+  g_assert_cmpuint (ss_project_find_clip (fx->project, c7, NULL)->active_take, ==, 1);
+  ss_timeline_set_selected_clip (fx->timeline, c7);
+  gtk_widget_activate_action (w, "timeline.next-take", NULL);
+  g_assert_cmpuint (ss_project_find_clip (fx->project, c7, NULL)->active_take, ==, 0);
+  gtk_widget_activate_action (w, "timeline.previous-take", NULL);
+  g_assert_cmpuint (ss_project_find_clip (fx->project, c7, NULL)->active_take, ==, 1);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (ss_project_find_clip (fx->project, c7, NULL)->active_take, ==, 0);
+
+  /* A clip with one take: an error message, nothing changes. */
+  ss_timeline_set_selected_clip (fx->timeline, g_ptr_array_index (fx->clip_ids, 9));
+  rev = ss_project_get_revision (fx->project);
+  gtk_widget_activate_action (w, "timeline.next-take", NULL);
+  g_assert_cmpuint (ss_project_get_revision (fx->project), ==, rev);
+  g_assert_cmpuint (fx->errors->len, ==, 2);
+
+  /* Add an audio track. */
+  guint nt = ss_project_get_n_tracks (fx->project);
+  gtk_widget_activate_action (w, "timeline.add-audio-track", NULL);
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt + 1);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
+
+  /* Zoom actions change the zoom around the playhead. */
+  ss_timeline_set_zoom (fx->timeline, 100);
+  gtk_widget_activate_action (w, "timeline.zoom-in", NULL);
+  g_assert_cmpfloat (ss_timeline_get_zoom (fx->timeline), >, 100);
+  gtk_widget_activate_action (w, "timeline.zoom-fit", NULL);
+  double fit = ss_timeline_get_zoom (fx->timeline);
+  double dur = ss_time_to_seconds (ss_project_get_duration (fx->project));
+  g_assert_cmpfloat (dur * fit, <=, WIN_W - SS_TIMELINE_HEADER_W);
+  g_assert_cmpfloat (dur * fit, >, (WIN_W - SS_TIMELINE_HEADER_W) * 0.8);
+
+  ss_timeline_set_transport (fx->timeline, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_setenv ("SOUNDSTAGE_AUDIO", "null", TRUE);
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("no display");
+      return 77;
+    }
+  adw_init ();
+  g_test_add ("/timeline/draws-clips", Fixture, NULL, fixture_setup, test_draws_clips, fixture_teardown);
+  g_test_add ("/timeline/actions-undo", Fixture, NULL, fixture_setup, test_actions_undo, fixture_teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,460 @@
+/* test-gui.c: drives the real editor window under Xvfb the way a person would:
+ * opens the demo project, imports a freshly generated clip, plays for a second,
+ * saves, reloads, and takes a screenshot of the window. */
+#define G_LOG_DOMAIN "test-gui"
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <time.h>
+#include <utime.h>
+#include <gtk/gtk.h>
+
+#include "audio/ss-transport.h"
+#include "jobs/ss-job.h"
+#include "project/ss-project.h"
+#include "ss-application.h"
+#include "ss-demo.h"
+#include "ss-preferences-window.h"
+#include "ss-window.h"
+
+static char *tmp_dir;
+static SsApplication *app;
+
+/* Runs the main loop until @cond holds or @seconds passed; returns @cond. */
+typedef gboolean (*Cond) (gpointer data);
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_for (Cond cond, gpointer data, double seconds)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
+
+  while (!cond (data) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return cond (data);
+}
+
+static void
+spin (double seconds)
+{
+  gboolean expired = FALSE;
+
+  g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
+  while (!expired)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+imports_done (gpointer data)
+{
+  return ss_window_get_n_imports_running (SS_WINDOW (data)) == 0;
+}
+
+static gboolean
+jobs_done (gpointer data)
+{
+  return ss_job_manager_get_n_running (ss_job_manager_get_default ()) == 0;
+}
+
+static gboolean
+window_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (GTK_WIDGET (data));
+}
+
+static SsWindow *
+new_window (void)
+{
+  SsWindow *window = ss_window_new (app);
+
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_true (wait_for (window_mapped, window, 10));
+  return window;
+}
+
+static guint
+count_clips_of_media (SsProject *project, const char *media_id, SsTrackKind kind)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < ss_project_get_n_tracks (project); i++)
+    {
+      const SsTrack *t = ss_project_get_track (project, i);
+      if (t->kind != kind)
+        continue;
+      for (guint j = 0; j < t->clips->len; j++)
+        {
+          const SsClip *c = g_ptr_array_index (t->clips, j);
+          const SsTake *take = ss_clip_get_active_take (c);
+          if (take != NULL && g_strcmp0 (take->media_id, media_id) == 0)
+            n++;
+        }
+    }
+  return n;
+}
+
+static const SsMedia *
+media_by_basename (SsProject *project, const char *base)
+{
+  for (guint i = 0; i < ss_project_get_n_media (project); i++)
+    {
+      const SsMedia *m = ss_project_get_media (project, i);
+      g_autofree char *b = g_path_get_basename (m->path);
+      if (g_str_equal (b, base))
+        return m;
+    }
+  return NULL;
+}
+
+static char *
+demo_project_path (void)
+{
+  return g_build_filename (SS_BUILD_DIR, "data", "demo", "demo" SS_PROJECT_EXTENSION, NULL);
+}
+
+/* Renders the window as it is on screen into a PNG. */
+static void
+save_screenshot (GtkWidget *window, const char *path)
+{
+  int w = gtk_widget_get_width (window), h = gtk_widget_get_height (window);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (window);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
+
+  g_assert_cmpint (w, >, 0);
+  g_assert_cmpint (h, >, 0);
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+}
+
+/* Asserts the PNG has the window's size and real content (many colours). */
+static void
+check_screenshot (const char *path, int min_w, int min_h)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GdkTexture) texture = gdk_texture_new_from_filename (path, &error);
+  g_autofree guint8 *pixels = NULL;
+  g_autoptr(GHashTable) colours = g_hash_table_new (NULL, NULL);
+  int w, h;
+  gsize stride;
+
+  g_assert_no_error (error);
+  w = gdk_texture_get_width (texture);
+  h = gdk_texture_get_height (texture);
+  g_assert_cmpint (w, >=, min_w);
+  g_assert_cmpint (h, >=, min_h);
+  stride = (gsize) w * 4;
+  pixels = g_malloc (stride * h);
+  gdk_texture_download (texture, pixels, stride);
+  for (int y = 0; y < h; y += 2)
+    for (int x = 0; x < w; x += 2)
+      {
+        guint32 px;
+        memcpy (&px, pixels + y * stride + x * 4, 4);
+        g_hash_table_add (colours, GUINT_TO_POINTER (px));
+      }
+  g_test_message ("screenshot %dx%d with %u colours", w, h, g_hash_table_size (colours));
+  /* A blank or single-colour window would have a handful at most. */
+  g_assert_cmpuint (g_hash_table_size (colours), >, 50);
+}
+
+static void
+test_edit_play_save (void)
+{
+  g_autofree char *demo = demo_project_path ();
+  g_autofree char *clip = g_build_filename (tmp_dir, "bounce.mp4", NULL);
+  g_autofree char *saved = g_build_filename (tmp_dir, "saved" SS_PROJECT_EXTENSION, NULL);
+  g_autofree char *bad = g_build_filename (tmp_dir, "not-a-video.mp4", NULL);
+  g_autofree char *exported = g_build_filename (tmp_dir, "exported.mp4", NULL);
+  g_autofree char *shot = g_build_filename (SS_BUILD_DIR, "gui-screenshot.png", NULL);
+  g_autofree char *recovery = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsProject) reloaded = NULL;
+  g_autoptr(GFile) clip_file = NULL;
+  g_autoptr(GFile) bad_file = NULL;
+  SsDemoOptions opts;
+  SsWindow *window;
+  SsProject *project;
+  SsTransport *transport;
+  const SsMedia *imported;
+  guint n_tracks_before;
+  SsTime before, after;
+
+  g_assert_true (g_file_test (demo, G_FILE_TEST_EXISTS));
+
+  window = new_window ();
+
+  /* Open the demo project. */
+  g_assert_true (ss_window_load_project (window, demo, &error));
+  g_assert_no_error (error);
+  project = ss_window_get_project (window);
+  g_assert_cmpuint (ss_project_get_n_media (project), ==, 1);
+  g_assert_false (ss_project_get_dirty (project));
+  n_tracks_before = ss_project_get_n_tracks (project);
+
+  /* Import a clip generated now (different size, length and sounds). */
+  ss_demo_options_init (&opts);
+  opts.width = 240;
+  opts.height = 136;
+  opts.seconds = 2.0;
+  opts.seed = 7;
+  g_assert_true (ss_demo_write_clip (clip, &opts, NULL, NULL, &error));
+  g_assert_no_error (error);
+  clip_file = g_file_new_for_path (clip);
+  ss_window_import_file (window, clip_file);
+  g_assert_true (wait_for (imports_done, window, 20));
+
+  g_assert_cmpuint (ss_project_get_n_media (project), ==, 2);
+  imported = media_by_basename (project, "bounce.mp4");
+  g_assert_nonnull (imported);
+  g_assert_true (imported->has_video);
+  g_assert_true (imported->has_audio);
+  /* The clip's picture is on the video track and its sound on an audio track,
+   * after the demo clip. */
+  g_assert_cmpuint (count_clips_of_media (project, imported->id, SS_TRACK_VIDEO), ==, 1);
+  g_assert_cmpuint (count_clips_of_media (project, imported->id, SS_TRACK_AUDIO), ==, 1);
+  g_assert_cmpuint (ss_project_get_n_tracks (project), >=, n_tracks_before);
+  g_assert_cmpint (ss_project_get_duration (project), >=, ss_time_from_seconds (5.9));
+  g_assert_true (ss_project_get_dirty (project));
+  g_assert_true (ss_project_can_undo (project));
+  /* ... and the window offers Undo for it. */
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "undo"));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "redo"));
+
+  /* A file that is not media gives a message naming it, and changes nothing. */
+  g_assert_true (g_file_set_contents (bad, "this is not a video", -1, NULL));
+  bad_file = g_file_new_for_path (bad);
+  ss_window_import_file (window, bad_file);
+  g_assert_true (wait_for (imports_done, window, 20));
+  g_assert_nonnull (ss_window_get_last_toast (window));
+  g_assert_nonnull (strstr (ss_window_get_last_toast (window), "not-a-video.mp4"));
+  g_assert_cmpuint (ss_project_get_n_media (project), ==, 2);
+
+  /* Autosave writes the recovery file while there are unsaved changes. */
+  g_assert_true (ss_window_autosave_now (window, &error));
+  g_assert_no_error (error);
+  recovery = ss_window_dup_recovery_path (window);
+  g_assert_nonnull (recovery);
+  g_assert_true (g_file_test (recovery, G_FILE_TEST_IS_REGULAR));
+
+  /* Play for a second: the playhead moves. */
+  transport = SS_TRANSPORT (ss_window_get_transport (window));
+  g_assert_nonnull (transport);
+  before = ss_transport_get_position (transport);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "play-pause", NULL);
+  g_assert_true (ss_transport_get_playing (transport));
+  spin (1.0);
+  after = ss_transport_get_position (transport);
+  g_test_message ("position %.3f s -> %.3f s", ss_time_to_seconds (before), ss_time_to_seconds (after));
+  g_assert_cmpint (after, >, before);
+  /* Pause stops it. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "play-pause", NULL);
+  g_assert_false (ss_transport_get_playing (transport));
+  /* Frame step moves by one frame of the 25 fps timeline. */
+  before = ss_transport_get_position (transport);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "step-forward", NULL);
+  spin (0.1);
+  after = ss_transport_get_position (transport);
+  g_assert_cmpint (after, >, before);
+  g_assert_cmpint (after - before, <=, SS_TIME_SECOND / 25 + SS_TIME_MS);
+
+  /* Let the thumbnails and waveforms arrive, then the screenshot. */
+  spin (2.0);
+  save_screenshot (GTK_WIDGET (window), shot);
+  check_screenshot (shot, 640, 480);
+
+  /* Save, and the saved project reloads with the same content. */
+  g_assert_true (ss_window_save_project (window, saved, &error));
+  g_assert_no_error (error);
+  g_assert_false (ss_project_get_dirty (project));
+  g_assert_false (g_file_test (recovery, G_FILE_TEST_EXISTS));
+  reloaded = ss_project_load (saved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ss_project_get_n_media (reloaded), ==, 2);
+  g_assert_cmpuint (ss_project_get_n_tracks (reloaded), ==, ss_project_get_n_tracks (project));
+  g_assert_cmpint (ss_project_get_duration (reloaded), ==, ss_project_get_duration (project));
+  imported = media_by_basename (reloaded, "bounce.mp4");
+  g_assert_nonnull (imported);
+  g_assert_false (imported->missing);
+  g_assert_cmpuint (count_clips_of_media (reloaded, imported->id, SS_TRACK_AUDIO), ==, 1);
+
+  /* Export the video: a job runs, the file appears, a toast says so. */
+  ss_window_export (window, exported, FALSE);
+  g_assert_cmpuint (ss_job_manager_get_n_running (ss_job_manager_get_default ()), >=, 1);
+  g_assert_true (wait_for (jobs_done, NULL, 60));
+  g_assert_true (g_file_test (exported, G_FILE_TEST_IS_REGULAR));
+  g_assert_nonnull (strstr (ss_window_get_last_toast (window), "Exported"));
+
+  /* Undo in the window takes the import back. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "undo", NULL);
+  g_assert_cmpuint (ss_project_get_n_media (project), ==, 1);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "redo", NULL);
+  g_assert_cmpuint (ss_project_get_n_media (project), ==, 2);
+  g_assert_false (ss_project_get_dirty (project));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* A recovery file left by a session that did not close is offered on start,
+ * and recovering brings the unsaved edit back. */
+static void
+test_recovery_offered (void)
+{
+  g_autofree char *demo = demo_project_path ();
+  g_autofree char *copy = g_build_filename (tmp_dir, "crashed" SS_PROJECT_EXTENSION, NULL);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsProject) crashed = NULL;
+  SsWindow *window;
+  AdwMessageDialog *dialog;
+  const SsTrack *video;
+  const SsClip *clip;
+  gsize len;
+
+  /* A "previous session": the demo saved elsewhere, then edited and autosaved
+   * but never saved. */
+  g_assert_true (g_file_get_contents (demo, &data, &len, &error));
+  crashed = ss_project_load (demo, &error);
+  g_assert_no_error (error);
+  g_assert_true (ss_project_save (crashed, copy, &error));
+  {
+    /* saved a minute before the crash (file systems with coarse timestamps
+     * would otherwise see both files written at the same instant) */
+    struct utimbuf times = { .actime = time (NULL) - 60, .modtime = time (NULL) - 60 };
+    g_assert_cmpint (g_utime (copy, &times), ==, 0);
+  }
+  video = ss_project_get_video_track (crashed);
+  clip = g_ptr_array_index (video->clips, 0);
+  g_assert_nonnull (ss_project_split_clip (crashed, clip->id, ss_time_from_seconds (2.0), &error));
+  g_assert_no_error (error);
+  g_assert_true (ss_project_autosave (crashed, &error));
+  g_assert_no_error (error);
+  g_clear_object (&crashed);   /* "crash": no clean close */
+
+  {
+    g_autoptr(GPtrArray) list = ss_project_list_recoveries (NULL);
+    g_test_message ("%u recovery file(s), %u window(s)", list->len,
+                    g_list_length (gtk_application_get_windows (GTK_APPLICATION (app))));
+    g_assert_cmpuint (list->len, ==, 1);
+  }
+  window = new_window ();
+  g_assert_true (wait_for ((Cond) ss_window_get_recovery_dialog, window, 10));
+  dialog = ss_window_get_recovery_dialog (window);
+  adw_message_dialog_response (dialog, "recover");
+  spin (0.2);
+
+  video = ss_project_get_video_track (ss_window_get_project (window));
+  g_assert_cmpuint (video->clips->len, ==, 2);   /* the split is back */
+  g_assert_true (ss_project_get_dirty (ss_window_get_project (window)));
+  g_assert_cmpstr (ss_project_get_path (ss_window_get_project (window)), ==, copy);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *list = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (list); i++)
+    {
+      g_autoptr(GtkWindow) w = g_list_model_get_item (list, i);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (w, type) && gtk_widget_get_visible (GTK_WIDGET (w)))
+        return w;
+    }
+  return NULL;
+}
+
+static gboolean
+has_toplevel (gpointer type)
+{
+  return find_toplevel ((GType) GPOINTER_TO_SIZE (type)) != NULL;
+}
+
+/* The menu's Preferences, Keyboard Shortcuts and About open their windows, and
+ * a preference changed in the window is stored in the settings. */
+static void
+test_menu_windows (void)
+{
+  SsWindow *window = new_window ();
+  GSettings *settings = ss_application_get_settings (app);
+  g_autofree char *shot = g_build_filename (SS_BUILD_DIR, "gui-preferences.png", NULL);
+  GtkWindow *prefs, *help, *about;
+  GtkWidget *autosave = NULL;
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (SS_TYPE_PREFERENCES_WINDOW), 10));
+  prefs = find_toplevel (SS_TYPE_PREFERENCES_WINDOW);
+  g_assert_true (wait_for (window_mapped, prefs, 10));
+  autosave = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (prefs), SS_TYPE_PREFERENCES_WINDOW, "autosave_spin"));
+  g_assert_nonnull (autosave);
+  g_assert_cmpfloat (gtk_spin_button_get_value (GTK_SPIN_BUTTON (autosave)), ==,
+                     g_settings_get_uint (settings, "autosave-interval"));
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (autosave), 30);
+  g_assert_cmpuint (g_settings_get_uint (settings, "autosave-interval"), ==, 30);
+  spin (0.3);
+  save_screenshot (GTK_WIDGET (prefs), shot);
+  check_screenshot (shot, 300, 200);
+  gtk_window_destroy (prefs);
+
+  g_action_group_activate_action (G_ACTION_GROUP (window), "show-help-overlay", NULL);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), 10));
+  help = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW);
+  gtk_widget_set_visible (GTK_WIDGET (help), FALSE);
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), 10));
+  about = find_toplevel (ADW_TYPE_ABOUT_WINDOW);
+  g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (about)), ==, "Soundstage");
+  gtk_window_destroy (about);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+int
+main (int argc, char *argv[])
+{
+  int ret;
+
+  tmp_dir = g_dir_make_tmp ("soundstage-gui-XXXXXX", NULL);
+  g_assert_nonnull (tmp_dir);
+  {
+    g_autofree char *state = g_build_filename (tmp_dir, "state", NULL);
+    g_autofree char *cache = g_build_filename (tmp_dir, "cache", NULL);
+    g_autofree char *config = g_build_filename (tmp_dir, "config", NULL);
+    g_setenv ("XDG_STATE_HOME", state, TRUE);
+    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+    g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  }
+  g_setenv ("SOUNDSTAGE_AUDIO", "null", TRUE);
+  g_setenv ("GTK_A11Y", "none", TRUE);
+
+  g_test_init (&argc, &argv, NULL);
+  /* Criticals stay fatal (G_DEBUG=fatal-criticals); warnings are logged. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  gtk_init ();
+  app = ss_application_new (G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, NULL));
+
+  g_test_add_func ("/gui/edit-play-save", test_edit_play_save);
+  g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
+  g_test_add_func ("/gui/menu-windows", test_menu_windows);
+  ret = g_test_run ();
+
+  g_object_unref (app);
+  return ret;
+}
