@@ -70,7 +70,7 @@ ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error)
   if (!y)
     return NULL;
   {
-    g_auto (SsNoGradGuard) guard = ss_autograd_no_grad ();
+    g_auto (SsNoGradGuard) guard G_GNUC_UNUSED = ss_autograd_no_grad ();
     gint64 off = 0;
     for (guint i = 0; i < n; i++)
       {

@@ -43,7 +43,7 @@ ss_ops_contig (SsTensor *t, GError **error)
 {
   if (ss_tensor_is_contiguous (t))
     return ss_tensor_ref (t);
-  g_auto (SsNoGradGuard) guard = ss_autograd_no_grad ();
+  g_auto (SsNoGradGuard) guard G_GNUC_UNUSED = ss_autograd_no_grad ();
   return ss_tensor_contiguous (t, error);
 }
 
