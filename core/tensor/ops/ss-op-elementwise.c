@@ -157,9 +157,130 @@ binary_push (SsTensor *a, SsTensor *b, int nd, const gint64 *shape, BinaryPush *
   align_operand (b, nd, shape, sb, p->b_stride);
 }
 
+/* Drops size-1 dims and merges neighbouring dims that are contiguous in the
+ * output and in both operands (or broadcast in both), so same-shape and
+ * row-broadcast cases index with one or two dims. */
+static void
+collapse_dims (BinaryPush *p)
+{
+  guint32 sh[5], as[5], bs[5];
+  int n = 0;
+  for (guint d = 0; d < p->ndim; d++)
+    {
+      if (p->shape[d] == 1)
+        continue;
+      if (n > 0 && as[n - 1] == p->a_stride[d] * p->shape[d]
+          && bs[n - 1] == p->b_stride[d] * p->shape[d])
+        {
+          sh[n - 1] *= p->shape[d];
+          as[n - 1] = p->a_stride[d];
+          bs[n - 1] = p->b_stride[d];
+          continue;
+        }
+      sh[n] = p->shape[d];
+      as[n] = p->a_stride[d];
+      bs[n] = p->b_stride[d];
+      n++;
+    }
+  if (n == 0)
+    {
+      sh[0] = 1;
+      as[0] = bs[0] = 0;
+      n = 1;
+    }
+  memset (p->shape, 0, sizeof p->shape);
+  memset (p->a_stride, 0, sizeof p->a_stride);
+  memset (p->b_stride, 0, sizeof p->b_stride);
+  for (int d = 0; d < n; d++)
+    {
+      p->shape[d] = sh[d];
+      p->a_stride[d] = as[d];
+      p->b_stride[d] = bs[d];
+    }
+  p->ndim = n;
+}
+
 typedef struct {
   SsBinaryOp op;
 } BinaryData;
+
+/* When the broadcast dims of the target form one block of neighbouring dims,
+ * the gradient is the elementwise term reduced over the middle of
+ * (outer, n, inner): computed with full-size elementwise ops and the
+ * coalesced reduction kernel. Returns (SsTensor *) 1 when not applicable. */
+static SsTensor *
+block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int which,
+                   const gint64 *ts, SsTensor *target, GError **error)
+{
+  int nd = g->ndim, first = -1, last = -1;
+  for (int d = 0; d < nd; d++)
+    if (ts[d] == 1 && g->shape[d] > 1)
+      {
+        if (first < 0)
+          first = d;
+        else
+          for (int k = last + 1; k < d; k++)
+            if (g->shape[k] > 1)
+              return (SsTensor *) 1;   /* a kept dim between reduced dims */
+        last = d;
+      }
+  if (first < 0)
+    return (SsTensor *) 1;
+  gint64 outer = 1, n = 1, inner = 1;
+  for (int d = 0; d < nd; d++)
+    {
+      if (d < first)
+        outer *= g->shape[d];
+      else if (d <= last)
+        n *= g->shape[d];
+      else
+        inner *= g->shape[d];
+    }
+  SsTensor *other = which ? a : b;
+  g_autoptr (SsTensor) term = NULL;
+  gboolean negate = FALSE;
+  switch (op)
+    {
+    case SS_BINARY_ADD:
+      term = ss_tensor_ref (g);
+      break;
+    case SS_BINARY_SUB:
+      term = ss_tensor_ref (g);
+      negate = which == 1;
+      break;
+    case SS_BINARY_MUL:
+      term = ss_op_mul (g, other, error);
+      break;
+    default:
+      if (which == 0)
+        term = ss_op_div (g, b, error);
+      else
+        {
+          g_autoptr (SsTensor) ga = ss_op_mul (g, a, error);
+          g_autoptr (SsTensor) bb = ga ? ss_op_mul (b, b, error) : NULL;
+          term = bb ? ss_op_div (ga, bb, error) : NULL;
+          negate = TRUE;
+        }
+      break;
+    }
+  if (!term)
+    return NULL;
+  g_autoptr (SsTensor) t3 = ss_tensor_reshape (term, 3, (gint64[]) { outer, n, inner }, error);
+  if (!t3)
+    return NULL;
+  g_autoptr (SsTensor) r = ss_op_reduce (t3, SS_REDUCE_SUM, 1, FALSE, error);
+  if (!r)
+    return NULL;
+  if (negate)
+    {
+      SsTensor *neg = ss_op_scale (r, -1.0f, 0.0f, error);
+      ss_tensor_unref (r);
+      r = neg;
+      if (!r)
+        return NULL;
+    }
+  return ss_tensor_reshape (r, target->ndim, target->shape, error);
+}
 
 static gboolean
 binary_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int which,
@@ -179,6 +300,16 @@ binary_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int which,
       /* the gradient is the upstream gradient itself */
       *out = ss_tensor_reshape (g, target->ndim, target->shape, error);
       return *out != NULL;
+    }
+
+  if (reduce_n > 32)
+    {
+      SsTensor *r = block_reduce_grad (a, b, g, op, which, ts, target, error);
+      if (r != (SsTensor *) 1)
+        {
+          *out = r;
+          return r != NULL;
+        }
     }
 
   struct {
@@ -237,6 +368,7 @@ ss_op_binary (SsTensor *a, SsTensor *b, SsBinaryOp op, GError **error)
   BinaryPush p;
   gint64 sa[5], sb[5];
   binary_push (a, b, nd, shape, &p, sa, sb);
+  collapse_dims (&p);
   p.y_off = y->offset;
   guint32 spec[1] = { op };
   SsGpuBinding bind[3] = {
