@@ -7,6 +7,8 @@
  * STAGE 0: forward (y, stats = (mean, rstd) per block, fp32)
  * STAGE 1: dx, one workgroup per block
  * STAGE 2: dw / db, one workgroup per channel
+ * STAGE 3: dw / db for s == 1 and groups == 1 (layer / RMS norm): one
+ *          workgroup per 32 channels, 4 row lanes, coalesced reads
  * RMS 1: no mean subtraction (RMS norm). */
 #include "ss-common.glsl"
 #define OPS_WG 128
@@ -82,6 +84,35 @@ void main ()
       float gg = SS_LOAD (dy[p.dy_off + base + i]) * wv (chan (g, i));
       float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
       y[p.y_off + base + i] = SS_STORE (rstd * (gg - mg - xh * mgx));
+    }
+  } else if (STAGE == 3) {
+    uint col = lid % 32u, lane = lid / 32u;
+    uint c = g * 32u + col;
+    float sw = 0.0, sb = 0.0;
+    if (c < p.channels)
+      for (uint r = lane; r < p.nblocks; r += OPS_WG / 32u) {
+        uint idx = r * p.block_len + c;
+        float gy = SS_LOAD (dy[p.dy_off + idx]);
+        sw += gy * (SS_LOAD (x[p.x_off + idx]) - stats[2 * r]) * stats[2 * r + 1];
+        sb += gy;
+      }
+    ops_red[lid] = sw;
+    barrier ();
+    if (lane == 0)
+      for (uint k = 1; k < OPS_WG / 32u; k++)
+        sw += ops_red[lid + 32u * k];
+    barrier ();
+    ops_red[lid] = sb;
+    barrier ();
+    if (lane == 0) {
+      for (uint k = 1; k < OPS_WG / 32u; k++)
+        sb += ops_red[lid + 32u * k];
+      if (c < p.channels) {
+        if (p.has_w != 0)
+          y[p.y_off + c] = SS_STORE (sw);
+        if (p.has_b != 0)
+          db[p.db_off + c] = SS_STORE (sb);
+      }
     }
   } else {
     uint c = g;

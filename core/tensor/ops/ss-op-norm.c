@@ -76,8 +76,9 @@ norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **err
       p.y_off = dw ? dw->offset : 0;
       p.db_off = db ? db->offset : 0;
       SsTensor *out0 = dw ? dw : db;
-      SS_OPS_TRY (norm_dispatch (2, nd->rms, &p, x, NULL, NULL, g, nd->stats, out0, db,
-                                 p.channels, error));
+      gboolean rowwise = p.s == 1 && p.groups == 1;   /* layer / RMS norm */
+      SS_OPS_TRY (norm_dispatch (rowwise ? 3 : 2, nd->rms, &p, x, NULL, NULL, g, nd->stats, out0, db,
+                                 rowwise ? (p.channels + 31) / 32 : p.channels, error));
       (void) wb;
       gi[1] = g_steal_pointer (&dw);
       gi[2] = g_steal_pointer (&db);

@@ -85,15 +85,37 @@ ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **er
         return NULL;
     }
   guint32 mode = inner == 1 ? 0 : 1;
-  struct { guint32 outer, n, inner, x_off, y_off; } p = { outer, n, inner, xc->offset, y->offset };
+  struct { guint32 outer, n, inner, x_off, y_off, chunks, chunk_len; } p = {
+    outer, n, inner, xc->offset, y->offset, 0, 0
+  };
+  if (mode == 0 && op != SS_REDUCE_MAX && n >= 32768)
+    {
+      /* long rows: partial sums of 4096 elements, then one pass per row */
+      p.chunk_len = 4096;
+      p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
+      g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
+      if (!part)
+        return NULL;
+      SsGpuBinding b2[3] = {
+        ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
+        { part, 0, 0, SS_GPU_RW },
+      };
+      guint32 s2[2] = { op, 2 }, s3[2] = { op, 3 };
+      if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s2, 2, b2, 3, &p, sizeof p,
+                            (guint64) outer * p.chunks, error)
+          || !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s3, 2, b2, 3, &p, sizeof p,
+                               outer, error))
+        return NULL;
+      mode = 4;   /* done */
+    }
   guint32 spec[2] = { op, mode };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
     idx ? (SsGpuBinding) { idx, 0, 0, SS_GPU_WRITE } : ss_tensor_binding (y, SS_GPU_WRITE),
   };
   guint64 groups = mode == 0 ? outer : ((guint64) outer * inner + 127) / 128;
-  if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, spec, 2, bind, 3, &p, sizeof p,
-                        groups, error))
+  if (mode != 4 && !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, spec, 2, bind, 3,
+                                     &p, sizeof p, groups, error))
     return NULL;
   SsAutogradNode *node = ss_ops_record (y, names[op], reduce_backward, 1, &x);
   if (node)

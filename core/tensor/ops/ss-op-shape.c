@@ -222,6 +222,64 @@ rope_data_free (gpointer p)
   g_free (rd);
 }
 
+/* (cos, sin) tables [len, rot_dim / 2, 2], computed in double precision on the
+ * host (sin/cos of large angles in fp32 shaders lose accuracy) and cached:
+ * every layer of a model asks for the same table. */
+typedef struct {
+  SsGpuDevice *dev;
+  guint32 len, rot_dim;
+  float base;
+  float *pos;          /* NULL: 0..len-1 */
+  SsGpuBuffer *buf;
+  guint64 stamp;
+} RopeTable;
+
+#define ROPE_CACHE 8
+static GMutex rope_lock;
+static RopeTable rope_cache[ROPE_CACHE];
+static guint64 rope_clock;
+
+static SsGpuBuffer *
+rope_table (SsGpuDevice *dev, guint32 len, guint32 rot_dim, float base, const float *pos,
+            GError **error)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&rope_lock);
+  RopeTable *slot = &rope_cache[0];
+  for (int i = 0; i < ROPE_CACHE; i++)
+    {
+      RopeTable *e = &rope_cache[i];
+      if (e->buf && e->dev == dev && e->len == len && e->rot_dim == rot_dim && e->base == base
+          && (pos == NULL) == (e->pos == NULL)
+          && (!pos || memcmp (pos, e->pos, sizeof (float) * len) == 0))
+        {
+          e->stamp = ++rope_clock;
+          return ss_gpu_buffer_ref (e->buf);
+        }
+      if (e->stamp < slot->stamp)
+        slot = e;
+    }
+  guint32 half = rot_dim / 2;
+  g_autofree float *tab = g_new (float, MAX ((gsize) len * half * 2, 1));
+  for (guint32 l = 0; l < len; l++)
+    {
+      double p = pos ? pos[l] : (double) l;
+      for (guint32 i = 0; i < half; i++)
+        {
+          double theta = p * pow (base, -2.0 * i / rot_dim);
+          tab[(l * half + i) * 2] = cos (theta);
+          tab[(l * half + i) * 2 + 1] = sin (theta);
+        }
+    }
+  SsGpuBuffer *buf = ss_ops_upload (dev, tab, sizeof (float) * len * half * 2, error);
+  if (!buf)
+    return NULL;
+  g_clear_pointer (&slot->buf, ss_gpu_buffer_unref);
+  g_clear_pointer (&slot->pos, g_free);
+  *slot = (RopeTable) { dev, len, rot_dim, base, pos ? g_memdup2 (pos, sizeof (float) * len) : NULL,
+                        ss_gpu_buffer_ref (buf), ++rope_clock };
+  return buf;
+}
+
 static gboolean
 rope_run (RopeData *rd, SsTensor *x, SsTensor *y, gboolean bwd, GError **error)
 {
@@ -275,24 +333,11 @@ ss_op_rope (SsTensor *x, int seq_dim, int rot_dim, float base, gboolean interlea
   g_autoptr (SsTensor) y = ss_tensor_new_like (xc, error);
   if (!y)
     return NULL;
-  guint32 len = x->shape[d], half = rot_dim / 2;
-  /* angles in double precision on the host: sin/cos of large angles in fp32
-   * shaders lose accuracy */
-  g_autofree float *tab = g_new (float, MAX ((gsize) len * half * 2, 1));
-  for (guint32 l = 0; l < len; l++)
-    {
-      double pos = positions ? positions[l] : (double) l;
-      for (guint32 i = 0; i < half; i++)
-        {
-          double theta = pos * pow (base, -2.0 * i / rot_dim);
-          tab[(l * half + i) * 2] = cos (theta);
-          tab[(l * half + i) * 2 + 1] = sin (theta);
-        }
-    }
+  guint32 len = x->shape[d];
   g_autofree RopeData *rd = g_new0 (RopeData, 1);
   *rd = (RopeData) { ss_tensor_numel (x) / dim, len, ss_ops_prod (x, d + 1, x->ndim - 1), dim,
                      rot_dim, interleaved, NULL };
-  rd->table = ss_ops_upload (y->device, tab, sizeof (float) * len * half * 2, error);
+  rd->table = rope_table (y->device, len, rot_dim, base, positions, error);
   if (!rd->table || !rope_run (rd, xc, y, FALSE, error))
     {
       if (rd->table)
