@@ -1,16 +1,17 @@
 #version 450
 /* Gather along the middle axis: x (outer, n, inner), idx [m] -> y (outer, m, inner).
  * BWD 0: y[o, i, k] = x[o, idx[i], k], one thread per output element.
- * BWD 1: dx = scatter-add of dy without atomics: one thread owns a column
- * (o, k) of dx, zeroes it and adds dy[o, i, k] at idx[i] for i = 0..m-1 in
- * order (deterministic; repeated indices accumulate). */
+ * BWD 1: dx = scatter-add of dy without atomics: idx holds the inverse map
+ * (CSR built on the host): offsets [n + 1], then the positions i of each row
+ * j in order. One thread per dx element sums its positions in fp32
+ * (deterministic; repeated indices accumulate; rows never gathered get 0). */
 #include "ss-common.glsl"
 layout (local_size_x = 256) in;
 layout (constant_id = 0) const uint BWD = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };   /* x or dy */
 layout (binding = 1) readonly buffer I { int idx[]; };
-layout (binding = 2) buffer Y { SS_T y[]; };            /* y or dx */
+layout (binding = 2) writeonly buffer Y { SS_T y[]; };  /* y or dx */
 layout (push_constant) uniform P { uint outer, n, inner, m, x_off, y_off; } p;
 
 void main ()
@@ -22,15 +23,13 @@ void main ()
     uint k = e % p.inner, i = (e / p.inner) % p.m, o = e / (p.inner * p.m);
     y[p.y_off + e] = x[p.x_off + (o * p.n + uint (idx[i])) * p.inner + k];
   } else {
-    if (e >= p.outer * p.inner)
+    if (e >= p.outer * p.n * p.inner)
       return;
-    uint k = e % p.inner, o = e / p.inner;
-    uint base = p.y_off + o * p.n * p.inner + k;
-    for (uint j = 0; j < p.n; j++)
-      y[base + j * p.inner] = SS_STORE (0.0);
-    for (uint i = 0; i < p.m; i++) {
-      uint t = base + uint (idx[i]) * p.inner;
-      y[t] = SS_STORE (SS_LOAD (y[t]) + SS_LOAD (x[p.x_off + (o * p.m + i) * p.inner + k]));
-    }
+    uint k = e % p.inner, j = (e / p.inner) % p.n, o = e / (p.inner * p.n);
+    uint lo = uint (idx[j]), hi = uint (idx[j + 1]);
+    float s = 0.0;
+    for (uint t = lo; t < hi; t++)
+      s += SS_LOAD (x[p.x_off + (o * p.m + uint (idx[p.n + 1 + t])) * p.inner + k]);
+    y[p.y_off + e] = SS_STORE (s);
   }
 }

@@ -101,14 +101,14 @@ ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error)
 
 typedef struct {
   guint32 outer, n, inner, m;
-  SsGpuBuffer *idx;
+  gint32 *idx;          /* host copy, for the inverse map of the backward */
 } GatherData;
 
 static void
 gather_data_free (gpointer p)
 {
   GatherData *gd = p;
-  g_clear_pointer (&gd->idx, ss_gpu_buffer_unref);
+  g_free (gd->idx);
   g_free (gd);
 }
 
@@ -121,16 +121,28 @@ gather_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
   SS_OPS_TRY (g);
   g_autoptr (SsTensor) dx = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
   SS_OPS_TRY (dx);
+  /* inverse map (CSR): offsets [n + 1], then positions grouped by row */
+  g_autofree gint32 *csr = g_new0 (gint32, (gsize) gd->n + 1 + MAX (gd->m, 1));
+  for (guint32 i = 0; i < gd->m; i++)
+    csr[gd->idx[i] + 1]++;
+  for (guint32 j = 0; j < gd->n; j++)
+    csr[j + 1] += csr[j];
+  g_autofree gint32 *fill = g_memdup2 (csr, sizeof (gint32) * gd->n);
+  for (guint32 i = 0; i < gd->m; i++)
+    csr[gd->n + 1 + fill[gd->idx[i]]++] = i;
+  g_autoptr (SsGpuBuffer) ib = ss_ops_upload (dx->device, csr,
+                                              sizeof (gint32) * ((gsize) gd->n + 1 + gd->m), error);
+  SS_OPS_TRY (ib);
   struct { guint32 outer, n, inner, m, x_off, y_off; } p = {
     gd->outer, gd->n, gd->inner, gd->m, g->offset, dx->offset
   };
   guint32 spec[1] = { 1 };
   SsGpuBinding bind[3] = {
-    ss_tensor_binding (g, SS_GPU_READ), { gd->idx, 0, 0, SS_GPU_READ },
-    ss_tensor_binding (dx, SS_GPU_RW),
+    ss_tensor_binding (g, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ },
+    ss_tensor_binding (dx, SS_GPU_WRITE),
   };
   SS_OPS_TRY (ss_ops_dispatch (dx->device, "ops_gather", dx->dtype, spec, 1, bind, 3, &p, sizeof p,
-                               ((guint64) gd->outer * gd->inner + 255) / 256, error));
+                               ((guint64) gd->outer * gd->n * gd->inner + 255) / 256, error));
   gi[0] = g_steal_pointer (&dx);
   return TRUE;
 }
@@ -176,7 +188,7 @@ ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 m, GError **
   if (node)
     {
       GatherData *gd = g_new0 (GatherData, 1);
-      *gd = (GatherData) { outer, n, inner, m, g_steal_pointer (&ib) };
+      *gd = (GatherData) { outer, n, inner, m, g_memdup2 (idx, sizeof (gint32) * MAX (m, 1)) };
       ss_autograd_node_set_data (node, gd, gather_data_free);
     }
   return g_steal_pointer (&y);
