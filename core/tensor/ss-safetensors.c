@@ -841,6 +841,51 @@ ss_safetensors_dup_f32 (SsSafetensors *self, const char *name, gsize *n_out, GEr
   return out;
 }
 
+#ifndef SS_SAFETENSORS_NO_GPU
+SsTensor *
+ss_safetensors_load_tensor (SsSafetensors *self, const char *name, SsDType dtype, GError **error)
+{
+  g_return_val_if_fail (SS_IS_SAFETENSORS (self), NULL);
+  g_return_val_if_fail (dtype == SS_DTYPE_F32 || dtype == SS_DTYPE_F16 || dtype == SS_DTYPE_BF16,
+                        NULL);
+  const SsSafetensorsInfo *info = ss_safetensors_get (self, name, error);
+  if (!info)
+    return NULL;
+  if (info->rank > SS_TENSOR_MAX_DIMS || info->numel == 0)
+    {
+      g_autofree char *s = format_shape (info->rank, info->shape);
+      set_error (error, SS_ERROR_UNSUPPORTED, self->display_name,
+                 "tensor “%s” has shape %s; the engine takes 1 to %d dimensions and at least "
+                 "one element",
+                 name, s, SS_TENSOR_MAX_DIMS);
+      return NULL;
+    }
+  int ndim = info->rank ? (int) info->rank : 1;
+  gint64 one = 1;
+  const gint64 *shape = info->rank ? info->shape : &one;
+  static const SsSafetensorsDtype same[] = { [SS_DTYPE_F32] = SS_SAFETENSORS_F32,
+                                             [SS_DTYPE_F16] = SS_SAFETENSORS_F16,
+                                             [SS_DTYPE_BF16] = SS_SAFETENSORS_BF16 };
+  if (info->dtype == same[dtype])
+    return ss_tensor_new_from_raw (dtype, ndim, shape, info->data, error);
+  if (dtype == SS_DTYPE_F32)
+    {
+      g_autofree float *f = ss_safetensors_dup_f32 (self, name, NULL, error);
+      return f ? ss_tensor_new_from_floats (dtype, ndim, shape, f, error) : NULL;
+    }
+  g_autofree guint16 *h = g_try_new (guint16, info->numel);
+  if (!h)
+    {
+      set_error (error, SS_ERROR_OUT_OF_MEMORY, self->display_name,
+                 "not enough memory to load tensor “%s”", name);
+      return NULL;
+    }
+  gboolean ok = dtype == SS_DTYPE_F16 ? ss_safetensors_read_f16 (self, name, h, info->numel, error)
+                                      : ss_safetensors_read_bf16 (self, name, h, info->numel, error);
+  return ok ? ss_tensor_new_from_raw (dtype, ndim, shape, h, error) : NULL;
+}
+#endif
+
 /* ---------------------------------------------------------------------------
  * checking against a model
  */

@@ -21,6 +21,7 @@
 
 #include <glib-object.h>
 #include "ss-types.h"
+#include "tensor/ss-tensor.h"
 
 G_BEGIN_DECLS
 
@@ -107,6 +108,14 @@ gboolean ss_safetensors_read_bf16 (SsSafetensors *self, const char *name, guint1
 /* Newly allocated (g_free) f32 copy; *n_out gets numel if not NULL. */
 float   *ss_safetensors_dup_f32   (SsSafetensors *self, const char *name, gsize *n_out,
                                    GError **error);
+
+/* Uploads a tensor to the GPU as dtype (converted from any float or integer
+ * dtype of the file; same-dtype tensors are copied byte for byte). Shape as in
+ * the file; a scalar becomes [1]. Errors name the file and the tensor
+ * (SS_ERROR_NOT_FOUND, SS_ERROR_UNSUPPORTED for more than 5 dimensions, empty
+ * tensors or unconvertible dtypes, and device errors). */
+SsTensor *ss_safetensors_load_tensor (SsSafetensors *self, const char *name, SsDType dtype,
+                                      GError **error);
 
 /* Expected tensors for ss_safetensors_check. rank 0 is a scalar. */
 typedef struct {
