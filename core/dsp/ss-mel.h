@@ -1,0 +1,73 @@
+/* ss-mel.h: STFT power and log-mel spectrogram on the GPU.
+ *
+ * Conventions follow torchaudio.transforms.MelSpectrogram with defaults, as
+ * Synchformer (and MMAudio's Synchformer features) use it; docs/dsp.md has the
+ * full list. In short, for ss_mel_params_init_synchformer():
+ *   16 kHz, n_fft 1024, win_length 400 periodic Hann zero-padded to 1024 and
+ *   centered (offset 312), hop 160, center=TRUE with reflect padding of 512,
+ *   power 2 (|X|^2, no normalization), 128 mel bins, HTK mel scale, f_min 0,
+ *   f_max 8000, no filter-area normalization, then log(mel + 1e-6).
+ *   No dither, no pre-emphasis, no DC removal (those are Kaldi fbank options,
+ *   not used by Synchformer).
+ *   Frames T = 1 + n_samples / hop (integer division).
+ * The model then pads/truncates time to 66 and normalizes with
+ * (x - (-4.2677393)) / (2 * 4.5689974): see ss_mel_synchformer_normalize().
+ *
+ * Implementation: one fused kernel (shaders/dsp/mel_fft.comp): radix-2 FFT
+ * of two real frames at once in shared memory, power, sparse mel filterbank,
+ * log. n_fft must be a power of two between 16 and 2048.
+ */
+#pragma once
+
+#include <glib.h>
+#include "tensor/ss-tensor.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  int      sample_rate;
+  int      n_fft;
+  int      win_length;   /* <= n_fft; periodic Hann */
+  int      hop_length;
+  int      n_mels;
+  double   f_min;
+  double   f_max;        /* <= 0: sample_rate / 2 */
+  gboolean center;       /* reflect-pad n_fft/2 on both sides */
+  double   log_offset;   /* > 0: log(mel + log_offset); 0: mel power */
+} SsMelParams;
+
+/* 16 kHz, n_fft 1024, win 400, hop 160, 128 mels, center, log offset 1e-6. */
+void ss_mel_params_init_synchformer (SsMelParams *p);
+
+typedef struct _SsMel SsMel;
+
+/* Validates the parameters (SS_ERROR_UNSUPPORTED for what the kernel cannot
+ * do) and uploads window, twiddles and filterbank to the default device. */
+SsMel   *ss_mel_new (const SsMelParams *params, GError **error);
+void     ss_mel_free (SsMel *mel);
+const SsMelParams *ss_mel_get_params (SsMel *mel);
+
+/* Number of STFT frames for n_samples (0 if too short). */
+gint64   ss_mel_n_frames (const SsMelParams *params, gint64 n_samples);
+
+/* wave: f32 [L] or [B, L] (any view); returns f32 [n_mels, T] or
+ * [B, n_mels, T]. With center, L must exceed n_fft / 2 (reflect padding);
+ * shorter audio is SS_ERROR_INVALID_DATA. No autograd. */
+SsTensor *ss_mel_compute (SsMel *mel, SsTensor *wave, GError **error);
+
+/* Host filterbank as torchaudio.functional.melscale_fbanks(norm=None,
+ * mel_scale="htk"): [n_fft/2 + 1, n_mels] row-major, in double. g_free. */
+double  *ss_mel_filterbank (const SsMelParams *params);
+
+/* Synchformer's input normalization, in place on host data:
+ * x = (x + 4.2677393) / (2 * 4.5689974). */
+void     ss_mel_synchformer_normalize (float *x, gsize n);
+#define SS_MEL_SYNCHFORMER_MEAN (-4.2677393)
+#define SS_MEL_SYNCHFORMER_STD  (4.5689974)
+/* Synchformer's segment length in frames after PadOrTruncate (pad value 0
+ * in the log domain, before normalization). */
+#define SS_MEL_SYNCHFORMER_FRAMES 66
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsMel, ss_mel_free)
+
+G_END_DECLS

@@ -1,0 +1,1581 @@
+/* ss-gpu.c: Vulkan instance/device, memory sub-allocation, pipelines, the
+ * command stream with narrow barriers, staging transfers and timestamps. */
+#define G_LOG_DOMAIN "ss-gpu"
+
+#include "config.h"
+#include "ss-gpu.h"
+
+#include <string.h>
+#include <vulkan/vulkan.h>
+
+#include "ss-shaders.h"
+
+#define BLOCK_SIZE        ((guint64) 256 << 20)
+#define UMA_BLOCK_SIZE    ((guint64) 64 << 20)
+#define STAGING_MIN       ((guint64) 64 << 20)
+#define MAX_RECORDED      2048
+#define MAX_QUERIES       8192
+#define MAX_NARROW        32
+
+typedef struct {
+  guint64 off, size;
+} Range;
+
+typedef struct {
+  VkDeviceMemory mem;
+  VkBuffer       buffer;
+  guint64        size;
+  guint8        *mapped;     /* UMA only */
+  GArray        *free;       /* Range, sorted by off, coalesced */
+  guint64        used;
+  gboolean       dedicated;
+} Block;
+
+struct _SsGpuBuffer {
+  gint         ref_count;
+  SsGpuDevice *dev;
+  Block       *block;
+  guint64      offset;       /* in block */
+  guint64      size;         /* requested */
+  guint64      alloc_size;   /* reserved in block */
+};
+
+typedef struct {
+  VkBuffer buf;
+  guint64  off, size;
+} Touch;
+
+typedef struct {
+  VkPipeline pipeline;
+  guint      n_bindings;
+} Pipe;
+
+typedef struct {
+  VkDeviceMemory mem;
+  VkBuffer       buffer;
+  guint64        size;
+  guint8        *mapped;
+  guint64        used;
+} Staging;
+
+struct _SsGpuDevice {
+  GRecMutex        lock;
+  VkInstance       instance;
+  VkDebugUtilsMessengerEXT messenger;
+  VkPhysicalDevice phys;
+  VkDevice         device;
+  VkQueue          queue;
+  guint32          queue_family;
+  SsGpuCaps        caps;
+  VkPhysicalDeviceMemoryProperties memprops;
+  guint32          dev_memtype;
+  guint32          host_memtype;
+  guint32          api_version;
+
+  GPtrArray       *blocks;      /* Block* */
+  guint64          used, reserved;
+
+  VkDescriptorSetLayout dsl[SS_GPU_MAX_BINDINGS + 1];
+  VkPipelineLayout      layout[SS_GPU_MAX_BINDINGS + 1];
+  GHashTable           *pipelines;   /* char* key -> Pipe* */
+  VkPipelineCache       pcache;
+  PFN_vkCmdPushDescriptorSetKHR push_descriptor;
+
+  /* stream */
+  VkCommandPool    pool;
+  VkCommandBuffer  cmd;
+  VkFence          fence;
+  gboolean         recording;
+  guint            n_recorded;
+  GPtrArray       *held;         /* SsGpuBuffer refs, released after completion */
+  GArray          *written;      /* Touch since last barrier */
+  GArray          *read;         /* Touch since last barrier */
+  Staging          staging;
+
+  /* profiling */
+  gboolean         profiling;
+  VkQueryPool      qpool;
+  guint            qcount;
+  GPtrArray       *qlabels;      /* char*, one per pair */
+  GHashTable      *profile;      /* label -> SsGpuProfileEntry* */
+
+  gboolean         lost;
+  gboolean         no_coopmat;
+};
+
+static SsGpuDevice *default_device;
+static GMutex default_lock;
+
+/* ------------------------------------------------------------------ errors */
+
+static gboolean
+vk_check (SsGpuDevice *dev, VkResult r, const char *what, GError **error)
+{
+  if (r == VK_SUCCESS)
+    return TRUE;
+  switch (r)
+    {
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY,
+                   "Out of GPU memory (%s)", what);
+      break;
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+      g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY,
+                   "Out of host memory for the GPU (%s)", what);
+      break;
+    case VK_ERROR_DEVICE_LOST:
+      if (dev)
+        dev->lost = TRUE;
+      g_set_error (error, SS_ERROR, SS_ERROR_DEVICE_LOST,
+                   "The GPU device was lost (%s); restart the application", what);
+      break;
+    default:
+      g_set_error (error, SS_ERROR, SS_ERROR_FAILED,
+                   "GPU error %d in %s", (int) r, what);
+      break;
+    }
+  return FALSE;
+}
+
+static gboolean
+check_lost (SsGpuDevice *dev, GError **error)
+{
+  if (!dev->lost)
+    return TRUE;
+  g_set_error (error, SS_ERROR, SS_ERROR_DEVICE_LOST,
+               "The GPU device was lost earlier; restart the application");
+  return FALSE;
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL
+debug_cb (VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+          VkDebugUtilsMessageTypeFlagsEXT types,
+          const VkDebugUtilsMessengerCallbackDataEXT *data, void *user)
+{
+  if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)
+    g_critical ("Vulkan validation: %s", data->pMessage);
+  else if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT)
+    g_message ("Vulkan validation: %s", data->pMessage);
+  return VK_FALSE;
+}
+
+/* ---------------------------------------------------------- device setup */
+
+static gboolean
+has_extension (VkExtensionProperties *exts, guint32 n, const char *name)
+{
+  for (guint32 i = 0; i < n; i++)
+    if (strcmp (exts[i].extensionName, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static int
+type_score (VkPhysicalDeviceType t)
+{
+  switch (t)
+    {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+    default: return 0;
+    }
+}
+
+static const char *
+type_name (VkPhysicalDeviceType t)
+{
+  switch (t)
+    {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+    }
+}
+
+static gboolean
+create_instance (VkInstance *out, VkDebugUtilsMessengerEXT *messenger, GError **error)
+{
+  gboolean validation = g_strcmp0 (g_getenv ("SOUNDSTAGE_VALIDATION"), "1") == 0;
+  const char *layers[1];
+  const char *exts[2];
+  guint32 n_layers = 0, n_exts = 0;
+
+  if (validation)
+    {
+      guint32 n = 0;
+      vkEnumerateInstanceLayerProperties (&n, NULL);
+      g_autofree VkLayerProperties *props = g_new0 (VkLayerProperties, MAX (n, 1));
+      vkEnumerateInstanceLayerProperties (&n, props);
+      for (guint32 i = 0; i < n; i++)
+        if (strcmp (props[i].layerName, "VK_LAYER_KHRONOS_validation") == 0)
+          layers[n_layers++] = "VK_LAYER_KHRONOS_validation";
+      if (n_layers == 0)
+        g_message ("SOUNDSTAGE_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not installed");
+      else
+        exts[n_exts++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    }
+
+  VkApplicationInfo app = {
+    .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+    .pApplicationName = "Soundstage",
+    .applicationVersion = 1,
+    .pEngineName = "soundstage-engine",
+    .apiVersion = VK_API_VERSION_1_3,
+  };
+  VkInstanceCreateInfo ci = {
+    .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+    .pApplicationInfo = &app,
+    .enabledLayerCount = n_layers,
+    .ppEnabledLayerNames = layers,
+    .enabledExtensionCount = n_exts,
+    .ppEnabledExtensionNames = exts,
+  };
+  VkResult r = vkCreateInstance (&ci, NULL, out);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "No Vulkan driver found; install a Vulkan driver (Mesa's lavapipe works on any CPU)");
+      return FALSE;
+    }
+  if (!vk_check (NULL, r, "vkCreateInstance", error))
+    return FALSE;
+
+  *messenger = VK_NULL_HANDLE;
+  if (n_layers > 0)
+    {
+      PFN_vkCreateDebugUtilsMessengerEXT create =
+        (PFN_vkCreateDebugUtilsMessengerEXT) vkGetInstanceProcAddr (*out, "vkCreateDebugUtilsMessengerEXT");
+      VkDebugUtilsMessengerCreateInfoEXT mi = {
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT,
+        .pfnUserCallback = debug_cb,
+      };
+      if (create)
+        create (*out, &mi, NULL, messenger);
+    }
+  return TRUE;
+}
+
+static gboolean
+find_compute_queue (VkPhysicalDevice pd, guint32 *family)
+{
+  guint32 n = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties (pd, &n, NULL);
+  g_autofree VkQueueFamilyProperties *q = g_new0 (VkQueueFamilyProperties, MAX (n, 1));
+  vkGetPhysicalDeviceQueueFamilyProperties (pd, &n, q);
+  /* prefer a queue with compute (graphics+compute is fine) */
+  for (guint32 i = 0; i < n; i++)
+    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+      {
+        *family = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+char *
+ss_gpu_describe_devices (GError **error)
+{
+  VkInstance inst;
+  VkDebugUtilsMessengerEXT m;
+  if (!create_instance (&inst, &m, error))
+    return NULL;
+  guint32 n = 0;
+  vkEnumeratePhysicalDevices (inst, &n, NULL);
+  g_autofree VkPhysicalDevice *pds = g_new0 (VkPhysicalDevice, MAX (n, 1));
+  vkEnumeratePhysicalDevices (inst, &n, pds);
+  GString *s = g_string_new (NULL);
+  for (guint32 i = 0; i < n; i++)
+    {
+      VkPhysicalDeviceProperties p;
+      vkGetPhysicalDeviceProperties (pds[i], &p);
+      g_string_append_printf (s, "%u: %s (%s)\n", i, p.deviceName, type_name (p.deviceType));
+    }
+  if (m)
+    {
+      PFN_vkDestroyDebugUtilsMessengerEXT d =
+        (PFN_vkDestroyDebugUtilsMessengerEXT) vkGetInstanceProcAddr (inst, "vkDestroyDebugUtilsMessengerEXT");
+      if (d)
+        d (inst, m, NULL);
+    }
+  vkDestroyInstance (inst, NULL);
+  return g_string_free (s, FALSE);
+}
+
+static VkPhysicalDevice
+choose_device (VkInstance inst, GError **error)
+{
+  guint32 n = 0;
+  vkEnumeratePhysicalDevices (inst, &n, NULL);
+  if (n == 0)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "No Vulkan device found; install a Vulkan driver (Mesa's lavapipe works on any CPU)");
+      return VK_NULL_HANDLE;
+    }
+  g_autofree VkPhysicalDevice *pds = g_new0 (VkPhysicalDevice, n);
+  vkEnumeratePhysicalDevices (inst, &n, pds);
+
+  const char *want = g_getenv ("SOUNDSTAGE_DEVICE");
+  if (want && *want)
+    {
+      char *end = NULL;
+      guint64 idx = g_ascii_strtoull (want, &end, 10);
+      gboolean is_index = end && *end == '\0';
+      g_autofree char *want_l = g_utf8_strdown (want, -1);
+      for (guint32 i = 0; i < n; i++)
+        {
+          VkPhysicalDeviceProperties p;
+          vkGetPhysicalDeviceProperties (pds[i], &p);
+          g_autofree char *name_l = g_utf8_strdown (p.deviceName, -1);
+          guint32 fam;
+          if (((is_index && idx == i) || (!is_index && strstr (name_l, want_l))) &&
+              find_compute_queue (pds[i], &fam))
+            return pds[i];
+        }
+      g_autofree char *list = ss_gpu_describe_devices (NULL);
+      g_set_error (error, SS_ERROR, SS_ERROR_NOT_FOUND,
+                   "SOUNDSTAGE_DEVICE=%s matches no Vulkan device; available:\n%s",
+                   want, list ? list : "");
+      return VK_NULL_HANDLE;
+    }
+
+  VkPhysicalDevice best = VK_NULL_HANDLE;
+  int best_score = -1;
+  for (guint32 i = 0; i < n; i++)
+    {
+      VkPhysicalDeviceProperties p;
+      vkGetPhysicalDeviceProperties (pds[i], &p);
+      guint32 fam;
+      if (p.apiVersion < VK_API_VERSION_1_2 || !find_compute_queue (pds[i], &fam))
+        continue;
+      int score = type_score (p.deviceType);
+      if (score > best_score)
+        {
+          best_score = score;
+          best = pds[i];
+        }
+    }
+  if (!best)
+    g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                 "No Vulkan 1.2 device with a compute queue found");
+  return best;
+}
+
+static void
+probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
+{
+  SsGpuCaps *c = &dev->caps;
+  VkPhysicalDeviceSubgroupProperties sg = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sg };
+  vkGetPhysicalDeviceProperties2 (dev->phys, &p2);
+  VkPhysicalDeviceProperties *p = &p2.properties;
+
+  g_strlcpy (c->name, p->deviceName, sizeof c->name);
+  c->vendor_id = p->vendorID;
+  c->device_id = p->deviceID;
+  c->is_cpu = p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  c->is_discrete = p->deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  c->subgroup_size = sg.subgroupSize;
+  c->shared_memory = p->limits.maxComputeSharedMemorySize;
+  c->max_storage_buffer_range = p->limits.maxStorageBufferRange;
+  c->max_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;
+  for (int i = 0; i < 3; i++)
+    c->max_workgroup_count[i] = p->limits.maxComputeWorkGroupCount[i];
+  c->min_storage_offset_align = MAX (p->limits.minStorageBufferOffsetAlignment, 16);
+  c->timestamp_period_ns = p->limits.timestampPeriod;
+  dev->api_version = p->apiVersion;
+
+  guint32 nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties (dev->phys, &nq, NULL);
+  g_autofree VkQueueFamilyProperties *q = g_new0 (VkQueueFamilyProperties, MAX (nq, 1));
+  vkGetPhysicalDeviceQueueFamilyProperties (dev->phys, &nq, q);
+  c->timestamps = q[dev->queue_family].timestampValidBits > 0 &&
+                  p->limits.timestampComputeAndGraphics;
+
+  VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES };
+  VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &f11 };
+  VkPhysicalDeviceFeatures2 f2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12 };
+  vkGetPhysicalDeviceFeatures2 (dev->phys, &f2);
+  c->fp16_storage = f11.storageBuffer16BitAccess;
+  c->fp16_arith = f12.shaderFloat16;
+  c->int16 = f2.features.shaderInt16;
+  c->bf16_arith = has_extension (exts, n_exts, "VK_KHR_shader_bfloat16");
+
+  c->coopmat_khr = has_extension (exts, n_exts, "VK_KHR_cooperative_matrix");
+  c->coopmat2_nv = has_extension (exts, n_exts, "VK_NV_cooperative_matrix2");
+  c->coopmat_nv = has_extension (exts, n_exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) &&
+                  f12.vulkanMemoryModel && c->fp16_arith;
+  if (c->coopmat_nv)
+    {
+      PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get =
+        (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
+          vkGetInstanceProcAddr (dev->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+      guint32 n = 0;
+      if (get && get (dev->phys, &n, NULL) == VK_SUCCESS && n > 0)
+        {
+          g_autofree VkCooperativeMatrixPropertiesNV *props = g_new0 (VkCooperativeMatrixPropertiesNV, n);
+          for (guint32 i = 0; i < n; i++)
+            props[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+          get (dev->phys, &n, props);
+          for (guint32 i = 0; i < n; i++)
+            if (props[i].MSize == 16 && props[i].NSize == 16 && props[i].KSize == 16 &&
+                props[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                props[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                props[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                props[i].DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                props[i].scope == VK_SCOPE_SUBGROUP_NV)
+              c->coopmat_f16_16x16x16 = TRUE;
+        }
+    }
+
+  vkGetPhysicalDeviceMemoryProperties (dev->phys, &dev->memprops);
+  for (guint32 h = 0; h < dev->memprops.memoryHeapCount; h++)
+    if (dev->memprops.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      c->heap_size = MAX (c->heap_size, dev->memprops.memoryHeaps[h].size);
+}
+
+static guint32
+find_memtype (SsGpuDevice *dev, VkMemoryPropertyFlags want, VkMemoryPropertyFlags avoid)
+{
+  guint64 best_heap = 0;
+  guint32 best = G_MAXUINT32;
+  for (guint32 i = 0; i < dev->memprops.memoryTypeCount; i++)
+    {
+      VkMemoryPropertyFlags f = dev->memprops.memoryTypes[i].propertyFlags;
+      guint64 heap = dev->memprops.memoryHeaps[dev->memprops.memoryTypes[i].heapIndex].size;
+      if ((f & want) == want && !(f & avoid) && (best == G_MAXUINT32 || heap > best_heap))
+        {
+          best = i;
+          best_heap = heap;
+        }
+    }
+  return best;
+}
+
+static void device_free (SsGpuDevice *dev);
+
+static SsGpuDevice *
+device_new (GError **error)
+{
+  SsGpuDevice *dev = g_new0 (SsGpuDevice, 1);
+  g_rec_mutex_init (&dev->lock);
+  dev->blocks = g_ptr_array_new ();
+  dev->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  dev->held = g_ptr_array_new ();
+  dev->written = g_array_new (FALSE, FALSE, sizeof (Touch));
+  dev->read = g_array_new (FALSE, FALSE, sizeof (Touch));
+  dev->qlabels = g_ptr_array_new_with_free_func (g_free);
+  dev->profile = g_hash_table_new (g_str_hash, g_str_equal);
+  dev->no_coopmat = g_strcmp0 (g_getenv ("SOUNDSTAGE_NO_COOPMAT"), "1") == 0;
+  VkExtensionProperties *exts = NULL;
+  guint32 n_exts = 0;
+
+  if (!create_instance (&dev->instance, &dev->messenger, error))
+    goto fail;
+  dev->phys = choose_device (dev->instance, error);
+  if (!dev->phys)
+    goto fail;
+  find_compute_queue (dev->phys, &dev->queue_family);
+
+  n_exts = 0;
+  vkEnumerateDeviceExtensionProperties (dev->phys, NULL, &n_exts, NULL);
+  exts = g_new0 (VkExtensionProperties, MAX (n_exts, 1));
+  vkEnumerateDeviceExtensionProperties (dev->phys, NULL, &n_exts, exts);
+  probe_caps (dev, exts, n_exts);
+
+  if (!has_extension (exts, n_exts, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME))
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "The Vulkan device %s lacks VK_KHR_push_descriptor", dev->caps.name);
+      goto fail;
+    }
+  if (!dev->caps.fp16_storage || !dev->caps.int16)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "The Vulkan device %s lacks 16-bit storage buffers or 16-bit integers",
+                   dev->caps.name);
+      goto fail;
+    }
+
+  const char *dev_exts[4];
+  guint32 n_dev_exts = 0;
+  dev_exts[n_dev_exts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
+  if (dev->caps.coopmat_nv)
+    dev_exts[n_dev_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .cooperativeMatrix = VK_TRUE,
+  };
+  VkPhysicalDeviceVulkan11Features f11 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+    .pNext = dev->caps.coopmat_nv ? &fcm : NULL,
+    .storageBuffer16BitAccess = VK_TRUE,
+  };
+  VkPhysicalDeviceVulkan12Features f12 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+    .pNext = &f11,
+    .shaderFloat16 = dev->caps.fp16_arith,
+    .vulkanMemoryModel = dev->caps.coopmat_nv,
+  };
+  VkPhysicalDeviceFeatures2 f2 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+    .pNext = &f12,
+    .features.shaderInt16 = VK_TRUE,
+  };
+  float prio = 1.0f;
+  VkDeviceQueueCreateInfo qci = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+    .queueFamilyIndex = dev->queue_family,
+    .queueCount = 1,
+    .pQueuePriorities = &prio,
+  };
+  VkDeviceCreateInfo dci = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .pNext = &f2,
+    .queueCreateInfoCount = 1,
+    .pQueueCreateInfos = &qci,
+    .enabledExtensionCount = n_dev_exts,
+    .ppEnabledExtensionNames = dev_exts,
+  };
+  if (!vk_check (dev, vkCreateDevice (dev->phys, &dci, NULL, &dev->device), "vkCreateDevice", error))
+    goto fail;
+  vkGetDeviceQueue (dev->device, dev->queue_family, 0, &dev->queue);
+  dev->push_descriptor = (PFN_vkCmdPushDescriptorSetKHR)
+    vkGetDeviceProcAddr (dev->device, "vkCmdPushDescriptorSetKHR");
+
+  dev->dev_memtype = find_memtype (dev, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
+  if (dev->dev_memtype == G_MAXUINT32)
+    dev->dev_memtype = find_memtype (dev, 0, 0);
+  VkMemoryPropertyFlags dflags = dev->memprops.memoryTypes[dev->dev_memtype].propertyFlags;
+  dev->caps.uma = !dev->caps.is_discrete &&
+    (dflags & (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) ==
+    (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+  dev->host_memtype = find_memtype (dev, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+                                         VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0);
+  if (dev->host_memtype == G_MAXUINT32)
+    dev->host_memtype = find_memtype (dev, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                           VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0);
+
+  VkCommandPoolCreateInfo pci = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+    .queueFamilyIndex = dev->queue_family,
+  };
+  if (!vk_check (dev, vkCreateCommandPool (dev->device, &pci, NULL, &dev->pool), "vkCreateCommandPool", error))
+    goto fail;
+  VkCommandBufferAllocateInfo cai = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+    .commandPool = dev->pool,
+    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+    .commandBufferCount = 1,
+  };
+  if (!vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->cmd), "vkAllocateCommandBuffers", error))
+    goto fail;
+  VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+  if (!vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->fence), "vkCreateFence", error))
+    goto fail;
+  VkPipelineCacheCreateInfo pcci = { .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO };
+  vkCreatePipelineCache (dev->device, &pcci, NULL, &dev->pcache);
+
+  for (guint n = 0; n <= SS_GPU_MAX_BINDINGS; n++)
+    {
+      VkDescriptorSetLayoutBinding b[SS_GPU_MAX_BINDINGS];
+      for (guint i = 0; i < n; i++)
+        b[i] = (VkDescriptorSetLayoutBinding) {
+          .binding = i,
+          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+          .descriptorCount = 1,
+          .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        };
+      VkDescriptorSetLayoutCreateInfo dl = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .flags = VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR,
+        .bindingCount = n,
+        .pBindings = b,
+      };
+      if (!vk_check (dev, vkCreateDescriptorSetLayout (dev->device, &dl, NULL, &dev->dsl[n]),
+                     "vkCreateDescriptorSetLayout", error))
+        goto fail;
+      VkPushConstantRange pr = { VK_SHADER_STAGE_COMPUTE_BIT, 0, SS_GPU_MAX_PUSH };
+      VkPipelineLayoutCreateInfo pl = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &dev->dsl[n],
+        .pushConstantRangeCount = 1,
+        .pPushConstantRanges = &pr,
+      };
+      if (!vk_check (dev, vkCreatePipelineLayout (dev->device, &pl, NULL, &dev->layout[n]),
+                     "vkCreatePipelineLayout", error))
+        goto fail;
+    }
+
+  if (dev->caps.timestamps)
+    {
+      VkQueryPoolCreateInfo qp = {
+        .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+        .queryType = VK_QUERY_TYPE_TIMESTAMP,
+        .queryCount = MAX_QUERIES,
+      };
+      if (vkCreateQueryPool (dev->device, &qp, NULL, &dev->qpool) != VK_SUCCESS)
+        dev->caps.timestamps = FALSE;
+    }
+  dev->profiling = g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0 && dev->caps.timestamps;
+
+  g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
+           ", coopmat nv %d khr %d nv2 %d, uma %d)",
+           dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
+           dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
+           dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.uma);
+  g_free (exts);
+  return dev;
+
+fail:
+  g_free (exts);
+  device_free (dev);
+  return NULL;
+}
+
+static void
+block_free (SsGpuDevice *dev, Block *b)
+{
+  if (b->buffer)
+    vkDestroyBuffer (dev->device, b->buffer, NULL);
+  if (b->mem)
+    vkFreeMemory (dev->device, b->mem, NULL);
+  if (b->free)
+    g_array_unref (b->free);
+  g_free (b);
+}
+
+static void
+staging_free (SsGpuDevice *dev)
+{
+  if (dev->staging.buffer)
+    vkDestroyBuffer (dev->device, dev->staging.buffer, NULL);
+  if (dev->staging.mem)
+    vkFreeMemory (dev->device, dev->staging.mem, NULL);
+  memset (&dev->staging, 0, sizeof dev->staging);
+}
+
+static void
+device_free (SsGpuDevice *dev)
+{
+  if (dev->device)
+    {
+      vkDeviceWaitIdle (dev->device);
+      for (guint i = 0; i < dev->held->len; i++)
+        ss_gpu_buffer_unref (dev->held->pdata[i]);
+      g_ptr_array_set_size (dev->held, 0);
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, dev->pipelines);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        vkDestroyPipeline (dev->device, ((Pipe *) v)->pipeline, NULL);
+      for (guint n = 0; n <= SS_GPU_MAX_BINDINGS; n++)
+        {
+          if (dev->layout[n])
+            vkDestroyPipelineLayout (dev->device, dev->layout[n], NULL);
+          if (dev->dsl[n])
+            vkDestroyDescriptorSetLayout (dev->device, dev->dsl[n], NULL);
+        }
+      if (dev->pcache)
+        vkDestroyPipelineCache (dev->device, dev->pcache, NULL);
+      if (dev->qpool)
+        vkDestroyQueryPool (dev->device, dev->qpool, NULL);
+      if (dev->fence)
+        vkDestroyFence (dev->device, dev->fence, NULL);
+      if (dev->pool)
+        vkDestroyCommandPool (dev->device, dev->pool, NULL);
+      staging_free (dev);
+      for (guint i = 0; i < dev->blocks->len; i++)
+        block_free (dev, dev->blocks->pdata[i]);
+      vkDestroyDevice (dev->device, NULL);
+    }
+  if (dev->messenger)
+    {
+      PFN_vkDestroyDebugUtilsMessengerEXT d =
+        (PFN_vkDestroyDebugUtilsMessengerEXT) vkGetInstanceProcAddr (dev->instance, "vkDestroyDebugUtilsMessengerEXT");
+      if (d)
+        d (dev->instance, dev->messenger, NULL);
+    }
+  if (dev->instance)
+    vkDestroyInstance (dev->instance, NULL);
+  g_hash_table_unref (dev->pipelines);
+  g_ptr_array_unref (dev->blocks);
+  g_ptr_array_unref (dev->held);
+  g_array_unref (dev->written);
+  g_array_unref (dev->read);
+  g_ptr_array_unref (dev->qlabels);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, dev->profile);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      g_free (((SsGpuProfileEntry *) v)->label);
+      g_free (v);
+    }
+  g_hash_table_unref (dev->profile);
+  g_rec_mutex_clear (&dev->lock);
+  g_free (dev);
+}
+
+SsGpuDevice *
+ss_gpu_device_get_default (GError **error)
+{
+  g_mutex_lock (&default_lock);
+  if (!default_device)
+    default_device = device_new (error);
+  SsGpuDevice *dev = default_device;
+  g_mutex_unlock (&default_lock);
+  return dev;
+}
+
+void
+ss_gpu_device_shutdown (void)
+{
+  g_mutex_lock (&default_lock);
+  if (default_device)
+    {
+      ss_gpu_device_flush (default_device, NULL);
+      device_free (default_device);
+      default_device = NULL;
+    }
+  g_mutex_unlock (&default_lock);
+}
+
+const SsGpuCaps *
+ss_gpu_device_get_caps (SsGpuDevice *dev)
+{
+  g_return_val_if_fail (dev != NULL, NULL);
+  return &dev->caps;
+}
+
+gboolean
+ss_gpu_device_use_coopmat (SsGpuDevice *dev)
+{
+  return dev->caps.coopmat_nv && dev->caps.coopmat_f16_16x16x16 && !dev->no_coopmat;
+}
+
+void
+ss_gpu_device_get_memory (SsGpuDevice *dev, guint64 *used, guint64 *reserved)
+{
+  g_rec_mutex_lock (&dev->lock);
+  if (used)
+    *used = dev->used;
+  if (reserved)
+    *reserved = dev->reserved;
+  g_rec_mutex_unlock (&dev->lock);
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static Block *
+block_new (SsGpuDevice *dev, guint64 size, gboolean dedicated, GError **error)
+{
+  if (dev->reserved + size > dev->caps.heap_size)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY,
+                   "Out of GPU memory: %.1f MiB requested, %.1f of %.1f MiB already in use on %s",
+                   size / 1048576.0, dev->reserved / 1048576.0,
+                   dev->caps.heap_size / 1048576.0, dev->caps.name);
+      return NULL;
+    }
+  Block *b = g_new0 (Block, 1);
+  b->size = size;
+  b->dedicated = dedicated;
+  b->free = g_array_new (FALSE, FALSE, sizeof (Range));
+  VkBufferCreateInfo bi = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+    .size = size,
+    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+             VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+    .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+  };
+  if (!vk_check (dev, vkCreateBuffer (dev->device, &bi, NULL, &b->buffer), "creating a GPU buffer", error))
+    goto fail;
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements (dev->device, b->buffer, &req);
+  guint32 mt = dev->dev_memtype;
+  if (!(req.memoryTypeBits & (1u << mt)))
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "No usable GPU memory type on %s", dev->caps.name);
+      goto fail;
+    }
+  VkMemoryAllocateInfo ai = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+    .allocationSize = req.size,
+    .memoryTypeIndex = mt,
+  };
+  VkResult r = vkAllocateMemory (dev->device, &ai, NULL, &b->mem);
+  if (r != VK_SUCCESS)
+    {
+      if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+        g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY,
+                     "Out of GPU memory: %.1f MiB requested, %.1f MiB in use on %s",
+                     size / 1048576.0, dev->reserved / 1048576.0, dev->caps.name);
+      else
+        vk_check (dev, r, "allocating GPU memory", error);
+      goto fail;
+    }
+  if (!vk_check (dev, vkBindBufferMemory (dev->device, b->buffer, b->mem, 0), "binding GPU memory", error))
+    goto fail;
+  if (dev->caps.uma)
+    {
+      void *p = NULL;
+      if (!vk_check (dev, vkMapMemory (dev->device, b->mem, 0, VK_WHOLE_SIZE, 0, &p), "mapping GPU memory", error))
+        goto fail;
+      b->mapped = p;
+    }
+  Range all = { 0, size };
+  g_array_append_val (b->free, all);
+  dev->reserved += size;
+  g_ptr_array_add (dev->blocks, b);
+  return b;
+
+fail:
+  block_free (dev, b);
+  return NULL;
+}
+
+static gboolean
+block_alloc (Block *b, guint64 size, guint64 align, guint64 *off)
+{
+  for (guint i = 0; i < b->free->len; i++)
+    {
+      Range *r = &g_array_index (b->free, Range, i);
+      guint64 start = (r->off + align - 1) / align * align;
+      if (start + size > r->off + r->size)
+        continue;
+      guint64 end = start + size;
+      Range before = { r->off, start - r->off };
+      Range after = { end, r->off + r->size - end };
+      g_array_remove_index (b->free, i);
+      if (after.size)
+        g_array_insert_val (b->free, i, after);
+      if (before.size)
+        g_array_insert_val (b->free, i, before);
+      b->used += size;
+      *off = start;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+block_release (Block *b, guint64 off, guint64 size)
+{
+  guint i = 0;
+  while (i < b->free->len && g_array_index (b->free, Range, i).off < off)
+    i++;
+  Range nr = { off, size };
+  g_array_insert_val (b->free, i, nr);
+  /* merge with next */
+  if (i + 1 < b->free->len)
+    {
+      Range *a = &g_array_index (b->free, Range, i);
+      Range *n = &g_array_index (b->free, Range, i + 1);
+      if (a->off + a->size == n->off)
+        {
+          a->size += n->size;
+          g_array_remove_index (b->free, i + 1);
+        }
+    }
+  if (i > 0)
+    {
+      Range *p = &g_array_index (b->free, Range, i - 1);
+      Range *a = &g_array_index (b->free, Range, i);
+      if (p->off + p->size == a->off)
+        {
+          p->size += a->size;
+          g_array_remove_index (b->free, i);
+        }
+    }
+  b->used -= size;
+}
+
+static gboolean
+alloc_once (SsGpuDevice *dev, guint64 asize, Block **out_b, guint64 *out_off, GError **error)
+{
+  guint64 align = dev->caps.min_storage_offset_align;
+  guint64 bsize = dev->caps.uma ? UMA_BLOCK_SIZE : BLOCK_SIZE;
+  if (asize <= bsize / 4)
+    {
+      for (guint i = 0; i < dev->blocks->len; i++)
+        {
+          Block *c = dev->blocks->pdata[i];
+          if (!c->dedicated && block_alloc (c, asize, align, out_off))
+            {
+              *out_b = c;
+              return TRUE;
+            }
+        }
+      Block *b = block_new (dev, bsize, FALSE, error);
+      if (!b)
+        return FALSE;
+      block_alloc (b, asize, align, out_off);
+      *out_b = b;
+      return TRUE;
+    }
+  Block *b = block_new (dev, asize, TRUE, error);
+  if (!b)
+    return FALSE;
+  block_alloc (b, asize, align, out_off);
+  *out_b = b;
+  return TRUE;
+}
+
+SsGpuBuffer *
+ss_gpu_buffer_new (SsGpuDevice *dev, gsize size, GError **error)
+{
+  g_return_val_if_fail (dev != NULL, NULL);
+  if (!check_lost (dev, error))
+    return NULL;
+  guint64 align = dev->caps.min_storage_offset_align;
+  guint64 asize = (MAX (size, 4) + align - 1) / align * align;
+
+  g_rec_mutex_lock (&dev->lock);
+  Block *b = NULL;
+  guint64 off = 0;
+  GError *local = NULL;
+  if (!alloc_once (dev, asize, &b, &off, &local))
+    {
+      /* memory may still be held by recorded work: finish it and retry once */
+      if (local->code == SS_ERROR_OUT_OF_MEMORY && dev->recording)
+        {
+          g_clear_error (&local);
+          if (ss_gpu_device_flush (dev, &local))
+            alloc_once (dev, asize, &b, &off, &local);
+        }
+      if (!b)
+        {
+          g_propagate_error (error, local);
+          g_rec_mutex_unlock (&dev->lock);
+          return NULL;
+        }
+    }
+  SsGpuBuffer *buf = g_new0 (SsGpuBuffer, 1);
+  buf->ref_count = 1;
+  buf->dev = dev;
+  buf->block = b;
+  buf->offset = off;
+  buf->size = size;
+  buf->alloc_size = asize;
+  dev->used += asize;
+  g_rec_mutex_unlock (&dev->lock);
+  return buf;
+}
+
+SsGpuBuffer *
+ss_gpu_buffer_ref (SsGpuBuffer *buf)
+{
+  g_return_val_if_fail (buf != NULL, NULL);
+  g_atomic_int_inc (&buf->ref_count);
+  return buf;
+}
+
+void
+ss_gpu_buffer_unref (SsGpuBuffer *buf)
+{
+  if (!buf || !g_atomic_int_dec_and_test (&buf->ref_count))
+    return;
+  SsGpuDevice *dev = buf->dev;
+  g_rec_mutex_lock (&dev->lock);
+  Block *b = buf->block;
+  block_release (b, buf->offset, buf->alloc_size);
+  dev->used -= buf->alloc_size;
+  if (b->used == 0 && (b->dedicated || dev->blocks->len > 1))
+    {
+      dev->reserved -= b->size;
+      g_ptr_array_remove (dev->blocks, b);
+      block_free (dev, b);
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  g_free (buf);
+}
+
+gsize
+ss_gpu_buffer_get_size (SsGpuBuffer *buf)
+{
+  return buf->size;
+}
+
+SsGpuDevice *
+ss_gpu_buffer_get_device (SsGpuBuffer *buf)
+{
+  return buf->dev;
+}
+
+/* ---------------------------------------------------------------- stream */
+
+static gboolean
+stream_begin (SsGpuDevice *dev, GError **error)
+{
+  if (dev->recording)
+    return TRUE;
+  VkCommandBufferBeginInfo bi = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+  };
+  if (!vk_check (dev, vkBeginCommandBuffer (dev->cmd, &bi), "vkBeginCommandBuffer", error))
+    return FALSE;
+  if (dev->qpool)
+    vkCmdResetQueryPool (dev->cmd, dev->qpool, 0, MAX_QUERIES);
+  dev->qcount = 0;
+  dev->recording = TRUE;
+  dev->n_recorded = 0;
+  return TRUE;
+}
+
+static void
+collect_profile (SsGpuDevice *dev)
+{
+  if (dev->qcount == 0)
+    return;
+  g_autofree guint64 *ts = g_new0 (guint64, dev->qcount);
+  if (vkGetQueryPoolResults (dev->device, dev->qpool, 0, dev->qcount, dev->qcount * sizeof (guint64),
+                             ts, sizeof (guint64), VK_QUERY_RESULT_64_BIT) == VK_SUCCESS)
+    {
+      for (guint i = 0; i + 1 < dev->qcount; i += 2)
+        {
+          const char *label = dev->qlabels->pdata[i / 2];
+          SsGpuProfileEntry *e = g_hash_table_lookup (dev->profile, label);
+          if (!e)
+            {
+              e = g_new0 (SsGpuProfileEntry, 1);
+              e->label = g_strdup (label);
+              g_hash_table_insert (dev->profile, e->label, e);
+            }
+          e->count++;
+          e->total_ms += (double) (ts[i + 1] - ts[i]) * dev->caps.timestamp_period_ns * 1e-6;
+        }
+    }
+  g_ptr_array_set_size (dev->qlabels, 0);
+  dev->qcount = 0;
+}
+
+gboolean
+ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
+{
+  g_return_val_if_fail (dev != NULL, FALSE);
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error);
+  if (ok && dev->recording)
+    {
+      dev->recording = FALSE;
+      ok = vk_check (dev, vkEndCommandBuffer (dev->cmd), "vkEndCommandBuffer", error);
+      if (ok)
+        {
+          VkSubmitInfo si = {
+            .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+            .commandBufferCount = 1,
+            .pCommandBuffers = &dev->cmd,
+          };
+          ok = vk_check (dev, vkQueueSubmit (dev->queue, 1, &si, dev->fence), "submitting GPU work", error);
+          if (ok)
+            {
+              ok = vk_check (dev, vkWaitForFences (dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX),
+                             "waiting for the GPU", error);
+              vkResetFences (dev->device, 1, &dev->fence);
+            }
+        }
+      if (ok)
+        collect_profile (dev);
+      g_ptr_array_set_size (dev->qlabels, 0);
+      dev->qcount = 0;
+      vkResetCommandBuffer (dev->cmd, 0);
+      for (guint i = 0; i < dev->held->len; i++)
+        ss_gpu_buffer_unref (dev->held->pdata[i]);
+      g_ptr_array_set_size (dev->held, 0);
+      g_array_set_size (dev->written, 0);
+      g_array_set_size (dev->read, 0);
+      dev->staging.used = 0;
+      dev->n_recorded = 0;
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
+}
+
+static gboolean
+overlaps (GArray *list, const Touch *t)
+{
+  for (guint i = 0; i < list->len; i++)
+    {
+      const Touch *o = &g_array_index (list, Touch, i);
+      if (o->buf == t->buf && o->off < t->off + t->size && t->off < o->off + o->size)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+emit_barrier (SsGpuDevice *dev)
+{
+  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  const VkAccessFlags src = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  const VkAccessFlags dst = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  if (dev->written->len > MAX_NARROW)
+    {
+      VkMemoryBarrier mb = { .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src, .dstAccessMask = dst };
+      vkCmdPipelineBarrier (dev->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+    }
+  else
+    {
+      VkBufferMemoryBarrier bb[MAX_NARROW];
+      guint n = dev->written->len;
+      for (guint i = 0; i < n; i++)
+        {
+          const Touch *t = &g_array_index (dev->written, Touch, i);
+          bb[i] = (VkBufferMemoryBarrier) {
+            .sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+            .srcAccessMask = src,
+            .dstAccessMask = dst,
+            .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+            .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+            .buffer = t->buf,
+            .offset = t->off,
+            .size = t->size,
+          };
+        }
+      vkCmdPipelineBarrier (dev->cmd, stages, stages, 0, 0, NULL, n, bb, 0, NULL);
+    }
+  g_array_set_size (dev->written, 0);
+  g_array_set_size (dev->read, 0);
+}
+
+/* Records the accesses of the next command, inserting a barrier first where
+ * it depends on earlier commands of this stream. */
+static void
+track (SsGpuDevice *dev, const Touch *t, const SsGpuAccess *acc, guint n)
+{
+  gboolean need = FALSE;
+  for (guint i = 0; i < n && !need; i++)
+    {
+      if (overlaps (dev->written, &t[i]))
+        need = TRUE;
+      else if ((acc[i] & SS_GPU_WRITE) && overlaps (dev->read, &t[i]))
+        need = TRUE;
+    }
+  if (need)
+    emit_barrier (dev);
+  for (guint i = 0; i < n; i++)
+    {
+      if (acc[i] & SS_GPU_WRITE)
+        g_array_append_val (dev->written, t[i]);
+      if (acc[i] & SS_GPU_READ)
+        g_array_append_val (dev->read, t[i]);
+    }
+}
+
+static void
+hold (SsGpuDevice *dev, SsGpuBuffer *buf)
+{
+  g_ptr_array_add (dev->held, ss_gpu_buffer_ref (buf));
+}
+
+static gboolean
+maybe_flush (SsGpuDevice *dev, GError **error)
+{
+  if (dev->recording && (dev->n_recorded >= MAX_RECORDED || dev->qcount + 2 > MAX_QUERIES))
+    return ss_gpu_device_flush (dev, error);
+  return TRUE;
+}
+
+static gboolean
+staging_reserve (SsGpuDevice *dev, guint64 size, guint64 *off, GError **error)
+{
+  size = (size + 15) & ~(guint64) 15;
+  if (dev->staging.buffer && dev->staging.used + size <= dev->staging.size)
+    {
+      *off = dev->staging.used;
+      dev->staging.used += size;
+      return TRUE;
+    }
+  /* full or too small: finish the work that uses it, then reuse or grow */
+  if (!ss_gpu_device_flush (dev, error))
+    return FALSE;
+  if (!dev->staging.buffer || dev->staging.size < size)
+    {
+      staging_free (dev);
+      guint64 ssize = MAX (STAGING_MIN, size);
+      VkBufferCreateInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = ssize,
+        .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+      };
+      if (!vk_check (dev, vkCreateBuffer (dev->device, &bi, NULL, &dev->staging.buffer), "creating a staging buffer", error))
+        return FALSE;
+      VkMemoryRequirements req;
+      vkGetBufferMemoryRequirements (dev->device, dev->staging.buffer, &req);
+      VkMemoryAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+        .allocationSize = req.size,
+        .memoryTypeIndex = dev->host_memtype,
+      };
+      void *p = NULL;
+      if (!vk_check (dev, vkAllocateMemory (dev->device, &ai, NULL, &dev->staging.mem), "allocating staging memory", error) ||
+          !vk_check (dev, vkBindBufferMemory (dev->device, dev->staging.buffer, dev->staging.mem, 0), "binding staging memory", error) ||
+          !vk_check (dev, vkMapMemory (dev->device, dev->staging.mem, 0, VK_WHOLE_SIZE, 0, &p), "mapping staging memory", error))
+        {
+          staging_free (dev);
+          return FALSE;
+        }
+      dev->staging.mapped = p;
+      dev->staging.size = ssize;
+    }
+  dev->staging.used = size;
+  *off = 0;
+  return TRUE;
+}
+
+gboolean
+ss_gpu_buffer_upload (SsGpuBuffer *buf, gsize offset, const void *data, gsize size, GError **error)
+{
+  g_return_val_if_fail (buf != NULL, FALSE);
+  g_return_val_if_fail (offset + size <= buf->size, FALSE);
+  SsGpuDevice *dev = buf->dev;
+  if (size == 0)
+    return TRUE;
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error);
+  if (ok && dev->caps.uma)
+    {
+      ok = ss_gpu_device_flush (dev, error);
+      if (ok)
+        memcpy (buf->block->mapped + buf->offset + offset, data, size);
+    }
+  else if (ok)
+    {
+      /* in pieces so that huge uploads need no huge staging buffer */
+      const guint8 *src = data;
+      gsize done = 0;
+      while (ok && done < size)
+        {
+          gsize chunk = MIN (size - done, (gsize) STAGING_MIN);
+          guint64 soff = 0;
+          ok = staging_reserve (dev, chunk, &soff, error) && stream_begin (dev, error);
+          if (!ok)
+            break;
+          memcpy (dev->staging.mapped + soff, src + done, chunk);
+          Touch t = { buf->block->buffer, buf->offset + offset + done, chunk };
+          SsGpuAccess a = SS_GPU_WRITE;
+          track (dev, &t, &a, 1);
+          VkBufferCopy c = { soff, t.off, chunk };
+          vkCmdCopyBuffer (dev->cmd, dev->staging.buffer, buf->block->buffer, 1, &c);
+          hold (dev, buf);
+          dev->n_recorded++;
+          done += chunk;
+        }
+      if (ok)
+        ok = maybe_flush (dev, error);
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
+}
+
+gboolean
+ss_gpu_buffer_download (SsGpuBuffer *buf, gsize offset, void *data, gsize size, GError **error)
+{
+  g_return_val_if_fail (buf != NULL, FALSE);
+  g_return_val_if_fail (offset + size <= buf->size, FALSE);
+  SsGpuDevice *dev = buf->dev;
+  if (size == 0)
+    return TRUE;
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error);
+  if (ok && dev->caps.uma)
+    {
+      ok = ss_gpu_device_flush (dev, error);
+      if (ok)
+        memcpy (data, buf->block->mapped + buf->offset + offset, size);
+    }
+  else if (ok)
+    {
+      guint8 *dst = data;
+      gsize done = 0;
+      while (ok && done < size)
+        {
+          gsize chunk = MIN (size - done, (gsize) STAGING_MIN);
+          guint64 soff = 0;
+          ok = staging_reserve (dev, chunk, &soff, error) && stream_begin (dev, error);
+          if (!ok)
+            break;
+          Touch t = { buf->block->buffer, buf->offset + offset + done, chunk };
+          SsGpuAccess a = SS_GPU_READ;
+          track (dev, &t, &a, 1);
+          VkBufferCopy c = { t.off, soff, chunk };
+          vkCmdCopyBuffer (dev->cmd, buf->block->buffer, dev->staging.buffer, 1, &c);
+          hold (dev, buf);
+          ok = ss_gpu_device_flush (dev, error);
+          if (ok)
+            memcpy (dst + done, dev->staging.mapped + soff, chunk);
+          done += chunk;
+        }
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
+}
+
+gboolean
+ss_gpu_buffer_fill (SsGpuBuffer *buf, gsize offset, gsize size, guint32 word, GError **error)
+{
+  g_return_val_if_fail (buf != NULL, FALSE);
+  g_return_val_if_fail (offset % 4 == 0 && size % 4 == 0, FALSE);
+  g_return_val_if_fail (offset + size <= buf->alloc_size, FALSE);
+  SsGpuDevice *dev = buf->dev;
+  if (size == 0)
+    return TRUE;
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error) && stream_begin (dev, error);
+  if (ok)
+    {
+      Touch t = { buf->block->buffer, buf->offset + offset, size };
+      SsGpuAccess a = SS_GPU_WRITE;
+      track (dev, &t, &a, 1);
+      vkCmdFillBuffer (dev->cmd, buf->block->buffer, t.off, size, word);
+      hold (dev, buf);
+      dev->n_recorded++;
+      ok = maybe_flush (dev, error);
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
+}
+
+gboolean
+ss_gpu_buffer_copy (SsGpuBuffer *src, gsize src_offset, SsGpuBuffer *dst, gsize dst_offset,
+                    gsize size, GError **error)
+{
+  g_return_val_if_fail (src != NULL && dst != NULL, FALSE);
+  g_return_val_if_fail (src_offset + size <= src->size && dst_offset + size <= dst->size, FALSE);
+  SsGpuDevice *dev = src->dev;
+  if (size == 0)
+    return TRUE;
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error) && stream_begin (dev, error);
+  if (ok)
+    {
+      Touch t[2] = {
+        { src->block->buffer, src->offset + src_offset, size },
+        { dst->block->buffer, dst->offset + dst_offset, size },
+      };
+      SsGpuAccess a[2] = { SS_GPU_READ, SS_GPU_WRITE };
+      track (dev, t, a, 2);
+      VkBufferCopy c = { t[0].off, t[1].off, size };
+      vkCmdCopyBuffer (dev->cmd, src->block->buffer, dst->block->buffer, 1, &c);
+      hold (dev, src);
+      hold (dev, dst);
+      dev->n_recorded++;
+      ok = maybe_flush (dev, error);
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
+}
+
+/* -------------------------------------------------------------- pipelines */
+
+gboolean
+ss_gpu_has_shader (const char *name)
+{
+  return ss_shader_lookup (name) != NULL;
+}
+
+static Pipe *
+get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
+{
+  GString *key = g_string_new (d->shader);
+  g_string_append_printf (key, "|%u", d->n_bindings);
+  for (guint i = 0; i < d->n_spec; i++)
+    g_string_append_printf (key, ",%u", d->spec[i]);
+  Pipe *p = g_hash_table_lookup (dev->pipelines, key->str);
+  if (p)
+    {
+      g_string_free (key, TRUE);
+      return p;
+    }
+  const SsShaderBlob *blob = ss_shader_lookup (d->shader);
+  if (!blob)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_FAILED, "Shader %s was not built into this program", d->shader);
+      g_string_free (key, TRUE);
+      return NULL;
+    }
+  VkShaderModuleCreateInfo mi = {
+    .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+    .codeSize = blob->size,
+    .pCode = blob->code,
+  };
+  VkShaderModule mod;
+  if (!vk_check (dev, vkCreateShaderModule (dev->device, &mi, NULL, &mod), "creating a shader module", error))
+    {
+      g_string_free (key, TRUE);
+      return NULL;
+    }
+  VkSpecializationMapEntry me[SS_GPU_MAX_SPEC];
+  for (guint i = 0; i < d->n_spec; i++)
+    me[i] = (VkSpecializationMapEntry) { i, i * 4, 4 };
+  VkSpecializationInfo si = { d->n_spec, me, d->n_spec * 4, d->spec };
+  VkComputePipelineCreateInfo ci = {
+    .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+    .stage = {
+      .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+      .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+      .module = mod,
+      .pName = "main",
+      .pSpecializationInfo = d->n_spec ? &si : NULL,
+    },
+    .layout = dev->layout[d->n_bindings],
+  };
+  VkPipeline pipe;
+  VkResult r = vkCreateComputePipelines (dev->device, dev->pcache, 1, &ci, NULL, &pipe);
+  vkDestroyShaderModule (dev->device, mod, NULL);
+  if (!vk_check (dev, r, d->shader, error))
+    {
+      g_string_free (key, TRUE);
+      return NULL;
+    }
+  p = g_new0 (Pipe, 1);
+  p->pipeline = pipe;
+  p->n_bindings = d->n_bindings;
+  g_hash_table_insert (dev->pipelines, g_string_free (key, FALSE), p);
+  return p;
+}
+
+void
+ss_gpu_groups_1d (SsGpuDevice *dev, guint64 n_groups, guint groups[3])
+{
+  guint64 maxx = MIN (dev->caps.max_workgroup_count[0], 65535u);
+  if (n_groups == 0)
+    n_groups = 1;
+  if (n_groups <= maxx)
+    {
+      groups[0] = n_groups;
+      groups[1] = 1;
+    }
+  else
+    {
+      groups[0] = maxx;
+      groups[1] = (n_groups + maxx - 1) / maxx;
+    }
+  groups[2] = 1;
+}
+
+gboolean
+ss_gpu_dispatch (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
+{
+  g_return_val_if_fail (dev != NULL && d != NULL && d->shader != NULL, FALSE);
+  g_return_val_if_fail (d->n_bindings <= SS_GPU_MAX_BINDINGS, FALSE);
+  g_return_val_if_fail (d->push_size <= SS_GPU_MAX_PUSH, FALSE);
+  g_return_val_if_fail (d->n_spec <= SS_GPU_MAX_SPEC, FALSE);
+
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error);
+  Pipe *p = ok ? get_pipeline (dev, d, error) : NULL;
+  ok = p && stream_begin (dev, error);
+  if (ok)
+    {
+      Touch t[SS_GPU_MAX_BINDINGS];
+      SsGpuAccess a[SS_GPU_MAX_BINDINGS];
+      VkDescriptorBufferInfo bi[SS_GPU_MAX_BINDINGS];
+      VkWriteDescriptorSet w[SS_GPU_MAX_BINDINGS];
+      for (guint i = 0; i < d->n_bindings; i++)
+        {
+          const SsGpuBinding *b = &d->bindings[i];
+          g_assert (b->buffer != NULL);
+          g_assert (b->offset <= b->buffer->alloc_size);
+          guint64 size = b->size ? b->size : b->buffer->alloc_size - b->offset;
+          size = MIN (size, dev->caps.max_storage_buffer_range);
+          t[i] = (Touch) { b->buffer->block->buffer, b->buffer->offset + b->offset, size };
+          a[i] = b->access ? b->access : SS_GPU_RW;
+          bi[i] = (VkDescriptorBufferInfo) { t[i].buf, t[i].off, size };
+          w[i] = (VkWriteDescriptorSet) {
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstBinding = i,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &bi[i],
+          };
+        }
+      track (dev, t, a, d->n_bindings);
+      vkCmdBindPipeline (dev->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+      if (d->n_bindings)
+        dev->push_descriptor (dev->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->layout[d->n_bindings],
+                              0, d->n_bindings, w);
+      if (d->push_size)
+        vkCmdPushConstants (dev->cmd, dev->layout[d->n_bindings], VK_SHADER_STAGE_COMPUTE_BIT,
+                            0, d->push_size, d->push);
+      gboolean prof = dev->profiling && dev->qpool;
+      if (prof)
+        {
+          vkCmdWriteTimestamp (dev->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, dev->qpool, dev->qcount++);
+          g_ptr_array_add (dev->qlabels, g_strdup (d->label ? d->label : d->shader));
+        }
+      vkCmdDispatch (dev->cmd, MAX (d->groups[0], 1), MAX (d->groups[1], 1), MAX (d->groups[2], 1));
+      if (prof)
+        vkCmdWriteTimestamp (dev->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, dev->qpool, dev->qcount++);
+      for (guint i = 0; i < d->n_bindings; i++)
+        hold (dev, d->bindings[i].buffer);
+      dev->n_recorded++;
+      ok = maybe_flush (dev, error);
+    }
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
+}
+
+/* -------------------------------------------------------------- profiling */
+
+void
+ss_gpu_device_set_profiling (SsGpuDevice *dev, gboolean on)
+{
+  g_rec_mutex_lock (&dev->lock);
+  ss_gpu_device_flush (dev, NULL);
+  dev->profiling = on && dev->caps.timestamps;
+  g_rec_mutex_unlock (&dev->lock);
+}
+
+static gint
+cmp_entry (gconstpointer a, gconstpointer b)
+{
+  const SsGpuProfileEntry *x = a, *y = b;
+  return x->total_ms < y->total_ms ? 1 : x->total_ms > y->total_ms ? -1 : 0;
+}
+
+static void
+clear_entry (gpointer p)
+{
+  g_free (((SsGpuProfileEntry *) p)->label);
+}
+
+GArray *
+ss_gpu_device_take_profile (SsGpuDevice *dev, GError **error)
+{
+  g_rec_mutex_lock (&dev->lock);
+  if (!ss_gpu_device_flush (dev, error))
+    {
+      g_rec_mutex_unlock (&dev->lock);
+      return NULL;
+    }
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (SsGpuProfileEntry));
+  g_array_set_clear_func (out, clear_entry);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, dev->profile);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      g_array_append_val (out, *(SsGpuProfileEntry *) v);
+      g_free (v);
+    }
+  g_hash_table_remove_all (dev->profile);
+  g_array_sort (out, cmp_entry);
+  g_rec_mutex_unlock (&dev->lock);
+  return out;
+}

@@ -1,0 +1,192 @@
+/* ss-op-loss.c: MSE, cross-entropy (with logits) and symmetric InfoNCE. */
+#define G_LOG_DOMAIN "ss-ops"
+
+#include "config.h"
+#include "tensor/ops/ss-ops-private.h"
+
+/* ---------------------------------------------------------------- MSE */
+
+SsTensor *
+ss_op_mse_loss (SsTensor *x, SsTensor *target, GError **error)
+{
+  g_return_val_if_fail (x != NULL && target != NULL, NULL);
+  if (!ss_tensor_same_shape (x, target))
+    {
+      g_autofree char *a = ss_tensor_describe (x), *b = ss_tensor_describe (target);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "mse_loss: prediction %s and target %s differ in shape", a, b);
+      return NULL;
+    }
+  g_autoptr (SsTensor) d = ss_op_sub (x, target, error);
+  if (!d)
+    return NULL;
+  g_autoptr (SsTensor) sq = ss_op_unary (d, SS_UNARY_SQUARE, 0, 0, error);
+  if (!sq)
+    return NULL;
+  return ss_op_mean_all (sq, error);
+}
+
+/* ---------------------------------------------------------------- cross-entropy */
+
+typedef struct {
+  guint32 rows, classes;
+  int ignore_index;
+  float smoothing;
+  SsGpuBuffer *targets, *work;
+} CeData;
+
+static void
+ce_data_free (gpointer p)
+{
+  CeData *cd = p;
+  g_clear_pointer (&cd->targets, ss_gpu_buffer_unref);
+  g_clear_pointer (&cd->work, ss_gpu_buffer_unref);
+  g_free (cd);
+}
+
+static gboolean
+ce_dispatch (CeData *cd, guint32 stage, SsTensor *x, SsTensor *dy, SsTensor *y, GError **error)
+{
+  struct { guint32 rows, classes, x_off, dy_off, y_off; gint32 ignore_index; float smoothing; } p = {
+    cd->rows, cd->classes, x->offset, dy ? dy->offset : 0, y->offset, cd->ignore_index, cd->smoothing
+  };
+  guint32 spec[1] = { stage };
+  SsGpuBinding bind[5] = {
+    ss_tensor_binding (x, SS_GPU_READ), { cd->targets, 0, 0, SS_GPU_READ },
+    { cd->work, 0, 0, stage == 2 ? SS_GPU_READ : SS_GPU_RW },
+    ss_tensor_binding (dy ? dy : x, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  return ss_ops_dispatch (x->device, "ops_cross_entropy", x->dtype, spec, 1, bind, 5, &p, sizeof p,
+                          stage == 1 ? 1 : cd->rows, error);
+}
+
+static gboolean
+ce_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  CeData *cd = ss_autograd_node_get_data (node);
+  SsTensor *x = ss_autograd_node_saved (node, 0);
+  SsTensor *in = ss_autograd_node_input (node, 0);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  g_autoptr (SsTensor) dx = ss_tensor_new (in->dtype, in->ndim, in->shape, error);
+  SS_OPS_TRY (dx);
+  SS_OPS_TRY (ce_dispatch (cd, 2, x, g, dx, error));
+  gi[0] = g_steal_pointer (&dx);
+  return TRUE;
+}
+
+SsTensor *
+ss_op_cross_entropy (SsTensor *logits, const gint32 *targets, int ignore_index,
+                     float label_smoothing, GError **error)
+{
+  g_return_val_if_fail (logits != NULL && targets != NULL, NULL);
+  if (logits->ndim > 2 || label_smoothing < 0 || label_smoothing >= 1)
+    {
+      g_autofree char *desc = ss_tensor_describe (logits);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "cross_entropy: logits %s are not [N, C] (or the label smoothing %g is "
+                   "outside [0, 1))", desc, label_smoothing);
+      return NULL;
+    }
+  guint32 classes = logits->shape[logits->ndim - 1];
+  guint32 rows = logits->ndim == 2 ? logits->shape[0] : 1;
+  for (guint32 r = 0; r < rows; r++)
+    if (targets[r] != ignore_index && (targets[r] < 0 || (guint32) targets[r] >= classes))
+      {
+        g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                     "cross_entropy: target %d of row %u is not a class in [0, %u)",
+                     targets[r], r, classes);
+        return NULL;
+      }
+  g_autoptr (SsTensor) xc = ss_ops_contig (logits, error);
+  if (!xc)
+    return NULL;
+  g_autoptr (SsTensor) y = ss_tensor_new (logits->dtype, 1, (gint64[]) { 1 }, error);
+  if (!y)
+    return NULL;
+  g_autofree CeData *cd = g_new0 (CeData, 1);
+  *cd = (CeData) { rows, classes, ignore_index, label_smoothing, NULL, NULL };
+  cd->targets = ss_ops_upload (y->device, targets, sizeof (gint32) * rows, error);
+  cd->work = cd->targets ? ss_gpu_buffer_new (y->device, sizeof (float) * (3 * (gsize) rows + 1), error) : NULL;
+  if (!cd->work || !ce_dispatch (cd, 0, xc, NULL, y, error) || !ce_dispatch (cd, 1, xc, NULL, y, error))
+    {
+      g_clear_pointer (&cd->targets, ss_gpu_buffer_unref);
+      g_clear_pointer (&cd->work, ss_gpu_buffer_unref);
+      return NULL;
+    }
+  SsAutogradNode *node = ss_ops_record (y, "cross_entropy", ce_backward, 1, &logits);
+  if (node)
+    {
+      ss_autograd_node_set_data (node, g_steal_pointer (&cd), ce_data_free);
+      ss_ops_save_detached (node, xc);
+    }
+  else
+    {
+      g_clear_pointer (&cd->targets, ss_gpu_buffer_unref);
+      g_clear_pointer (&cd->work, ss_gpu_buffer_unref);
+    }
+  return g_steal_pointer (&y);
+}
+
+/* ---------------------------------------------------------------- InfoNCE */
+
+static SsTensor *
+l2_normalize_rows (SsTensor *x, GError **error)
+{
+  g_autoptr (SsTensor) sq = ss_op_unary (x, SS_UNARY_SQUARE, 0, 0, error);
+  if (!sq)
+    return NULL;
+  g_autoptr (SsTensor) s = ss_op_sum (sq, -1, TRUE, error);
+  if (!s)
+    return NULL;
+  g_autoptr (SsTensor) se = ss_op_scale (s, 1.0f, 1e-12f, error);
+  if (!se)
+    return NULL;
+  g_autoptr (SsTensor) r = ss_op_unary (se, SS_UNARY_RSQRT, 0, 0, error);
+  if (!r)
+    return NULL;
+  return ss_op_mul (x, r, error);
+}
+
+SsTensor *
+ss_op_infonce (SsTensor *a, SsTensor *b, float temperature, SsTensor *temperature_t,
+               gboolean normalize, GError **error)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, NULL);
+  if (a->ndim != 2 || !ss_tensor_same_shape (a, b) || (!temperature_t && temperature <= 0))
+    {
+      g_autofree char *x = ss_tensor_describe (a), *y = ss_tensor_describe (b);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "infonce: embeddings %s and %s are not two [N, D] tensors of one shape "
+                   "(or the temperature %g is not positive)", x, y, temperature);
+      return NULL;
+    }
+  gint64 n = a->shape[0];
+  g_autoptr (SsTensor) an = normalize ? l2_normalize_rows (a, error) : ss_tensor_ref (a);
+  g_autoptr (SsTensor) bn = an && normalize ? l2_normalize_rows (b, error) : (an ? ss_tensor_ref (b) : NULL);
+  if (!an || !bn)
+    return NULL;
+  g_autoptr (SsTensor) sim = ss_op_matmul (an, bn, FALSE, TRUE, error);
+  if (!sim)
+    return NULL;
+  g_autoptr (SsTensor) logits = temperature_t ? ss_op_div (sim, temperature_t, error)
+                                              : ss_op_scale (sim, 1.0f / temperature, 0, error);
+  if (!logits)
+    return NULL;
+  g_autofree gint32 *diag = g_new (gint32, MAX (n, 1));
+  for (gint64 i = 0; i < n; i++)
+    diag[i] = i;
+  g_autoptr (SsTensor) l1 = ss_op_cross_entropy (logits, diag, -1, 0, error);
+  if (!l1)
+    return NULL;
+  g_autoptr (SsTensor) lt = ss_tensor_transpose (logits, 0, 1, error);
+  if (!lt)
+    return NULL;
+  g_autoptr (SsTensor) l2 = ss_op_cross_entropy (lt, diag, -1, 0, error);
+  if (!l2)
+    return NULL;
+  g_autoptr (SsTensor) sum = ss_op_add (l1, l2, error);
+  if (!sum)
+    return NULL;
+  return ss_op_scale (sum, 0.5f, 0, error);
+}

@@ -1,0 +1,173 @@
+/* ss-op-norm.c: layer norm, RMS norm and group norm (forward saves the
+ * per-block mean and 1/std in fp32 for the backward). */
+#define G_LOG_DOMAIN "ss-ops"
+
+#include "config.h"
+#include "tensor/ops/ss-ops-private.h"
+
+typedef struct {
+  guint32 nblocks, block_len, s, cg, groups, channels;
+  guint32 x_off, w_off, b_off, dy_off, y_off, db_off;
+  guint32 has_w, has_b;
+  float eps;
+} NormPush;
+
+typedef struct {
+  NormPush p;
+  gboolean rms;
+  SsGpuBuffer *stats;
+} NormData;
+
+static void
+norm_data_free (gpointer data)
+{
+  NormData *nd = data;
+  g_clear_pointer (&nd->stats, ss_gpu_buffer_unref);
+  g_free (nd);
+}
+
+static gboolean
+norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *w, SsTensor *b,
+               SsTensor *dy, SsGpuBuffer *stats, SsTensor *y, SsTensor *db, guint64 groups,
+               GError **error)
+{
+  guint32 spec[2] = { stage, rms };
+  SsGpuBinding bind[7] = {
+    ss_tensor_binding (x, SS_GPU_READ),
+    ss_tensor_binding (w ? w : x, SS_GPU_READ),
+    ss_tensor_binding (b ? b : x, SS_GPU_READ),
+    ss_tensor_binding (dy ? dy : x, SS_GPU_READ),
+    { stats, 0, 0, stage == 0 ? SS_GPU_WRITE : SS_GPU_READ },
+    ss_tensor_binding (y, SS_GPU_WRITE),
+    ss_tensor_binding (db ? db : y, SS_GPU_WRITE),
+  };
+  return ss_ops_dispatch (x->device, "ops_norm", x->dtype, spec, 2, bind, 7, p, sizeof *p,
+                          groups, error);
+}
+
+static gboolean
+norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  NormData *nd = ss_autograd_node_get_data (node);
+  SsTensor *x = ss_autograd_node_saved (node, 0);
+  SsTensor *w = ss_autograd_node_saved (node, 1), *b = ss_autograd_node_saved (node, 2);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  NormPush p = nd->p;
+  p.dy_off = g->offset;
+  if (ss_autograd_node_needs_input_grad (node, 0))
+    {
+      g_autoptr (SsTensor) dx = ss_tensor_new_like (x, error);
+      SS_OPS_TRY (dx);
+      p.y_off = dx->offset;
+      SS_OPS_TRY (norm_dispatch (1, nd->rms, &p, x, w, b, g, nd->stats, dx, NULL, p.nblocks, error));
+      gi[0] = g_steal_pointer (&dx);
+    }
+  gboolean need_w = w && ss_autograd_node_needs_input_grad (node, 1);
+  gboolean need_b = b && ss_autograd_node_needs_input_grad (node, 2);
+  if (need_w || need_b)
+    {
+      SsTensor *wb = w ? w : b;
+      g_autoptr (SsTensor) dw = need_w ? ss_tensor_new_like (w, error) : NULL;
+      g_autoptr (SsTensor) db = need_b ? ss_tensor_new_like (b, error) : NULL;
+      SS_OPS_TRY ((!need_w || dw) && (!need_b || db));
+      p.has_w = need_w;
+      p.has_b = need_b;
+      p.y_off = dw ? dw->offset : 0;
+      p.db_off = db ? db->offset : 0;
+      SsTensor *out0 = dw ? dw : db;
+      gboolean rowwise = p.s == 1 && p.groups == 1;   /* layer / RMS norm */
+      SS_OPS_TRY (norm_dispatch (rowwise ? 3 : 2, nd->rms, &p, x, NULL, NULL, g, nd->stats, out0, db,
+                                 rowwise ? (p.channels + 31) / 32 : p.channels, error));
+      (void) wb;
+      gi[1] = g_steal_pointer (&dw);
+      gi[2] = g_steal_pointer (&db);
+    }
+  return TRUE;
+}
+
+static SsTensor *
+norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gboolean rms,
+         guint32 nblocks, guint32 block_len, guint32 s, guint32 cg, guint32 groups,
+         guint32 channels, GError **error)
+{
+  if (!ss_ops_check_dtypes (name, 3, (SsTensor *[]) { x, w, b }, error))
+    return NULL;
+  for (int i = 0; i < 2; i++)
+    {
+      SsTensor *t = i ? b : w;
+      if (t && ss_tensor_numel (t) != channels)
+        {
+          g_autofree char *desc = ss_tensor_describe (t);
+          g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                       "%s: %s %s does not have %u elements", name, i ? "bias" : "weight",
+                       desc, channels);
+          return NULL;
+        }
+    }
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  g_autoptr (SsTensor) wc = w ? ss_ops_contig (w, error) : NULL;
+  g_autoptr (SsTensor) bc = b ? ss_ops_contig (b, error) : NULL;
+  if (!xc || (w && !wc) || (b && !bc))
+    return NULL;
+  g_autoptr (SsTensor) y = ss_tensor_new_like (xc, error);
+  if (!y)
+    return NULL;
+  g_autoptr (SsGpuBuffer) stats = ss_gpu_buffer_new (y->device, MAX (8 * (gsize) nblocks, 16), error);
+  if (!stats)
+    return NULL;
+  NormPush p = {
+    nblocks, block_len, s, cg, groups, channels,
+    xc->offset, wc ? wc->offset : 0, bc ? bc->offset : 0, 0, y->offset, 0,
+    wc != NULL, bc != NULL, eps,
+  };
+  if (!norm_dispatch (0, rms, &p, xc, wc, bc, NULL, stats, y, NULL, nblocks, error))
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, name, norm_backward, 3, (SsTensor *[]) { x, w, b });
+  if (node)
+    {
+      NormData *nd = g_new0 (NormData, 1);
+      nd->p = p;
+      nd->rms = rms;
+      nd->stats = g_steal_pointer (&stats);
+      ss_autograd_node_set_data (node, nd, norm_data_free);
+      ss_ops_save_detached (node, xc);
+      ss_ops_save_detached (node, wc);
+      ss_ops_save_detached (node, bc);
+    }
+  return g_steal_pointer (&y);
+}
+
+SsTensor *
+ss_op_layer_norm (SsTensor *x, SsTensor *w, SsTensor *b, float eps, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  guint32 c = x->shape[x->ndim - 1];
+  guint32 rows = c ? ss_tensor_numel (x) / c : 0;
+  return norm_op ("layer_norm", x, w, b, eps, FALSE, rows, c, 1, c, 1, c, error);
+}
+
+SsTensor *
+ss_op_rms_norm (SsTensor *x, SsTensor *w, float eps, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  guint32 c = x->shape[x->ndim - 1];
+  guint32 rows = c ? ss_tensor_numel (x) / c : 0;
+  return norm_op ("rms_norm", x, w, NULL, eps, TRUE, rows, c, 1, c, 1, c, error);
+}
+
+SsTensor *
+ss_op_group_norm (SsTensor *x, int groups, SsTensor *w, SsTensor *b, float eps, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  if (x->ndim < 2 || groups <= 0 || x->shape[1] % groups != 0)
+    {
+      g_autofree char *desc = ss_tensor_describe (x);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "group_norm: %s cannot be split into %d groups over dim 1", desc, groups);
+      return NULL;
+    }
+  guint32 n = x->shape[0], c = x->shape[1], s = ss_ops_prod (x, 2, x->ndim);
+  guint32 cg = c / groups;
+  return norm_op ("group_norm", x, w, b, eps, FALSE, n * groups, cg * s, s, cg, groups, c, error);
+}

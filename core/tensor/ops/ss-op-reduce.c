@@ -1,0 +1,244 @@
+/* ss-op-reduce.c: reductions (sum, mean, max) over one dim, softmax and
+ * log-softmax. Both view the tensor as (outer, n, inner) around the dim. */
+#define G_LOG_DOMAIN "ss-ops"
+
+#include "config.h"
+#include "tensor/ops/ss-ops-private.h"
+
+/* ---------------------------------------------------------------- reduce */
+
+typedef struct {
+  SsReduceOp op;
+  guint32 outer, n, inner;
+  SsGpuBuffer *idx;
+} ReduceData;
+
+static void
+reduce_data_free (gpointer p)
+{
+  ReduceData *rd = p;
+  g_clear_pointer (&rd->idx, ss_gpu_buffer_unref);
+  g_free (rd);
+}
+
+static gboolean
+reduce_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  ReduceData *rd = ss_autograd_node_get_data (node);
+  SsTensor *x = ss_autograd_node_input (node, 0);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  g_autoptr (SsTensor) dx = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
+  SS_OPS_TRY (dx);
+  struct { guint32 outer, n, inner, dy_off, dx_off; } p = {
+    rd->outer, rd->n, rd->inner, g->offset, dx->offset
+  };
+  guint32 spec[1] = { rd->op };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (g, SS_GPU_READ),
+    rd->idx ? (SsGpuBinding) { rd->idx, 0, 0, SS_GPU_READ } : ss_tensor_binding (g, SS_GPU_READ),
+    ss_tensor_binding (dx, SS_GPU_WRITE),
+  };
+  guint64 total = (guint64) rd->outer * rd->n * rd->inner;
+  SS_OPS_TRY (ss_ops_dispatch (dx->device, "ops_reduce_bwd", dx->dtype, spec, 1, bind, 3,
+                               &p, sizeof p, (total + 255) / 256, error));
+  gi[0] = g_steal_pointer (&dx);
+  return TRUE;
+}
+
+SsTensor *
+ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  g_return_val_if_fail (op < SS_REDUCE_COUNT, NULL);
+  static const char *names[] = { "sum", "mean", "max" };
+  int d = ss_ops_dim (names[op], x, dim, error);
+  if (d < 0)
+    return NULL;
+  if (x->shape[d] == 0)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "%s: the reduced dimension is empty",
+                   names[op]);
+      return NULL;
+    }
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  if (!xc)
+    return NULL;
+  guint32 outer = ss_ops_prod (x, 0, d), n = x->shape[d], inner = ss_ops_prod (x, d + 1, x->ndim);
+  gint64 shape[5];
+  int nd = 0;
+  for (int i = 0; i < x->ndim; i++)
+    if (i != d)
+      shape[nd++] = x->shape[i];
+    else if (keepdim)
+      shape[nd++] = 1;
+  if (nd == 0)
+    shape[nd++] = 1;
+  g_autoptr (SsTensor) y = ss_tensor_new (x->dtype, nd, shape, error);
+  if (!y)
+    return NULL;
+  g_autoptr (SsGpuBuffer) idx = NULL;
+  if (op == SS_REDUCE_MAX)
+    {
+      idx = ss_gpu_buffer_new (y->device, MAX ((gsize) outer * inner * 4, 16), error);
+      if (!idx)
+        return NULL;
+    }
+  guint32 mode = inner == 1 ? 0 : 1;
+  struct { guint32 outer, n, inner, x_off, y_off, chunks, chunk_len; } p = {
+    outer, n, inner, xc->offset, y->offset, 0, 0
+  };
+  if (mode == 0 && op != SS_REDUCE_MAX && n >= 32768)
+    {
+      /* long rows: partial sums of 4096 elements, then one pass per row */
+      p.chunk_len = 4096;
+      p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
+      g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
+      if (!part)
+        return NULL;
+      SsGpuBinding b2[3] = {
+        ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
+        { part, 0, 0, SS_GPU_RW },
+      };
+      guint32 s2[2] = { op, 2 }, s3[2] = { op, 3 };
+      if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s2, 2, b2, 3, &p, sizeof p,
+                            (guint64) outer * p.chunks, error)
+          || !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s3, 2, b2, 3, &p, sizeof p,
+                               outer, error))
+        return NULL;
+      mode = 4;   /* done */
+    }
+  guint32 spec[2] = { op, mode };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
+    idx ? (SsGpuBinding) { idx, 0, 0, SS_GPU_WRITE } : ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  guint64 groups = mode == 0 ? outer : ((guint64) outer * inner + 127) / 128;
+  if (mode != 4 && !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, spec, 2, bind, 3,
+                                     &p, sizeof p, groups, error))
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, names[op], reduce_backward, 1, &x);
+  if (node)
+    {
+      ReduceData *rd = g_new0 (ReduceData, 1);
+      *rd = (ReduceData) { op, outer, n, inner, g_steal_pointer (&idx) };
+      ss_autograd_node_set_data (node, rd, reduce_data_free);
+    }
+  return g_steal_pointer (&y);
+}
+
+SsTensor *
+ss_op_sum (SsTensor *x, int dim, gboolean keepdim, GError **error)
+{
+  return ss_op_reduce (x, SS_REDUCE_SUM, dim, keepdim, error);
+}
+
+SsTensor *
+ss_op_mean (SsTensor *x, int dim, gboolean keepdim, GError **error)
+{
+  return ss_op_reduce (x, SS_REDUCE_MEAN, dim, keepdim, error);
+}
+
+SsTensor *
+ss_op_max (SsTensor *x, int dim, gboolean keepdim, GError **error)
+{
+  return ss_op_reduce (x, SS_REDUCE_MAX, dim, keepdim, error);
+}
+
+static SsTensor *
+reduce_all (SsTensor *x, SsReduceOp op, GError **error)
+{
+  g_autoptr (SsTensor) flat = ss_tensor_reshape (x, 1, (gint64[]) { ss_tensor_numel (x) }, error);
+  if (!flat)
+    return NULL;
+  return ss_op_reduce (flat, op, 0, TRUE, error);
+}
+
+SsTensor *
+ss_op_sum_all (SsTensor *x, GError **error)
+{
+  return reduce_all (x, SS_REDUCE_SUM, error);
+}
+
+SsTensor *
+ss_op_mean_all (SsTensor *x, GError **error)
+{
+  return reduce_all (x, SS_REDUCE_MEAN, error);
+}
+
+/* ---------------------------------------------------------------- softmax */
+
+typedef struct {
+  gboolean log;
+  guint32 outer, n, inner;
+} SoftmaxData;
+
+static gboolean
+softmax_run (SsTensor *x, SsTensor *dy, SsTensor *y, gboolean log, guint32 outer,
+             guint32 n, guint32 inner, GError **error)
+{
+  guint32 mode = inner == 1 ? 0 : 1;
+  struct { guint32 outer, n, inner, x_off, dy_off, y_off; } p = {
+    outer, n, inner, x->offset, dy ? dy->offset : 0, y->offset
+  };
+  guint32 spec[3] = { log, dy != NULL, mode };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (dy ? dy : x, SS_GPU_READ),
+    ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  guint64 groups = mode == 0 ? outer : ((guint64) outer * inner + 127) / 128;
+  return ss_ops_dispatch (y->device, "ops_softmax", y->dtype, spec, 3, bind, 3, &p, sizeof p,
+                          groups, error);
+}
+
+static gboolean
+softmax_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  SoftmaxData *sd = ss_autograd_node_get_data (node);
+  SsTensor *y = ss_autograd_node_saved (node, 0);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  g_autoptr (SsTensor) dx = ss_tensor_new_like (y, error);
+  SS_OPS_TRY (dx);
+  SS_OPS_TRY (softmax_run (y, g, dx, sd->log, sd->outer, sd->n, sd->inner, error));
+  gi[0] = g_steal_pointer (&dx);
+  return TRUE;
+}
+
+static SsTensor *
+softmax_op (SsTensor *x, int dim, gboolean log, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  const char *name = log ? "log_softmax" : "softmax";
+  int d = ss_ops_dim (name, x, dim, error);
+  if (d < 0)
+    return NULL;
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  if (!xc)
+    return NULL;
+  guint32 outer = ss_ops_prod (x, 0, d), n = x->shape[d], inner = ss_ops_prod (x, d + 1, x->ndim);
+  g_autoptr (SsTensor) y = ss_tensor_new_like (xc, error);
+  if (!y || !softmax_run (xc, NULL, y, log, outer, n, inner, error))
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, name, softmax_backward, 1, &x);
+  if (node)
+    {
+      SoftmaxData *sd = g_new (SoftmaxData, 1);
+      *sd = (SoftmaxData) { log, outer, n, inner };
+      ss_autograd_node_set_data (node, sd, g_free);
+      ss_ops_save_detached (node, y);
+    }
+  return g_steal_pointer (&y);
+}
+
+SsTensor *
+ss_op_softmax (SsTensor *x, int dim, GError **error)
+{
+  return softmax_op (x, dim, FALSE, error);
+}
+
+SsTensor *
+ss_op_log_softmax (SsTensor *x, int dim, GError **error)
+{
+  return softmax_op (x, dim, TRUE, error);
+}

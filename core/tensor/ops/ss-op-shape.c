@@ -1,0 +1,435 @@
+/* ss-op-shape.c: concat, gather (index_select / embedding), rotary position
+ * embedding and interpolation. */
+#define G_LOG_DOMAIN "ss-ops"
+
+#include "config.h"
+#include "tensor/ops/ss-ops-private.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- concat */
+
+typedef struct {
+  int dim;
+  guint n;
+  gint64 *lens;
+} ConcatData;
+
+static void
+concat_data_free (gpointer p)
+{
+  ConcatData *cd = p;
+  g_free (cd->lens);
+  g_free (cd);
+}
+
+static gboolean
+concat_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  ConcatData *cd = ss_autograd_node_get_data (node);
+  gint64 off = 0;
+  for (guint i = 0; i < cd->n; i++)
+    {
+      if (ss_autograd_node_needs_input_grad (node, i))
+        {
+          gi[i] = ss_tensor_slice (grad, cd->dim, off, off + cd->lens[i], error);
+          SS_OPS_TRY (gi[i]);
+        }
+      off += cd->lens[i];
+    }
+  return TRUE;
+}
+
+SsTensor *
+ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error)
+{
+  g_return_val_if_fail (n > 0 && xs != NULL && xs[0] != NULL, NULL);
+  int d = ss_ops_dim ("concat", xs[0], dim, error);
+  if (d < 0 || !ss_ops_check_dtypes ("concat", n, xs, error))
+    return NULL;
+  gint64 shape[5];
+  memcpy (shape, xs[0]->shape, sizeof shape);
+  shape[d] = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      gboolean ok = xs[i] && xs[i]->ndim == xs[0]->ndim;
+      for (int k = 0; ok && k < xs[0]->ndim; k++)
+        ok = k == d || xs[i]->shape[k] == xs[0]->shape[k];
+      if (!ok)
+        {
+          g_autofree char *a = ss_tensor_describe (xs[0]);
+          g_autofree char *b = xs[i] ? ss_tensor_describe (xs[i]) : g_strdup ("NULL");
+          g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                       "concat: %s and %s differ outside dimension %d", a, b, d);
+          return NULL;
+        }
+      shape[d] += xs[i]->shape[d];
+    }
+  g_autoptr (SsTensor) y = ss_tensor_new (xs[0]->dtype, xs[0]->ndim, shape, error);
+  if (!y)
+    return NULL;
+  {
+    g_auto (SsNoGradGuard) guard G_GNUC_UNUSED = ss_autograd_no_grad ();
+    gint64 off = 0;
+    for (guint i = 0; i < n; i++)
+      {
+        if (xs[i]->shape[d] > 0)
+          {
+            g_autoptr (SsTensor) view = ss_tensor_slice (y, d, off, off + xs[i]->shape[d], error);
+            if (!view || !ss_tensor_copy_into (view, xs[i], error))
+              return NULL;
+          }
+        off += xs[i]->shape[d];
+      }
+  }
+  SsAutogradNode *node = ss_ops_record (y, "concat", concat_backward, n, xs);
+  if (node)
+    {
+      ConcatData *cd = g_new0 (ConcatData, 1);
+      cd->dim = d;
+      cd->n = n;
+      cd->lens = g_new (gint64, n);
+      for (guint i = 0; i < n; i++)
+        cd->lens[i] = xs[i]->shape[d];
+      ss_autograd_node_set_data (node, cd, concat_data_free);
+    }
+  return g_steal_pointer (&y);
+}
+
+/* ---------------------------------------------------------------- gather */
+
+typedef struct {
+  guint32 outer, n, inner, m;
+  gint32 *idx;          /* host copy, for the inverse map of the backward */
+} GatherData;
+
+static void
+gather_data_free (gpointer p)
+{
+  GatherData *gd = p;
+  g_free (gd->idx);
+  g_free (gd);
+}
+
+static gboolean
+gather_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  GatherData *gd = ss_autograd_node_get_data (node);
+  SsTensor *x = ss_autograd_node_input (node, 0);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  g_autoptr (SsTensor) dx = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
+  SS_OPS_TRY (dx);
+  /* inverse map (CSR): offsets [n + 1], then positions grouped by row */
+  g_autofree gint32 *csr = g_new0 (gint32, (gsize) gd->n + 1 + MAX (gd->m, 1));
+  for (guint32 i = 0; i < gd->m; i++)
+    csr[gd->idx[i] + 1]++;
+  for (guint32 j = 0; j < gd->n; j++)
+    csr[j + 1] += csr[j];
+  g_autofree gint32 *fill = g_memdup2 (csr, sizeof (gint32) * gd->n);
+  for (guint32 i = 0; i < gd->m; i++)
+    csr[gd->n + 1 + fill[gd->idx[i]]++] = i;
+  g_autoptr (SsGpuBuffer) ib = ss_ops_upload (dx->device, csr,
+                                              sizeof (gint32) * ((gsize) gd->n + 1 + gd->m), error);
+  SS_OPS_TRY (ib);
+  struct { guint32 outer, n, inner, m, x_off, y_off; } p = {
+    gd->outer, gd->n, gd->inner, gd->m, g->offset, dx->offset
+  };
+  guint32 spec[1] = { 1 };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (g, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ },
+    ss_tensor_binding (dx, SS_GPU_WRITE),
+  };
+  SS_OPS_TRY (ss_ops_dispatch (dx->device, "ops_gather", dx->dtype, spec, 1, bind, 3, &p, sizeof p,
+                               ((guint64) gd->outer * gd->n * gd->inner + 255) / 256, error));
+  gi[0] = g_steal_pointer (&dx);
+  return TRUE;
+}
+
+SsTensor *
+ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 m, GError **error)
+{
+  g_return_val_if_fail (x != NULL && (idx != NULL || m == 0), NULL);
+  int d = ss_ops_dim ("index_select", x, dim, error);
+  if (d < 0)
+    return NULL;
+  for (gint64 i = 0; i < m; i++)
+    if (idx[i] < 0 || idx[i] >= x->shape[d])
+      {
+        g_autofree char *desc = ss_tensor_describe (x);
+        g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                     "index_select: index %d (at position %" G_GINT64_FORMAT ") is out of range "
+                     "for dimension %d of %s", idx[i], i, d, desc);
+        return NULL;
+      }
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  if (!xc)
+    return NULL;
+  gint64 shape[5];
+  memcpy (shape, x->shape, sizeof shape);
+  shape[d] = m;
+  g_autoptr (SsTensor) y = ss_tensor_new (x->dtype, x->ndim, shape, error);
+  if (!y)
+    return NULL;
+  g_autoptr (SsGpuBuffer) ib = ss_ops_upload (y->device, idx, m * sizeof (gint32), error);
+  if (!ib)
+    return NULL;
+  guint32 outer = ss_ops_prod (x, 0, d), n = x->shape[d], inner = ss_ops_prod (x, d + 1, x->ndim);
+  struct { guint32 outer, n, inner, m, x_off, y_off; } p = { outer, n, inner, m, xc->offset, y->offset };
+  guint32 spec[1] = { 0 };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (xc, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ }, ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  if (!ss_ops_dispatch (y->device, "ops_gather", y->dtype, spec, 1, bind, 3, &p, sizeof p,
+                        ((guint64) outer * m * inner + 255) / 256, error))
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, "index_select", gather_backward, 1, &x);
+  if (node)
+    {
+      GatherData *gd = g_new0 (GatherData, 1);
+      *gd = (GatherData) { outer, n, inner, m, g_memdup2 (idx, sizeof (gint32) * MAX (m, 1)) };
+      ss_autograd_node_set_data (node, gd, gather_data_free);
+    }
+  return g_steal_pointer (&y);
+}
+
+SsTensor *
+ss_op_embedding (SsTensor *table, const gint32 *ids, int ndim, const gint64 *shape, GError **error)
+{
+  g_return_val_if_fail (table != NULL && ndim >= 1 && ndim <= 4, NULL);
+  if (table->ndim != 2)
+    {
+      g_autofree char *desc = ss_tensor_describe (table);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "embedding: the table %s is not 2-D", desc);
+      return NULL;
+    }
+  gint64 m = 1, out_shape[5];
+  for (int i = 0; i < ndim; i++)
+    {
+      m *= shape[i];
+      out_shape[i] = shape[i];
+    }
+  out_shape[ndim] = table->shape[1];
+  g_autoptr (SsTensor) rows = ss_op_index_select (table, 0, ids, m, error);
+  if (!rows)
+    return NULL;
+  return ss_tensor_reshape (rows, ndim + 1, out_shape, error);
+}
+
+/* ---------------------------------------------------------------- rope */
+
+typedef struct {
+  guint32 rows, len, heads, dim, rot_dim;
+  gboolean interleaved;
+  SsGpuBuffer *table;
+} RopeData;
+
+static void
+rope_data_free (gpointer p)
+{
+  RopeData *rd = p;
+  g_clear_pointer (&rd->table, ss_gpu_buffer_unref);
+  g_free (rd);
+}
+
+/* (cos, sin) tables [len, rot_dim / 2, 2], computed in double precision on the
+ * host (sin/cos of large angles in fp32 shaders lose accuracy) and cached:
+ * every layer of a model asks for the same table. */
+typedef struct {
+  SsGpuDevice *dev;
+  guint32 len, rot_dim;
+  float base;
+  float *pos;          /* NULL: 0..len-1 */
+  SsGpuBuffer *buf;
+  guint64 stamp;
+} RopeTable;
+
+#define ROPE_CACHE 8
+static GMutex rope_lock;
+static RopeTable rope_cache[ROPE_CACHE];
+static guint64 rope_clock;
+
+static SsGpuBuffer *
+rope_table (SsGpuDevice *dev, guint32 len, guint32 rot_dim, float base, const float *pos,
+            GError **error)
+{
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&rope_lock);
+  RopeTable *slot = &rope_cache[0];
+  for (int i = 0; i < ROPE_CACHE; i++)
+    {
+      RopeTable *e = &rope_cache[i];
+      if (e->buf && e->dev == dev && e->len == len && e->rot_dim == rot_dim && e->base == base
+          && (pos == NULL) == (e->pos == NULL)
+          && (!pos || memcmp (pos, e->pos, sizeof (float) * len) == 0))
+        {
+          e->stamp = ++rope_clock;
+          return ss_gpu_buffer_ref (e->buf);
+        }
+      if (e->stamp < slot->stamp)
+        slot = e;
+    }
+  guint32 half = rot_dim / 2;
+  g_autofree float *tab = g_new (float, MAX ((gsize) len * half * 2, 1));
+  for (guint32 l = 0; l < len; l++)
+    {
+      double p = pos ? pos[l] : (double) l;
+      for (guint32 i = 0; i < half; i++)
+        {
+          double theta = p * pow (base, -2.0 * i / rot_dim);
+          tab[(l * half + i) * 2] = cos (theta);
+          tab[(l * half + i) * 2 + 1] = sin (theta);
+        }
+    }
+  SsGpuBuffer *buf = ss_ops_upload (dev, tab, sizeof (float) * len * half * 2, error);
+  if (!buf)
+    return NULL;
+  g_clear_pointer (&slot->buf, ss_gpu_buffer_unref);
+  g_clear_pointer (&slot->pos, g_free);
+  *slot = (RopeTable) { dev, len, rot_dim, base, pos ? g_memdup2 (pos, sizeof (float) * len) : NULL,
+                        ss_gpu_buffer_ref (buf), ++rope_clock };
+  return buf;
+}
+
+static gboolean
+rope_run (RopeData *rd, SsTensor *x, SsTensor *y, gboolean bwd, GError **error)
+{
+  struct { guint32 rows, len, heads, dim, rot_dim, x_off, y_off; } p = {
+    rd->rows, rd->len, rd->heads, rd->dim, rd->rot_dim, x->offset, y->offset
+  };
+  guint32 spec[2] = { rd->interleaved, bwd };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (x, SS_GPU_READ), { rd->table, 0, 0, SS_GPU_READ },
+    ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  guint64 per_row = rd->rot_dim / 2 + (rd->dim - rd->rot_dim);
+  return ss_ops_dispatch (y->device, "ops_rope", y->dtype, spec, 2, bind, 3, &p, sizeof p,
+                          ((guint64) rd->rows * per_row + 255) / 256, error);
+}
+
+static gboolean
+rope_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  RopeData *rd = ss_autograd_node_get_data (node);
+  SsTensor *x = ss_autograd_node_input (node, 0);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  g_autoptr (SsTensor) dx = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
+  SS_OPS_TRY (dx);
+  SS_OPS_TRY (rope_run (rd, g, dx, TRUE, error));
+  gi[0] = g_steal_pointer (&dx);
+  return TRUE;
+}
+
+SsTensor *
+ss_op_rope (SsTensor *x, int seq_dim, int rot_dim, float base, gboolean interleaved,
+            const float *positions, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  int d = ss_ops_dim ("rope", x, seq_dim, error);
+  if (d < 0)
+    return NULL;
+  gint64 dim = x->shape[x->ndim - 1];
+  if (d == x->ndim - 1 || rot_dim <= 0 || rot_dim % 2 != 0 || rot_dim > dim || base <= 0)
+    {
+      g_autofree char *desc = ss_tensor_describe (x);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "rope: cannot rotate %d features of %s with positions along dimension %d",
+                   rot_dim, desc, seq_dim);
+      return NULL;
+    }
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  if (!xc)
+    return NULL;
+  g_autoptr (SsTensor) y = ss_tensor_new_like (xc, error);
+  if (!y)
+    return NULL;
+  guint32 len = x->shape[d];
+  g_autofree RopeData *rd = g_new0 (RopeData, 1);
+  *rd = (RopeData) { ss_tensor_numel (x) / dim, len, ss_ops_prod (x, d + 1, x->ndim - 1), dim,
+                     rot_dim, interleaved, NULL };
+  rd->table = rope_table (y->device, len, rot_dim, base, positions, error);
+  if (!rd->table || !rope_run (rd, xc, y, FALSE, error))
+    {
+      if (rd->table)
+        ss_gpu_buffer_unref (rd->table);
+      return NULL;
+    }
+  SsAutogradNode *node = ss_ops_record (y, "rope", rope_backward, 1, &x);
+  if (node)
+    ss_autograd_node_set_data (node, g_steal_pointer (&rd), rope_data_free);
+  else
+    ss_gpu_buffer_unref (rd->table);
+  return g_steal_pointer (&y);
+}
+
+/* ---------------------------------------------------------------- interpolate */
+
+typedef struct {
+  guint32 nc, ih, iw, oh, ow;
+  SsInterpMode mode;
+  gboolean align;
+} InterpData;
+
+static gboolean
+interp_run (InterpData *id, SsTensor *x, SsTensor *y, gboolean bwd, GError **error)
+{
+  struct { guint32 nc, ih, iw, oh, ow, x_off, y_off; } p = {
+    id->nc, id->ih, id->iw, id->oh, id->ow, x->offset, y->offset
+  };
+  guint32 spec[3] = { id->mode == SS_INTERP_LINEAR, id->align, bwd };
+  SsGpuBinding bind[2] = { ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE) };
+  guint64 n = (guint64) id->nc * (bwd ? (guint64) id->ih * id->iw : (guint64) id->oh * id->ow);
+  return ss_ops_dispatch (y->device, "ops_interp", y->dtype, spec, 3, bind, 2, &p, sizeof p,
+                          (n + 255) / 256, error);
+}
+
+static gboolean
+interp_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  InterpData *id = ss_autograd_node_get_data (node);
+  SsTensor *x = ss_autograd_node_input (node, 0);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  SS_OPS_TRY (g);
+  g_autoptr (SsTensor) dx = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
+  SS_OPS_TRY (dx);
+  SS_OPS_TRY (interp_run (id, g, dx, TRUE, error));
+  gi[0] = g_steal_pointer (&dx);
+  return TRUE;
+}
+
+SsTensor *
+ss_op_interpolate (SsTensor *x, int n_size, const gint64 *size, SsInterpMode mode,
+                   gboolean align_corners, GError **error)
+{
+  g_return_val_if_fail (x != NULL && size != NULL, NULL);
+  if ((n_size != 1 && n_size != 2) || x->ndim != n_size + 2 || size[0] <= 0
+      || (n_size == 2 && size[1] <= 0))
+    {
+      g_autofree char *desc = ss_tensor_describe (x);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "interpolate: %s is not [N, C, W] or [N, C, H, W] with a matching output size",
+                   desc);
+      return NULL;
+    }
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  if (!xc)
+    return NULL;
+  gint64 shape[4] = { x->shape[0], x->shape[1], size[0], n_size == 2 ? size[1] : 0 };
+  g_autoptr (SsTensor) y = ss_tensor_new (x->dtype, x->ndim, shape, error);
+  if (!y)
+    return NULL;
+  InterpData id = {
+    x->shape[0] * x->shape[1],
+    n_size == 2 ? x->shape[2] : 1, x->shape[x->ndim - 1],
+    n_size == 2 ? size[0] : 1, size[n_size - 1],
+    mode, align_corners,
+  };
+  if (!interp_run (&id, xc, y, FALSE, error))
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, "interpolate", interp_backward, 1, &x);
+  if (node)
+    ss_autograd_node_set_data (node, g_memdup2 (&id, sizeof id), g_free);
+  return g_steal_pointer (&y);
+}

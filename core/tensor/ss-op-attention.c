@@ -1,0 +1,228 @@
+/* ss-op-attention.c: fused scaled-dot-product attention, forward and backward.
+ * Forward streams K/V tiles with an online softmax and keeps the per-row
+ * log-sum-exp; backward recomputes the probabilities tile by tile (one kernel
+ * for dK/dV over key tiles, one for dQ over query tiles), never storing the
+ * Lq x Lk matrix. */
+#define G_LOG_DOMAIN "ss-op-attention"
+
+#include "config.h"
+#include "tensor/ss-ops.h"
+
+#include <math.h>
+
+typedef struct {
+  guint32 Lq, Lk, D, Dv;
+  guint32 H, flags, q_off, k_off;
+  guint32 v_off, o_off, m_off, m_bs;
+  guint32 m_hs, l_off, do_off, g_off;
+  float scale;
+} AttnPush;
+
+typedef struct {
+  gboolean causal;
+  float scale;
+  gint64 mbs, mhs;
+} AttnData;
+
+static gboolean
+check_inputs (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask, gint64 *mbs, gint64 *mhs, GError **error)
+{
+  gboolean ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4 &&
+    q->dtype == k->dtype && k->dtype == v->dtype &&
+    k->shape[0] == q->shape[0] && v->shape[0] == q->shape[0] &&
+    k->shape[1] == q->shape[1] && v->shape[1] == q->shape[1] &&
+    k->shape[3] == q->shape[3] && v->shape[2] == k->shape[2] &&
+    q->shape[3] >= 1 && q->shape[3] <= 128 && v->shape[3] >= 1 && v->shape[3] <= 128;
+  gint64 B = q->shape[0], H = q->shape[1], Lq = q->shape[2], Lk = k->shape[2];
+  *mbs = *mhs = 0;
+  if (ok && mask)
+    {
+      ok = mask->dtype == q->dtype;
+      if (ok && mask->ndim == 2)
+        ok = mask->shape[0] == Lq && mask->shape[1] == Lk;
+      else if (ok && mask->ndim == 4)
+        {
+          ok = (mask->shape[0] == 1 || mask->shape[0] == B) && (mask->shape[1] == 1 || mask->shape[1] == H) &&
+               mask->shape[2] == Lq && mask->shape[3] == Lk;
+          *mhs = mask->shape[1] == 1 ? 0 : Lq * Lk;
+          *mbs = mask->shape[0] == 1 ? 0 : mask->shape[1] * Lq * Lk;
+        }
+      else
+        ok = FALSE;
+    }
+  if (!ok)
+    {
+      g_autofree char *a = ss_tensor_describe (q);
+      g_autofree char *b = ss_tensor_describe (k);
+      g_autofree char *c = ss_tensor_describe (v);
+      g_autofree char *d = mask ? ss_tensor_describe (mask) : g_strdup ("none");
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "attention: q %s, k %s, v %s, mask %s do not fit (q [B,H,Lq,D], k [B,H,Lk,D], "
+                   "v [B,H,Lk,Dv], D and Dv <= 128, one dtype)", a, b, c, d);
+    }
+  return ok;
+}
+
+static gboolean
+attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **error)
+{
+  AttnData *ad = ss_autograd_node_get_data (node);
+  SsTensor *q = ss_autograd_node_input (node, 0);
+  SsTensor *k = ss_autograd_node_input (node, 1);
+  SsTensor *v = ss_autograd_node_input (node, 2);
+  SsTensor *mask = ss_autograd_node_input (node, 3);
+  SsTensor *out = ss_autograd_node_saved (node, 0);
+  SsTensor *lse = ss_autograd_node_saved (node, 1);
+  gint64 B = q->shape[0], H = q->shape[1], Lq = q->shape[2], D = q->shape[3];
+  gint64 Lk = k->shape[2], Dv = v->shape[3];
+  gint64 BH = B * H;
+  g_autoptr (SsTensor) qc = ss_tensor_contiguous (q, error);
+  g_autoptr (SsTensor) kc = qc ? ss_tensor_contiguous (k, error) : NULL;
+  g_autoptr (SsTensor) vc = kc ? ss_tensor_contiguous (v, error) : NULL;
+  g_autoptr (SsTensor) mc = (vc && mask) ? ss_tensor_contiguous (mask, error) : NULL;
+  g_autoptr (SsTensor) gc = vc ? ss_tensor_contiguous (g, error) : NULL;
+  if (!gc || (mask && !mc))
+    return FALSE;
+  SsTensor *mt = mc ? mc : qc;
+  char name[64];
+  AttnPush p = {
+    .Lq = Lq, .Lk = Lk, .D = D, .Dv = Dv, .H = H,
+    .flags = (mc ? 1u : 0u) | (ad->causal ? 2u : 0u),
+    .q_off = qc->offset, .k_off = kc->offset, .v_off = vc->offset, .o_off = out->offset,
+    .m_off = mt->offset, .m_bs = ad->mbs, .m_hs = ad->mhs,
+    .l_off = lse->offset, .do_off = gc->offset, .g_off = lse->offset + BH * Lq,
+    .scale = ad->scale,
+  };
+  /* dsum = rowsum(dO * O) into the second half of the lse tensor */
+  {
+    AttnPush pp = p;
+    pp.H = BH * Lq;
+    pp.l_off = p.g_off;
+    SsGpuBinding b[3] = { ss_tensor_binding (out, SS_GPU_READ), ss_tensor_binding (gc, SS_GPU_READ),
+                          ss_tensor_binding (lse, SS_GPU_WRITE) };
+    SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_pre", q->dtype, name, sizeof name),
+                        .bindings = b, .n_bindings = 3, .push = &pp, .push_size = sizeof pp };
+    ss_gpu_groups_1d (q->device, (BH * Lq + 255) / 256, d.groups);
+    if (!ss_gpu_dispatch (q->device, &d, error))
+      return FALSE;
+  }
+  if (ss_autograd_node_needs_input_grad (node, 1) || ss_autograd_node_needs_input_grad (node, 2))
+    {
+      SsTensor *dk = ss_tensor_new (k->dtype, 4, k->shape, error);
+      if (!dk)
+        return FALSE;
+      gi[1] = dk;
+      SsTensor *dv = ss_tensor_new (v->dtype, 4, v->shape, error);
+      if (!dv)
+        return FALSE;
+      gi[2] = dv;
+      SsGpuBinding b[8] = {
+        ss_tensor_binding (qc, SS_GPU_READ), ss_tensor_binding (kc, SS_GPU_READ),
+        ss_tensor_binding (vc, SS_GPU_READ), ss_tensor_binding (mt, SS_GPU_READ),
+        ss_tensor_binding (gc, SS_GPU_READ), ss_tensor_binding (lse, SS_GPU_READ),
+        ss_tensor_binding (dk, SS_GPU_WRITE), ss_tensor_binding (dv, SS_GPU_WRITE),
+      };
+      SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dkv", q->dtype, name, sizeof name),
+                          .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p,
+                          .groups = { (Lk + 15) / 16, BH, 1 } };
+      if (!ss_gpu_dispatch (q->device, &d, error))
+        return FALSE;
+    }
+  if (ss_autograd_node_needs_input_grad (node, 0))
+    {
+      SsTensor *dq = ss_tensor_new (q->dtype, 4, q->shape, error);
+      if (!dq)
+        return FALSE;
+      gi[0] = dq;
+      SsGpuBinding b[7] = {
+        ss_tensor_binding (qc, SS_GPU_READ), ss_tensor_binding (kc, SS_GPU_READ),
+        ss_tensor_binding (vc, SS_GPU_READ), ss_tensor_binding (mt, SS_GPU_READ),
+        ss_tensor_binding (gc, SS_GPU_READ), ss_tensor_binding (lse, SS_GPU_READ),
+        ss_tensor_binding (dq, SS_GPU_WRITE),
+      };
+      SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dq", q->dtype, name, sizeof name),
+                          .bindings = b, .n_bindings = 7, .push = &p, .push_size = sizeof p,
+                          .groups = { (Lq + 15) / 16, BH, 1 } };
+      if (!ss_gpu_dispatch (q->device, &d, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+SsTensor *
+ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
+                 gboolean causal, float scale, GError **error)
+{
+  g_return_val_if_fail (q && k && v, NULL);
+  gint64 mbs, mhs;
+  if (!check_inputs (q, k, v, mask, &mbs, &mhs, error))
+    return NULL;
+  gint64 B = q->shape[0], H = q->shape[1], Lq = q->shape[2], D = q->shape[3];
+  gint64 Lk = k->shape[2], Dv = v->shape[3];
+  gint64 BH = B * H;
+  if (scale <= 0.0f)
+    scale = 1.0f / sqrtf ((float) D);
+  if (BH > 65535)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "attention: batch*heads %" G_GINT64_FORMAT " > 65535", BH);
+      return NULL;
+    }
+  g_autoptr (SsTensor) qc = NULL, kc = NULL, vc = NULL, mc = NULL;
+  {
+    SS_NO_GRAD_SCOPE;
+    qc = ss_tensor_contiguous (q, error);
+    kc = qc ? ss_tensor_contiguous (k, error) : NULL;
+    vc = kc ? ss_tensor_contiguous (v, error) : NULL;
+    mc = (vc && mask) ? ss_tensor_contiguous (mask, error) : NULL;
+  }
+  if (!vc || (mask && !mc))
+    return NULL;
+  SsTensor *out = ss_tensor_new (q->dtype, 4, SS_SHAPE (B, H, Lq, Dv), error);
+  if (!out)
+    return NULL;
+  /* lse [BH*Lq] followed by room for backward's row sums */
+  g_autoptr (SsTensor) lse = ss_tensor_new (SS_DTYPE_F32, 1, SS_SHAPE (2 * BH * Lq), error);
+  if (!lse)
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  SsTensor *mt = mc ? mc : qc;
+  AttnPush p = {
+    .Lq = Lq, .Lk = Lk, .D = D, .Dv = Dv, .H = H,
+    .flags = (mc ? 1u : 0u) | (causal ? 2u : 0u),
+    .q_off = qc->offset, .k_off = kc->offset, .v_off = vc->offset, .o_off = out->offset,
+    .m_off = mt->offset, .m_bs = mbs, .m_hs = mhs, .l_off = lse->offset,
+    .scale = scale,
+  };
+  char name[64];
+  SsGpuBinding b[6] = {
+    ss_tensor_binding (qc, SS_GPU_READ), ss_tensor_binding (kc, SS_GPU_READ),
+    ss_tensor_binding (vc, SS_GPU_READ), ss_tensor_binding (mt, SS_GPU_READ),
+    ss_tensor_binding (out, SS_GPU_WRITE), ss_tensor_binding (lse, SS_GPU_WRITE),
+  };
+  SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_fwd", q->dtype, name, sizeof name),
+                      .bindings = b, .n_bindings = 6, .push = &p, .push_size = sizeof p,
+                      .groups = { (Lq + 15) / 16, BH, 1 }, .label = "attention_fwd" };
+  if (!ss_gpu_dispatch (q->device, &d, error))
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  SsTensor *ins[4] = { q, k, v, mask };
+  if (ss_autograd_needs_grad (3, ins))
+    {
+      SsAutogradNode *node = ss_autograd_node_new ("attention", attention_backward, 4, ins);
+      AttnData *ad = g_new (AttnData, 1);
+      ad->causal = causal;
+      ad->scale = scale;
+      ad->mbs = mbs;
+      ad->mhs = mhs;
+      ss_autograd_node_set_data (node, ad, g_free);
+      g_autoptr (SsTensor) od = ss_tensor_detach (out);
+      ss_autograd_node_save (node, od);
+      ss_autograd_node_save (node, lse);
+      ss_autograd_attach (out, node);
+    }
+  return out;
+}

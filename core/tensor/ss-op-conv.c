@@ -1,0 +1,456 @@
+/* ss-op-conv.c: 1-D/2-D/3-D convolution and transposed convolution, forward
+ * and backward, as im2col / col2im plus the strided GEMM, per group, in
+ * chunks of samples so the column buffer stays bounded. */
+#define G_LOG_DOMAIN "ss-op-conv"
+
+#include "config.h"
+#include "tensor/ss-ops.h"
+#include "tensor/ss-op-matmul-private.h"
+
+#include <string.h>
+
+typedef struct {
+  gint64 in[3];     /* image spatial size (padded to 3 dims with leading 1s) */
+  gint64 out[3];    /* column positions */
+  int k[3], s[3], p[3], d[3];
+  int groups;
+  int nsp;          /* spatial dims of the tensors (1..3) */
+} Geo;
+
+typedef struct {
+  guint32 N, C, img_off, col_off;
+  guint32 in0, in1, in2, pad_;
+  guint32 out0, out1, out2, pad2_;
+  guint32 k0, k1, k2, pad3_;
+  gint32 s0, s1, s2, pad4_;
+  gint32 p0, p1, p2, pad5_;
+  gint32 d0, d1, d2, pad6_;
+} ColPush;
+
+static gint64 geo_kv (const Geo *g) { return (gint64) g->k[0] * g->k[1] * g->k[2]; }
+static gint64 geo_l (const Geo *g) { return g->out[0] * g->out[1] * g->out[2]; }
+static gint64 geo_s (const Geo *g) { return g->in[0] * g->in[1] * g->in[2]; }
+
+SsConvParams
+ss_conv_params_default (void)
+{
+  SsConvParams p = { { 1, 1, 1 }, { 0, 0, 0 }, { 1, 1, 1 }, { 0, 0, 0 }, 1 };
+  return p;
+}
+
+static void
+fill_push (ColPush *p, const Geo *g, gint64 n, gint64 c, gint64 img_off, gint64 col_off)
+{
+  memset (p, 0, sizeof *p);
+  p->N = n;
+  p->C = c;
+  p->img_off = img_off;
+  p->col_off = col_off;
+  p->in0 = g->in[0]; p->in1 = g->in[1]; p->in2 = g->in[2];
+  p->out0 = g->out[0]; p->out1 = g->out[1]; p->out2 = g->out[2];
+  p->k0 = g->k[0]; p->k1 = g->k[1]; p->k2 = g->k[2];
+  p->s0 = g->s[0]; p->s1 = g->s[1]; p->s2 = g->s[2];
+  p->p0 = g->p[0]; p->p1 = g->p[1]; p->p2 = g->p[2];
+  p->d0 = g->d[0]; p->d1 = g->d[1]; p->d2 = g->d[2];
+}
+
+/* col [nc, C*KV, L] <- img samples n0..n0+nc of [N, C, S] */
+static gboolean
+im2col (SsTensor *img, gint64 n0, gint64 nc, gint64 C, const Geo *g, SsTensor *col, GError **error)
+{
+  ColPush p;
+  fill_push (&p, g, nc, C, img->offset + n0 * C * geo_s (g), col->offset);
+  char name[64];
+  SsGpuBinding b[2] = { ss_tensor_binding (img, SS_GPU_READ), ss_tensor_binding (col, SS_GPU_WRITE) };
+  SsGpuDispatch d = { .shader = ss_tensor_shader ("conv_im2col", img->dtype, name, sizeof name),
+                      .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
+  ss_gpu_groups_1d (img->device, (nc * C * geo_kv (g) * geo_l (g) + 255) / 256, d.groups);
+  return ss_gpu_dispatch (img->device, &d, error);
+}
+
+/* img samples n0.. of [N, C, S] <- col2im (col [nc, C*KV, L]) (overwrites) */
+static gboolean
+col2im (SsTensor *col, gint64 n0, gint64 nc, gint64 C, const Geo *g, SsTensor *img, GError **error)
+{
+  ColPush p;
+  fill_push (&p, g, nc, C, img->offset + n0 * C * geo_s (g), col->offset);
+  char name[64];
+  SsGpuBinding b[2] = { ss_tensor_binding (col, SS_GPU_READ), ss_tensor_binding (img, SS_GPU_WRITE) };
+  SsGpuDispatch d = { .shader = ss_tensor_shader ("conv_col2im", img->dtype, name, sizeof name),
+                      .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
+  ss_gpu_groups_1d (img->device, (nc * C * geo_s (g) + 255) / 256, d.groups);
+  return ss_gpu_dispatch (img->device, &d, error);
+}
+
+static gint64
+chunk_samples (SsTensor *t, gint64 N, gint64 per_sample)
+{
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (t->device);
+  gint64 budget = MIN ((gint64) 64 << 20, (gint64) (caps->max_storage_buffer_range / ss_dtype_size (t->dtype)));
+  gint64 c = budget / MAX (per_sample, 1);
+  return CLAMP (c, 1, N);
+}
+
+static gboolean
+bias_add (SsTensor *y, SsTensor *bias, gint64 outer, gint64 C, gint64 inner, GError **error)
+{
+  struct { guint32 n, C, inner, y_off, b_off; } p = { outer * C * inner, C, inner, y->offset, bias->offset };
+  char name[64];
+  SsGpuBinding b[2] = { ss_tensor_binding (y, SS_GPU_RW), ss_tensor_binding (bias, SS_GPU_READ) };
+  SsGpuDispatch d = { .shader = ss_tensor_shader ("bias_add", y->dtype, name, sizeof name),
+                      .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
+  ss_gpu_groups_1d (y->device, (p.n + 255) / 256, d.groups);
+  return ss_gpu_dispatch (y->device, &d, error);
+}
+
+/* out [N, O, L] = conv (img [N, C, S], w [O, C/g, KV]) (+ bias[O]) */
+static gboolean
+conv_core (SsTensor *img, gint64 N, gint64 C, SsTensor *w, gint64 O, SsTensor *bias,
+           const Geo *g, SsTensor *out, GError **error)
+{
+  gint64 KV = geo_kv (g), L = geo_l (g);
+  gint64 Cg = C / g->groups, Og = O / g->groups;
+  gint64 chunk = chunk_samples (img, N, C * KV * L);
+  g_autoptr (SsTensor) col = ss_tensor_new (img->dtype, 1, SS_SHAPE (chunk * C * KV * L), error);
+  if (!col)
+    return FALSE;
+  for (gint64 n0 = 0; n0 < N; n0 += chunk)
+    {
+      gint64 nc = MIN (chunk, N - n0);
+      if (!im2col (img, n0, nc, C, g, col, error))
+        return FALSE;
+      for (int gi = 0; gi < g->groups; gi++)
+        {
+          SsGemmOperand A = { w, w->offset + gi * Og * Cg * KV, 0, Cg * KV, 1 };
+          SsGemmOperand B = { col, col->offset + gi * Cg * KV * L, C * KV * L, L, 1 };
+          SsGemmOperand Cc = { out, out->offset + (n0 * O + gi * Og) * L, O * L, L, 1 };
+          SsTensor *bview = NULL;
+          SsTensor bv;
+          if (bias)
+            {
+              bv = *bias;
+              bv.offset = bias->offset + gi * Og;
+              bview = &bv;
+            }
+          if (!ss_gemm (&A, &B, &Cc, nc, Og, L, Cg * KV, 1.0f, 0.0f, bview, SS_GEMM_BIAS_ROW, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* img_grad [N, C, S] = conv^T (dy [N, O, L], w [O, C/g, KV]) */
+static gboolean
+conv_core_adjoint (SsTensor *dy, gint64 N, gint64 O, SsTensor *w, gint64 C,
+                   const Geo *g, SsTensor *img_grad, GError **error)
+{
+  gint64 KV = geo_kv (g), L = geo_l (g);
+  gint64 Cg = C / g->groups, Og = O / g->groups;
+  gint64 chunk = chunk_samples (dy, N, C * KV * L);
+  g_autoptr (SsTensor) col = ss_tensor_new (dy->dtype, 1, SS_SHAPE (chunk * C * KV * L), error);
+  if (!col)
+    return FALSE;
+  for (gint64 n0 = 0; n0 < N; n0 += chunk)
+    {
+      gint64 nc = MIN (chunk, N - n0);
+      for (int gi = 0; gi < g->groups; gi++)
+        {
+          SsGemmOperand A = { w, w->offset + gi * Og * Cg * KV, 0, 1, Cg * KV };
+          SsGemmOperand B = { dy, dy->offset + (n0 * O + gi * Og) * L, O * L, L, 1 };
+          SsGemmOperand Cc = { col, col->offset + gi * Cg * KV * L, C * KV * L, L, 1 };
+          if (!ss_gemm (&A, &B, &Cc, nc, Cg * KV, L, Og, 1.0f, 0.0f, NULL, 0, error))
+            return FALSE;
+        }
+      if (!col2im (col, n0, nc, C, g, img_grad, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* dw [O, C/g, KV] = sum_n dy[n] (O x L) @ col(img[n])^T */
+static gboolean
+conv_core_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O,
+                       const Geo *g, SsTensor *dw, GError **error)
+{
+  gint64 KV = geo_kv (g), L = geo_l (g);
+  gint64 Cg = C / g->groups, Og = O / g->groups;
+  gint64 chunk = chunk_samples (img, N, C * KV * L);
+  g_autoptr (SsTensor) col = ss_tensor_new (img->dtype, 1, SS_SHAPE (chunk * C * KV * L), error);
+  if (!col)
+    return FALSE;
+  for (gint64 n0 = 0; n0 < N; n0 += chunk)
+    {
+      gint64 nc = MIN (chunk, N - n0);
+      if (!im2col (img, n0, nc, C, g, col, error))
+        return FALSE;
+      for (gint64 n = 0; n < nc; n++)
+        for (int gi = 0; gi < g->groups; gi++)
+          {
+            SsGemmOperand A = { dy, dy->offset + ((n0 + n) * O + gi * Og) * L, 0, L, 1 };
+            SsGemmOperand B = { col, col->offset + (n * C + gi * Cg) * KV * L, 0, 1, L };
+            SsGemmOperand Cc = { dw, dw->offset + gi * Og * Cg * KV, 0, Cg * KV, 1 };
+            float beta = (n0 + n) == 0 ? 0.0f : 1.0f;
+            if (!ss_gemm (&A, &B, &Cc, 1, Og, Cg * KV, L, 1.0f, beta, NULL, 0, error))
+              return FALSE;
+          }
+    }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+typedef struct {
+  Geo geo;
+  gboolean transposed;
+} ConvData;
+
+static gboolean
+conv_backward (SsAutogradNode *node, SsTensor *gy, SsTensor **gi, GError **error)
+{
+  ConvData *cd = ss_autograd_node_get_data (node);
+  const Geo *g = &cd->geo;
+  SsTensor *x = ss_autograd_node_input (node, 0);
+  SsTensor *w = ss_autograd_node_input (node, 1);
+  SsTensor *bias = ss_autograd_node_input (node, 2);
+  gint64 N = x->shape[0];
+  g_autoptr (SsTensor) xc = ss_tensor_contiguous (x, error);
+  g_autoptr (SsTensor) wc = xc ? ss_tensor_contiguous (w, error) : NULL;
+  g_autoptr (SsTensor) gc = wc ? ss_tensor_contiguous (gy, error) : NULL;
+  if (!gc)
+    return FALSE;
+  if (!cd->transposed)
+    {
+      gint64 C = x->shape[1], O = w->shape[0];
+      if (ss_autograd_node_needs_input_grad (node, 0))
+        {
+          gi[0] = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
+          if (!gi[0] || !conv_core_adjoint (gc, N, O, wc, C, g, gi[0], error))
+            return FALSE;
+        }
+      if (ss_autograd_node_needs_input_grad (node, 1))
+        {
+          gi[1] = ss_tensor_new (w->dtype, w->ndim, w->shape, error);
+          if (!gi[1] || !conv_core_weight_grad (xc, N, C, gc, O, g, gi[1], error))
+            return FALSE;
+        }
+      if (bias && ss_autograd_node_needs_input_grad (node, 2))
+        {
+          gi[2] = ss_tensor_new (bias->dtype, bias->ndim, bias->shape, error);
+          if (!gi[2] || !ss_bias_grad (gc, N, O, geo_l (g), gi[2], 0.0f, error))
+            return FALSE;
+        }
+    }
+  else
+    {
+      /* y [N, O, S] = conv^T (x [N, Cin, L]) with conv weight w [Cin, O/g, KV] */
+      gint64 Cin = x->shape[1], O = w->shape[1] * g->groups;
+      if (ss_autograd_node_needs_input_grad (node, 0))
+        {
+          gi[0] = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
+          if (!gi[0] || !conv_core (gc, N, O, wc, Cin, NULL, g, gi[0], error))
+            return FALSE;
+        }
+      if (ss_autograd_node_needs_input_grad (node, 1))
+        {
+          gi[1] = ss_tensor_new (w->dtype, w->ndim, w->shape, error);
+          if (!gi[1] || !conv_core_weight_grad (gc, N, O, xc, Cin, g, gi[1], error))
+            return FALSE;
+        }
+      if (bias && ss_autograd_node_needs_input_grad (node, 2))
+        {
+          gi[2] = ss_tensor_new (bias->dtype, bias->ndim, bias->shape, error);
+          if (!gi[2] || !ss_bias_grad (gc, N, O, geo_s (g), gi[2], 0.0f, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+SsTensor *
+ss_op_conv (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *cp,
+            gboolean transposed, GError **error)
+{
+  g_return_val_if_fail (x && w && cp, NULL);
+  int nsp = x->ndim - 2;
+  Geo g = { .groups = cp->groups, .nsp = nsp };
+  gboolean ok = nsp >= 1 && nsp <= 3 && w->ndim == x->ndim && x->dtype == w->dtype &&
+                cp->groups >= 1 && (!bias || (bias->dtype == x->dtype && bias->ndim == 1));
+  gint64 N = ok ? x->shape[0] : 0, C = ok ? x->shape[1] : 0, O = 0;
+  if (ok)
+    {
+      if (!transposed)
+        {
+          O = w->shape[0];
+          ok = C % cp->groups == 0 && O % cp->groups == 0 && w->shape[1] == C / cp->groups;
+        }
+      else
+        {
+          O = w->shape[1] * cp->groups;
+          ok = w->shape[0] == C && C % cp->groups == 0;
+        }
+      ok = ok && (!bias || bias->shape[0] == O);
+    }
+  gint64 osz[3] = { 1, 1, 1 };
+  for (int i = 0; ok && i < 3; i++)
+    {
+      int j = i - (3 - nsp);   /* tensor spatial dim, < 0 for padding dims */
+      if (j < 0)
+        {
+          g.k[i] = g.s[i] = g.d[i] = 1;
+          g.p[i] = 0;
+          g.in[i] = g.out[i] = 1;
+          continue;
+        }
+      g.k[i] = w->shape[2 + j];
+      g.s[i] = cp->stride[j];
+      g.p[i] = cp->padding[j];
+      g.d[i] = cp->dilation[j];
+      if (g.s[i] < 1 || g.d[i] < 1 || g.p[i] < 0 || cp->output_padding[j] < 0)
+        ok = FALSE;
+      gint64 xin = x->shape[2 + j];
+      if (!transposed)
+        {
+          g.in[i] = xin;
+          g.out[i] = (xin + 2 * g.p[i] - (gint64) g.d[i] * (g.k[i] - 1) - 1) / g.s[i] + 1;
+          osz[i] = g.out[i];
+          if (xin + 2 * g.p[i] - (gint64) g.d[i] * (g.k[i] - 1) - 1 < 0)
+            ok = FALSE;
+        }
+      else
+        {
+          /* the image is the (larger) output; columns run over x */
+          g.out[i] = xin;
+          g.in[i] = (xin - 1) * g.s[i] - 2 * g.p[i] + (gint64) g.d[i] * (g.k[i] - 1) + cp->output_padding[j] + 1;
+          osz[i] = g.in[i];
+          if (cp->output_padding[j] >= MAX (g.s[i], g.d[i]))
+            ok = FALSE;
+        }
+      if (osz[i] < 1)
+        ok = FALSE;
+    }
+  if (!ok)
+    {
+      g_autofree char *a = ss_tensor_describe (x);
+      g_autofree char *b = ss_tensor_describe (w);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "conv%s%dd: input %s and weight %s (groups %d) do not fit",
+                   transposed ? "_transpose" : "", nsp, a, b, cp->groups);
+      return NULL;
+    }
+  gint64 oshape[5] = { N, O, 1, 1, 1 };
+  for (int j = 0; j < nsp; j++)
+    oshape[2 + j] = osz[3 - nsp + j];
+
+  g_autoptr (SsTensor) xc = NULL, wc = NULL, bc = NULL;
+  {
+    SS_NO_GRAD_SCOPE;
+    xc = ss_tensor_contiguous (x, error);
+    wc = xc ? ss_tensor_contiguous (w, error) : NULL;
+    bc = (wc && bias) ? ss_tensor_contiguous (bias, error) : NULL;
+  }
+  if (!wc || (bias && !bc))
+    return NULL;
+  SsTensor *out = ss_tensor_new (x->dtype, x->ndim, oshape, error);
+  if (!out)
+    return NULL;
+  if (!transposed)
+    ok = conv_core (xc, N, C, wc, O, bc, &g, out, error);
+  else
+    ok = conv_core_adjoint (xc, N, C, wc, O, &g, out, error) &&
+         (!bc || bias_add (out, bc, N, O, geo_s (&g), error));
+  if (!ok)
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  SsTensor *ins[3] = { x, w, bias };
+  if (ss_autograd_needs_grad (3, ins))
+    {
+      SsAutogradNode *node = ss_autograd_node_new (transposed ? "conv_transpose" : "conv", conv_backward, 3, ins);
+      ConvData *cd = g_new (ConvData, 1);
+      cd->geo = g;
+      cd->transposed = transposed;
+      ss_autograd_node_set_data (node, cd, g_free);
+      ss_autograd_attach (out, node);
+    }
+  return out;
+}
+
+SsTensor *
+ss_op_conv1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, int padding, int dilation,
+              int groups, GError **error)
+{
+  SsConvParams p = ss_conv_params_default ();
+  p.stride[0] = stride;
+  p.padding[0] = padding;
+  p.dilation[0] = dilation;
+  p.groups = groups;
+  if (x->ndim != 3)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv1d: input must be [N, C, L]");
+      return NULL;
+    }
+  return ss_op_conv (x, w, bias, &p, FALSE, error);
+}
+
+SsTensor *
+ss_op_conv2d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
+{
+  if (x->ndim != 4)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv2d: input must be [N, C, H, W]");
+      return NULL;
+    }
+  return ss_op_conv (x, w, bias, p, FALSE, error);
+}
+
+SsTensor *
+ss_op_conv3d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
+{
+  if (x->ndim != 5)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv3d: input must be [N, C, D, H, W]");
+      return NULL;
+    }
+  return ss_op_conv (x, w, bias, p, FALSE, error);
+}
+
+SsTensor *
+ss_op_conv_transpose1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, int padding,
+                        int output_padding, int dilation, int groups, GError **error)
+{
+  SsConvParams p = ss_conv_params_default ();
+  p.stride[0] = stride;
+  p.padding[0] = padding;
+  p.output_padding[0] = output_padding;
+  p.dilation[0] = dilation;
+  p.groups = groups;
+  if (x->ndim != 3)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv_transpose1d: input must be [N, C, L]");
+      return NULL;
+    }
+  return ss_op_conv (x, w, bias, &p, TRUE, error);
+}
+
+SsTensor *
+ss_op_conv_transpose2d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
+{
+  if (x->ndim != 4)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv_transpose2d: input must be [N, C, H, W]");
+      return NULL;
+    }
+  return ss_op_conv (x, w, bias, p, TRUE, error);
+}
+
+SsTensor *
+ss_op_conv_transpose3d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
+{
+  if (x->ndim != 5)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv_transpose3d: input must be [N, C, D, H, W]");
+      return NULL;
+    }
+  return ss_op_conv (x, w, bias, p, TRUE, error);
+}

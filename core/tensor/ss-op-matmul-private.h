@@ -1,0 +1,34 @@
+/* ss-op-matmul-private.h: the strided GEMM behind matmul, linear, conv and
+ * attention backward (for op implementations inside core/tensor). */
+#pragma once
+
+#include "tensor/ss-tensor.h"
+
+G_BEGIN_DECLS
+
+/* Operand X(b, r, c) = storage[off + b*bs + r*rs + c*cs] of tensor t's buffer
+ * (off is absolute in elements: include t->offset). */
+typedef struct {
+  SsTensor *t;
+  gint64    off;
+  gint64    bs, rs, cs;
+} SsGemmOperand;
+
+typedef enum {
+  SS_GEMM_BIAS_NONE = 0,
+  SS_GEMM_BIAS_COL = 1,   /* bias[n] */
+  SS_GEMM_BIAS_ROW = 2,   /* bias[m] */
+} SsGemmBias;
+
+/* C = alpha * A @ B + beta * C (+ bias), for `batch` batches. C must have
+ * cs == 1. All operands share one dtype. Picks the cooperative-matrix kernel
+ * when the device has it and the layout allows. */
+gboolean ss_gemm (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+                  int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+                  SsTensor *bias, SsGemmBias bias_mode, GError **error);
+
+/* out[c] (+)= sum of dy viewed as [outer, C, inner] over outer and inner. */
+gboolean ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
+                       SsTensor *out, float beta, GError **error);
+
+G_END_DECLS

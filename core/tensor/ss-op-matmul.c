@@ -1,0 +1,384 @@
+/* ss-op-matmul.c: batched matmul and linear, forward and backward. */
+#define G_LOG_DOMAIN "ss-op-matmul"
+
+#include "config.h"
+#include "tensor/ss-ops.h"
+#include "tensor/ss-op-matmul-private.h"
+
+#include <string.h>
+
+typedef struct {
+  guint32 M, N, K, bias_mode;
+  guint32 a_off, a_bs, a_rs, a_cs;
+  guint32 b_off, b_bs, b_rs, b_cs;
+  guint32 c_off, c_bs, c_rs, bias_off;
+  float alpha, beta;
+} GemmPush;
+
+typedef struct {
+  guint32 M, N, K, flags;
+  guint32 a_off, a_bs, a_ld, b_off;
+  guint32 b_bs, b_ld, c_off, c_bs;
+  guint32 c_ld, bias_off, pad0, pad1;
+  float alpha, beta;
+} CoopPush;
+
+static gboolean
+gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+              int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+              SsTensor *bias, SsGemmBias bias_mode, GError **error)
+{
+  /* operands must be row- or column-major with 16-byte aligned rows */
+  gboolean a_col = a->rs == 1 && a->cs != 1;
+  gboolean b_col = b->rs == 1 && b->cs != 1;
+  gint64 a_ld = a_col ? a->cs : a->rs;
+  gint64 b_ld = b_col ? b->cs : b->rs;
+  if (!a_col && a->cs != 1)
+    return FALSE;
+  if (!b_col && b->cs != 1)
+    return FALSE;
+  if (a_ld % 8 || b_ld % 8 || c->rs % 8 || a->off % 8 || b->off % 8 || c->off % 8 ||
+      a->bs % 8 || b->bs % 8 || c->bs % 8 || m < 64 || n < 64 || k < 32)
+    return FALSE;
+  CoopPush p = {
+    .M = m, .N = n, .K = k,
+    .flags = (a_col ? 1u : 0u) | (b_col ? 2u : 0u) | ((guint32) bias_mode << 2),
+    .a_off = a->off, .a_bs = a->bs, .a_ld = a_ld,
+    .b_off = b->off, .b_bs = b->bs, .b_ld = b_ld,
+    .c_off = c->off, .c_bs = c->bs, .c_ld = c->rs,
+    .bias_off = bias ? bias->offset : 0,
+    .alpha = alpha, .beta = beta,
+  };
+  SsGpuBinding bd[4] = {
+    ss_tensor_binding (a->t, SS_GPU_READ),
+    ss_tensor_binding (b->t, SS_GPU_READ),
+    ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
+    ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
+  };
+  SsGpuDispatch d = {
+    .shader = "matmul_coopmat.f16",
+    .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
+    .groups = { (n + 127) / 128, (m + 127) / 128, batch },
+    .label = "matmul_coopmat",
+  };
+  GError *local = NULL;
+  if (!ss_gpu_dispatch (c->t->device, &d, &local))
+    {
+      g_propagate_error (error, local);
+      return TRUE; /* handled (with an error) */
+    }
+  return TRUE;
+}
+
+gboolean
+ss_gemm (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+         int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+         SsTensor *bias, SsGemmBias bias_mode, GError **error)
+{
+  g_return_val_if_fail (a->t->dtype == b->t->dtype && b->t->dtype == c->t->dtype, FALSE);
+  g_return_val_if_fail (c->cs == 1, FALSE);
+  if (m == 0 || n == 0 || batch == 0)
+    return TRUE;
+  SsGpuDevice *dev = c->t->device;
+  if (c->t->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (dev) &&
+      ss_gpu_has_shader ("matmul_coopmat.f16") &&
+      (!bias || bias->dtype == SS_DTYPE_F16))
+    {
+      GError *local = NULL;
+      if (gemm_coopmat (a, b, c, batch, m, n, k, alpha, beta, bias, bias_mode, &local))
+        {
+          if (local)
+            {
+              g_propagate_error (error, local);
+              return FALSE;
+            }
+          return TRUE;
+        }
+    }
+  GemmPush p = {
+    .M = m, .N = n, .K = k, .bias_mode = bias ? bias_mode : 0,
+    .a_off = a->off, .a_bs = a->bs, .a_rs = a->rs, .a_cs = a->cs,
+    .b_off = b->off, .b_bs = b->bs, .b_rs = b->rs, .b_cs = b->cs,
+    .c_off = c->off, .c_bs = c->bs, .c_rs = c->rs,
+    .bias_off = bias ? bias->offset : 0,
+    .alpha = alpha, .beta = beta,
+  };
+  char name[64];
+  SsGpuBinding bd[4] = {
+    ss_tensor_binding (a->t, SS_GPU_READ),
+    ss_tensor_binding (b->t, SS_GPU_READ),
+    ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
+    ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
+  };
+  SsGpuDispatch d = {
+    .shader = ss_tensor_shader ("matmul", c->t->dtype, name, sizeof name),
+    .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
+    .groups = { (n + 63) / 64, (m + 63) / 64, batch },
+    .label = "matmul",
+  };
+  return ss_gpu_dispatch (dev, &d, error);
+}
+
+gboolean
+ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
+              SsTensor *out, float beta, GError **error)
+{
+  struct { guint32 outer, C, inner, dy_off, o_off; float beta; } p = {
+    outer, channels, inner, dy->offset, out->offset, beta };
+  char name[64];
+  SsGpuBinding bd[2] = { ss_tensor_binding (dy, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_RW) };
+  SsGpuDispatch d = {
+    .shader = ss_tensor_shader ("bias_grad", dy->dtype, name, sizeof name),
+    .bindings = bd, .n_bindings = 2, .push = &p, .push_size = sizeof p,
+  };
+  ss_gpu_groups_1d (dy->device, channels, d.groups);
+  return ss_gpu_dispatch (dy->device, &d, error);
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+typedef struct {
+  gboolean ta, tb;
+} MatmulData;
+
+static gint64
+batch_of (SsTensor *t)
+{
+  gint64 b = 1;
+  for (int i = 0; i < t->ndim - 2; i++)
+    b *= t->shape[i];
+  return b;
+}
+
+/* sums r [batch, X, Y] over batch into a new [shape of target] tensor */
+static SsTensor *
+sum_batches (SsTensor *r, SsTensor *target, GError **error)
+{
+  gint64 batch = batch_of (r);
+  gint64 per = ss_tensor_numel (r) / MAX (batch, 1);
+  g_autoptr (SsTensor) rc = ss_tensor_contiguous (r, error);
+  if (!rc)
+    return NULL;
+  g_autoptr (SsTensor) out = ss_tensor_zeros (target->dtype, target->ndim, target->shape, error);
+  if (!out)
+    return NULL;
+  for (gint64 b = 0; b < batch; b++)
+    {
+      SsTensor view = *rc;
+      view.ndim = 1;
+      view.shape[0] = per;
+      view.strides[0] = 1;
+      view.offset = rc->offset + b * per;
+      SsTensor ov = *out;
+      ov.ndim = 1;
+      ov.shape[0] = per;
+      ov.strides[0] = 1;
+      if (!ss_tensor_axpy (&ov, 1.0f, &view, 1.0f, error))
+        return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+static gboolean
+matmul_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **error)
+{
+  MatmulData *md = ss_autograd_node_get_data (node);
+  SsTensor *a = ss_autograd_node_input (node, 0);
+  SsTensor *b = ss_autograd_node_input (node, 1);
+  if (ss_autograd_node_needs_input_grad (node, 0))
+    {
+      g_autoptr (SsTensor) r = md->ta ? ss_op_matmul (b, g, md->tb, TRUE, error)
+                                      : ss_op_matmul (g, b, FALSE, !md->tb, error);
+      if (!r)
+        return FALSE;
+      if (batch_of (r) != batch_of (a) || r->ndim != a->ndim)
+        gi[0] = batch_of (r) == batch_of (a) ? ss_tensor_reshape (r, a->ndim, a->shape, error)
+                                             : sum_batches (r, a, error);
+      else
+        gi[0] = g_steal_pointer (&r);
+      if (!gi[0])
+        return FALSE;
+    }
+  if (ss_autograd_node_needs_input_grad (node, 1))
+    {
+      g_autoptr (SsTensor) r = md->tb ? ss_op_matmul (g, a, TRUE, md->ta, error)
+                                      : ss_op_matmul (a, g, !md->ta, FALSE, error);
+      if (!r)
+        return FALSE;
+      if (batch_of (r) != batch_of (b) || r->ndim != b->ndim)
+        gi[1] = batch_of (r) == batch_of (b) ? ss_tensor_reshape (r, b->ndim, b->shape, error)
+                                             : sum_batches (r, b, error);
+      else
+        gi[1] = g_steal_pointer (&r);
+      if (!gi[1])
+        return FALSE;
+    }
+  return TRUE;
+}
+
+SsTensor *
+ss_op_matmul (SsTensor *a, SsTensor *b, gboolean trans_a, gboolean trans_b, GError **error)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, NULL);
+  if (a->ndim < 2 || b->ndim < 2 || a->dtype != b->dtype)
+    {
+      g_autofree char *da = ss_tensor_describe (a);
+      g_autofree char *db = ss_tensor_describe (b);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "matmul: operands %s and %s need 2+ dimensions and one dtype", da, db);
+      return NULL;
+    }
+  gint64 m = trans_a ? a->shape[a->ndim - 1] : a->shape[a->ndim - 2];
+  gint64 ka = trans_a ? a->shape[a->ndim - 2] : a->shape[a->ndim - 1];
+  gint64 kb = trans_b ? b->shape[b->ndim - 1] : b->shape[b->ndim - 2];
+  gint64 n = trans_b ? b->shape[b->ndim - 2] : b->shape[b->ndim - 1];
+  gint64 ba = batch_of (a), bb = batch_of (b);
+  gboolean batch_ok = ba == bb || ba == 1 || bb == 1;
+  if (ka != kb || !batch_ok)
+    {
+      g_autofree char *da = ss_tensor_describe (a);
+      g_autofree char *db = ss_tensor_describe (b);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "matmul: shapes %s and %s do not match", da, db);
+      return NULL;
+    }
+  SsTensor *shape_src = (ba >= bb) ? a : b;
+  if (ba == bb && b->ndim > a->ndim)
+    shape_src = b;
+  gint64 batch = MAX (ba, bb);
+  gint64 oshape[SS_TENSOR_MAX_DIMS];
+  int ond = MAX (shape_src->ndim, 2);
+  for (int i = 0; i < ond - 2; i++)
+    oshape[i] = shape_src->shape[i];
+  oshape[ond - 2] = m;
+  oshape[ond - 1] = n;
+
+  g_autoptr (SsTensor) ac = NULL;
+  g_autoptr (SsTensor) bc = NULL;
+  {
+    SS_NO_GRAD_SCOPE;
+    ac = ss_tensor_contiguous (a, error);
+    bc = ac ? ss_tensor_contiguous (b, error) : NULL;
+  }
+  if (!bc)
+    return NULL;
+  SsTensor *out = ss_tensor_new (a->dtype, ond, oshape, error);
+  if (!out)
+    return NULL;
+  gint64 ar = a->shape[a->ndim - 2], acl = a->shape[a->ndim - 1];
+  gint64 br = b->shape[b->ndim - 2], bcl = b->shape[b->ndim - 1];
+  SsGemmOperand A = { ac, ac->offset, ba == 1 ? 0 : ar * acl, trans_a ? 1 : acl, trans_a ? acl : 1 };
+  SsGemmOperand B = { bc, bc->offset, bb == 1 ? 0 : br * bcl, trans_b ? 1 : bcl, trans_b ? bcl : 1 };
+  SsGemmOperand C = { out, out->offset, m * n, n, 1 };
+  if (!ss_gemm (&A, &B, &C, batch, m, n, ka, 1.0f, 0.0f, NULL, 0, error))
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  SsTensor *ins[2] = { a, b };
+  if (ss_autograd_needs_grad (2, ins))
+    {
+      SsAutogradNode *node = ss_autograd_node_new ("matmul", matmul_backward, 2, ins);
+      MatmulData *md = g_new (MatmulData, 1);
+      md->ta = trans_a;
+      md->tb = trans_b;
+      ss_autograd_node_set_data (node, md, g_free);
+      ss_autograd_attach (out, node);
+    }
+  return out;
+}
+
+/* ------------------------------------------------------------------ linear */
+
+static gboolean
+linear_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **error)
+{
+  SsTensor *x = ss_autograd_node_input (node, 0);
+  SsTensor *w = ss_autograd_node_input (node, 1);
+  SsTensor *bias = ss_autograd_node_input (node, 2);
+  gint64 in = w->shape[1], outf = w->shape[0];
+  gint64 rows = ss_tensor_numel (x) / MAX (in, 1);
+  g_autoptr (SsTensor) gc = ss_tensor_contiguous (g, error);
+  if (!gc)
+    return FALSE;
+  SsGemmOperand G = { gc, gc->offset, 0, outf, 1 };
+  if (ss_autograd_node_needs_input_grad (node, 0))
+    {
+      g_autoptr (SsTensor) wc = ss_tensor_contiguous (w, error);
+      SsTensor *dx = wc ? ss_tensor_new (x->dtype, x->ndim, x->shape, error) : NULL;
+      if (!dx)
+        return FALSE;
+      gi[0] = dx;
+      SsGemmOperand W = { wc, wc->offset, 0, in, 1 };
+      SsGemmOperand DX = { dx, dx->offset, 0, in, 1 };
+      if (!ss_gemm (&G, &W, &DX, 1, rows, in, outf, 1.0f, 0.0f, NULL, 0, error))
+        return FALSE;
+    }
+  if (ss_autograd_node_needs_input_grad (node, 1))
+    {
+      g_autoptr (SsTensor) xc = ss_tensor_contiguous (x, error);
+      SsTensor *dw = xc ? ss_tensor_new (w->dtype, 2, w->shape, error) : NULL;
+      if (!dw)
+        return FALSE;
+      gi[1] = dw;
+      SsGemmOperand GT = { gc, gc->offset, 0, 1, outf };
+      SsGemmOperand X = { xc, xc->offset, 0, in, 1 };
+      SsGemmOperand DW = { dw, dw->offset, 0, in, 1 };
+      if (!ss_gemm (&GT, &X, &DW, 1, outf, in, rows, 1.0f, 0.0f, NULL, 0, error))
+        return FALSE;
+    }
+  if (bias && ss_autograd_node_needs_input_grad (node, 2))
+    {
+      SsTensor *db = ss_tensor_new (bias->dtype, bias->ndim, bias->shape, error);
+      if (!db)
+        return FALSE;
+      gi[2] = db;
+      if (!ss_bias_grad (gc, rows, outf, 1, db, 0.0f, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+SsTensor *
+ss_op_linear (SsTensor *x, SsTensor *w, SsTensor *bias, GError **error)
+{
+  g_return_val_if_fail (x != NULL && w != NULL, NULL);
+  if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
+      x->dtype != w->dtype || (bias && (bias->dtype != w->dtype || ss_tensor_numel (bias) != w->shape[0])))
+    {
+      g_autofree char *dx = ss_tensor_describe (x);
+      g_autofree char *dw = ss_tensor_describe (w);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "linear: input %s does not match weight %s (or bias)", dx, dw);
+      return NULL;
+    }
+  gint64 in = w->shape[1], outf = w->shape[0];
+  gint64 rows = ss_tensor_numel (x) / MAX (in, 1);
+  g_autoptr (SsTensor) xc = NULL, wc = NULL, bc = NULL;
+  {
+    SS_NO_GRAD_SCOPE;
+    xc = ss_tensor_contiguous (x, error);
+    wc = xc ? ss_tensor_contiguous (w, error) : NULL;
+    bc = (wc && bias) ? ss_tensor_contiguous (bias, error) : NULL;
+  }
+  if (!wc || (bias && !bc))
+    return NULL;
+  gint64 oshape[SS_TENSOR_MAX_DIMS];
+  memcpy (oshape, x->shape, sizeof oshape);
+  oshape[x->ndim - 1] = outf;
+  SsTensor *out = ss_tensor_new (x->dtype, x->ndim, oshape, error);
+  if (!out)
+    return NULL;
+  SsGemmOperand X = { xc, xc->offset, 0, in, 1 };
+  SsGemmOperand WT = { wc, wc->offset, 0, 1, in };
+  SsGemmOperand Y = { out, out->offset, 0, outf, 1 };
+  if (!ss_gemm (&X, &WT, &Y, 1, rows, outf, in, 1.0f, 0.0f, bc, SS_GEMM_BIAS_COL, error))
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  SsTensor *ins[3] = { x, w, bias };
+  if (ss_autograd_needs_grad (3, ins))
+    ss_autograd_attach (out, ss_autograd_node_new ("linear", linear_backward, 3, ins));
+  return out;
+}

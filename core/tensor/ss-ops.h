@@ -1,0 +1,82 @@
+/* ss-ops.h: the public op API. One function per op; each runs the forward on
+ * the GPU and, when an input requires grad (and grad mode is on), records the
+ * backward on the autograd tape (ss-autograd.h).
+ *
+ * Conventions for every op:
+ * - returns a new reference, or NULL with error set (SS_ERROR_OUT_OF_MEMORY,
+ *   SS_ERROR_DEVICE_LOST, SS_ERROR_INVALID_DATA for shape mismatches that data
+ *   can cause);
+ * - inputs may be any view; ops make them contiguous as needed;
+ * - all tensor inputs of one op share a dtype (f32, f16 or bf16); the output
+ *   has that dtype; arithmetic is fp32.
+ *
+ * The ops of the OPS helper (elementwise, norms, softmax, reductions, ...)
+ * are declared in core/tensor/ops/ss-ops-ext.h, included here when present.
+ */
+#pragma once
+
+#include "tensor/ss-tensor.h"
+#include "tensor/ss-autograd.h"
+
+G_BEGIN_DECLS
+
+/* Batched matrix multiply: op(a) @ op(b).
+ * a: [..., M, K] ([..., K, M] when trans_a), b: [..., K, N] ([..., N, K] when
+ * trans_b). Batch dims (all but the last two) must be equal, or one side has
+ * none (or only 1s) and is broadcast. Result [..., M, N]. */
+SsTensor *ss_op_matmul (SsTensor *a, SsTensor *b, gboolean trans_a, gboolean trans_b,
+                        GError **error);
+
+/* y = x @ w^T + bias. x: [..., in], w: [out, in], bias: [out] or NULL. */
+SsTensor *ss_op_linear (SsTensor *x, SsTensor *w, SsTensor *bias, GError **error);
+
+/* Scaled dot-product attention, fused (flash-style, online softmax).
+ * q: [B, H, Lq, D], k: [B, H, Lk, D], v: [B, H, Lk, Dv]; D, Dv <= 128.
+ * mask: NULL or additive, [Lq, Lk], [Bm, Hm, Lq, Lk] with Bm in {1, B} and Hm in
+ * {1, H} (no gradient flows into the mask). causal: key j visible to query i
+ * when j <= i (top-left aligned, as PyTorch's is_causal). scale <= 0 means
+ * 1/sqrt(D). Result [B, H, Lq, Dv]. */
+SsTensor *ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
+                           gboolean causal, float scale, GError **error);
+
+/* Convolutions. x: [N, C, L] / [N, C, H, W] / [N, C, D, H, W];
+ * w: [O, C/groups, k...]; bias: [O] or NULL. Output size per dim:
+ * (in + 2*pad - dil*(k-1) - 1) / stride + 1. */
+typedef struct {
+  int stride[3];
+  int padding[3];
+  int dilation[3];
+  int output_padding[3];   /* transposed only */
+  int groups;
+} SsConvParams;
+
+/* defaults: stride 1, padding 0, dilation 1, groups 1 */
+SsConvParams ss_conv_params_default (void);
+
+SsTensor *ss_op_conv1d (SsTensor *x, SsTensor *w, SsTensor *bias,
+                        int stride, int padding, int dilation, int groups, GError **error);
+SsTensor *ss_op_conv2d (SsTensor *x, SsTensor *w, SsTensor *bias,
+                        const SsConvParams *p, GError **error);
+SsTensor *ss_op_conv3d (SsTensor *x, SsTensor *w, SsTensor *bias,
+                        const SsConvParams *p, GError **error);
+/* Transposed convolution (the adjoint of conv; PyTorch's ConvTransposeNd).
+ * w: [C, O/groups, k...]. Output size per dim:
+ * (in - 1)*stride - 2*pad + dil*(k-1) + output_padding + 1. */
+SsTensor *ss_op_conv_transpose1d (SsTensor *x, SsTensor *w, SsTensor *bias,
+                                  int stride, int padding, int output_padding,
+                                  int dilation, int groups, GError **error);
+SsTensor *ss_op_conv_transpose2d (SsTensor *x, SsTensor *w, SsTensor *bias,
+                                  const SsConvParams *p, GError **error);
+SsTensor *ss_op_conv_transpose3d (SsTensor *x, SsTensor *w, SsTensor *bias,
+                                  const SsConvParams *p, GError **error);
+/* Any dimensionality (1..3 spatial dims from x->ndim - 2). */
+SsTensor *ss_op_conv (SsTensor *x, SsTensor *w, SsTensor *bias,
+                      const SsConvParams *p, gboolean transposed, GError **error);
+
+G_END_DECLS
+
+#if defined(__has_include)
+#if __has_include("tensor/ops/ss-ops-ext.h")
+#include "tensor/ops/ss-ops-ext.h"
+#endif
+#endif

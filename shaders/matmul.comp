@@ -1,0 +1,95 @@
+#version 450
+/* Batched GEMM, fp32 accumulation, shared-memory tiling (works on lavapipe):
+ *   C[b](m, n) = alpha * sum_k A[b](m, k) * B[b](k, n) + beta * C[b](m, n) + bias
+ * Every operand is addressed through element strides, so transposes and
+ * broadcast batches (stride 0) need no copies:
+ *   A(b, m, k) = a[a_off + b*a_bs + m*a_rs + k*a_cs], likewise B(b, k, n), C(b, m, n).
+ * bias_mode: 0 none, 1 bias[n] (per column), 2 bias[m] (per row).
+ * Grid: (ceil(N/64), ceil(M/64), batch). 256 threads, 4x4 outputs each. */
+#include "ss-common.glsl"
+
+#define BM 64
+#define BN 64
+#define BK 16
+layout (local_size_x = 256) in;
+
+layout (binding = 0) readonly buffer A { SS_T a[]; };
+layout (binding = 1) readonly buffer B { SS_T b[]; };
+layout (binding = 2) buffer C { SS_T c[]; };
+layout (binding = 3) readonly buffer Bias { SS_T bias[]; };
+
+layout (push_constant) uniform P {
+  uint M, N, K, bias_mode;
+  uint a_off, a_bs, a_rs, a_cs;
+  uint b_off, b_bs, b_rs, b_cs;
+  uint c_off, c_bs, c_rs, bias_off;
+  float alpha, beta;
+} p;
+
+shared float As[BK][BM + 4];
+shared float Bs[BK][BN + 4];
+
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint tx = tid % 16u, ty = tid / 16u;
+  uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
+  uint abase = p.a_off + bz * p.a_bs;
+  uint bbase = p.b_off + bz * p.b_bs;
+
+  float acc[4][4];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      acc[i][j] = 0.0;
+
+  bool a_kfast = p.a_cs == 1u;
+  bool b_nfast = p.b_cs == 1u;
+
+  for (uint k0 = 0; k0 < p.K; k0 += BK) {
+    for (uint i = 0; i < 4u; i++) {
+      uint e = tid + i * 256u;
+      uint mm, kk;
+      if (a_kfast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
+      uint gm = m0 + mm, gk = k0 + kk;
+      As[kk][mm] = (gm < p.M && gk < p.K) ? SS_LOAD (a[abase + gm * p.a_rs + gk * p.a_cs]) : 0.0;
+      uint nn;
+      if (b_nfast) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; }
+      uint gn = n0 + nn;
+      gk = k0 + kk;
+      Bs[kk][nn] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + gk * p.b_rs + gn * p.b_cs]) : 0.0;
+    }
+    barrier ();
+    for (uint kk = 0; kk < BK; kk++) {
+      float av[4], bv[4];
+      for (int i = 0; i < 4; i++)
+        av[i] = As[kk][ty + 16u * i];
+      for (int j = 0; j < 4; j++)
+        bv[j] = Bs[kk][tx + 16u * j];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+          acc[i][j] += av[i] * bv[j];
+    }
+    barrier ();
+  }
+
+  uint cbase = p.c_off + bz * p.c_bs;
+  for (int i = 0; i < 4; i++) {
+    uint gm = m0 + ty + 16u * i;
+    if (gm >= p.M)
+      continue;
+    for (int j = 0; j < 4; j++) {
+      uint gn = n0 + tx + 16u * j;
+      if (gn >= p.N)
+        continue;
+      uint ci = cbase + gm * p.c_rs + gn;
+      float v = p.alpha * acc[i][j];
+      if (p.beta != 0.0)
+        v += p.beta * SS_LOAD (c[ci]);
+      if (p.bias_mode == 1u)
+        v += SS_LOAD (bias[p.bias_off + gn]);
+      else if (p.bias_mode == 2u)
+        v += SS_LOAD (bias[p.bias_off + gm]);
+      c[ci] = SS_STORE (v);
+    }
+  }
+}

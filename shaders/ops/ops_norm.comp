@@ -1,0 +1,143 @@
+#version 450
+/* Layer / RMS / group norm, forward and backward.
+ * Data: nblocks blocks of block_len contiguous elements, each normalized on
+ * its own. Element i of block bk has channel (bk % groups) * cg + i / s
+ * (layer/RMS norm: groups 1, cg = block_len, s = 1; group norm over
+ * [N, C, S]: block = (n, g), cg = C / groups, s = S).
+ * STAGE 0: forward (y, stats = (mean, rstd) per block, fp32)
+ * STAGE 1: dx, one workgroup per block
+ * STAGE 2: dw / db, one workgroup per channel
+ * STAGE 3: dw / db for s == 1 and groups == 1 (layer / RMS norm): one
+ *          workgroup per 32 channels, 4 row lanes, coalesced reads
+ * RMS 1: no mean subtraction (RMS norm). */
+#include "ss-common.glsl"
+#define OPS_WG 128
+#include "ops/ops-common.glsl"
+layout (local_size_x = OPS_WG) in;
+layout (constant_id = 0) const uint STAGE = 0;
+layout (constant_id = 1) const uint RMS = 0;
+
+layout (binding = 0) readonly buffer X { SS_T x[]; };
+layout (binding = 1) readonly buffer W { SS_T w[]; };
+layout (binding = 2) readonly buffer Bi { SS_T bias[]; };
+layout (binding = 3) readonly buffer DY { SS_T dy[]; };
+layout (binding = 4) buffer ST { float stats[]; };
+layout (binding = 5) writeonly buffer Y { SS_T y[]; };     /* y or dx or dw */
+layout (binding = 6) writeonly buffer DB { SS_T db[]; };   /* db (stage 2) */
+layout (push_constant) uniform P {
+  uint nblocks, block_len, s, cg, groups, channels;
+  uint x_off, w_off, b_off, dy_off, y_off, db_off;
+  uint has_w, has_b;
+  float eps;
+} p;
+
+uint chan (uint bk, uint i) { return (bk % p.groups) * p.cg + i / p.s; }
+float wv (uint c) { return p.has_w != 0 ? SS_LOAD (w[p.w_off + c]) : 1.0; }
+float bv (uint c) { return p.has_b != 0 ? SS_LOAD (bias[p.b_off + c]) : 0.0; }
+
+void main ()
+{
+  uint lid = gl_LocalInvocationID.x;
+  uint g = ss_linear_group ();
+  float inv_len = 1.0 / float (p.block_len);
+  if (STAGE == 0) {
+    if (g >= p.nblocks)
+      return;
+    uint base = g * p.block_len;
+    float mu = 0.0;
+    if (RMS == 0) {
+      float s = 0.0;
+      for (uint i = lid; i < p.block_len; i += OPS_WG)
+        s += SS_LOAD (x[p.x_off + base + i]);
+      mu = ops_wg_sum (s) * inv_len;
+    }
+    float v = 0.0;
+    for (uint i = lid; i < p.block_len; i += OPS_WG) {
+      float d = SS_LOAD (x[p.x_off + base + i]) - mu;
+      v += d * d;
+    }
+    float rstd = inversesqrt (ops_wg_sum (v) * inv_len + p.eps);
+    for (uint i = lid; i < p.block_len; i += OPS_WG) {
+      uint c = chan (g, i);
+      float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
+      y[p.y_off + base + i] = SS_STORE (xh * wv (c) + (RMS == 0 ? bv (c) : 0.0));
+    }
+    if (lid == 0) {
+      stats[2 * g] = mu;
+      stats[2 * g + 1] = rstd;
+    }
+  } else if (STAGE == 1) {
+    if (g >= p.nblocks)
+      return;
+    uint base = g * p.block_len;
+    float mu = stats[2 * g], rstd = stats[2 * g + 1];
+    float sg = 0.0, sgx = 0.0;
+    for (uint i = lid; i < p.block_len; i += OPS_WG) {
+      float gg = SS_LOAD (dy[p.dy_off + base + i]) * wv (chan (g, i));
+      float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
+      sg += gg;
+      sgx += gg * xh;
+    }
+    float mg = RMS == 0 ? ops_wg_sum (sg) * inv_len : 0.0;
+    float mgx = ops_wg_sum (sgx) * inv_len;
+    for (uint i = lid; i < p.block_len; i += OPS_WG) {
+      float gg = SS_LOAD (dy[p.dy_off + base + i]) * wv (chan (g, i));
+      float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
+      y[p.y_off + base + i] = SS_STORE (rstd * (gg - mg - xh * mgx));
+    }
+  } else if (STAGE == 3) {
+    uint col = lid % 32u, lane = lid / 32u;
+    uint c = g * 32u + col;
+    float sw = 0.0, sb = 0.0;
+    if (c < p.channels)
+      for (uint r = lane; r < p.nblocks; r += OPS_WG / 32u) {
+        uint idx = r * p.block_len + c;
+        float gy = SS_LOAD (dy[p.dy_off + idx]);
+        sw += gy * (SS_LOAD (x[p.x_off + idx]) - stats[2 * r]) * stats[2 * r + 1];
+        sb += gy;
+      }
+    ops_red[lid] = sw;
+    barrier ();
+    if (lane == 0)
+      for (uint k = 1; k < OPS_WG / 32u; k++)
+        sw += ops_red[lid + 32u * k];
+    barrier ();
+    ops_red[lid] = sb;
+    barrier ();
+    if (lane == 0) {
+      for (uint k = 1; k < OPS_WG / 32u; k++)
+        sb += ops_red[lid + 32u * k];
+      if (c < p.channels) {
+        if (p.has_w != 0)
+          y[p.y_off + c] = SS_STORE (sw);
+        if (p.has_b != 0)
+          db[p.db_off + c] = SS_STORE (sb);
+      }
+    }
+  } else {
+    uint c = g;
+    if (c >= p.channels)
+      return;
+    uint grp = c / p.cg, cc = c % p.cg;
+    uint nsamples = p.nblocks / p.groups;
+    uint count = nsamples * p.s;
+    float sw = 0.0, sb = 0.0;
+    for (uint e = lid; e < count; e += OPS_WG) {
+      uint n = e / p.s, t = e % p.s;
+      uint bk = n * p.groups + grp;
+      uint idx = bk * p.block_len + cc * p.s + t;
+      float mu = stats[2 * bk], rstd = stats[2 * bk + 1];
+      float gy = SS_LOAD (dy[p.dy_off + idx]);
+      sw += gy * (SS_LOAD (x[p.x_off + idx]) - mu) * rstd;
+      sb += gy;
+    }
+    sw = ops_wg_sum (sw);
+    sb = ops_wg_sum (sb);
+    if (lid == 0) {
+      if (p.has_w != 0)
+        y[p.y_off + c] = SS_STORE (sw);
+      if (p.has_b != 0)
+        db[p.db_off + c] = SS_STORE (sb);
+    }
+  }
+}

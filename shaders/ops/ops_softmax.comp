@@ -1,0 +1,70 @@
+#version 450
+/* Softmax / log-softmax along the middle axis of (outer, n, inner), forward
+ * (BWD 0: y from x) and backward (BWD 1: dx from y and dy).
+ * MODE 0 (inner == 1): one workgroup per row; MODE 1: one thread per (o, k). */
+#include "ss-common.glsl"
+#define OPS_WG 128
+#include "ops/ops-common.glsl"
+layout (local_size_x = OPS_WG) in;
+layout (constant_id = 0) const uint LOG = 0;
+layout (constant_id = 1) const uint BWD = 0;
+layout (constant_id = 2) const uint MODE = 0;
+
+layout (binding = 0) readonly buffer X { SS_T x[]; };     /* x (fwd) or y (bwd) */
+layout (binding = 1) readonly buffer DY { SS_T dy[]; };   /* bwd only */
+layout (binding = 2) writeonly buffer Y { SS_T y[]; };    /* y (fwd) or dx (bwd) */
+layout (push_constant) uniform P { uint outer, n, inner, x_off, dy_off, y_off; } p;
+
+void main ()
+{
+  uint base, stride, start, step, o;
+  bool row = MODE == 0;
+  if (row) {
+    o = ss_linear_group ();
+    if (o >= p.outer)
+      return;
+    base = o * p.n;
+    stride = 1;
+    start = gl_LocalInvocationID.x;
+    step = OPS_WG;
+  } else {
+    uint t = ss_linear_group () * OPS_WG + gl_LocalInvocationID.x;
+    if (t >= p.outer * p.inner)
+      return;
+    uint oo = t / p.inner, k = t % p.inner;
+    base = oo * p.n * p.inner + k;
+    stride = p.inner;
+    start = 0;
+    step = 1;
+  }
+  if (BWD == 0) {
+    float mx = -1.0 / 0.0;
+    for (uint i = start; i < p.n; i += step)
+      mx = max (mx, SS_LOAD (x[p.x_off + base + i * stride]));
+    if (row)
+      mx = ops_wg_max (mx);
+    float s = 0.0;
+    for (uint i = start; i < p.n; i += step)
+      s += exp (SS_LOAD (x[p.x_off + base + i * stride]) - mx);
+    if (row)
+      s = ops_wg_sum (s);
+    float l = mx + log (s), inv = 1.0 / s;
+    for (uint i = start; i < p.n; i += step) {
+      float v = SS_LOAD (x[p.x_off + base + i * stride]);
+      y[p.y_off + base + i * stride] = SS_STORE (LOG != 0 ? v - l : exp (v - mx) * inv);
+    }
+  } else {
+    float s = 0.0;
+    for (uint i = start; i < p.n; i += step) {
+      float g = SS_LOAD (dy[p.dy_off + base + i * stride]);
+      s += LOG != 0 ? g : g * SS_LOAD (x[p.x_off + base + i * stride]);
+    }
+    if (row)
+      s = ops_wg_sum (s);
+    for (uint i = start; i < p.n; i += step) {
+      float g = SS_LOAD (dy[p.dy_off + base + i * stride]);
+      float yv = SS_LOAD (x[p.x_off + base + i * stride]);
+      y[p.y_off + base + i * stride] = SS_STORE (LOG != 0 ? g - exp (yv) * s : yv * (g - s));
+    }
+  }
+}

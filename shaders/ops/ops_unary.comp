@@ -1,0 +1,77 @@
+#version 450
+/* Elementwise unary ops over a contiguous range.
+ * forward (BWD = 0): y = f(x); backward (BWD = 1): dx = dy * f'(x).
+ * OP numbering matches SsUnaryOp in core/tensor/ops/ss-ops-ext.h. */
+#include "ss-common.glsl"
+#include "ops/ops-common.glsl"
+layout (local_size_x = 256) in;
+layout (constant_id = 0) const uint OP = 0;
+layout (constant_id = 1) const uint BWD = 0;
+
+layout (binding = 0) readonly buffer X { SS_T x[]; };
+layout (binding = 1) readonly buffer DY { SS_T dy[]; };
+layout (binding = 2) writeonly buffer Y { SS_T y[]; };
+layout (push_constant) uniform P { uint n, x_off, dy_off, y_off; float a, b; } p;
+
+#define GELU_K 0.7978845608028654
+#define GELU_C 0.044715
+
+float f (float v)
+{
+  switch (OP) {
+  case 0: return 0.5 * v * (1.0 + ops_erf (v * 0.7071067811865476));
+  case 1: return 0.5 * v * (1.0 + ops_tanh (GELU_K * (v + GELU_C * v * v * v)));
+  case 2: return v * ops_sigmoid (v);
+  case 3: return p.a * v + p.b;
+  case 4: return exp (v);
+  case 5: return log (v);
+  case 6: return sqrt (v);
+  case 7: return inversesqrt (v);
+  case 8: return v * v;
+  case 9: return -v;
+  case 10: return ops_tanh (v);
+  case 11: return ops_sigmoid (v);
+  case 12: return max (v, 0.0);
+  case 13: return pow (v, p.a);
+  case 14: return 1.0 / v;
+  }
+  return 0.0;
+}
+
+float df (float v)
+{
+  switch (OP) {
+  case 0: return 0.5 * (1.0 + ops_erf (v * 0.7071067811865476))
+                 + v * exp (-0.5 * v * v) * 0.3989422804014327;
+  case 1: {
+    float t = ops_tanh (GELU_K * (v + GELU_C * v * v * v));
+    return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_K * (1.0 + 3.0 * GELU_C * v * v);
+  }
+  case 2: { float s = ops_sigmoid (v); return s * (1.0 + v * (1.0 - s)); }
+  case 3: return p.a;
+  case 4: return exp (v);
+  case 5: return 1.0 / v;
+  case 6: return 0.5 * inversesqrt (v);
+  case 7: return -0.5 * inversesqrt (v) / v;
+  case 8: return 2.0 * v;
+  case 9: return -1.0;
+  case 10: { float t = ops_tanh (v); return 1.0 - t * t; }
+  case 11: { float s = ops_sigmoid (v); return s * (1.0 - s); }
+  case 12: return v > 0.0 ? 1.0 : 0.0;
+  case 13: return p.a * pow (v, p.a - 1.0);
+  case 14: return -1.0 / (v * v);
+  }
+  return 0.0;
+}
+
+void main ()
+{
+  uint i = ss_linear_group () * 256u + gl_LocalInvocationID.x;
+  if (i >= p.n)
+    return;
+  float v = SS_LOAD (x[p.x_off + i]);
+  if (BWD == 0)
+    y[p.y_off + i] = SS_STORE (f (v));
+  else
+    y[p.y_off + i] = SS_STORE (SS_LOAD (dy[p.dy_off + i]) * df (v));
+}

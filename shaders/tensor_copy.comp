@@ -1,0 +1,51 @@
+#version 450
+/* Strided N-D copy with dtype conversion: dst[idx] = src[idx] for every index
+ * of the logical shape (row-major enumeration). */
+#include "ss-common.glsl"
+layout (local_size_x = 256) in;
+
+#if defined(SRC_F32)
+#define SRC_T float
+#define SRC_LOAD(x) (x)
+#elif defined(SRC_F16)
+#define SRC_T float16_t
+#define SRC_LOAD(x) float (x)
+#else
+#define SRC_T uint16_t
+#define SRC_LOAD(x) ss_bf16_to_f32 (x)
+#endif
+#if defined(DST_F32)
+#define DST_T float
+#define DST_STORE(v) (v)
+#elif defined(DST_F16)
+#define DST_T float16_t
+#define DST_STORE(v) float16_t (v)
+#else
+#define DST_T uint16_t
+#define DST_STORE(v) ss_f32_to_bf16 (v)
+#endif
+
+layout (binding = 0) readonly buffer Src { SRC_T src[]; };
+layout (binding = 1) writeonly buffer Dst { DST_T dst[]; };
+
+layout (push_constant) uniform P {
+  uint n, ndim, src_off, dst_off;
+  uint shape[5];
+  uint src_stride[5];
+  uint dst_stride[5];
+} p;
+
+void main ()
+{
+  uint i = ss_linear_group () * 256u + gl_LocalInvocationID.x;
+  if (i >= p.n)
+    return;
+  uint rem = i, so = p.src_off, d_o = p.dst_off;
+  for (int d = int (p.ndim) - 1; d >= 0; d--) {
+    uint c = rem % p.shape[d];
+    rem /= p.shape[d];
+    so += c * p.src_stride[d];
+    d_o += c * p.dst_stride[d];
+  }
+  dst[d_o] = DST_STORE (SRC_LOAD (src[so]));
+}

@@ -1,0 +1,798 @@
+/* test-ops.c: every op of core/tensor/ops forward and backward on the GPU
+ * (lavapipe in CI) against the double-precision references, in f32 and,
+ * where the device stores 16-bit floats, f16 and bf16; outputs start as NaN
+ * (SOUNDSTAGE_POISON=1) so unwritten elements fail; f32 gradients are also
+ * checked against finite differences of the GPU forward. */
+#define G_LOG_DOMAIN "test-ops"
+
+#include "config.h"
+#include "ss-optest.h"
+
+#include <math.h>
+#include <string.h>
+
+static SsRng rng;
+
+static const SsDType dtypes[] = { SS_DTYPE_F32, SS_DTYPE_F16, SS_DTYPE_BF16 };
+
+static gboolean
+have_dtype (SsDType dt)
+{
+  if (dt == SS_DTYPE_F32)
+    return TRUE;
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  return ss_gpu_device_get_caps (dev)->fp16_storage;
+}
+
+#define SKIP_UNLESS_DTYPE(dt) \
+  G_STMT_START { if (!have_dtype (dt)) { g_test_skip ("no 16-bit storage"); return; } } G_STMT_END
+
+static double *
+rnd (size_t n, double lo, double hi)
+{
+  double *x = g_new (double, MAX (n, 1));
+  ss_check_fill_uniform (&rng, x, n, lo, hi);
+  return x;
+}
+
+static void
+set_shape (SsOpTest *t, int i, int ndim, const gint64 *shape)
+{
+  t->ndim[i] = ndim;
+  memcpy (t->shape[i], shape, sizeof (gint64) * ndim);
+}
+
+#define DT(data) ((SsDType) GPOINTER_TO_INT (data))
+
+/* ================================================================ unary */
+
+typedef struct {
+  SsUnaryOp op;
+  float a, b;
+} UnaryCtx;
+
+static SsTensor *
+unary_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  UnaryCtx *c = ctx;
+  if (c->op == SS_UNARY_GELU_ERF)
+    return ss_op_gelu (in[0], FALSE, error);
+  if (c->op == SS_UNARY_GELU_TANH)
+    return ss_op_gelu (in[0], TRUE, error);
+  if (c->op == SS_UNARY_SILU)
+    return ss_op_silu (in[0], error);
+  if (c->op == SS_UNARY_AFFINE)
+    return ss_op_scale (in[0], c->a, c->b, error);
+  return ss_op_unary (in[0], c->op, c->a, c->b, error);
+}
+
+static void
+test_unary (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  G_STATIC_ASSERT ((int) SS_UNARY_COUNT == (int) SS_REF_UNARY_COUNT);
+  for (int op = 0; op < SS_UNARY_COUNT; op++)
+    {
+      UnaryCtx c = { op, 1.7f, -0.3f };
+      SsOpTest t = { .name = ss_ref_unary_name (op), .dtype = dt, .n_in = 1, .fwd = unary_fwd,
+                     .ctx = &c, .grad = { TRUE }, .fd_checks = 6 };
+      set_shape (&t, 0, 2, (gint64[]) { 3, 257 });
+      size_t n = 3 * 257;
+      t.x[0] = g_new (double, n);
+      gboolean positive = op == SS_UNARY_LOG || op == SS_UNARY_SQRT || op == SS_UNARY_RSQRT
+                          || op == SS_UNARY_POW || op == SS_UNARY_RECIP;
+      if (positive)
+        ss_check_fill_uniform (&rng, t.x[0], n, 0.3, 3);
+      else
+        ss_check_fill_away (&rng, t.x[0], n, 0.05, 3);
+      ss_optest_prepare (&t, n, &rng);
+      ss_ref_unary (op, t.x[0], t.ref_y, n, c.a, c.b);
+      ss_ref_unary_backward (op, t.x[0], t.w, t.ref_dx[0], n, c.a, c.b);
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
+/* ================================================================ binary */
+
+typedef struct {
+  SsBinaryOp op;
+  gboolean transpose_a;   /* a is given as its transpose (last two dims) */
+} BinaryCtx;
+
+static SsTensor *
+binary_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  BinaryCtx *c = ctx;
+  if (!c->transpose_a)
+    return ss_op_binary (in[0], in[1], c->op, error);
+  g_autoptr (SsTensor) at = ss_tensor_transpose (in[0], -1, -2, error);
+  return at ? ss_op_binary (at, in[1], c->op, error) : NULL;
+}
+
+static void
+test_binary (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const struct { int na, nb; gint64 a[4], b[4]; gboolean ta; } cases[] = {
+    { 4, 4, { 2, 3, 4, 5 }, { 2, 3, 4, 5 }, FALSE },
+    { 4, 4, { 2, 3, 4, 5 }, { 1, 1, 1, 5 }, FALSE },
+    { 4, 4, { 2, 1, 4, 1 }, { 1, 3, 1, 5 }, FALSE },
+    { 4, 1, { 2, 3, 4, 5 }, { 5 }, FALSE },
+    { 2, 4, { 4, 1 }, { 2, 3, 4, 70 }, FALSE },   /* large reduction for a's gradient */
+    { 3, 3, { 2, 6, 5 }, { 2, 1, 6 }, TRUE },     /* strided (transposed) a */
+    { 3, 3, { 2, 40, 8 }, { 2, 1, 8 }, FALSE },   /* [B, L, C] * [B, 1, C]: block reduction */
+    { 4, 4, { 1, 3, 50, 9 }, { 1, 3, 1, 1 }, FALSE }, /* per-channel: block reduction, inner 1 */
+  };
+  for (int op = 0; op < SS_BINARY_COUNT; op++)
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+      {
+        BinaryCtx c = { op, cases[k].ta };
+        g_autofree char *name = g_strdup_printf ("%s case %u", ss_ref_binary_name (op), k);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 2, .fwd = binary_fwd, .ctx = &c,
+                       .grad = { TRUE, TRUE }, .fd_checks = k == 2 ? 6 : 0 };
+        set_shape (&t, 0, cases[k].na, cases[k].a);
+        set_shape (&t, 1, cases[k].nb, cases[k].b);
+        size_t na = ss_optest_numel (&t, 0), nb = ss_optest_numel (&t, 1);
+        t.x[0] = rnd (na, -1, 1);
+        t.x[1] = g_new (double, nb);
+        ss_check_fill_away (&rng, t.x[1], nb, 0.5, 2);
+        /* reference shapes right-aligned to 4-D; a un-transposed */
+        int sa[4], sb[4], so[4];
+        for (int d = 0; d < 4; d++)
+          {
+            int da = d - (4 - cases[k].na), db = d - (4 - cases[k].nb);
+            sa[d] = da >= 0 ? cases[k].a[da] : 1;
+            sb[d] = db >= 0 ? cases[k].b[db] : 1;
+          }
+        if (c.transpose_a)
+          {
+            int tmp = sa[2];
+            sa[2] = sa[3];
+            sa[3] = tmp;
+          }
+        g_assert_true (ss_ref_broadcast_shape (4, sa, sb, so));
+        size_t ny = (size_t) so[0] * so[1] * so[2] * so[3];
+        ss_optest_prepare (&t, ny, &rng);
+        g_autofree double *a_ref = g_new (double, na), *da_ref = g_new0 (double, na);
+        int perm[4] = { 0, 1, 3, 2 }, sx[4] = { sa[0], sa[1], sa[3], sa[2] };
+        if (c.transpose_a)
+          ss_ref_permute (t.x[0], a_ref, 4, sx, perm);
+        else
+          memcpy (a_ref, t.x[0], sizeof (double) * na);
+        ss_ref_binary (op, 4, a_ref, sa, t.x[1], sb, t.ref_y);
+        ss_ref_binary_backward (op, 4, a_ref, sa, t.x[1], sb, t.w, da_ref, t.ref_dx[1]);
+        if (c.transpose_a)
+          ss_ref_permute_backward (da_ref, t.ref_dx[0], 4, sx, perm);
+        else
+          memcpy (t.ref_dx[0], da_ref, sizeof (double) * na);
+        t.tol_dx = k >= 4 ? 4 : 1;   /* gradients summed over many terms */
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+}
+
+/* ================================================================ reduce */
+
+typedef struct {
+  SsReduceOp op;
+  int dim;
+  gboolean keepdim;
+} ReduceCtx;
+
+static SsTensor *
+reduce_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  ReduceCtx *c = ctx;
+  return ss_op_reduce (in[0], c->op, c->dim, c->keepdim, error);
+}
+
+static void
+test_reduce (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const struct { int ndim; gint64 shape[3]; int dim; } cases[] = {
+    { 3, { 3, 50, 7 }, 0 }, { 3, { 3, 50, 7 }, 1 }, { 3, { 3, 50, 7 }, 2 },
+    { 2, { 2, 1000 }, -1 }, { 1, { 300 }, 0 },
+    { 2, { 2, 40000 }, 1 },   /* long rows: two-pass sum */
+  };
+  for (int op = 0; op < SS_REDUCE_COUNT; op++)
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+      {
+        ReduceCtx c = { op, cases[k].dim, k % 2 };
+        g_autofree char *name = g_strdup_printf ("%s case %u", ss_ref_reduce_name (op), k);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = reduce_fwd, .ctx = &c,
+                       .grad = { TRUE }, .fd_checks = op == SS_REDUCE_MAX ? 0 : 4 };
+        set_shape (&t, 0, cases[k].ndim, cases[k].shape);
+        size_t n = ss_optest_numel (&t, 0);
+        t.x[0] = rnd (n, -1, 1);
+        int d = cases[k].dim < 0 ? cases[k].dim + cases[k].ndim : cases[k].dim;
+        int outer = 1, inner = 1, len = cases[k].shape[d];
+        for (int i = 0; i < d; i++)
+          outer *= cases[k].shape[i];
+        for (int i = d + 1; i < cases[k].ndim; i++)
+          inner *= cases[k].shape[i];
+        ss_optest_prepare (&t, (size_t) outer * inner, &rng);
+        ss_ref_reduce (op, t.x[0], t.ref_y, outer, len, inner);
+        ss_ref_reduce_backward (op, t.x[0], t.w, t.ref_dx[0], outer, len, inner);
+        t.tol_y = 10;   /* long fp32 sums */
+        /* mean over 40000: dy / n lies in the f16 subnormal range */
+        if (k == 5 && dt == SS_DTYPE_F16)
+          t.tol_dx = 10;
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+}
+
+/* ================================================================ softmax */
+
+typedef struct {
+  gboolean log;
+  int dim;
+} SoftmaxCtx;
+
+static SsTensor *
+softmax_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  SoftmaxCtx *c = ctx;
+  return c->log ? ss_op_log_softmax (in[0], c->dim, error) : ss_op_softmax (in[0], c->dim, error);
+}
+
+static void
+test_softmax (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const struct { int ndim; gint64 shape[3]; int dim; } cases[] = {
+    { 2, { 5, 300 }, -1 }, { 3, { 4, 33, 6 }, 1 }, { 3, { 2, 3, 17 }, 2 },
+  };
+  for (int lg = 0; lg < 2; lg++)
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+      {
+        SoftmaxCtx c = { lg, cases[k].dim };
+        g_autofree char *name = g_strdup_printf ("%s case %u", lg ? "log_softmax" : "softmax", k);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = softmax_fwd, .ctx = &c,
+                       .grad = { TRUE }, .fd_checks = 4 };
+        set_shape (&t, 0, cases[k].ndim, cases[k].shape);
+        size_t n = ss_optest_numel (&t, 0);
+        t.x[0] = rnd (n, -4, 4);
+        int d = cases[k].dim < 0 ? cases[k].dim + cases[k].ndim : cases[k].dim;
+        int outer = 1, inner = 1, len = cases[k].shape[d];
+        for (int i = 0; i < d; i++)
+          outer *= cases[k].shape[i];
+        for (int i = d + 1; i < cases[k].ndim; i++)
+          inner *= cases[k].shape[i];
+        ss_optest_prepare (&t, n, &rng);
+        if (lg)
+          {
+            ss_ref_log_softmax (t.x[0], t.ref_y, outer, len, inner);
+            ss_ref_log_softmax_backward (t.ref_y, t.w, t.ref_dx[0], outer, len, inner);
+          }
+        else
+          {
+            ss_ref_softmax (t.x[0], t.ref_y, outer, len, inner);
+            ss_ref_softmax_backward (t.ref_y, t.w, t.ref_dx[0], outer, len, inner);
+          }
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+}
+
+/* ================================================================ norms */
+
+typedef struct {
+  int kind;      /* 0 layer, 1 rms, 2 group */
+  gboolean w, b;
+  int groups;
+  float eps;
+} NormCtx;
+
+static SsTensor *
+norm_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  NormCtx *c = ctx;
+  SsTensor *w = c->w ? in[1] : NULL, *b = c->b ? in[c->w ? 2 : 1] : NULL;
+  switch (c->kind)
+    {
+    case 0: return ss_op_layer_norm (in[0], w, b, c->eps, error);
+    case 1: return ss_op_rms_norm (in[0], w, c->eps, error);
+    default: return ss_op_group_norm (in[0], c->groups, w, b, c->eps, error);
+    }
+}
+
+static void
+test_norms (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const struct { int kind; gboolean w, b; int ndim; gint64 shape[4]; int groups; } cases[] = {
+    { 0, TRUE, TRUE, 2, { 7, 300 }, 0 },
+    { 0, FALSE, FALSE, 3, { 2, 3, 64 }, 0 },
+    { 1, TRUE, FALSE, 2, { 6, 200 }, 0 },
+    { 1, FALSE, FALSE, 2, { 3, 33 }, 0 },
+    { 2, TRUE, TRUE, 4, { 2, 8, 5, 6 }, 4 },
+    { 2, FALSE, FALSE, 3, { 3, 6, 10 }, 3 },
+    { 2, TRUE, TRUE, 3, { 2, 6, 50 }, 1 },
+  };
+  static const char *names[] = { "layer_norm", "rms_norm", "group_norm" };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    {
+      NormCtx c = { cases[k].kind, cases[k].w, cases[k].b, cases[k].groups, 1e-5f };
+      g_autofree char *name = g_strdup_printf ("%s case %u", names[c.kind], k);
+      SsOpTest t = { .name = name, .dtype = dt, .fwd = norm_fwd, .ctx = &c, .fd_checks = 4 };
+      set_shape (&t, 0, cases[k].ndim, cases[k].shape);
+      int ch = c.kind == 2 ? cases[k].shape[1] : cases[k].shape[cases[k].ndim - 1];
+      int n_in = 1;
+      if (c.w)
+        set_shape (&t, n_in++, 1, (gint64[]) { ch });
+      if (c.b)
+        set_shape (&t, n_in++, 1, (gint64[]) { ch });
+      t.n_in = n_in;
+      size_t n = ss_optest_numel (&t, 0);
+      t.x[0] = rnd (n, -2, 3);
+      t.grad[0] = TRUE;
+      for (int i = 1; i < n_in; i++)
+        {
+          t.x[i] = rnd (ch, i == 1 && c.w ? 0.5 : -1, 1.5);
+          t.grad[i] = TRUE;
+        }
+      ss_optest_prepare (&t, n, &rng);
+      double *w = c.w ? t.x[1] : NULL, *b = c.b ? t.x[c.w ? 2 : 1] : NULL;
+      double *dw = c.w ? t.ref_dx[1] : NULL, *db = c.b ? t.ref_dx[c.w ? 2 : 1] : NULL;
+      int rows = n / ch;
+      if (c.kind == 0)
+        {
+          ss_ref_layer_norm (t.x[0], w, b, t.ref_y, rows, ch, c.eps);
+          ss_ref_layer_norm_backward (t.x[0], w, t.w, t.ref_dx[0], dw, db, rows, ch, c.eps);
+        }
+      else if (c.kind == 1)
+        {
+          ss_ref_rms_norm (t.x[0], w, t.ref_y, rows, ch, c.eps);
+          ss_ref_rms_norm_backward (t.x[0], w, t.w, t.ref_dx[0], dw, rows, ch, c.eps);
+        }
+      else
+        {
+          int nn = cases[k].shape[0], s = n / (nn * ch);
+          ss_ref_group_norm (t.x[0], w, b, t.ref_y, nn, ch, s, c.groups, c.eps);
+          ss_ref_group_norm_backward (t.x[0], w, t.w, t.ref_dx[0], dw, db, nn, ch, s, c.groups, c.eps);
+        }
+      t.tol_dx = 10;
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
+/* ================================================================ concat, slice, permute */
+
+typedef struct {
+  int dim;
+} ConcatCtx;
+
+static SsTensor *
+concat_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  ConcatCtx *c = ctx;
+  return ss_op_concat (3, in, c->dim, error);
+}
+
+static void
+test_concat (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  /* along the middle dim and along the last dim */
+  for (int variant = 0; variant < 2; variant++)
+    {
+      ConcatCtx c = { variant ? -1 : 1 };
+      gint64 lens[3] = { 3, 5, 1 };
+      SsOpTest t = { .name = variant ? "concat last" : "concat middle", .dtype = dt, .n_in = 3,
+                     .fwd = concat_fwd, .ctx = &c, .grad = { TRUE, FALSE, TRUE }, .fd_checks = 3 };
+      for (int i = 0; i < 3; i++)
+        {
+          gint64 s[3] = { 2, variant ? 4 : lens[i], variant ? lens[i] : 4 };
+          set_shape (&t, i, 3, s);
+          t.x[i] = rnd (ss_optest_numel (&t, i), -1, 1);
+        }
+      ss_optest_prepare (&t, 2 * 9 * 4, &rng);
+      int ns[3] = { 3, 5, 1 };
+      int outer = variant ? 8 : 2, inner = variant ? 1 : 4;
+      ss_ref_concat (3, (const double *const *) t.x, ns, t.ref_y, outer, inner);
+      double *dxs[3] = { t.ref_dx[0], NULL, t.ref_dx[2] };
+      ss_ref_concat_backward (3, ns, t.w, dxs, outer, inner);
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
+static SsTensor *
+slice_permute_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  static const int perm[4] = { 2, 0, 3, 1 };
+  g_autoptr (SsTensor) s = ss_tensor_slice (in[0], 1, 2, 9, error);
+  if (!s)
+    return NULL;
+  g_autoptr (SsTensor) p = ss_tensor_permute (s, perm, error);
+  if (!p)
+    return NULL;
+  return ss_tensor_contiguous (p, error);
+}
+
+static void
+test_slice_permute (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  SsOpTest t = { .name = "slice+permute+contiguous", .dtype = dt, .n_in = 1,
+                 .fwd = slice_permute_fwd, .grad = { TRUE }, .fd_checks = 3 };
+  set_shape (&t, 0, 4, (gint64[]) { 2, 10, 3, 4 });
+  t.x[0] = rnd (240, -1, 1);
+  ss_optest_prepare (&t, 2 * 7 * 3 * 4, &rng);
+  g_autofree double *s = g_new0 (double, 168), *ds = g_new0 (double, 168);
+  ss_ref_slice (t.x[0], s, 2, 10, 12, 2, 7, 1);
+  int ss[4] = { 2, 7, 3, 4 }, perm[4] = { 2, 0, 3, 1 };
+  ss_ref_permute (s, t.ref_y, 4, ss, perm);
+  ss_ref_permute_backward (t.w, ds, 4, ss, perm);
+  ss_ref_slice_backward (ds, t.ref_dx[0], 2, 10, 12, 2, 7, 1);
+  ss_optest_run (&t, &rng);
+  ss_optest_clear (&t);
+}
+
+/* ================================================================ gather */
+
+typedef struct {
+  gboolean embedding;
+  int dim;
+  const gint32 *idx;
+  gint64 m;
+  int ids_ndim;
+  gint64 ids_shape[2];
+} GatherCtx;
+
+static SsTensor *
+gather_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  GatherCtx *c = ctx;
+  if (c->embedding)
+    return ss_op_embedding (in[0], c->idx, c->ids_ndim, c->ids_shape, error);
+  return ss_op_index_select (in[0], c->dim, c->idx, c->m, error);
+}
+
+static void
+test_gather (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  {
+    static const gint32 idx[] = { 3, 0, 3, 9, 1, 3, 7 };
+    GatherCtx c = { FALSE, 1, idx, 7 };
+    SsOpTest t = { .name = "index_select", .dtype = dt, .n_in = 1, .fwd = gather_fwd, .ctx = &c,
+                   .grad = { TRUE }, .fd_checks = 4 };
+    set_shape (&t, 0, 3, (gint64[]) { 3, 10, 5 });
+    t.x[0] = rnd (150, -1, 1);
+    ss_optest_prepare (&t, 3 * 7 * 5, &rng);
+    ss_ref_gather (t.x[0], idx, t.ref_y, 3, 10, 5, 7);
+    ss_ref_gather_backward (idx, t.w, t.ref_dx[0], 3, 10, 5, 7);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+  {
+    gint32 ids[18];
+    for (int i = 0; i < 18; i++)
+      ids[i] = ss_rng_int (&rng, 0, 11);   /* 18 draws from 12 rows: repeats */
+    GatherCtx c = { TRUE, 0, ids, 18, 2, { 2, 9 } };
+    SsOpTest t = { .name = "embedding", .dtype = dt, .n_in = 1, .fwd = gather_fwd, .ctx = &c,
+                   .grad = { TRUE }, .fd_checks = 4 };
+    set_shape (&t, 0, 2, (gint64[]) { 12, 16 });
+    t.x[0] = rnd (12 * 16, -1, 1);
+    ss_optest_prepare (&t, 18 * 16, &rng);
+    ss_ref_gather (t.x[0], ids, t.ref_y, 1, 12, 16, 18);
+    ss_ref_gather_backward (ids, t.w, t.ref_dx[0], 1, 12, 16, 18);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+}
+
+/* ================================================================ rope */
+
+typedef struct {
+  int seq_dim, rot_dim;
+  float base;
+  gboolean interleaved;
+  const float *pos;
+} RopeCtx;
+
+static SsTensor *
+rope_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  RopeCtx *c = ctx;
+  return ss_op_rope (in[0], c->seq_dim, c->rot_dim, c->base, c->interleaved, c->pos, error);
+}
+
+static void
+test_rope (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const float posf[9] = { 0, 5, 17, 18, 40, 41, 100, 250, 3 };
+  double posd[9];
+  for (int i = 0; i < 9; i++)
+    posd[i] = posf[i];
+  for (int variant = 0; variant < 4; variant++)
+    {
+      gboolean il = variant & 1, bhld = variant < 2;
+      RopeCtx c = { bhld ? 2 : 1, bhld ? 8 : 16, 10000, il, variant == 3 ? posf : NULL };
+      g_autofree char *name = g_strdup_printf ("rope %s %s%s", il ? "interleaved" : "half-split",
+                                               bhld ? "[B,H,L,D] partial" : "[B,L,H,D]",
+                                               c.pos ? " positions" : "");
+      SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = rope_fwd, .ctx = &c,
+                     .grad = { TRUE }, .fd_checks = 4 };
+      gint64 shape[4] = { 2, bhld ? 3 : 9, bhld ? 9 : 3, bhld ? 10 : 16 };
+      set_shape (&t, 0, 4, shape);
+      size_t n = ss_optest_numel (&t, 0);
+      t.x[0] = rnd (n, -1, 1);
+      ss_optest_prepare (&t, n, &rng);
+      SsRefRope p = { .outer = bhld ? 6 : 2, .len = 9, .heads = bhld ? 1 : 3, .dim = shape[3],
+                      .rot_dim = c.rot_dim, .base = c.base, .interleaved = il,
+                      .pos = c.pos ? posd : NULL };
+      ss_ref_rope (&p, t.x[0], t.ref_y);
+      ss_ref_rope_backward (&p, t.w, t.ref_dx[0]);
+      t.tol_y = t.tol_dx = 10;   /* fp32 cos/sin tables */
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
+/* ================================================================ interpolation */
+
+typedef struct {
+  int n_size;
+  gint64 size[2];
+  SsInterpMode mode;
+  gboolean align;
+} InterpCtx;
+
+static SsTensor *
+interp_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  InterpCtx *c = ctx;
+  return ss_op_interpolate (in[0], c->n_size, c->size, c->mode, c->align, error);
+}
+
+static void
+test_interp (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const struct { int n_size; gint64 in[2], out[2]; } cases[] = {
+    { 1, { 1, 7 }, { 1, 13 } }, { 1, { 1, 7 }, { 1, 4 } }, { 1, { 1, 5 }, { 1, 20 } },
+    { 2, { 5, 6 }, { 9, 4 } }, { 2, { 4, 4 }, { 8, 8 } }, { 2, { 6, 9 }, { 3, 2 } },
+  };
+  for (int mode = 0; mode < 3; mode++)
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+      {
+        InterpCtx c = { cases[k].n_size, { 0, 0 }, mode ? SS_INTERP_LINEAR : SS_INTERP_NEAREST,
+                        mode == 2 };
+        gint64 ih = cases[k].in[0], iw = cases[k].in[1], oh = cases[k].out[0], ow = cases[k].out[1];
+        if (c.n_size == 1)
+          c.size[0] = ow;
+        else
+          {
+            c.size[0] = oh;
+            c.size[1] = ow;
+          }
+        g_autofree char *name = g_strdup_printf ("interpolate %s %dd case %u",
+                                                 mode == 0 ? "nearest" : mode == 1 ? "linear" : "linear align",
+                                                 c.n_size, k);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = interp_fwd, .ctx = &c,
+                       .grad = { TRUE }, .fd_checks = 4 };
+        if (c.n_size == 1)
+          set_shape (&t, 0, 3, (gint64[]) { 2, 3, iw });
+        else
+          set_shape (&t, 0, 4, (gint64[]) { 2, 3, ih, iw });
+        t.x[0] = rnd (ss_optest_numel (&t, 0), -1, 1);
+        ss_optest_prepare (&t, (size_t) 6 * oh * ow, &rng);
+        ss_ref_interp (mode ? SS_REF_INTERP_LINEAR : SS_REF_INTERP_NEAREST, c.align, t.x[0],
+                       t.ref_y, 6, ih, iw, oh, ow);
+        ss_ref_interp_backward (mode ? SS_REF_INTERP_LINEAR : SS_REF_INTERP_NEAREST, c.align,
+                                t.w, t.ref_dx[0], 6, ih, iw, oh, ow);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+}
+
+/* ================================================================ losses */
+
+static SsTensor *
+mse_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  return ss_op_mse_loss (in[0], in[1], error);
+}
+
+typedef struct {
+  const gint32 *targets;
+  int ignore;
+  float smoothing;
+} CeCtx;
+
+static SsTensor *
+ce_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  CeCtx *c = ctx;
+  return ss_op_cross_entropy (in[0], c->targets, c->ignore, c->smoothing, error);
+}
+
+typedef struct {
+  float temp;
+  gboolean normalize, learned;
+} NceCtx;
+
+static SsTensor *
+nce_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  NceCtx *c = ctx;
+  return ss_op_infonce (in[0], in[1], c->temp, c->learned ? in[2] : NULL, c->normalize, error);
+}
+
+static void
+test_losses (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  {
+    SsOpTest t = { .name = "mse_loss", .dtype = dt, .n_in = 2, .fwd = mse_fwd,
+                   .grad = { TRUE, TRUE }, .fd_checks = 4, .tol_y = 10, .tol_dx = 10 };
+    set_shape (&t, 0, 2, (gint64[]) { 6, 33 });
+    set_shape (&t, 1, 2, (gint64[]) { 6, 33 });
+    t.x[0] = rnd (198, -1, 1);
+    t.x[1] = rnd (198, -1, 1);
+    ss_optest_prepare (&t, 1, &rng);
+    t.ref_y[0] = ss_ref_mse_loss (t.x[0], t.x[1], 198);
+    ss_ref_mse_loss_backward (t.x[0], t.x[1], 198, t.w[0], t.ref_dx[0], t.ref_dx[1]);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+  for (int variant = 0; variant < 3; variant++)
+    {
+      int rows = variant == 2 ? 3 : 9, classes = variant == 2 ? 1000 : 13;
+      g_autofree gint32 *tg = g_new (gint32, rows);
+      for (int r = 0; r < rows; r++)
+        tg[r] = ss_rng_int (&rng, 0, classes - 1);
+      if (variant == 1)
+        tg[4] = -100;
+      CeCtx c = { tg, -100, variant == 1 ? 0.1f : 0.0f };
+      g_autofree char *name = g_strdup_printf ("cross_entropy case %d", variant);
+      /* (no finite differences for 1000 classes: gradients of 1e-5 drown in
+       * the fp32 noise of the loss; the reference comparison covers them) */
+      SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = ce_fwd, .ctx = &c,
+                     .grad = { TRUE }, .fd_checks = variant == 2 ? 0 : 4 };
+      set_shape (&t, 0, 2, (gint64[]) { rows, classes });
+      t.x[0] = rnd ((size_t) rows * classes, -3, 3);
+      ss_optest_prepare (&t, 1, &rng);
+      t.ref_y[0] = ss_ref_cross_entropy (t.x[0], tg, rows, classes, -100, c.smoothing);
+      ss_ref_cross_entropy_backward (t.x[0], tg, rows, classes, -100, c.smoothing, t.w[0], t.ref_dx[0]);
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+  for (int variant = 0; variant < 3; variant++)
+    {
+      NceCtx c = { 0.2f, variant != 1, variant == 2 };
+      g_autofree char *name = g_strdup_printf ("infonce %s%s", c.normalize ? "normalized" : "raw",
+                                               c.learned ? " learned temperature" : "");
+      SsOpTest t = { .name = name, .dtype = dt, .n_in = c.learned ? 3 : 2, .fwd = nce_fwd, .ctx = &c,
+                     .grad = { TRUE, TRUE, TRUE }, .fd_checks = 4, .tol_y = 20, .tol_dx = 20 };
+      set_shape (&t, 0, 2, (gint64[]) { 6, 16 });
+      set_shape (&t, 1, 2, (gint64[]) { 6, 16 });
+      t.x[0] = rnd (96, -0.5, 0.5);
+      t.x[1] = rnd (96, -0.5, 0.5);
+      if (c.learned)
+        {
+          set_shape (&t, 2, 1, (gint64[]) { 1 });
+          t.x[2] = g_new (double, 1);
+          t.x[2][0] = 0.25;
+        }
+      ss_optest_prepare (&t, 1, &rng);
+      double temp = c.learned ? t.x[2][0] : c.temp;
+      t.ref_y[0] = ss_ref_infonce (t.x[0], t.x[1], 6, 16, temp, c.normalize);
+      ss_ref_infonce_backward (t.x[0], t.x[1], 6, 16, temp, c.normalize, t.w[0], t.ref_dx[0],
+                               t.ref_dx[1], c.learned ? t.ref_dx[2] : NULL);
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
+/* ================================================================ errors */
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsTensor) a = ss_tensor_zeros (SS_DTYPE_F32, 2, SS_SHAPE (2, 3), &error);
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) b = ss_tensor_zeros (SS_DTYPE_F32, 2, SS_SHAPE (3, 2), &error);
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) y = ss_op_add (a, b, &error);
+  g_assert_null (y);
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  gint32 bad[] = { 0, 2 };
+  g_autoptr (SsTensor) g = ss_op_index_select (a, 0, bad, 2, &error);
+  g_assert_null (g);
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  gint32 tg[] = { 1, 3 };
+  g_autoptr (SsTensor) ce = ss_op_cross_entropy (a, tg, -100, 0, &error);
+  g_assert_null (ce);
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  g_autoptr (SsTensor) gn = ss_op_group_norm (b, 4, NULL, NULL, 1e-5f, &error);
+  g_assert_null (gn);
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  g_autoptr (SsTensor) r = ss_op_rope (a, 0, 3, 10000, FALSE, NULL, &error);
+  g_assert_null (r);
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+}
+
+/* NaN inputs must come out as NaN (never silently pass a comparison) */
+static void
+test_nan_propagates (void)
+{
+  g_autoptr (GError) error = NULL;
+  float x[4] = { 1, NAN, 2, 3 };
+  g_autoptr (SsTensor) t = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (1, 4), x, &error);
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) s = ss_op_softmax (t, -1, &error);
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) n = ss_op_layer_norm (t, NULL, NULL, 1e-5f, &error);
+  g_assert_no_error (error);
+  g_autofree double *sd = ss_optest_download (s);
+  g_autofree double *nd = ss_optest_download (n);
+  double ref[4] = { 0.25, 0.25, 0.25, 0.25 };
+  g_assert_false (ss_check_close ("softmax of NaN", ref, sd, 4, 1e3));
+  g_assert_false (ss_check_close ("layer_norm of NaN", ref, nd, 4, 1e3));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("SOUNDSTAGE_POISON", "1", TRUE);
+  g_test_init (&argc, &argv, NULL);
+  ss_rng_init (&rng, ss_check_seed (20261124));
+
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  if (!dev)
+    {
+      g_test_message ("no Vulkan device: %s", error->message);
+      return 77;
+    }
+  g_test_message ("device: %s", ss_gpu_device_get_caps (dev)->name);
+
+  static const struct { const char *name; GTestDataFunc fn; } tests[] = {
+    { "unary", test_unary }, { "binary", test_binary }, { "reduce", test_reduce },
+    { "softmax", test_softmax }, { "norms", test_norms }, { "concat", test_concat },
+    { "slice-permute", test_slice_permute }, { "gather", test_gather }, { "rope", test_rope },
+    { "interpolate", test_interp }, { "losses", test_losses },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
+    for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
+      {
+        g_autofree char *path = g_strdup_printf ("/ops/%s/%s", tests[i].name, ss_dtype_name (dtypes[d]));
+        g_test_add_data_func (path, GINT_TO_POINTER (dtypes[d]), tests[i].fn);
+      }
+  g_test_add_func ("/ops/errors", test_errors);
+  g_test_add_func ("/ops/nan", test_nan_propagates);
+  int rc = g_test_run ();
+  ss_gpu_device_shutdown ();
+  return rc;
+}

@@ -1,0 +1,232 @@
+/* test-gpu-core.c: device init, buffer round trips, OOM as GError, tensor
+ * views and conversions, autograd through views. Suite 'gpu' (lavapipe in CI). */
+#include "config.h"
+#include <math.h>
+#include <string.h>
+#include "gpu/ss-gpu.h"
+#include "tensor/ss-tensor.h"
+#include "tensor/ss-autograd.h"
+#include "tensor/ss-ops.h"
+
+static void
+test_device_init (void)
+{
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  g_assert_nonnull (dev);
+  const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
+  g_test_message ("device %s: subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
+                  ", heap %" G_GUINT64_FORMAT ", coopmat nv %d",
+                  c->name, c->subgroup_size, c->shared_memory, c->max_storage_buffer_range,
+                  c->heap_size, c->coopmat_nv);
+  g_assert_cmpuint (c->subgroup_size, >=, 1);
+  g_assert_cmpuint (c->shared_memory, >=, 16384);
+  g_assert_cmpuint (c->max_storage_buffer_range, >=, 1 << 20);
+  g_assert_true (c->fp16_storage);
+  /* the same device is returned every time */
+  g_assert_true (ss_gpu_device_get_default (NULL) == dev);
+}
+
+static void
+test_buffer_roundtrip (void)
+{
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  /* several sizes, including one bigger than a staging chunk would be split at */
+  gsize sizes[] = { 4, 1000, 1 << 20, (gsize) 3 << 20 };
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    {
+      gsize n = sizes[s];
+      g_autofree guint8 *in = g_malloc (n);
+      g_autofree guint8 *out = g_malloc0 (n);
+      for (gsize i = 0; i < n; i++)
+        in[i] = (guint8) (i * 131 + s * 7 + (i >> 8));
+      g_autoptr (SsGpuBuffer) b = ss_gpu_buffer_new (dev, n, &error);
+      g_assert_no_error (error);
+      g_assert_true (ss_gpu_buffer_upload (b, 0, in, n, &error));
+      g_assert_no_error (error);
+      g_assert_true (ss_gpu_buffer_download (b, 0, out, n, &error));
+      g_assert_no_error (error);
+      g_assert_cmpmem (in, n, out, n);
+    }
+  /* copy and fill through the command stream, ordered with barriers */
+  g_autoptr (SsGpuBuffer) a = ss_gpu_buffer_new (dev, 4096, &error);
+  g_autoptr (SsGpuBuffer) b = ss_gpu_buffer_new (dev, 4096, &error);
+  g_assert_no_error (error);
+  g_assert_true (ss_gpu_buffer_fill (a, 0, 4096, 0x01020304u, &error));
+  g_assert_true (ss_gpu_buffer_copy (a, 0, b, 0, 4096, &error));
+  g_assert_true (ss_gpu_buffer_fill (a, 0, 4096, 0, &error));
+  g_assert_true (ss_gpu_buffer_copy (b, 1024, a, 0, 1024, &error));
+  g_assert_no_error (error);
+  guint32 words[1024];
+  g_assert_true (ss_gpu_buffer_download (a, 0, words, 4096, &error));
+  for (int i = 0; i < 1024; i++)
+    g_assert_cmphex (words[i], ==, i < 256 ? 0x01020304u : 0u);
+}
+
+static void
+test_oom (void)
+{
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
+  guint64 used0 = 0;
+  ss_gpu_device_get_memory (dev, &used0, NULL);
+  /* more than the whole heap: a clear error, no crash, and the device still works */
+  SsGpuBuffer *b = ss_gpu_buffer_new (dev, c->heap_size + ((gsize) 1 << 30), &error);
+  g_assert_null (b);
+  g_assert_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY);
+  g_assert_nonnull (strstr (error->message, "GPU memory"));
+  g_clear_error (&error);
+  /* tensors too */
+  SsTensor *t = ss_tensor_new (SS_DTYPE_F32, 3, SS_SHAPE (1024, 1024, (gint64) (c->heap_size >> 21) + 512), &error);
+  g_assert_null (t);
+  g_assert_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY);
+  g_clear_error (&error);
+  guint64 used1 = 0;
+  ss_gpu_device_get_memory (dev, &used1, NULL);
+  g_assert_cmpuint (used0, ==, used1);
+  g_autoptr (SsTensor) ok = ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE (10), 2.5f, &error);
+  g_assert_no_error (error);
+  float v[10];
+  g_assert_true (ss_tensor_to_floats (ok, v, &error));
+  g_assert_cmpfloat (v[9], ==, 2.5f);
+}
+
+static void
+test_dtype_roundtrip (void)
+{
+  g_autoptr (GError) error = NULL;
+  float in[7] = { 0.0f, 1.0f, -2.5f, 3.14159f, 1000.0f, 1e-3f, -1e-7f };
+  for (int dt = 0; dt < 3; dt++)
+    {
+      g_autoptr (SsTensor) t = ss_tensor_new_from_floats (dt, 1, SS_SHAPE (7), in, &error);
+      g_assert_no_error (error);
+      /* convert on the GPU to every dtype and back to f32 */
+      for (int dt2 = 0; dt2 < 3; dt2++)
+        {
+          g_autoptr (SsTensor) u = ss_tensor_to_dtype (t, dt2, &error);
+          g_assert_no_error (error);
+          g_autoptr (SsTensor) f = ss_tensor_to_dtype (u, SS_DTYPE_F32, &error);
+          g_assert_no_error (error);
+          float out[7];
+          g_assert_true (ss_tensor_to_floats (f, out, &error));
+          double tol = (dt == SS_DTYPE_BF16 || dt2 == SS_DTYPE_BF16) ? 1.0 / 128 : dt + dt2 ? 1.0 / 1024 : 0;
+          for (int i = 0; i < 7; i++)
+            {
+              g_assert_cmpfloat (fabs (out[i] - in[i]), <=, tol * fabs (in[i]) + 1e-7);
+            }
+        }
+    }
+}
+
+static void
+test_views (void)
+{
+  g_autoptr (GError) error = NULL;
+  float data[2 * 3 * 4];
+  for (int i = 0; i < 24; i++)
+    data[i] = i;
+  g_autoptr (SsTensor) t = ss_tensor_new_from_floats (SS_DTYPE_F32, 3, SS_SHAPE (2, 3, 4), data, &error);
+  g_assert_no_error (error);
+  /* permute (2,0,1): y[k][i][j] = x[i][j][k] */
+  g_autoptr (SsTensor) p = ss_tensor_permute (t, (int[]) { 2, 0, 1 }, &error);
+  g_assert_no_error (error);
+  g_assert_false (ss_tensor_is_contiguous (p));
+  float out[24];
+  g_assert_true (ss_tensor_to_floats (p, out, &error));
+  for (int k = 0; k < 4; k++)
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++)
+        g_assert_cmpfloat (out[(k * 2 + i) * 3 + j], ==, data[(i * 3 + j) * 4 + k]);
+  /* slice of a permuted view */
+  g_autoptr (SsTensor) s = ss_tensor_slice (p, 0, 1, 3, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->shape[0], ==, 2);
+  g_assert_true (ss_tensor_to_floats (s, out, &error));
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++)
+        g_assert_cmpfloat (out[(k * 2 + i) * 3 + j], ==, data[(i * 3 + j) * 4 + k + 1]);
+  /* reshape of a non-contiguous view copies */
+  g_autoptr (SsTensor) r = ss_tensor_reshape (p, 2, SS_SHAPE (4, -1), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r->shape[1], ==, 6);
+  g_assert_true (ss_tensor_to_floats (r, out, &error));
+  for (int k = 0; k < 4; k++)
+    g_assert_cmpfloat (out[k * 6 + 5], ==, data[(1 * 3 + 2) * 4 + k]);
+  /* bad reshape is an error, not a crash */
+  g_autoptr (SsTensor) bad = ss_tensor_reshape (t, 2, SS_SHAPE (5, 5), &error);
+  g_assert_null (bad);
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+}
+
+static void
+test_autograd_views (void)
+{
+  g_autoptr (GError) error = NULL;
+  /* loss = sum(w * slice(permute(x))) via linear with ones: gradient lands in
+   * the sliced positions of x, zero elsewhere */
+  float data[12];
+  for (int i = 0; i < 12; i++)
+    data[i] = i * 0.5f;
+  g_autoptr (SsTensor) x = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (3, 4), data, &error);
+  g_assert_no_error (error);
+  ss_tensor_set_requires_grad (x, TRUE);
+  float wv[3] = { 1, 2, 3 };
+  g_autoptr (SsTensor) w = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (1, 3), wv, &error);
+  g_autoptr (SsTensor) xt = ss_tensor_transpose (x, 0, 1, &error);       /* [4, 3] */
+  g_autoptr (SsTensor) xs = ss_tensor_slice (xt, 0, 1, 3, &error);        /* rows 1..2 of [4,3] */
+  g_autoptr (SsTensor) y = ss_op_linear (xs, w, NULL, &error);            /* [2, 1] */
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) yr = ss_tensor_reshape (y, 1, SS_SHAPE (2), &error);
+  g_autoptr (SsTensor) one = ss_tensor_full (SS_DTYPE_F32, 2, SS_SHAPE (1, 2), 1.0f, &error);
+  g_autoptr (SsTensor) loss = ss_op_linear (yr, one, NULL, &error);       /* [1] */
+  g_assert_no_error (error);
+  g_assert_true (ss_tensor_backward (loss, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (x->grad);
+  float g[12];
+  g_assert_true (ss_tensor_to_floats (x->grad, g, &error));
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++)
+      g_assert_cmpfloat (g[i * 4 + j], ==, (j == 1 || j == 2) ? wv[i] : 0.0f);
+  /* the graph was freed; a second backward through x accumulates */
+  g_assert_null (loss->node);
+  g_autoptr (SsTensor) y2 = ss_op_linear (x, ss_tensor_full (SS_DTYPE_F32, 2, SS_SHAPE (1, 4), 1.0f, NULL), NULL, &error);
+  g_autoptr (SsTensor) y2r = ss_tensor_reshape (y2, 2, SS_SHAPE (1, 3), &error);
+  g_autoptr (SsTensor) l2 = ss_op_linear (y2r, ss_tensor_full (SS_DTYPE_F32, 2, SS_SHAPE (1, 3), 1.0f, NULL), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ss_tensor_backward (l2, NULL, &error));
+  g_assert_true (ss_tensor_to_floats (x->grad, g, &error));
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++)
+      g_assert_cmpfloat (g[i * 4 + j], ==, ((j == 1 || j == 2) ? wv[i] : 0.0f) + 1.0f);
+  /* no_grad: nothing is recorded */
+  {
+    SS_NO_GRAD_SCOPE;
+    g_autoptr (SsTensor) z = ss_op_linear (x, w, NULL, NULL);
+    g_assert_null (z);   /* shape mismatch: [3,4] x [1,3] */
+    g_autoptr (SsTensor) z2 = ss_tensor_transpose (x, 0, 1, &error);
+    g_assert_null (z2->node);
+    g_assert_false (z2->requires_grad);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/gpu/device-init", test_device_init);
+  g_test_add_func ("/gpu/buffer-roundtrip", test_buffer_roundtrip);
+  g_test_add_func ("/gpu/oom", test_oom);
+  g_test_add_func ("/gpu/dtype-roundtrip", test_dtype_roundtrip);
+  g_test_add_func ("/gpu/views", test_views);
+  g_test_add_func ("/gpu/autograd-views", test_autograd_views);
+  int r = g_test_run ();
+  ss_gpu_device_shutdown ();
+  return r;
+}

@@ -1,0 +1,341 @@
+/* test-ops-core.c: matmul, linear, attention and convolutions on the GPU
+ * against the double-precision references (tests/engine/ops/ss-ref.h), forward
+ * and backward, in every storage dtype, on random shapes (sizes that are not
+ * multiples of the tiles). New tensors are NaN-poisoned (SOUNDSTAGE_POISON=1)
+ * so unwritten outputs fail. GPU gradients are also checked against finite
+ * differences of the GPU forward (fp32). */
+#include "config.h"
+#include <math.h>
+#include <string.h>
+#include "tensor/ss-ops.h"
+#include "ss-check.h"
+#include "ss-ref.h"
+
+static SsRng rng;
+
+/* ------------------------------------------------------------- helpers */
+
+static double *
+rand_array (size_t n, double lo, double hi)
+{
+  double *x = g_new (double, MAX (n, 1));
+  ss_check_fill_uniform (&rng, x, n, lo, hi);
+  return x;
+}
+
+/* quantizes x to dt in place and uploads it */
+static SsTensor *
+upload (SsDType dt, int nd, const gint64 *shape, double *x, gboolean requires_grad)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 n = 1;
+  for (int i = 0; i < nd; i++)
+    n *= shape[i];
+  ss_check_quantize ((SsCheckDtype) dt, x, n);
+  g_autofree float *f = g_new (float, MAX (n, 1));
+  ss_check_f64_to_f32 (x, f, n);
+  SsTensor *t = ss_tensor_new_from_floats (dt, nd, shape, f, &error);
+  g_assert_no_error (error);
+  ss_tensor_set_requires_grad (t, requires_grad);
+  return t;
+}
+
+static double *
+download (SsTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 n = ss_tensor_numel (t);
+  g_autofree float *f = ss_tensor_to_floats_dup (t, &error);
+  g_assert_no_error (error);
+  double *d = g_new (double, MAX (n, 1));
+  ss_check_f32_to_f64 (f, d, n);
+  return d;
+}
+
+static double
+thr (SsDType dt, double factor)
+{
+  return ss_check_threshold ((SsCheckDtype) dt) * factor;
+}
+
+/* runs backward from y with upstream gradient w (quantized to y's dtype) */
+static void
+backward_with (SsTensor *y, double *w)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsTensor) g = upload (y->dtype, y->ndim, y->shape, w, FALSE);
+  g_assert_true (ss_tensor_backward (y, g, &error));
+  g_assert_no_error (error);
+}
+
+static void
+check_grad (const char *what, SsTensor *t, const double *ref, double threshold)
+{
+  g_assert_nonnull (t->grad);
+  g_autofree double *got = download (t->grad);
+  ss_assert_close (what, ref, got, ss_tensor_numel (t), threshold);
+}
+
+/* -------------------------------------------------------------- matmul */
+
+static void
+test_matmul (void)
+{
+  for (int trial = 0; trial < 12; trial++)
+    {
+      SsDType dt = trial % 3;
+      gboolean ta = (trial / 3) & 1, tb = (trial / 6) & 1;
+      int batch = ss_rng_int (&rng, 1, 3);
+      int m = ss_rng_int (&rng, 1, 90), n = ss_rng_int (&rng, 1, 90), k = ss_rng_int (&rng, 1, 70);
+      gboolean bcast_b = trial % 4 == 3;   /* one B for every batch */
+      g_test_message ("matmul %s batch %d m %d n %d k %d ta %d tb %d bcast %d",
+                      ss_dtype_name (dt), batch, m, n, k, ta, tb, bcast_b);
+      gint64 ash[3] = { batch, ta ? k : m, ta ? m : k };
+      gint64 bsh[3] = { batch, tb ? n : k, tb ? k : n };
+      g_autofree double *a = rand_array (batch * m * k, -1, 1);
+      g_autofree double *b = rand_array ((bcast_b ? 1 : batch) * k * n, -1, 1);
+      g_autoptr (SsTensor) A = upload (dt, 3, ash, a, TRUE);
+      g_autoptr (SsTensor) B = bcast_b ? upload (dt, 2, bsh + 1, b, TRUE) : upload (dt, 3, bsh, b, TRUE);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SsTensor) C = ss_op_matmul (A, B, ta, tb, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (C->ndim, ==, 3);
+      g_assert_cmpint (C->shape[1], ==, m);
+      g_assert_cmpint (C->shape[2], ==, n);
+      g_autofree double *ref = g_new0 (double, batch * m * n);
+      ss_ref_matmul (a, b, ref, batch, m, n, k, ta, tb, m * k, bcast_b ? 0 : k * n);
+      g_autofree double *got = download (C);
+      ss_assert_close ("matmul", ref, got, batch * m * n, thr (dt, 1));
+
+      g_autofree double *w = rand_array (batch * m * n, -1, 1);
+      backward_with (C, w);
+      g_autofree double *da = g_new0 (double, batch * m * k);
+      g_autofree double *db = g_new0 (double, (bcast_b ? 1 : batch) * k * n);
+      ss_ref_matmul_backward (a, b, w, da, db, batch, m, n, k, ta, tb, m * k, bcast_b ? 0 : k * n);
+      check_grad ("matmul dA", A, da, thr (dt, 4));
+      check_grad ("matmul dB", B, db, thr (dt, 4));
+    }
+}
+
+static void
+test_linear (void)
+{
+  for (int trial = 0; trial < 6; trial++)
+    {
+      SsDType dt = trial % 3;
+      gboolean has_bias = trial < 3;
+      int rows = ss_rng_int (&rng, 1, 100), in = ss_rng_int (&rng, 1, 80), out = ss_rng_int (&rng, 1, 80);
+      g_test_message ("linear %s rows %d in %d out %d bias %d", ss_dtype_name (dt), rows, in, out, has_bias);
+      g_autofree double *x = rand_array (rows * in, -1, 1);
+      g_autofree double *w = rand_array (out * in, -1, 1);
+      g_autofree double *bias = rand_array (out, -1, 1);
+      /* x as [2, rows/2.., in] exercises leading dims */
+      g_autoptr (SsTensor) X = upload (dt, 2, SS_SHAPE (rows, in), x, TRUE);
+      g_autoptr (SsTensor) W = upload (dt, 2, SS_SHAPE (out, in), w, TRUE);
+      g_autoptr (SsTensor) Bi = upload (dt, 1, SS_SHAPE (out), bias, TRUE);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SsTensor) Y = ss_op_linear (X, W, has_bias ? Bi : NULL, &error);
+      g_assert_no_error (error);
+      g_autofree double *ref = g_new0 (double, rows * out);
+      ss_ref_linear (x, w, has_bias ? bias : NULL, ref, rows, in, out);
+      g_autofree double *got = download (Y);
+      ss_assert_close ("linear", ref, got, rows * out, thr (dt, 1));
+
+      g_autofree double *gy = rand_array (rows * out, -1, 1);
+      backward_with (Y, gy);
+      g_autofree double *dx = g_new0 (double, rows * in);
+      g_autofree double *dw = g_new0 (double, out * in);
+      g_autofree double *db = g_new0 (double, out);
+      ss_ref_linear_backward (x, w, gy, dx, dw, db, rows, in, out);
+      check_grad ("linear dx", X, dx, thr (dt, 4));
+      check_grad ("linear dw", W, dw, thr (dt, 4));
+      if (has_bias)
+        check_grad ("linear db", Bi, db, thr (dt, 4));
+      else
+        g_assert_null (Bi->grad);
+    }
+}
+
+/* ----------------------------------------------------------- attention */
+
+typedef struct {
+  SsRefAttn p;
+  int mask_kind;   /* 0 none, 1 [Lq,Lk], 2 [B,1,Lq,Lk] */
+} AttnCase;
+
+static void
+run_attention_case (SsDType dt, AttnCase *c)
+{
+  SsRefAttn *p = &c->p;
+  g_test_message ("attention %s B %d H %d Lq %d Lk %d D %d Dv %d causal %d mask %d",
+                  ss_dtype_name (dt), p->b, p->h, p->lq, p->lk, p->d, p->dv, p->causal, c->mask_kind);
+  size_t nq = (size_t) p->b * p->h * p->lq * p->d, nk = (size_t) p->b * p->h * p->lk * p->d;
+  size_t nv = (size_t) p->b * p->h * p->lk * p->dv, no = (size_t) p->b * p->h * p->lq * p->dv;
+  g_autofree double *q = rand_array (nq, -1, 1);
+  g_autofree double *k = rand_array (nk, -1, 1);
+  g_autofree double *v = rand_array (nv, -1, 1);
+  size_t nm = c->mask_kind == 1 ? (size_t) p->lq * p->lk : (size_t) p->b * p->lq * p->lk;
+  g_autofree double *mask = c->mask_kind ? rand_array (nm, -2, 2) : NULL;
+  if (mask)
+    for (size_t i = 0; i < nm; i += 7)
+      mask[i] = -INFINITY;   /* some hard-masked positions */
+  g_autoptr (SsTensor) Q = upload (dt, 4, SS_SHAPE (p->b, p->h, p->lq, p->d), q, TRUE);
+  g_autoptr (SsTensor) K = upload (dt, 4, SS_SHAPE (p->b, p->h, p->lk, p->d), k, TRUE);
+  g_autoptr (SsTensor) V = upload (dt, 4, SS_SHAPE (p->b, p->h, p->lk, p->dv), v, TRUE);
+  g_autoptr (SsTensor) M = NULL;
+  if (c->mask_kind == 1)
+    M = upload (dt, 2, SS_SHAPE (p->lq, p->lk), mask, FALSE);
+  else if (c->mask_kind == 2)
+    M = upload (dt, 4, SS_SHAPE (p->b, 1, p->lq, p->lk), mask, FALSE);
+  p->mask = mask;
+  p->mask_hstride = 0;
+  p->mask_bstride = c->mask_kind == 2 ? (size_t) p->lq * p->lk : 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsTensor) O = ss_op_attention (Q, K, V, M, p->causal, (float) p->scale, &error);
+  g_assert_no_error (error);
+  g_autofree double *ref = g_new0 (double, no);
+  ss_ref_attention (p, q, k, v, ref, NULL);
+  g_autofree double *got = download (O);
+  ss_assert_close ("attention", ref, got, no, thr (dt, 2));
+
+  g_autofree double *w = rand_array (no, -1, 1);
+  backward_with (O, w);
+  g_autofree double *dq = g_new0 (double, nq);
+  g_autofree double *dk = g_new0 (double, nk);
+  g_autofree double *dv = g_new0 (double, nv);
+  ss_ref_attention_backward (p, q, k, v, w, dq, dk, dv);
+  check_grad ("attention dq", Q, dq, thr (dt, 10));
+  check_grad ("attention dk", K, dk, thr (dt, 10));
+  check_grad ("attention dv", V, dv, thr (dt, 10));
+}
+
+static void
+test_attention (void)
+{
+  int dims[] = { 8, 16, 64, 128 };
+  for (int trial = 0; trial < 9; trial++)
+    {
+      SsDType dt = trial % 3;
+      AttnCase c = { 0 };
+      c.p.b = ss_rng_int (&rng, 1, 2);
+      c.p.h = ss_rng_int (&rng, 1, 3);
+      c.p.lq = ss_rng_int (&rng, 1, 45);
+      c.p.lk = trial % 2 ? ss_rng_int (&rng, 1, 50) : c.p.lq;   /* cross-attention */
+      c.p.d = dims[trial % 4];
+      c.p.dv = trial == 5 ? 24 : c.p.d;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial % 3 == 1;
+      c.mask_kind = trial % 3 == 2 ? 1 + trial / 5 : 0;
+      run_attention_case (dt, &c);
+    }
+}
+
+/* --------------------------------------------------- finite differences */
+
+typedef struct {
+  SsTensor *(*fwd) (double *x, void *ud);
+  double *x;
+  double *w;
+  gint64 ny;
+  void *ud;
+} FdCtx;
+
+static double
+fd_loss (void *user)
+{
+  FdCtx *c = user;
+  g_autoptr (SsTensor) y = c->fwd (c->x, c->ud);
+  g_autofree double *yv = download (y);
+  return ss_check_dot (c->w, yv, c->ny);
+}
+
+typedef struct {
+  int b, m, n, k;
+  double *other;
+} MmFd;
+
+static SsTensor *
+mm_fwd (double *x, void *ud)
+{
+  MmFd *f = ud;
+  SS_NO_GRAD_SCOPE;
+  g_autoptr (SsTensor) A = upload (SS_DTYPE_F32, 3, SS_SHAPE (f->b, f->m, f->k), x, FALSE);
+  g_autoptr (SsTensor) B = upload (SS_DTYPE_F32, 3, SS_SHAPE (f->b, f->n, f->k), f->other, FALSE);
+  return ss_op_matmul (A, B, FALSE, TRUE, NULL);
+}
+
+typedef struct {
+  int b, h, l, d;
+  double *k, *v;
+} AtFd;
+
+static SsTensor *
+at_fwd (double *x, void *ud)
+{
+  AtFd *f = ud;
+  SS_NO_GRAD_SCOPE;
+  g_autoptr (SsTensor) Q = upload (SS_DTYPE_F32, 4, SS_SHAPE (f->b, f->h, f->l, f->d), x, FALSE);
+  g_autoptr (SsTensor) K = upload (SS_DTYPE_F32, 4, SS_SHAPE (f->b, f->h, f->l, f->d), f->k, FALSE);
+  g_autoptr (SsTensor) V = upload (SS_DTYPE_F32, 4, SS_SHAPE (f->b, f->h, f->l, f->d), f->v, FALSE);
+  return ss_op_attention (Q, K, V, NULL, TRUE, 0, NULL);
+}
+
+static void
+test_finite_differences (void)
+{
+  g_autoptr (GError) error = NULL;
+  /* matmul: gradient of sum(w * (A @ B^T)) with respect to A */
+  {
+    MmFd f = { 2, 5, 6, 7, NULL };
+    g_autofree double *a = rand_array (f.b * f.m * f.k, -1, 1);
+    g_autofree double *b = rand_array (f.b * f.n * f.k, -1, 1);
+    g_autofree double *w = rand_array (f.b * f.m * f.n, -1, 1);
+    f.other = b;
+    g_autoptr (SsTensor) A = upload (SS_DTYPE_F32, 3, SS_SHAPE (f.b, f.m, f.k), a, TRUE);
+    g_autoptr (SsTensor) B = upload (SS_DTYPE_F32, 3, SS_SHAPE (f.b, f.n, f.k), b, FALSE);
+    g_autoptr (SsTensor) C = ss_op_matmul (A, B, FALSE, TRUE, &error);
+    g_assert_no_error (error);
+    backward_with (C, w);
+    g_autofree double *ga = download (A->grad);
+    FdCtx ctx = { mm_fwd, a, w, f.b * f.m * f.n, &f };
+    g_assert_true (ss_check_grad_fd ("matmul fd", fd_loss, &ctx, a, f.b * f.m * f.k, ga, 1e-2, 20, &rng, 1e-5));
+  }
+  /* causal attention: gradient with respect to q */
+  {
+    AtFd f = { 1, 2, 9, 8, NULL, NULL };
+    size_t n = f.b * f.h * f.l * f.d;
+    g_autofree double *q = rand_array (n, -1, 1);
+    g_autofree double *k = rand_array (n, -1, 1);
+    g_autofree double *v = rand_array (n, -1, 1);
+    g_autofree double *w = rand_array (n, -1, 1);
+    f.k = k;
+    f.v = v;
+    g_autoptr (SsTensor) Q = upload (SS_DTYPE_F32, 4, SS_SHAPE (f.b, f.h, f.l, f.d), q, TRUE);
+    g_autoptr (SsTensor) K = upload (SS_DTYPE_F32, 4, SS_SHAPE (f.b, f.h, f.l, f.d), k, FALSE);
+    g_autoptr (SsTensor) V = upload (SS_DTYPE_F32, 4, SS_SHAPE (f.b, f.h, f.l, f.d), v, FALSE);
+    g_autoptr (SsTensor) O = ss_op_attention (Q, K, V, NULL, TRUE, 0, &error);
+    g_assert_no_error (error);
+    backward_with (O, w);
+    g_autofree double *gq = download (Q->grad);
+    FdCtx ctx = { at_fwd, q, w, n, &f };
+    g_assert_true (ss_check_grad_fd ("attention fd", fd_loss, &ctx, q, n, gq, 1e-2, 24, &rng, 1e-4));
+  }
+}
+
+#include "test-ops-conv.inc"
+
+int
+main (int argc, char **argv)
+{
+  g_setenv ("SOUNDSTAGE_POISON", "1", TRUE);
+  g_test_init (&argc, &argv, NULL);
+  ss_rng_init (&rng, ss_check_seed (20261124));
+  g_test_add_func ("/ops/matmul", test_matmul);
+  g_test_add_func ("/ops/linear", test_linear);
+  g_test_add_func ("/ops/attention", test_attention);
+  g_test_add_func ("/ops/finite-differences", test_finite_differences);
+  add_conv_tests ();
+  int r = g_test_run ();
+  ss_gpu_device_shutdown ();
+  return r;
+}
