@@ -20,6 +20,7 @@
 #pragma once
 
 #include <glib.h>
+#include "ss-rng.h"
 
 G_BEGIN_DECLS
 
@@ -103,14 +104,5 @@ char         *ss_corpus_clip_label_json (const SsCorpusClip *clip, const char *m
 gboolean      ss_corpus_label_load (const char *path, double *offset, GArray **events,
                                     char **media_file, GError **error);
 
-/* The project's PRNG (xoshiro256**), exposed so that other generators stay
- * deterministic in the same way. */
-typedef struct { guint64 s[4]; } SsRng;
-void    ss_rng_init    (SsRng *rng, guint64 seed);
-guint64 ss_rng_next    (SsRng *rng);
-double  ss_rng_uniform (SsRng *rng);                       /* [0, 1) */
-double  ss_rng_range   (SsRng *rng, double lo, double hi); /* [lo, hi) */
-int     ss_rng_int     (SsRng *rng, int lo, int hi);       /* [lo, hi] */
-double  ss_rng_normal  (SsRng *rng);
 
 G_END_DECLS

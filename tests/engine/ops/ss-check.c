@@ -6,72 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- rng */
-
-static guint64
-splitmix64 (guint64 *x)
-{
-  guint64 z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-void
-ss_rng_init (SsRng *rng, guint64 seed)
-{
-  for (int i = 0; i < 4; i++)
-    rng->s[i] = splitmix64 (&seed);
-}
-
-static inline guint64
-rotl (guint64 x, int k)
-{
-  return (x << k) | (x >> (64 - k));
-}
-
-guint64
-ss_rng_u64 (SsRng *rng)
-{
-  guint64 *s = rng->s;
-  guint64 result = rotl (s[1] * 5, 7) * 9;
-  guint64 t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl (s[3], 45);
-  return result;
-}
-
-double
-ss_rng_uniform (SsRng *rng, double lo, double hi)
-{
-  double u = (ss_rng_u64 (rng) >> 11) * (1.0 / 9007199254740992.0);
-  return lo + (hi - lo) * u;
-}
-
-double
-ss_rng_normal (SsRng *rng)
-{
-  double u1 = ss_rng_uniform (rng, 1e-300, 1.0);
-  double u2 = ss_rng_uniform (rng, 0.0, 1.0);
-  return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
-}
-
-int
-ss_rng_int (SsRng *rng, int lo, int hi)
-{
-  g_return_val_if_fail (hi >= lo, lo);
-  return lo + (int) (ss_rng_u64 (rng) % (guint64) (hi - lo + 1));
-}
-
 void
 ss_check_fill_uniform (SsRng *rng, double *x, size_t n, double lo, double hi)
 {
   for (size_t i = 0; i < n; i++)
-    x[i] = ss_rng_uniform (rng, lo, hi);
+    x[i] = ss_rng_range (rng, lo, hi);
 }
 
 void
@@ -86,8 +25,8 @@ ss_check_fill_away (SsRng *rng, double *x, size_t n, double lo, double hi)
 {
   for (size_t i = 0; i < n; i++)
     {
-      double v = ss_rng_uniform (rng, lo, hi);
-      x[i] = (ss_rng_u64 (rng) & 1) ? v : -v;
+      double v = ss_rng_range (rng, lo, hi);
+      x[i] = (ss_rng_next (rng) & 1) ? v : -v;
     }
 }
 
@@ -348,7 +287,7 @@ ss_check_grad_fd (const char *name, SsCheckScalarFn f, void *user_data,
   g_autofree double *an = g_new (double, MAX (count, 1));
   for (size_t c = 0; c < count; c++)
     {
-      size_t i = n <= max_checks ? c : (size_t) (ss_rng_u64 (rng) % n);
+      size_t i = n <= max_checks ? c : (size_t) (ss_rng_next (rng) % n);
       double saved = x[i];
       x[i] = saved + eps;
       double fp = f (user_data);

@@ -5,20 +5,11 @@
 
 #include <glib.h>
 #include <stddef.h>
+#include "ss-rng.h"
 
 G_BEGIN_DECLS
 
-/* ---- deterministic random numbers (splitmix64 / xoshiro256**) ---- */
-typedef struct {
-  guint64 s[4];
-} SsRng;
-
-void    ss_rng_init    (SsRng *rng, guint64 seed);
-guint64 ss_rng_u64     (SsRng *rng);
-double  ss_rng_uniform (SsRng *rng, double lo, double hi);
-double  ss_rng_normal  (SsRng *rng);
-/* uniform integer in [lo, hi] */
-int     ss_rng_int     (SsRng *rng, int lo, int hi);
+/* Random numbers: the project's PRNG (core/ss-rng.h). */
 
 void    ss_check_fill_uniform (SsRng *rng, double *x, size_t n, double lo, double hi);
 void    ss_check_fill_normal  (SsRng *rng, double *x, size_t n, double mean, double std);
