@@ -434,7 +434,7 @@ media_from_json (JsonObject *o, const char *where, const char *base_dir, GError 
     }
   g_autofree char *from_abs = abs ? g_canonicalize_filename (abs, NULL) : NULL;
 
-  SsMediaRec *rec = g_new0 (SsMediaRec, 1);
+  SsMediaRec *rec = (SsMediaRec *) ss_media_rec_new ();
   rec->media = info;
   rec->media.id = g_strdup (id);
   if (file_exists (from_rel))
@@ -445,12 +445,15 @@ media_from_json (JsonObject *o, const char *where, const char *base_dir, GError 
     {
       rec->media.missing = TRUE;
       if (from_abs)
-        rec->media.path = g_steal_pointer (&from_abs);
+        {
+          rec->media.path = g_steal_pointer (&from_abs);
+          /* remember where the relative path pointed, to write it back */
+          rec->rel_target = g_steal_pointer (&from_rel);
+        }
       else if (from_rel)
         rec->media.path = g_steal_pointer (&from_rel);
       else
         rec->media.path = g_canonicalize_filename (rel, NULL);
-      rec->stored_rel = g_strdup (rel);
     }
   return &rec->media;
 }
@@ -465,7 +468,7 @@ check_unique (GHashTable *ids, const char *id, const char *where, const char *ki
 }
 
 static SsClip *
-clip_from_json (JsonObject *o, const char *where, SsDoc *doc, SsTrackKind kind,
+clip_from_json (JsonObject *o, const char *where, GHashTable *media_by_id, SsTrackKind kind,
                 GHashTable *clip_ids, GHashTable *take_ids, GError **error)
 {
   const char *id;
@@ -503,7 +506,7 @@ clip_from_json (JsonObject *o, const char *where, SsDoc *doc, SsTrackKind kind,
           !get_int (to, twhere, "source_in_us", FALSE, 0, 0, SS_PROJECT_MAX_TIME, &source_in, error) ||
           !get_string (to, twhere, "label", FALSE, SS_PROJECT_MAX_LABEL, &label, error))
         return NULL;
-      SsMedia *m = ss_doc_find_media (doc, media_id);
+      SsMedia *m = g_hash_table_lookup (media_by_id, media_id);
       if (!m)
         return damaged (error, twhere, "refers to media “%s”, which is not in the project", media_id), NULL;
       g_autofree char *what = g_strdup_printf ("The project file is damaged: %s", twhere);
@@ -529,7 +532,7 @@ clip_from_json (JsonObject *o, const char *where, SsDoc *doc, SsTrackKind kind,
 }
 
 static SsTrack *
-track_from_json (JsonObject *o, const char *where, SsDoc *doc, GHashTable *clip_ids,
+track_from_json (JsonObject *o, const char *where, GHashTable *media_by_id, GHashTable *clip_ids,
                  GHashTable *take_ids, guint *total_clips, GError **error)
 {
   const char *id, *kind_s, *name;
@@ -572,7 +575,7 @@ track_from_json (JsonObject *o, const char *where, SsDoc *doc, GHashTable *clip_
       JsonObject *co = get_element_object (clips, j, cwhere, error);
       if (!co)
         return NULL;
-      SsClip *clip = clip_from_json (co, cwhere, doc, kind, clip_ids, take_ids, error);
+      SsClip *clip = clip_from_json (co, cwhere, media_by_id, kind, clip_ids, take_ids, error);
       if (!clip)
         return NULL;
       g_ptr_array_add (track->clips, clip);
@@ -631,7 +634,8 @@ doc_from_json (JsonObject *root, const char *base_dir, GError **error)
     return NULL;
 
   g_autoptr(SsDoc) doc = ss_doc_new ();
-  g_autoptr(GHashTable) media_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  /* id -> SsMedia* (keys owned by the media) */
+  g_autoptr(GHashTable) media_by_id = g_hash_table_new (g_str_hash, g_str_equal);
   guint n_media = media ? json_array_get_length (media) : 0;
   for (guint i = 0; i < n_media; i++)
     {
@@ -643,8 +647,9 @@ doc_from_json (JsonObject *root, const char *base_dir, GError **error)
       if (!m)
         return NULL;
       g_ptr_array_add (doc->media, m);
-      if (!check_unique (media_ids, m->id, where, "media", error))
-        return NULL;
+      if (g_hash_table_contains (media_by_id, m->id))
+        return damaged (error, where, "the media id “%s” is used twice", m->id), NULL;
+      g_hash_table_insert (media_by_id, m->id, m);
     }
 
   g_autoptr(GHashTable) track_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -658,7 +663,7 @@ doc_from_json (JsonObject *root, const char *base_dir, GError **error)
       JsonObject *to = get_element_object (tracks, i, where, error);
       if (!to)
         return NULL;
-      SsTrack *t = track_from_json (to, where, doc, clip_ids, take_ids, &total_clips, error);
+      SsTrack *t = track_from_json (to, where, media_by_id, clip_ids, take_ids, &total_clips, error);
       if (!t)
         return NULL;
       if (!check_unique (track_ids, t->id, where, "track", error))
@@ -738,7 +743,7 @@ doc_to_json (SsDoc *doc, const char *base_dir, const char *recovery_original, gb
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "id");
       json_builder_add_string_value (b, m->id);
-      g_autofree char *rel = rec->stored_rel ? g_strdup (rec->stored_rel) : make_relative (base_dir, m->path);
+      g_autofree char *rel = make_relative (base_dir, rec->rel_target ? rec->rel_target : m->path);
       if (rel)
         {
           json_builder_set_member_name (b, "path");
@@ -1265,19 +1270,21 @@ ss_project_load_recovery (const char *recovery_path, GError **error)
 
   g_autofree char *abs = g_canonicalize_filename (recovery_path, NULL);
   g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local = NULL;
   const char *original = NULL;
-  JsonObject *root = read_recovery (abs, &parser, &original, error);
+  JsonObject *root = read_recovery (abs, &parser, &original, &local);
   SsDoc *doc = NULL;
   if (root)
     {
       g_autofree char *dir = original ? g_path_get_dirname (original) : NULL;
-      doc = doc_from_json (root, dir, error);
+      doc = doc_from_json (root, dir, &local);
     }
   if (!doc)
     {
       g_autofree char *display = g_filename_display_name (recovery_path);
-      if (!g_str_has_prefix ((*error)->message, "Could not open"))
-        g_prefix_error (error, "Could not recover “%s”: ", display);
+      if (!g_str_has_prefix (local->message, "Could not open"))
+        g_prefix_error (&local, "Could not recover “%s”: ", display);
+      g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
     }
   SsProject *self = ss_project_new_from_doc (doc);
