@@ -288,7 +288,10 @@ test_swap_while_rendering (void)
   GThread *th;
 
   fixture_init (&f);
-  ss_mixer_set_project (pl.m, f.p);
+  {
+    g_autoptr(SsProject) snap = ss_project_snapshot (f.p);
+    ss_mixer_set_project (pl.m, snap);   /* the audio thread only ever sees snapshots */
+  }
   th = g_thread_new ("player", player_thread, &pl);
   for (int i = 0; i < 300; i++)
     {
