@@ -139,6 +139,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
   g_return_val_if_fail (sample_rate == 0 || (channels > 0 && channels <= SS_MEDIA_MAX_CHANNELS), NULL);
   g_return_val_if_fail (width > 0 || sample_rate > 0, NULL);
 
+  ss_media_ensure_init ();
   ext = strrchr (path, '.');
   for (guint i = 0; ext && i < G_N_ELEMENTS (defaults); i++)
     if (g_ascii_strcasecmp (ext + 1, defaults[i].ext) == 0)

@@ -13,6 +13,21 @@ static const char *const accepted_demuxers =
   "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,wav,w64,flac,ogg,mp3,aac,aiff,caf,"
   "mpegts,mpeg,flv,asf,ivf,nut,mxf,dv,amr,ape,wv,tta,au,voc,m4v,mpegvideo";
 
+void
+ss_media_ensure_init (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      /* FFmpeg's own messages (encoder statistics, demuxer complaints) are not for
+       * users; errors reach them as GErrors. SOUNDSTAGE_FFMPEG_LOG=1 shows it. */
+      if (!g_getenv ("SOUNDSTAGE_FFMPEG_LOG"))
+        av_log_set_level (AV_LOG_FATAL);
+      g_once_init_leave (&done, 1);
+    }
+}
+
 char *
 ss_media_display_name (const char *path)
 {
@@ -81,6 +96,7 @@ ss_media_open_input (const char *path, GError **error)
 
   g_return_val_if_fail (path != NULL, NULL);
 
+  ss_media_ensure_init ();
   if (g_stat (path, &st) != 0)
     {
       int e = errno;
