@@ -12,6 +12,7 @@
 
 #include "audio/ss-transport.h"
 #include "jobs/ss-job.h"
+#include "media/ss-media.h"
 #include "project/ss-project.h"
 #include "ss-application.h"
 #include "ss-demo.h"
@@ -425,6 +426,51 @@ test_menu_windows (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* A project whose media was moved away still opens with all its clips, and
+ * the window asks to locate the file instead of dropping anything. */
+static void
+test_missing_media_offers_relink (void)
+{
+  g_autofree char *dir = g_build_filename (tmp_dir, "moved", NULL);
+  g_autofree char *clip = g_build_filename (dir, "short.mp4", NULL);
+  g_autofree char *path = g_build_filename (dir, "moved" SS_PROJECT_EXTENSION, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsProject) project = ss_project_new ();
+  SsDemoOptions opts;
+  SsMedia info = { 0 };
+  const char *media_id;
+  SsWindow *window;
+  GtkWindow *dialog;
+  guint n_clips = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  ss_demo_options_init (&opts);
+  opts.seconds = 1.0;
+  g_assert_true (ss_demo_write_clip (clip, &opts, NULL, NULL, &error));
+  g_assert_true (ss_media_probe (clip, &info, &error));
+  media_id = ss_project_add_media (project, &info, &error);
+  ss_media_clear (&info);
+  g_assert_nonnull (media_id);
+  g_assert_nonnull (ss_project_insert_media (project, media_id, 0, NULL, &error));
+  g_assert_true (ss_project_save (project, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_unlink (clip), ==, 0);
+
+  window = new_window ();
+  g_assert_true (ss_window_load_project (window, path, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < ss_project_get_n_tracks (ss_window_get_project (window)); i++)
+    n_clips += ss_project_get_track (ss_window_get_project (window), i)->clips->len;
+  g_assert_cmpuint (n_clips, ==, 2);
+  g_assert_true (ss_project_get_media (ss_window_get_project (window), 0)->missing);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "short.mp4"));
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "later");
+  gtk_window_destroy (dialog);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -453,6 +499,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/edit-play-save", test_edit_play_save);
   g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
   g_test_add_func ("/gui/menu-windows", test_menu_windows);
+  g_test_add_func ("/gui/missing-media-relink", test_missing_media_offers_relink);
   ret = g_test_run ();
 
   g_object_unref (app);
