@@ -616,16 +616,21 @@ draw_text (GtkSnapshot *s, PangoLayout *layout, const char *text, double x, doub
   gtk_snapshot_restore (s);
 }
 
+/* Ruler labels: "M:SS" at coarse zoom, "M:SS:FF" (frames) at frame zoom; the
+ * corner shows the full "HH:MM:SS:FF" like the transport bar. */
 static void
-format_timecode (SsTimeline *self, SsTime t, gboolean frames, char *buf, gsize len)
+format_timecode (SsTimeline *self, SsTime t, int style, char *buf, gsize len)
 {
   int num, den;
   project_fps (self, &num, &den);
+  t = MAX (t, 0);
   gint64 total_s = t / SS_TIME_SECOND;
   int h = (int) (total_s / 3600), m = (int) ((total_s / 60) % 60), sec = (int) (total_s % 60);
-  if (frames)
+  int f = (int) ((t % SS_TIME_SECOND) * num / ((gint64) den * SS_TIME_SECOND));
+  if (style == 2)
+    g_snprintf (buf, len, "%02d:%02d:%02d:%02d", h, m, sec, f);
+  else if (style == 1)
     {
-      int f = (int) ((t % SS_TIME_SECOND) * num / ((gint64) den * SS_TIME_SECOND));
       if (h > 0)
         g_snprintf (buf, len, "%d:%02d:%02d:%02d", h, m, sec, f);
       else
@@ -676,7 +681,7 @@ draw_ruler (SsTimeline *self, GtkSnapshot *s, double width)
       if (is_major)
         {
           fill (s, 0x8a8a90, 1, x, 4, 1, SS_TIMELINE_RULER_H - 4);
-          format_timecode (self, ss_time_from_seconds (t), frames, buf, sizeof buf);
+          format_timecode (self, ss_time_from_seconds (t), frames ? 1 : 0, buf, sizeof buf);
           draw_text (s, self->small_layout, buf, x + 4, 3, 0xc8c8cc, 1, -1);
         }
       else
@@ -987,7 +992,7 @@ ss_timeline_snapshot (GtkWidget *widget, GtkSnapshot *s)
   fill (s, 0x222226, 1, 0, 0, SS_TIMELINE_HEADER_W, SS_TIMELINE_RULER_H);
   SsTime ph = current_playhead (self);
   char buf[32];
-  format_timecode (self, ph, TRUE, buf, sizeof buf);
+  format_timecode (self, ph, 2, buf, sizeof buf);
   draw_text (s, self->layout, buf, 8, 3, 0xf0f0f4, 1, -1);
 
   /* playhead */
@@ -1572,6 +1577,19 @@ scroll_cb (GtkEventControllerScroll *c, double dx, double dy, SsTimeline *self)
   return TRUE;
 }
 
+void
+ss_timeline_simulate_drag (SsTimeline *self, double x, double y, double dx, double dy)
+{
+  g_return_if_fail (SS_IS_TIMELINE (self));
+  drag_begin_cb (NULL, x, y, self);
+  if (dx != 0 || dy != 0)
+    {
+      drag_update_cb (NULL, dx / 2, dy / 2, self);
+      drag_update_cb (NULL, dx, dy, self);
+    }
+  drag_end_cb (NULL, dx, dy, self);
+}
+
 /* ---- project / transport ---- */
 
 static void
@@ -1793,6 +1811,26 @@ ss_timeline_css_changed (GtkWidget *widget, GtkCssStyleChange *change)
 }
 
 static void
+ss_timeline_realize (GtkWidget *widget)
+{
+  static GdkDisplay *styled;
+  GTK_WIDGET_CLASS (ss_timeline_parent_class)->realize (widget);
+  /* The timeline is dark whatever the theme: keep its scrollbars on it. */
+  GdkDisplay *display = gtk_widget_get_display (widget);
+  if (styled != display)
+    {
+      styled = display;
+      g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+      gtk_css_provider_load_from_data (css,
+        "sstimeline > scrollbar { background-color: #18181b; border-color: #2c2c31; }"
+        "sstimeline > scrollbar slider { background-color: rgba(255,255,255,0.35); }"
+        "sstimeline > scrollbar slider:hover { background-color: rgba(255,255,255,0.5); }", -1);
+      gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (css),
+                                                  GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+    }
+}
+
+static void
 ss_timeline_class_init (SsTimelineClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1806,6 +1844,7 @@ ss_timeline_class_init (SsTimelineClass *klass)
   widget_class->measure = ss_timeline_measure;
   widget_class->size_allocate = ss_timeline_size_allocate;
   widget_class->css_changed = ss_timeline_css_changed;
+  widget_class->realize = ss_timeline_realize;
 
   props[PROP_PROJECT] = g_param_spec_object ("project", NULL, NULL, SS_TYPE_PROJECT,
                                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);

@@ -289,6 +289,84 @@ test_actions_undo (Fixture *fx, gconstpointer data)
   ss_timeline_set_transport (fx->timeline, NULL);
 }
 
+static const SsClip *
+clip_n (Fixture *fx, guint i)
+{
+  return ss_project_find_clip (fx->project, g_ptr_array_index (fx->clip_ids, i), NULL);
+}
+
+/* Pointer editing: drags move clips snapped to frames and to neighbours' edges,
+ * edges trim, each as one undo step; a refused move is reported; the ruler seeks;
+ * M mutes. */
+static void
+test_pointer_edits (Fixture *fx, gconstpointer data)
+{
+  const double pps = 100;
+  ss_timeline_set_zoom (fx->timeline, pps);
+  ss_timeline_scroll_to (fx->timeline, 0);
+  ss_test_spin (30);
+  double y = SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H + SS_TIMELINE_AUDIO_TRACK_H / 2.0;
+  /* clip 2: 3.0 .. 4.0 s; clip 3 starts at 4.5 s */
+  double x2 = SS_TIMELINE_HEADER_W + 3.0 * pps;
+  const SsTime frame = SS_TIME_SECOND / 25;
+
+  /* Move by 0.23 s: lands on the nearest frame (3.24 s), one undo step. */
+  guint64 rev = ss_project_get_revision (fx->project);
+  ss_timeline_simulate_drag (fx->timeline, x2 + 50, y, 0.23 * pps, 0);
+  g_assert_cmpstr (ss_timeline_get_selected_clip (fx->timeline), ==, clip_n (fx, 2)->id);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, 81 * frame);
+  g_assert_cmpint (clip_n (fx, 2)->start % frame, ==, 0);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.0));
+  g_assert_cmpuint (ss_project_get_revision (fx->project), >, rev);
+
+  /* Move by 0.46 s: the end comes within a few pixels of clip 3 and snaps to it. */
+  ss_timeline_simulate_drag (fx->timeline, x2 + 50, y, 0.46 * pps, 0);
+  g_assert_cmpint (clip_n (fx, 2)->start + clip_n (fx, 2)->duration, ==, clip_n (fx, 3)->start);
+  g_assert_true (ss_project_undo (fx->project));
+
+  /* Moving onto clip 3 is refused: an error for the user, nothing changes. */
+  guint n_err = fx->errors->len;
+  rev = ss_project_get_revision (fx->project);
+  ss_timeline_simulate_drag (fx->timeline, x2 + 50, y, 1.0 * pps, 0);
+  g_assert_cmpuint (fx->errors->len, ==, n_err + 1);
+  g_assert_cmpuint (ss_project_get_revision (fx->project), ==, rev);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.0));
+
+  /* A click without movement only selects. */
+  ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 6.2 * pps, y, 0, 0);
+  g_assert_cmpstr (ss_timeline_get_selected_clip (fx->timeline), ==, clip_n (fx, 4)->id);
+  g_assert_cmpuint (ss_project_get_revision (fx->project), ==, rev);
+
+  /* Trim the right edge of clip 2 back by 0.31 s: ends on the frame at 3.68 s. */
+  ss_timeline_simulate_drag (fx->timeline, x2 + 1.0 * pps - 2, y, -0.31 * pps, 0);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.0));
+  g_assert_cmpint (clip_n (fx, 2)->duration, ==, ss_time_from_seconds (0.68));
+  /* Trim the left edge forward by 0.2 s: the source follows. */
+  ss_timeline_simulate_drag (fx->timeline, x2 + 1, y, 0.2 * pps, 0);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.2));
+  g_assert_cmpint (clip_n (fx, 2)->duration, ==, ss_time_from_seconds (0.48));
+  g_assert_cmpint (ss_clip_get_active_take (clip_n (fx, 2))->source_in, ==, ss_time_from_seconds (0.2));
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpint (clip_n (fx, 2)->duration, ==, ss_time_from_seconds (1.0));
+
+  /* The ruler seeks (snapped to a frame) and scrubs. */
+  ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 2.49 * pps, 10, 0, 0);
+  g_assert_cmpint (ss_timeline_get_playhead (fx->timeline), ==, 62 * frame);
+  ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 2.48 * pps, 10, 1.013 * pps, 0);
+  g_assert_cmpint (ss_timeline_get_playhead (fx->timeline), ==, 87 * frame);
+
+  /* M in the audio track header mutes it (undoable). */
+  double mx = SS_TIMELINE_HEADER_W - 2 * 22 - 10 + 5;
+  double my = SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H + 6 + 5;
+  g_assert_false (ss_project_find_track (fx->project, fx->audio_track)->muted);
+  ss_timeline_simulate_drag (fx->timeline, mx, my, 0, 0);
+  g_assert_true (ss_project_find_track (fx->project, fx->audio_track)->muted);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_false (ss_project_find_track (fx->project, fx->audio_track)->muted);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -303,5 +381,6 @@ main (int argc, char **argv)
   adw_init ();
   g_test_add ("/timeline/draws-clips", Fixture, NULL, fixture_setup, test_draws_clips, fixture_teardown);
   g_test_add ("/timeline/actions-undo", Fixture, NULL, fixture_setup, test_actions_undo, fixture_teardown);
+  g_test_add ("/timeline/pointer-edits", Fixture, NULL, fixture_setup, test_pointer_edits, fixture_teardown);
   return g_test_run ();
 }
