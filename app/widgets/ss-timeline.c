@@ -149,6 +149,7 @@ struct _SsTimeline {
   GHashTable  *visuals;       /* media id -> MediaVisual */
   GPtrArray   *pending;       /* of PendingJob* */
   guint        start_jobs_id;
+  guint        tick_id;
   PangoLayout *layout;
   PangoLayout *small_layout;
   guint        last_drawn;
@@ -1640,13 +1641,42 @@ ss_timeline_get_project (SsTimeline *self)
   return self->project;
 }
 
+static void follow_playhead (SsTimeline *self, SsTime ph);
+
+/* While playing, redraw every frame so the playhead moves smoothly (the
+ * transport notifies "position" only ~30 times a second). */
+static gboolean
+playing_tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  SsTimeline *self = SS_TIMELINE (widget);
+  if (self->transport == NULL || !ss_transport_get_playing (self->transport))
+    {
+      self->tick_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  follow_playhead (self, ss_transport_get_position (self->transport));
+  gtk_widget_queue_draw (widget);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 position_cb (SsTransport *transport, GParamSpec *pspec, SsTimeline *self)
 {
   SsTime ph = ss_transport_get_position (transport);
   self->playhead = ph;
+  if (ss_transport_get_playing (transport) && self->tick_id == 0)
+    self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), playing_tick_cb, NULL, NULL);
+  follow_playhead (self, ph);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+follow_playhead (SsTimeline *self, SsTime ph)
+{
+  if (self->transport == NULL)
+    return;
   /* Follow the playhead while playing: page when it leaves the view. */
-  if (ss_transport_get_playing (transport) && self->drag_mode == DRAG_NONE)
+  if (ss_transport_get_playing (self->transport) && self->drag_mode == DRAG_NONE)
     {
       double x = time_to_x (self, ph);
       double right = SS_TIMELINE_HEADER_W + area_width (self);
@@ -1655,7 +1685,6 @@ position_cb (SsTransport *transport, GParamSpec *pspec, SsTimeline *self)
       else if (x < SS_TIMELINE_HEADER_W)
         set_scroll_x (self, self->scroll_x + (x - SS_TIMELINE_HEADER_W) - area_width (self) * 0.5);
     }
-  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 void
@@ -1669,6 +1698,11 @@ ss_timeline_set_transport (SsTimeline *self, SsTransport *transport)
     {
       g_clear_signal_handler (&self->position_id, self->transport);
       g_clear_object (&self->transport);
+    }
+  if (self->tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+      self->tick_id = 0;
     }
   if (transport != NULL)
     {
