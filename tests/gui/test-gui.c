@@ -471,6 +471,85 @@ test_missing_media_offers_relink (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static GtkDropTarget *
+find_file_drop_target (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) c = g_list_model_get_item (controllers, i);
+      if (GTK_IS_DROP_TARGET (c))
+        {
+          gsize n = 0;
+          const GType *types = gtk_drop_target_get_gtypes (GTK_DROP_TARGET (c), &n);
+          for (gsize k = 0; k < n; k++)
+            if (types[k] == GDK_TYPE_FILE_LIST)
+              return GTK_DROP_TARGET (c);
+        }
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkDropTarget *t = find_file_drop_target (child);
+      if (t != NULL)
+        return t;
+    }
+  return NULL;
+}
+
+/* Dropping files on the window: media is imported, a project is opened. */
+static void
+test_drop_files (void)
+{
+  g_autofree char *clip = g_build_filename (tmp_dir, "dropped.mp4", NULL);
+  g_autofree char *demo = demo_project_path ();
+  g_autoptr(GError) error = NULL;
+  SsDemoOptions opts;
+  SsWindow *window = new_window ();
+  GtkDropTarget *target = find_file_drop_target (GTK_WIDGET (window));
+  gboolean accepted = FALSE;
+
+  g_assert_nonnull (target);
+  ss_demo_options_init (&opts);
+  opts.seconds = 1.0;
+  opts.seed = 3;
+  g_assert_true (ss_demo_write_clip (clip, &opts, NULL, NULL, &error));
+
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (clip);
+    GFile *files[] = { file };
+    g_auto(GValue) value = G_VALUE_INIT;
+    g_value_init (&value, GDK_TYPE_FILE_LIST);
+    g_value_take_boxed (&value, gdk_file_list_new_from_array (files, 1));
+    g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  }
+  g_assert_true (accepted);
+  g_assert_true (wait_for (imports_done, window, 20));
+  g_assert_cmpuint (ss_project_get_n_media (ss_window_get_project (window)), ==, 1);
+  g_assert_nonnull (strstr (ss_project_get_media (ss_window_get_project (window), 0)->path, "dropped.mp4"));
+
+  /* Dropping a project asks about the unsaved import first; discarding opens it. */
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (demo);
+    g_auto(GValue) value = G_VALUE_INIT;
+    GtkWindow *dialog;
+    g_value_init (&value, G_TYPE_FILE);
+    g_value_set_object (&value, file);
+    g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+    g_assert_true (accepted);
+    g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+    dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+    /* the project is untouched while the question is open */
+    g_assert_cmpuint (ss_project_get_n_media (ss_window_get_project (window)), ==, 1);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "discard");
+    gtk_window_destroy (dialog);
+  }
+  g_assert_cmpstr (ss_project_get_path (ss_window_get_project (window)), ==, demo);
+  g_assert_false (ss_project_get_dirty (ss_window_get_project (window)));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -500,6 +579,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
   g_test_add_func ("/gui/menu-windows", test_menu_windows);
   g_test_add_func ("/gui/missing-media-relink", test_missing_media_offers_relink);
+  g_test_add_func ("/gui/drop-files", test_drop_files);
   ret = g_test_run ();
 
   g_object_unref (app);
