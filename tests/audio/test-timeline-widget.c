@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "ss-timeline.h"
+#include "ss-viewer.h"
 #include "ss-timeline-private.h"
 #include "ss-test-media.h"
 
@@ -367,6 +368,74 @@ test_pointer_edits (Fixture *fx, gconstpointer data)
   g_assert_false (ss_project_find_track (fx->project, fx->audio_track)->muted);
 }
 
+/* The viewer shows the transport's frame letterboxed, and a placeholder when the
+ * project has no video. */
+static void
+test_viewer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ss-viewer-XXXXXX", &error);
+  g_autofree char *video = g_build_filename (dir, "v.mp4", NULL);
+  g_assert_true (ss_test_make_video (video, 25, 25, &error));
+
+  g_autoptr(SsProject) project = ss_project_new ();
+  g_autoptr(SsTransport) transport = ss_transport_new ();
+  ss_transport_set_null_audio (transport, TRUE);
+  ss_transport_set_project (transport, project);
+
+  GtkWidget *window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 400, 200);
+  GtkWidget *viewer = ss_viewer_new ();
+  gtk_window_set_child (GTK_WINDOW (window), viewer);
+  ss_viewer_set_transport (SS_VIEWER (viewer), transport);
+  gtk_window_present (GTK_WINDOW (window));
+  ss_test_spin (200);
+  GtkWidget *placeholder = gtk_widget_get_first_child (viewer);
+  g_assert_true (gtk_widget_get_visible (placeholder));
+
+  const char *mid = ss_test_add_media (project, video);
+  g_assert_nonnull (ss_project_insert_media (project, mid, 0, NULL, &error));
+  ss_transport_seek (transport, ss_time_from_seconds (0.4));   /* frame 10 */
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  SsFrame *f = NULL;
+  while (g_get_monotonic_time () < deadline)
+    {
+      ss_test_spin (20);
+      f = ss_transport_dup_frame (transport);
+      if (f != NULL && f->index == 10)
+        break;
+      g_clear_pointer (&f, ss_frame_unref);
+    }
+  g_assert_nonnull (f);
+  ss_frame_unref (f);
+  ss_test_spin (50);
+  g_assert_false (gtk_widget_get_visible (placeholder));
+
+  int w = gtk_widget_get_width (viewer), h = gtk_widget_get_height (viewer);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (viewer);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
+  g_autoptr(GdkTexture) tex = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  Pixels px = { w, h, (gsize) w * 4, g_malloc ((gsize) w * 4 * h) };
+  gdk_texture_download (tex, px.data, px.stride);
+
+  /* 64x48 in the widget: full height, bars left and right. */
+  double dw = 64.0 * MIN ((double) w / 64, (double) h / 48);
+  guint32 centre = pixel (&px, w / 2, h / 2);
+  g_assert_cmpint (abs ((int) (centre >> 16) - SS_TEST_FRAME_RED (10)), <=, 3);
+  g_assert_cmphex (pixel (&px, (int) ((w - dw) / 2) - 4, h / 2), ==, 0x000000);
+  g_assert_cmphex (pixel (&px, (int) ((w + dw) / 2) + 4, h / 2), ==, 0x000000);
+  g_assert_cmphex (pixel (&px, (int) ((w - dw) / 2) + 4, h / 2), !=, 0x000000);
+  g_free (px.data);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  ss_test_spin (20);
+  g_unlink (video);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -381,6 +450,7 @@ main (int argc, char **argv)
   adw_init ();
   g_test_add ("/timeline/draws-clips", Fixture, NULL, fixture_setup, test_draws_clips, fixture_teardown);
   g_test_add ("/timeline/actions-undo", Fixture, NULL, fixture_setup, test_actions_undo, fixture_teardown);
+  g_test_add_func ("/viewer/letterboxed-frame", test_viewer);
   g_test_add ("/timeline/pointer-edits", Fixture, NULL, fixture_setup, test_pointer_edits, fixture_teardown);
   return g_test_run ();
 }
