@@ -131,13 +131,25 @@ save_screenshot (GtkWidget *window, const char *path)
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (window);
   GtkSnapshot *snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
+  (void) w; (void) h;
   g_autoptr(GdkTexture) texture = NULL;
   GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
 
-  g_assert_cmpint (w, >, 0);
-  g_assert_cmpint (h, >, 0);
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  node = gtk_snapshot_free_to_node (snapshot);
+  /* A window that was just mapped may not have drawn its first frame yet. */
+  for (int tries = 0; tries < 100; tries++)
+    {
+      w = gtk_widget_get_width (window);
+      h = gtk_widget_get_height (window);
+      if (w > 0 && h > 0)
+        {
+          gdk_paintable_snapshot (paintable, snapshot, w, h);
+          node = gtk_snapshot_free_to_node (snapshot);
+          if (node != NULL)
+            break;
+          snapshot = gtk_snapshot_new ();
+        }
+      spin (0.05);
+    }
   g_assert_nonnull (node);
   texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
   g_assert_true (gdk_texture_save_to_png (texture, path));
@@ -550,6 +562,49 @@ test_drop_files (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Closing with unsaved changes asks first: Cancel keeps the window and the
+ * changes, Discard closes it and leaves nothing to recover. */
+static void
+test_close_confirmation (void)
+{
+  g_autofree char *demo = demo_project_path ();
+  g_autofree char *recovery = NULL;
+  g_autoptr(GError) error = NULL;
+  SsWindow *window = new_window ();
+  GtkWindow *dialog;
+  const SsTrack *video;
+  gpointer weak = window;
+
+  g_object_add_weak_pointer (G_OBJECT (window), &weak);
+  g_assert_true (ss_window_load_project (window, demo, &error));
+  video = ss_project_get_video_track (ss_window_get_project (window));
+  g_assert_nonnull (ss_project_split_clip (ss_window_get_project (window),
+                                           ((SsClip *) g_ptr_array_index (video->clips, 0))->id,
+                                           ss_time_from_seconds (1.0), &error));
+  g_assert_true (ss_window_autosave_now (window, &error));
+  recovery = ss_window_dup_recovery_path (window);
+  g_assert_true (g_file_test (recovery, G_FILE_TEST_EXISTS));
+
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  gtk_window_destroy (dialog);
+  spin (0.1);
+  g_assert_nonnull (weak);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_true (ss_project_get_dirty (ss_window_get_project (window)));
+
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "discard");
+  gtk_window_destroy (dialog);
+  spin (0.2);
+  g_assert_null (weak);
+  g_assert_false (g_file_test (recovery, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -580,6 +635,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/menu-windows", test_menu_windows);
   g_test_add_func ("/gui/missing-media-relink", test_missing_media_offers_relink);
   g_test_add_func ("/gui/drop-files", test_drop_files);
+  g_test_add_func ("/gui/close-confirmation", test_close_confirmation);
   ret = g_test_run ();
 
   g_object_unref (app);
