@@ -364,7 +364,7 @@ test_sigint (void)
   g_autofree char *line = NULL;
 
   proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error,
-                           cli, "make-demo", "--seconds", "600", "--width", "1280", "--height", "720", dir, NULL);
+                           cli, "make-demo", "--seconds", "120", "--width", "1280", "--height", "720", dir, NULL);
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (proc));
   /* The first progress line means the job runs and Ctrl+C is handled. */
