@@ -150,6 +150,7 @@ struct _SsTimeline {
   GPtrArray   *pending;       /* of PendingJob* */
   guint        start_jobs_id;
   guint        tick_id;
+  SsTime       last_duration;
   PangoLayout *layout;
   PangoLayout *small_layout;
   guint        last_drawn;
@@ -1354,6 +1355,14 @@ snap_edge (SsTimeline *self, SsTime t)
   return snap_to_frame (self, t);
 }
 
+static const SsTrack *
+track_or_null (SsTimeline *self, int index)
+{
+  if (self->project == NULL || index < 0 || (guint) index >= ss_project_get_n_tracks (self->project))
+    return NULL;
+  return ss_project_get_track (self->project, (guint) index);
+}
+
 static void
 drag_begin_cb (GtkGestureDrag *gesture, double x, double y, SsTimeline *self)
 {
@@ -1458,8 +1467,9 @@ drag_update_cb (GtkGestureDrag *gesture, double dx, double dy, SsTimeline *self)
           s = snap_to_frame (self, s);
         self->drag_new_start = MAX (0, s);
         int ti = track_at_y (self, y, NULL);
-        const SsTrack *orig = ss_project_get_track (self->project, self->drag_track);
-        if (ti >= 0 && ss_project_get_track (self->project, ti)->kind == orig->kind)
+        const SsTrack *orig = track_or_null (self, self->drag_track);
+        const SsTrack *target = track_or_null (self, ti);
+        if (orig != NULL && target != NULL && target->kind == orig->kind)
           self->drag_to_track = ti;
       }
       break;
@@ -1496,17 +1506,19 @@ drag_end_cb (GtkGestureDrag *gesture, double dx, double dy, SsTimeline *self)
 
   if (mode == DRAG_GAIN)
     {
-      const SsTrack *t = ss_project_get_track (self->project, self->drag_track);
+      const SsTrack *t = track_or_null (self, self->drag_track);
       if (t != NULL && t->gain_db != self->drag_gain)
         ss_project_set_track_gain (self->project, t->id, self->drag_gain);
     }
-  else if (self->drag_moved && self->drag_clip != NULL && self->project != NULL)
+  else if (self->drag_moved && self->drag_clip != NULL && self->project != NULL &&
+           ss_project_find_clip (self->project, self->drag_clip, NULL) != NULL)
     {
       if (mode == DRAG_MOVE)
         {
           const char *to = NULL;
-          if (self->drag_to_track != self->drag_track)
-            to = ss_project_get_track (self->project, self->drag_to_track)->id;
+          const SsTrack *target = track_or_null (self, self->drag_to_track);
+          if (self->drag_to_track != self->drag_track && target != NULL)
+            to = target->id;
           if ((self->drag_new_start != self->drag_orig_start || to != NULL) &&
               !ss_project_move_clip (self->project, self->drag_clip, self->drag_new_start, to, &error))
             emit_gerror (self, error, _("The clip could not be moved there"));
@@ -1598,6 +1610,11 @@ project_changed_cb (SsProject *project, SsTimeline *self)
 {
   if (self->selected != NULL && ss_project_find_clip (project, self->selected, NULL) == NULL)
     ss_timeline_set_selected_clip (self, NULL);
+  /* The first media in an empty project: show all of it. */
+  SsTime duration = ss_project_get_duration (project);
+  if (self->last_duration == 0 && duration > 0 && gtk_widget_get_width (GTK_WIDGET (self)) > SS_TIMELINE_HEADER_W)
+    zoom_fit (self);
+  self->last_duration = duration;
   update_actions (self);
   update_adjustments (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
@@ -1622,6 +1639,7 @@ ss_timeline_set_project (SsTimeline *self, SsProject *project)
       self->changed_id = g_signal_connect (project, "changed", G_CALLBACK (project_changed_cb), self);
     }
   g_clear_pointer (&self->selected, g_free);
+  self->last_duration = project ? ss_project_get_duration (project) : 0;
   self->scroll_x = self->scroll_y = 0;
   self->playhead = 0;
   self->zoom_set = FALSE;
