@@ -71,7 +71,7 @@ ss_audio_reader_new (const char *path, int rate, int channels, GError **error)
   r->si = ss_media_find_stream (r->fmt, AVMEDIA_TYPE_AUDIO);
   if (r->si < 0)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "has no audio the editor can decode");
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no audio the editor can decode");
       goto fail;
     }
   r->st = r->fmt->streams[r->si];
@@ -116,7 +116,7 @@ ensure_swr (SsAudioReader *r, AVFrame *f, GError **error)
   if (f->ch_layout.nb_channels <= 0 || f->ch_layout.nb_channels > SS_MEDIA_MAX_CHANNELS ||
       f->sample_rate <= 0 || f->sample_rate > SS_MEDIA_MAX_RATE)
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, r->path, -1, "is damaged: invalid audio parameters");
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, r->path, 0, "is damaged: invalid audio parameters");
       return FALSE;
     }
   if (r->swr && r->swr_in_rate == f->sample_rate && r->swr_in_fmt == f->format &&

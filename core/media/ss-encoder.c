@@ -139,13 +139,14 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
   g_return_val_if_fail (sample_rate == 0 || (channels > 0 && channels <= SS_MEDIA_MAX_CHANNELS), NULL);
   g_return_val_if_fail (width > 0 || sample_rate > 0, NULL);
 
+  ss_media_ensure_init ();
   ext = strrchr (path, '.');
   for (guint i = 0; ext && i < G_N_ELEMENTS (defaults); i++)
     if (g_ascii_strcasecmp (ext + 1, defaults[i].ext) == 0)
       def = &defaults[i];
   if (!def)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1,
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0,
                           "cannot be written: choose a file ending in .mp4, .mov, .mkv, .webm, .avi, .wav, .flac, .ogg or .mp3");
       return NULL;
     }
@@ -174,7 +175,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
 
       if (!codec)
         {
-          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "cannot be written: no video encoder for this format");
+          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "cannot be written: no video encoder for this format");
           goto fail;
         }
       c = enc->vctx = avcodec_alloc_context3 (codec);
@@ -248,7 +249,7 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
 
       if (!codec)
         {
-          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "cannot be written: no audio encoder for this format");
+          ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "cannot be written: no audio encoder for this format");
           goto fail;
         }
       c = enc->actx = avcodec_alloc_context3 (codec);
@@ -289,6 +290,13 @@ ss_encoder_new_full (const char *path, int width, int height, int fps_num, int f
       c->time_base = (AVRational) { 1, rate };
       if (codec->id != AV_CODEC_ID_FLAC && !(codec->id >= AV_CODEC_ID_PCM_S16LE && codec->id < AV_CODEC_ID_ADPCM_IMA_QT))
         c->bit_rate = o->audio_bitrate > 0 ? o->audio_bitrate : 96000 * MIN (channels, 2);
+      if (codec->id == AV_CODEC_ID_VORBIS)
+        {
+          /* quality-based VBR works at every rate and channel count */
+          c->bit_rate = 0;
+          c->flags |= AV_CODEC_FLAG_QSCALE;
+          c->global_quality = 5 * FF_QP2LAMBDA;
+        }
       if (codec->id == AV_CODEC_ID_VORBIS || codec->id == AV_CODEC_ID_AAC)
         c->strict_std_compliance = FF_COMPLIANCE_EXPERIMENTAL;
       if (!open_codec (enc, c, codec, NULL, &enc->ast, error))
@@ -543,7 +551,7 @@ ss_encoder_finish (SsEncoder *enc, GError **error)
     }
   if (g_rename (enc->tmp_path, enc->path) != 0)
     {
-      ss_media_set_error (error, SS_ERROR_IO, enc->path, -1, "could not be written: %s", g_strerror (errno));
+      ss_media_set_error (error, SS_ERROR_IO, enc->path, 0, "could not be written: %s", g_strerror (errno));
       return FALSE;
     }
   enc->finished = TRUE;

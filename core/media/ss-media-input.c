@@ -13,6 +13,21 @@ static const char *const accepted_demuxers =
   "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,wav,w64,flac,ogg,mp3,aac,aiff,caf,"
   "mpegts,mpeg,flv,asf,ivf,nut,mxf,dv,amr,ape,wv,tta,au,voc,m4v,mpegvideo";
 
+void
+ss_media_ensure_init (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      /* FFmpeg's own chatter (encoder statistics, demuxer warnings) is not for
+       * users; errors reach them as GErrors. SOUNDSTAGE_FFMPEG_LOG=1 shows it. */
+      if (!g_getenv ("SOUNDSTAGE_FFMPEG_LOG"))
+        av_log_set_level (AV_LOG_ERROR);
+      g_once_init_leave (&done, 1);
+    }
+}
+
 char *
 ss_media_display_name (const char *path)
 {
@@ -81,22 +96,23 @@ ss_media_open_input (const char *path, GError **error)
 
   g_return_val_if_fail (path != NULL, NULL);
 
+  ss_media_ensure_init ();
   if (g_stat (path, &st) != 0)
     {
       int e = errno;
-      ss_media_set_error (error, e == ENOENT || e == ENOTDIR ? SS_ERROR_NOT_FOUND : SS_ERROR_IO, path, -1,
+      ss_media_set_error (error, e == ENOENT || e == ENOTDIR ? SS_ERROR_NOT_FOUND : SS_ERROR_IO, path, 0,
                           e == ENOENT || e == ENOTDIR ? "does not exist" : "cannot be read: %s",
                           g_strerror (e));
       return NULL;
     }
   if (!S_ISREG (st.st_mode))
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1, "is not a file");
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0, "is not a file");
       return NULL;
     }
   if (st.st_size == 0)
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1, "is empty");
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0, "is empty");
       return NULL;
     }
 
@@ -114,17 +130,17 @@ ss_media_open_input (const char *path, GError **error)
   if (ret < 0)
     {
       if (ret == AVERROR (EACCES) || ret == AVERROR (EPERM))
-        ss_media_set_error (error, SS_ERROR_IO, path, -1, "cannot be read: permission denied");
+        ss_media_set_error (error, SS_ERROR_IO, path, 0, "cannot be read: permission denied");
       else if (looks_like_media (path))
         ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, ret, "is damaged or incomplete");
       else
-        ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1,
+        ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0,
                             "is not a video or audio file the editor can read");
       return NULL;
     }
   if (!demuxer_accepted (fmt->iformat->name))
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1,
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0,
                           "is not a video or audio file the editor can read");
       avformat_close_input (&fmt);
       return NULL;
@@ -184,7 +200,7 @@ ss_media_open_decoder (AVFormatContext *fmt, int index, const char *path, GError
   codec = avcodec_find_decoder (s->codecpar->codec_id);
   if (!codec)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "uses a codec the editor cannot decode (%s)",
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "uses a codec the editor cannot decode (%s)",
                           avcodec_get_name (s->codecpar->codec_id));
       return NULL;
     }
@@ -310,7 +326,7 @@ ends_early (AVFormatContext *fmt, int index, SsTime duration)
 {
   AVStream *s = fmt->streams[index];
   SsTime origin = ss_media_origin (fmt);
-  SsTime target = duration * 9 / 10 - SS_TIME_SECOND;
+  SsTime target = duration * 19 / 20 - SS_TIME_SECOND / 4;
   AVPacket *pkt;
   gboolean found = FALSE;
   int n = 0;
@@ -322,13 +338,13 @@ ends_early (AVFormatContext *fmt, int index, SsTime duration)
   pkt = av_packet_alloc ();
   if (!pkt)
     return FALSE;
-  while (!found && n++ < 100000 && av_read_frame (fmt, pkt) >= 0)
+  while (!found && n++ < 1000000 && av_read_frame (fmt, pkt) >= 0)
     {
       if (pkt->stream_index == index)
         {
           int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
           SsTime t = ss_media_ts_to_time (ts, s->time_base, origin);
-          if (t == SS_TIME_NONE || t >= target - 2 * SS_TIME_SECOND)
+          if (t == SS_TIME_NONE || t >= target)
             found = TRUE;
         }
       av_packet_unref (pkt);
@@ -389,16 +405,16 @@ ss_media_probe (const char *path, SsMedia *info, GError **error)
   if (vi < 0 && ai < 0)
     {
       if (any_stream)
-        ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1,
+        ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0,
                             "has no video or audio stream the editor can decode");
       else
-        ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "contains no video or audio");
+        ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "contains no video or audio");
       avformat_close_input (&fmt);
       return FALSE;
     }
   if ((vi >= 0 && index_past_end (fmt, vi)) || (ai >= 0 && index_past_end (fmt, ai)))
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1,
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0,
                           "is incomplete (the file ends before its last frames)");
       avformat_close_input (&fmt);
       return FALSE;
@@ -409,7 +425,7 @@ ss_media_probe (const char *path, SsMedia *info, GError **error)
     ai = -1;
   if (vi < 0 && ai < 0)
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1,
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0,
                           "is damaged: none of its streams can be decoded");
       avformat_close_input (&fmt);
       return FALSE;
@@ -455,7 +471,7 @@ ss_media_probe (const char *path, SsMedia *info, GError **error)
 
   if ((vi >= 0 && ends_early (fmt, vi, duration)) || (ai >= 0 && ends_early (fmt, ai, duration)))
     {
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1,
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0,
                           "is incomplete (the file ends before its stated length)");
       avformat_close_input (&fmt);
       return FALSE;

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 #define SS_MEDIA_MAX_CHANNELS  64
 #define SS_MEDIA_MAX_RATE      768000
 
+/* One-time FFmpeg setup (log level). Called by every entry point that opens files. */
+void             ss_media_ensure_init   (void);
 /* The file's base name for messages, valid UTF-8. */
 char            *ss_media_display_name  (const char *path);
 /* Sets a GError naming the file, with FFmpeg's reason appended when @averr < 0. */

@@ -238,7 +238,7 @@ ss_thumbnails_compute (const char *path, SsTime interval, int height, GCancellab
   n = duration > 0 ? (duration + interval - 1) / interval : 1;
   if (n > 100000)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "is too long for thumbnails at this interval");
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "is too long for thumbnails at this interval");
       return NULL;
     }
   t = g_new0 (SsThumbnails, 1);

@@ -205,7 +205,7 @@ seek_to (SsVideoDecoder *dec, SsTime t, GError **error)
         {
           if (from_start)
             {
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, -1, "cannot be positioned (seek failed)");
+              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, 0, "cannot be positioned (seek failed)");
               return FALSE;
             }
           continue;
@@ -217,7 +217,7 @@ seek_to (SsVideoDecoder *dec, SsTime t, GError **error)
         {
           if (from_start)
             {
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, -1, "has no video frames that can be decoded");
+              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, 0, "has no video frames that can be decoded");
               return FALSE;
             }
           continue;   /* seeked past the end: back off */
@@ -250,7 +250,7 @@ ss_video_decoder_new (const char *path, GError **error)
   dec->si = ss_media_find_stream (dec->fmt, AVMEDIA_TYPE_VIDEO);
   if (dec->si < 0)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "has no video the editor can decode");
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no video the editor can decode");
       goto fail;
     }
   dec->st = dec->fmt->streams[dec->si];
@@ -389,7 +389,7 @@ convert (SsVideoDecoder *dec, AVFrame *src, GError **error)
                                    NULL, NULL, NULL);
   if (!dec->sws)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, dec->path, -1, "uses a pixel format the editor cannot convert (%s)",
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, dec->path, 0, "uses a pixel format the editor cannot convert (%s)",
                           av_get_pix_fmt_name (src->format) ? av_get_pix_fmt_name (src->format) : "?");
       return NULL;
     }
@@ -416,7 +416,7 @@ convert (SsVideoDecoder *dec, AVFrame *src, GError **error)
   if (sws_scale (dec->sws, (const uint8_t * const *) src->data, src->linesize, 0, src->height, dst, dst_stride) <= 0)
     {
       ss_frame_unref (out);
-      ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, -1, "has a frame that cannot be converted");
+      ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, 0, "has a frame that cannot be converted");
       return NULL;
     }
   out->pts = src->pts;

@@ -56,7 +56,7 @@ make_header (guint8 *h, int rate, int channels, guint64 frames)
 static void
 io_error (GError **error, const char *path, int e)
 {
-  ss_media_set_error (error, e == ENOSPC ? SS_ERROR_IO : SS_ERROR_IO, path, -1, "could not be written: %s",
+  ss_media_set_error (error, e == ENOSPC ? SS_ERROR_IO : SS_ERROR_IO, path, 0, "could not be written: %s",
                       g_strerror (e));
 }
 
@@ -114,7 +114,7 @@ ss_wav_writer_write (SsWavWriter *w, const float *interleaved, gsize n_frames, G
   g_return_val_if_fail (w != NULL && w->fp != NULL, FALSE);
   if (((w->frames + n_frames) * (guint64) w->channels * 4) + WAV_HEADER_SIZE > G_MAXUINT32)
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, w->path, -1,
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, w->path, 0,
                           "would be larger than 4 GB, the limit of the WAV format");
       return FALSE;
     }
@@ -208,7 +208,7 @@ ss_wav_read (const char *path, float **interleaved, gsize *n_frames, int *rate, 
   if (!g_file_get_contents (path, (char **) &data, &len, &err))
     {
       ss_media_set_error (error, g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? SS_ERROR_NOT_FOUND : SS_ERROR_IO,
-                          path, -1, "cannot be read: %s", err->message);
+                          path, 0, "cannot be read: %s", err->message);
       return FALSE;
     }
   if (len < 12 || memcmp (data, "RIFF", 4) != 0 || memcmp (data + 8, "WAVE", 4) != 0)
@@ -246,7 +246,7 @@ ss_wav_read (const char *path, float **interleaved, gsize *n_frames, int *rate, 
   if (!((format == 1 && (bits == 8 || bits == 16 || bits == 24 || bits == 32)) ||
         (format == 3 && (bits == 32 || bits == 64))))
     {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, -1, "uses a WAV sample format that is not supported");
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "uses a WAV sample format that is not supported");
       return FALSE;
     }
   if (align != nch * (bits / 8))
@@ -295,6 +295,6 @@ ss_wav_read (const char *path, float **interleaved, gsize *n_frames, int *rate, 
   return TRUE;
 
 bad:
-  ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, -1, "is not a valid WAV file");
+  ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0, "is not a valid WAV file");
   return FALSE;
 }
