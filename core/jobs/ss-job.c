@@ -535,12 +535,14 @@ running_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Posts @func to the job's context; the source takes over @ref (a reference
+ * to the job owned by the caller). */
 static void
-post (SsJob *self, GSourceFunc func)
+post_with_ref (SsJob *self, GSourceFunc func, SsJob *ref)
 {
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, func, g_object_ref (self), g_object_unref);
+  g_source_set_callback (source, func, ref, g_object_unref);
   g_source_set_static_name (source, "[soundstage] job state");
   g_source_attach (source, self->context);
   g_source_unref (source);
@@ -552,10 +554,12 @@ worker (gpointer data, gpointer pool_data)
   SsJob *self = data;   /* owns a reference */
 
   if (!g_cancellable_is_cancelled (self->cancellable))
-    post (self, running_dispatch);
+    post_with_ref (self, running_dispatch, g_object_ref (self));
   execute (self);
-  post (self, complete_dispatch);
-  g_object_unref (self);
+  /* The worker's reference goes to the completion source, so the job is
+   * released on the main context right after "finished", never later from
+   * this thread. */
+  post_with_ref (self, complete_dispatch, self);
 }
 
 static GThreadPool *

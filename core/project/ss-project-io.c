@@ -434,7 +434,7 @@ media_from_json (JsonObject *o, const char *where, const char *base_dir, GError 
     }
   g_autofree char *from_abs = abs ? g_canonicalize_filename (abs, NULL) : NULL;
 
-  SsMediaRec *rec = g_new0 (SsMediaRec, 1);
+  SsMediaRec *rec = (SsMediaRec *) ss_media_rec_new ();
   rec->media = info;
   rec->media.id = g_strdup (id);
   if (file_exists (from_rel))
@@ -445,12 +445,15 @@ media_from_json (JsonObject *o, const char *where, const char *base_dir, GError 
     {
       rec->media.missing = TRUE;
       if (from_abs)
-        rec->media.path = g_steal_pointer (&from_abs);
+        {
+          rec->media.path = g_steal_pointer (&from_abs);
+          /* remember where the relative path pointed, to write it back */
+          rec->rel_target = g_steal_pointer (&from_rel);
+        }
       else if (from_rel)
         rec->media.path = g_steal_pointer (&from_rel);
       else
         rec->media.path = g_canonicalize_filename (rel, NULL);
-      rec->stored_rel = g_strdup (rel);
     }
   return &rec->media;
 }
@@ -740,7 +743,7 @@ doc_to_json (SsDoc *doc, const char *base_dir, const char *recovery_original, gb
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "id");
       json_builder_add_string_value (b, m->id);
-      g_autofree char *rel = rec->stored_rel ? g_strdup (rec->stored_rel) : make_relative (base_dir, m->path);
+      g_autofree char *rel = make_relative (base_dir, rec->rel_target ? rec->rel_target : m->path);
       if (rel)
         {
           json_builder_set_member_name (b, "path");

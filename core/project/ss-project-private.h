@@ -19,12 +19,21 @@ G_BEGIN_DECLS
 #define SS_PROJECT_MAX_CHANNELS 256
 #define SS_PROJECT_MAX_DEPTH    32
 
-/* Every SsMedia in a document is allocated as an SsMediaRec. */
+/* Every SsMedia in a document is allocated as an SsMediaRec, every SsTrack as
+ * an SsTrackRec. Both are reference counted (main thread only, not atomic) so
+ * that undo states share what an edit did not touch (copy on write). */
 typedef struct {
   SsMedia media;
-  char *stored_rel;   /* relative path as read from the file while the media is
-                         missing, so saving again keeps it; NULL otherwise */
+  char *rel_target;   /* missing media only: where the file's relative path
+                         pointed (absolute), written back as a relative path
+                         so the media is found if the folder comes back */
+  guint ref;
 } SsMediaRec;
+
+typedef struct {
+  SsTrack track;
+  guint ref;
+} SsTrackRec;
 
 /* One document state: what an undo step stores. */
 typedef struct {
@@ -32,8 +41,10 @@ typedef struct {
   GPtrArray *tracks;  /* of SsTrack*, the video track first */
 } SsDoc;
 
+/* _free functions drop one reference. */
 void     ss_media_rec_free (SsMedia *media);
 SsMedia *ss_media_rec_copy (const SsMedia *media);
+SsMedia *ss_media_rec_new  (void);
 void     ss_take_free      (SsTake *take);
 SsTake  *ss_take_copy      (const SsTake *take);
 SsClip  *ss_clip_new       (void);
@@ -41,13 +52,15 @@ void     ss_clip_free      (SsClip *clip);
 SsClip  *ss_clip_copy      (const SsClip *clip);
 SsTrack *ss_track_new      (void);
 void     ss_track_free     (SsTrack *track);
+SsTrack *ss_track_ref      (SsTrack *track);
 void     ss_track_sort     (SsTrack *track);
 SsClip  *ss_track_find_overlap (const SsTrack *track, SsTime start, SsTime duration, const SsClip *ignore);
 const char *ss_track_kind_to_string (SsTrackKind kind);
 
 SsDoc   *ss_doc_new        (void);
 void     ss_doc_free       (SsDoc *doc);
-SsDoc   *ss_doc_copy       (const SsDoc *doc);
+SsDoc   *ss_doc_copy       (const SsDoc *doc);   /* deep: shares nothing */
+SsDoc   *ss_doc_share      (const SsDoc *doc);   /* new arrays, shared elements */
 SsMedia *ss_doc_find_media (const SsDoc *doc, const char *id);
 SsTrack *ss_doc_find_track (const SsDoc *doc, const char *id, guint *index_out);
 SsClip  *ss_doc_find_clip  (const SsDoc *doc, const char *id, SsTrack **track_out, guint *index_out);

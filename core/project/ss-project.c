@@ -16,15 +16,32 @@
  * Document data
  */
 
+SsMedia *
+ss_media_rec_new (void)
+{
+  SsMediaRec *rec = g_new0 (SsMediaRec, 1);
+  rec->ref = 1;
+  return &rec->media;
+}
+
+static SsMedia *
+ss_media_rec_ref (SsMedia *media)
+{
+  ((SsMediaRec *) media)->ref++;
+  return media;
+}
+
 void
 ss_media_rec_free (SsMedia *media)
 {
   if (media == NULL)
     return;
   SsMediaRec *rec = (SsMediaRec *) media;
+  if (--rec->ref > 0)
+    return;
   g_free (rec->media.id);
   g_free (rec->media.path);
-  g_free (rec->stored_rel);
+  g_free (rec->rel_target);
   g_free (rec);
 }
 
@@ -32,11 +49,11 @@ SsMedia *
 ss_media_rec_copy (const SsMedia *media)
 {
   const SsMediaRec *src = (const SsMediaRec *) media;
-  SsMediaRec *rec = g_new0 (SsMediaRec, 1);
+  SsMediaRec *rec = (SsMediaRec *) ss_media_rec_new ();
   rec->media = *media;
   rec->media.id = g_strdup (media->id);
   rec->media.path = g_strdup (media->path);
-  rec->stored_rel = g_strdup (src->stored_rel);
+  rec->rel_target = g_strdup (src->rel_target);
   return &rec->media;
 }
 
@@ -44,7 +61,7 @@ ss_media_rec_copy (const SsMedia *media)
 static SsMedia *
 media_from_info (const SsMedia *info, const char *id)
 {
-  SsMediaRec *rec = g_new0 (SsMediaRec, 1);
+  SsMediaRec *rec = (SsMediaRec *) ss_media_rec_new ();
   rec->media = *info;
   rec->media.id = g_strdup (id);
   rec->media.path = g_canonicalize_filename (info->path, NULL);
@@ -111,16 +128,27 @@ ss_track_free (SsTrack *track)
 {
   if (track == NULL)
     return;
+  if (--((SsTrackRec *) track)->ref > 0)
+    return;
   g_free (track->id);
   g_free (track->name);
   g_clear_pointer (&track->clips, g_ptr_array_unref);
-  g_free (track);
+  g_free ((SsTrackRec *) track);
+}
+
+SsTrack *
+ss_track_ref (SsTrack *track)
+{
+  ((SsTrackRec *) track)->ref++;
+  return track;
 }
 
 SsTrack *
 ss_track_new (void)
 {
-  SsTrack *track = g_new0 (SsTrack, 1);
+  SsTrackRec *rec = g_new0 (SsTrackRec, 1);
+  rec->ref = 1;
+  SsTrack *track = &rec->track;
   track->clips = g_ptr_array_new_with_free_func ((GDestroyNotify) ss_clip_free);
   return track;
 }
@@ -170,36 +198,69 @@ ss_doc_copy (const SsDoc *doc)
   return d;
 }
 
+SsDoc *
+ss_doc_share (const SsDoc *doc)
+{
+  SsDoc *d = ss_doc_new ();
+  for (guint i = 0; i < doc->media->len; i++)
+    g_ptr_array_add (d->media, ss_media_rec_ref (g_ptr_array_index (doc->media, i)));
+  for (guint i = 0; i < doc->tracks->len; i++)
+    g_ptr_array_add (d->tracks, ss_track_ref (g_ptr_array_index (doc->tracks, i)));
+  return d;
+}
+
 static gsize
 str_bytes (const char *s)
 {
   return s ? strlen (s) + 1 + 16 : 0;
 }
 
-/* Approximate heap size of a document (for the undo memory cap). */
 static gsize
-doc_bytes (const SsDoc *doc)
+media_bytes (const SsMediaRec *m)
 {
-  gsize n = sizeof (SsDoc) + 64;
+  return sizeof (SsMediaRec) + 16 + str_bytes (m->media.id) + str_bytes (m->media.path) + str_bytes (m->rel_target);
+}
+
+static gsize
+track_bytes (const SsTrack *t)
+{
+  gsize n = sizeof (SsTrackRec) + 64 + str_bytes (t->id) + str_bytes (t->name);
+  for (guint j = 0; j < t->clips->len; j++)
+    {
+      const SsClip *c = g_ptr_array_index (t->clips, j);
+      n += sizeof (SsClip) + 64 + str_bytes (c->id);
+      for (guint k = 0; k < c->takes->len; k++)
+        {
+          const SsTake *tk = g_ptr_array_index (c->takes, k);
+          n += sizeof (SsTake) + 16 + str_bytes (tk->id) + str_bytes (tk->media_id) + str_bytes (tk->label);
+        }
+    }
+  return n;
+}
+
+/* Approximate heap memory that @doc holds on its own, i.e. not shared with
+ * @other (for the undo memory cap). */
+static gsize
+doc_unique_bytes (const SsDoc *doc, const SsDoc *other)
+{
+  g_autoptr(GHashTable) shared = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < other->media->len; i++)
+    g_hash_table_add (shared, g_ptr_array_index (other->media, i));
+  for (guint i = 0; i < other->tracks->len; i++)
+    g_hash_table_add (shared, g_ptr_array_index (other->tracks, i));
+
+  gsize n = sizeof (SsDoc) + 64 + (doc->media->len + doc->tracks->len) * sizeof (gpointer);
   for (guint i = 0; i < doc->media->len; i++)
     {
-      const SsMediaRec *m = g_ptr_array_index (doc->media, i);
-      n += sizeof (SsMediaRec) + 16 + str_bytes (m->media.id) + str_bytes (m->media.path) + str_bytes (m->stored_rel);
+      SsMediaRec *m = g_ptr_array_index (doc->media, i);
+      if (!g_hash_table_contains (shared, m))
+        n += media_bytes (m);
     }
   for (guint i = 0; i < doc->tracks->len; i++)
     {
-      const SsTrack *t = g_ptr_array_index (doc->tracks, i);
-      n += sizeof (SsTrack) + 64 + str_bytes (t->id) + str_bytes (t->name);
-      for (guint j = 0; j < t->clips->len; j++)
-        {
-          const SsClip *c = g_ptr_array_index (t->clips, j);
-          n += sizeof (SsClip) + 64 + str_bytes (c->id);
-          for (guint k = 0; k < c->takes->len; k++)
-            {
-              const SsTake *tk = g_ptr_array_index (c->takes, k);
-              n += sizeof (SsTake) + 16 + str_bytes (tk->id) + str_bytes (tk->media_id) + str_bytes (tk->label);
-            }
-        }
+      SsTrack *t = g_ptr_array_index (doc->tracks, i);
+      if (!g_hash_table_contains (shared, t))
+        n += track_bytes (t);
     }
   return n;
 }
@@ -692,7 +753,7 @@ push_undo (SsProject *self, const char *label, SsDoc *doc, guint64 state)
   step->label = g_strdup (label);
   step->doc = doc;
   step->state = state;
-  step->bytes = doc_bytes (doc);
+  step->bytes = doc_unique_bytes (doc, self->doc);
   self->undo_bytes += step->bytes;
   g_queue_push_head (&self->undo, step);
   trim_undo (self);
@@ -707,12 +768,12 @@ edit_begin (SsProject *self)
     {
       if (self->group_doc == NULL)
         {
-          self->group_doc = ss_doc_copy (self->doc);
+          self->group_doc = ss_doc_share (self->doc);
           self->group_state = self->state_id;
         }
       return NULL;
     }
-  return ss_doc_copy (self->doc);
+  return ss_doc_share (self->doc);
 }
 
 static void
@@ -724,6 +785,47 @@ edit_commit (SsProject *self, const char *label, SsDoc *before)
     push_undo (self, label, before, prev);
   clear_queue (&self->redo);
   emit_changed (self);
+}
+
+/* Copy on write: after edit_begin(), every track or media that an edit
+ * changes must first be made private to the current document with these
+ * (they return the pointer to use from then on). */
+static SsTrack *
+writable_track (SsProject *self, SsTrack *t)
+{
+  if (((SsTrackRec *) t)->ref == 1)
+    return t;
+  guint i;
+  if (!g_ptr_array_find (self->doc->tracks, t, &i))
+    g_assert_not_reached ();
+  SsTrack *copy = ss_track_copy (t);
+  self->doc->tracks->pdata[i] = copy;
+  ss_track_free (t);
+  return copy;
+}
+
+static SsClip *
+writable_clip (SsProject *self, SsTrack **track, SsClip *c)
+{
+  guint ci;
+  if (!g_ptr_array_find ((*track)->clips, c, &ci))
+    g_assert_not_reached ();
+  *track = writable_track (self, *track);
+  return g_ptr_array_index ((*track)->clips, ci);
+}
+
+static SsMedia *
+writable_media (SsProject *self, SsMedia *m)
+{
+  if (((SsMediaRec *) m)->ref == 1)
+    return m;
+  guint i;
+  if (!g_ptr_array_find (self->doc->media, m, &i))
+    g_assert_not_reached ();
+  SsMedia *copy = ss_media_rec_copy (m);
+  self->doc->media->pdata[i] = copy;
+  ss_media_rec_free (m);
+  return copy;
 }
 
 /* Generates an id not used by anything in the document (nor earlier in the
@@ -1295,6 +1397,7 @@ ss_project_relink_media (SsProject *self, const char *media_id, const SsMedia *i
     }
 
   SsDoc *before = edit_begin (self);
+  m = writable_media (self, m);
   SsMediaRec *rec = (SsMediaRec *) m;
   char *id = g_steal_pointer (&m->id);
   g_free (m->path);
@@ -1302,7 +1405,7 @@ ss_project_relink_media (SsProject *self, const char *media_id, const SsMedia *i
   m->id = id;
   m->path = g_canonicalize_filename (info->path, NULL);
   m->missing = !g_file_test (m->path, G_FILE_TEST_EXISTS);
-  g_clear_pointer (&rec->stored_rel, g_free);
+  g_clear_pointer (&rec->rel_target, g_free);
   edit_commit (self, "Relink Media", before);
   return TRUE;
 }
@@ -1437,6 +1540,10 @@ ss_project_insert_media (SsProject *self, const char *media_id, SsTime start,
     }
   SsClip *first = NULL;
   if (video)
+    video = writable_track (self, video);
+  if (audio)
+    audio = writable_track (self, audio);
+  if (video)
     first = make_clip (self, video, m->id, start, 0, m->duration, NULL);
   if (audio)
     {
@@ -1533,6 +1640,7 @@ ss_project_set_track_muted (SsProject *self, const char *track_id, gboolean mute
   if (!t->muted == !muted)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  t = writable_track (self, t);
   t->muted = !!muted;
   edit_commit (self, muted ? "Mute Track" : "Unmute Track", before);
   return TRUE;
@@ -1548,6 +1656,7 @@ ss_project_set_track_solo (SsProject *self, const char *track_id, gboolean solo)
   if (!t->solo == !solo)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  t = writable_track (self, t);
   t->solo = !!solo;
   edit_commit (self, solo ? "Solo Track" : "Unsolo Track", before);
   return TRUE;
@@ -1563,6 +1672,7 @@ ss_project_set_track_gain (SsProject *self, const char *track_id, double gain_db
   if (t->gain_db == gain_db)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  t = writable_track (self, t);
   t->gain_db = gain_db;
   edit_commit (self, "Track Gain", before);
   return TRUE;
@@ -1578,6 +1688,7 @@ ss_project_rename_track (SsProject *self, const char *track_id, const char *name
   if (g_strcmp0 (t->name, name) == 0)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  t = writable_track (self, t);
   g_free (t->name);
   t->name = g_strdup (name);
   edit_commit (self, "Rename Track", before);
@@ -1610,6 +1721,7 @@ ss_project_add_clip (SsProject *self, const char *track_id, const char *media_id
     return overlap_error (t, other, error), NULL;
 
   SsDoc *before = edit_begin (self);
+  t = writable_track (self, t);
   SsClip *c = make_clip (self, t, m->id, start, source_in, duration, NULL);
   edit_commit (self, "Add Clip", before);
   return c->id;
@@ -1652,6 +1764,9 @@ ss_project_move_clip (SsProject *self, const char *clip_id, SsTime new_start,
     return TRUE;
 
   SsDoc *before = edit_begin (self);
+  gboolean same = to == from;
+  c = writable_clip (self, &from, c);
+  to = same ? from : writable_track (self, to);
   c->start = new_start;
   if (to != from)
     {
@@ -1693,6 +1808,7 @@ ss_project_trim_clip (SsProject *self, const char *clip_id, SsTime new_start,
     return TRUE;
 
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   for (guint k = 0; k < c->takes->len; k++)
     ((SsTake *) g_ptr_array_index (c->takes, k))->source_in += delta;
   c->start = new_start;
@@ -1723,6 +1839,7 @@ ss_project_split_clip (SsProject *self, const char *clip_id, SsTime at, GError *
     return NULL;
 
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   SsTime left = at - c->start;
   SsClip *right = ss_clip_copy (c);
   g_free (right->id);
@@ -1751,6 +1868,7 @@ ss_project_delete_clip (SsProject *self, const char *clip_id, GError **error)
   if (!c)
     return FALSE;
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   g_ptr_array_remove (track->clips, c);
   edit_commit (self, "Delete Clip", before);
   return TRUE;
@@ -1760,12 +1878,14 @@ gboolean
 ss_project_set_clip_gain (SsProject *self, const char *clip_id, double gain_db, GError **error)
 {
   g_return_val_if_fail (SS_IS_PROJECT (self), FALSE);
-  SsClip *c = get_clip_or_error (self, clip_id, NULL, error);
+  SsTrack *track = NULL;
+  SsClip *c = get_clip_or_error (self, clip_id, &track, error);
   if (!c || !ss_check_gain (gain_db, "Clip gain", error))
     return FALSE;
   if (c->gain_db == gain_db)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   c->gain_db = gain_db;
   edit_commit (self, "Clip Gain", before);
   return TRUE;
@@ -1792,6 +1912,7 @@ ss_project_add_take (SsProject *self, const char *clip_id, const char *media_id,
       return NULL;
     }
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   SsTake *take = g_new0 (SsTake, 1);
   take->id = new_id (self, 'k');
   take->media_id = g_strdup (m->id);
@@ -1818,12 +1939,14 @@ gboolean
 ss_project_set_active_take (SsProject *self, const char *clip_id, guint take_index, GError **error)
 {
   g_return_val_if_fail (SS_IS_PROJECT (self), FALSE);
-  SsClip *c = get_clip_or_error (self, clip_id, NULL, error);
+  SsTrack *track = NULL;
+  SsClip *c = get_clip_or_error (self, clip_id, &track, error);
   if (!c || !check_take_index (c, take_index, error))
     return FALSE;
   if (c->active_take == take_index)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   c->active_take = take_index;
   edit_commit (self, "Switch Take", before);
   return TRUE;
@@ -1833,7 +1956,8 @@ gboolean
 ss_project_delete_take (SsProject *self, const char *clip_id, guint take_index, GError **error)
 {
   g_return_val_if_fail (SS_IS_PROJECT (self), FALSE);
-  SsClip *c = get_clip_or_error (self, clip_id, NULL, error);
+  SsTrack *track = NULL;
+  SsClip *c = get_clip_or_error (self, clip_id, &track, error);
   if (!c || !check_take_index (c, take_index, error))
     return FALSE;
   if (c->takes->len == 1)
@@ -1842,6 +1966,7 @@ ss_project_delete_take (SsProject *self, const char *clip_id, guint take_index, 
       return FALSE;
     }
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
   g_ptr_array_remove_index (c->takes, take_index);
   if (c->active_take > take_index || c->active_take >= c->takes->len)
     c->active_take = c->active_take > 0 ? c->active_take - 1 : 0;
@@ -1854,7 +1979,8 @@ ss_project_set_take_label (SsProject *self, const char *clip_id, guint take_inde
                            const char *label, GError **error)
 {
   g_return_val_if_fail (SS_IS_PROJECT (self), FALSE);
-  SsClip *c = get_clip_or_error (self, clip_id, NULL, error);
+  SsTrack *track = NULL;
+  SsClip *c = get_clip_or_error (self, clip_id, &track, error);
   if (!c || !check_take_index (c, take_index, error) ||
       !ss_check_string (label, SS_PROJECT_MAX_LABEL, TRUE, "The take label", error))
     return FALSE;
@@ -1862,6 +1988,8 @@ ss_project_set_take_label (SsProject *self, const char *clip_id, guint take_inde
   if (g_strcmp0 (take->label, label) == 0)
     return TRUE;
   SsDoc *before = edit_begin (self);
+  c = writable_clip (self, &track, c);
+  take = g_ptr_array_index (c->takes, take_index);
   g_free (take->label);
   take->label = g_strdup (label);
   edit_commit (self, "Rename Take", before);
@@ -1904,6 +2032,7 @@ ss_project_shift_track (SsProject *self, const char *track_id, SsTime delta, GEr
     }
 
   SsDoc *before = edit_begin (self);
+  t = writable_track (self, t);
   for (guint j = 0; j < t->clips->len; j++)
     {
       SsClip *c = g_ptr_array_index (t->clips, j);
@@ -2004,9 +2133,9 @@ swap_step (SsProject *self, GQueue *from, GQueue *to, gboolean to_is_undo)
   guint64 state = step->state;
   step->doc = self->doc;
   step->state = self->state_id;
-  step->bytes = doc_bytes (step->doc);
   self->doc = doc;
   self->state_id = state;
+  step->bytes = doc_unique_bytes (step->doc, self->doc);
 
   if (to_is_undo)
     self->undo_bytes += step->bytes;

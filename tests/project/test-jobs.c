@@ -247,6 +247,59 @@ test_user_data_freed (void)
   g_assert_true (freed);
 }
 
+/* ---- a thread with its own main context ---- */
+
+typedef struct {
+  GThread *thread;
+  gboolean wrong_thread;
+  int finished;
+} OtherCtx;
+
+static void
+other_on_finished (SsJob *job, OtherCtx *o)
+{
+  o->finished++;
+  if (g_thread_self () != o->thread)
+    o->wrong_thread = TRUE;
+}
+
+static void
+other_on_progress (SsJob *job, GParamSpec *pspec, OtherCtx *o)
+{
+  if (g_thread_self () != o->thread)
+    o->wrong_thread = TRUE;
+}
+
+static gpointer
+other_thread (gpointer data)
+{
+  OtherCtx *o = data;
+  o->thread = g_thread_self ();
+  GMainContext *ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  CountData d = { .n_steps = 200 };
+  SsJob *job = ss_job_new ("Elsewhere", count_func, &d, NULL);
+  g_signal_connect (job, "finished", G_CALLBACK (other_on_finished), o);
+  g_signal_connect (job, "notify::progress", G_CALLBACK (other_on_progress), o);
+  ss_job_run (job);
+  while (!ss_job_is_finished (job))
+    g_main_context_iteration (ctx, TRUE);
+  g_object_unref (job);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  return NULL;
+}
+
+static void
+test_other_context (void)
+{
+  OtherCtx o = { 0 };
+  GThread *t = g_thread_new ("other", other_thread, &o);
+  g_thread_join (t);
+  g_assert_cmpint (o.finished, ==, 1);
+  g_assert_false (o.wrong_thread);
+}
+
 /* ---- run_sync ---- */
 
 typedef struct {
@@ -320,6 +373,7 @@ wait_for_cancel_func (SsJob *job, gpointer user_data, GError **error)
 static void
 test_manager (void)
 {
+  CountData d = { .n_steps = 10 };   /* outlives the manager */
   g_autoptr(SsJobManager) manager = ss_job_manager_new ();
   GListModel *model = G_LIST_MODEL (manager);
   ItemsChanged ic = { 0 };
@@ -328,7 +382,6 @@ test_manager (void)
   g_assert_true (g_list_model_get_item_type (model) == SS_TYPE_JOB);
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
 
-  CountData d = { .n_steps = 10 };
   g_autoptr(SsJob) quick = ss_job_new ("Quick", count_func, &d, NULL);
   g_autoptr(SsJob) slow = ss_job_new ("Slow", wait_for_cancel_func, NULL, NULL);
   ss_job_manager_add (manager, quick);
@@ -368,8 +421,8 @@ test_manager (void)
 static void
 test_manager_many_parallel (void)
 {
+  CountData d[12];   /* outlives the manager, which holds the results */
   g_autoptr(SsJobManager) manager = ss_job_manager_new ();
-  CountData d[12];
   for (int i = 0; i < 12; i++)
     {
       d[i] = (CountData) { .n_steps = 20 };
@@ -396,6 +449,7 @@ main (int argc, char **argv)
   g_test_add_func ("/jobs/cancel-before-start", test_cancel_before_start);
   g_test_add_func ("/jobs/failure-propagates", test_failure_propagates);
   g_test_add_func ("/jobs/user-data-freed", test_user_data_freed);
+  g_test_add_func ("/jobs/other-context", test_other_context);
   g_test_add_func ("/jobs/run-sync", test_run_sync);
   g_test_add_func ("/jobs/manager", test_manager);
   g_test_add_func ("/jobs/manager-many-parallel", test_manager_many_parallel);

@@ -101,7 +101,7 @@ audio_track_id (SsProject *p, guint n)
     {
       const SsTrack *t = ss_project_get_track (p, i);
       if (t->kind == SS_TRACK_AUDIO && seen++ == n)
-        return t->id;
+        return g_intern_string (t->id);   /* stays valid across edits */
     }
   return NULL;
 }
@@ -140,7 +140,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   const SsTrack *t = NULL;
   g_assert_nonnull (ss_project_find_clip (f->p, f->video_clip, &t));
   g_assert_cmpint (t->kind, ==, SS_TRACK_VIDEO);
-  const char *fx_track = ss_project_add_track (f->p, SS_TRACK_AUDIO, "Foley", &error);
+  const char *fx_track = g_intern_string (ss_project_add_track (f->p, SS_TRACK_AUDIO, "Foley", &error));
   g_assert_no_error (error);
   f->fx_clip = g_strdup (ss_project_add_clip (f->p, fx_track, f->fx_media, 2 * SEC, 0, 3 * SEC, &error));
   g_assert_no_error (error);
@@ -197,6 +197,13 @@ assert_unchanged_after_error (SsProject *p, const char *before, guint64 rev, GEr
   g_assert_cmpuint (ss_project_get_revision (p), ==, rev);
 }
 
+static void
+assert_contains (const char *message, const char *substr)
+{
+  if (substr != NULL && strstr (message, substr) == NULL)
+    g_error ("“%s” does not contain “%s”", message, substr);
+}
+
 #define EXPECT_FAIL(code, expr, substr) do { \
     g_autofree char *_before = json (f->p); \
     guint64 _rev = ss_project_get_revision (f->p); \
@@ -204,7 +211,7 @@ assert_unchanged_after_error (SsProject *p, const char *before, guint64 rev, GEr
     g_autoptr(GError) error = NULL; \
     g_assert_false ((expr) != 0); \
     assert_unchanged_after_error (f->p, _before, _rev, error, code); \
-    if (substr) g_assert_nonnull (strstr (error->message, substr)); \
+    assert_contains (error->message, substr); \
     g_assert_cmpuint (ss_project_get_undo_depth (f->p), ==, _depth); \
   } while (0)
 
@@ -212,7 +219,7 @@ static void
 test_edit_validation (Fixture *f, gconstpointer data)
 {
   const char *a1 = audio_track_id (f->p, 0);
-  const char *vt = ss_project_get_video_track (f->p)->id;
+  const char *vt = g_intern_string (ss_project_get_video_track (f->p)->id);
 
   /* overlapping: video clip covers 0..10 s */
   EXPECT_FAIL (SS_ERROR_INVALID_DATA, ss_project_add_clip (f->p, vt, f->video_media, 5 * SEC, 0, SEC, &error), "overlap");
@@ -610,7 +617,7 @@ test_audible (void)
 {
   g_autoptr(SsProject) p = ss_project_new ();
   g_autoptr(GError) error = NULL;
-  const char *t2 = ss_project_add_track (p, SS_TRACK_AUDIO, NULL, &error);
+  const char *t2 = g_intern_string (ss_project_add_track (p, SS_TRACK_AUDIO, NULL, &error));
   g_assert_no_error (error);
   const SsTrack *a = ss_project_find_track (p, audio_track_id (p, 0));
   const SsTrack *b = ss_project_find_track (p, t2);
@@ -737,6 +744,15 @@ test_paths_relative_absolute_missing (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (lonely, &resaved, NULL, NULL));
   g_assert_nonnull (strstr (resaved, "\"path\" : \"../media/shot.mp4\""));
   g_assert_nonnull (strstr (resaved, abs_json));
+  /* "Save As" elsewhere: the relative path still points at the same place */
+  g_autofree char *sub = g_build_filename (lonely_dir, "sub", "p.soundstage", NULL);
+  g_autofree char *subdir = g_path_get_dirname (sub);
+  g_mkdir_with_parents (subdir, 0755);
+  g_assert_true (ss_project_save (p3, sub, &error));
+  g_autofree char *subsaved = NULL;
+  g_assert_true (g_file_get_contents (sub, &subsaved, NULL, NULL));
+  g_assert_nonnull (strstr (subsaved, "\"path\" : \"../../media/shot.mp4\""));
+  g_assert_nonnull (strstr (subsaved, abs_json));
 
   /* Relink clears missing. */
   touch (abs);
