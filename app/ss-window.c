@@ -1481,6 +1481,46 @@ create_job_row (gpointer item, gpointer user_data)
   return ss_job_row_new (SS_JOB (item));
 }
 
+/* Newest jobs first: each job gets a serial when it enters the manager. */
+static guint64 job_serial;
+
+static void
+number_new_jobs (GListModel *model, guint position, guint removed, guint added, gpointer user_data)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(GObject) job = g_list_model_get_item (model, i);
+      if (g_object_get_data (job, "ss-job-serial") == NULL)
+        g_object_set_data (job, "ss-job-serial", GSIZE_TO_POINTER ((gsize) ++job_serial));
+    }
+}
+
+static int
+compare_jobs_newest_first (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  gsize sa = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (a), "ss-job-serial"));
+  gsize sb = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (b), "ss-job-serial"));
+
+  return sa < sb ? 1 : sa > sb ? -1 : 0;
+}
+
+static GListModel *
+jobs_newest_first (void)
+{
+  static GtkSortListModel *sorted;
+  GListModel *manager = G_LIST_MODEL (ss_job_manager_get_default ());
+
+  if (sorted == NULL)
+    {
+      number_new_jobs (manager, 0, 0, g_list_model_get_n_items (manager), NULL);
+      /* connected before the sort model, so serials exist when it sorts */
+      g_signal_connect (manager, "items-changed", G_CALLBACK (number_new_jobs), NULL);
+      sorted = gtk_sort_list_model_new (g_object_ref (manager),
+                                        GTK_SORTER (gtk_custom_sorter_new (compare_jobs_newest_first, NULL, NULL)));
+    }
+  return G_LIST_MODEL (sorted);
+}
+
 static void
 clear_jobs_clicked (SsWindow *self)
 {
@@ -1631,7 +1671,7 @@ ss_window_init (SsWindow *self)
 
   create_editors (self);
 
-  gtk_list_box_bind_model (self->jobs_list, G_LIST_MODEL (manager), create_job_row, NULL, NULL);
+  gtk_list_box_bind_model (self->jobs_list, jobs_newest_first (), create_job_row, NULL, NULL);
   {
     GtkWidget *placeholder = gtk_label_new (_("No jobs"));
     gtk_widget_add_css_class (placeholder, "dim-label");

@@ -309,6 +309,15 @@ test_edit_play_save (void)
   /* Export the video: a job runs, the file appears, a toast says so. */
   ss_window_export (window, exported, FALSE);
   g_assert_cmpuint (ss_job_manager_get_n_running (ss_job_manager_get_default ()), >=, 1);
+  {
+    /* The jobs popover opens and lists the export. */
+    g_autofree char *jobs_shot = g_build_filename (SS_BUILD_DIR, "gui-jobs.png", NULL);
+    GtkPopover *popover = gtk_menu_button_get_popover (
+      GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (window), SS_TYPE_WINDOW, "jobs_button")));
+    g_assert_true (wait_for (window_mapped, popover, 10));
+    save_screenshot (GTK_WIDGET (popover), jobs_shot);
+    gtk_popover_popdown (popover);
+  }
   g_assert_true (wait_for (jobs_done, NULL, 60));
   g_assert_true (g_file_test (exported, G_FILE_TEST_IS_REGULAR));
   g_assert_nonnull (strstr (ss_window_get_last_toast (window), "Exported"));
@@ -409,6 +418,15 @@ test_menu_windows (void)
   GtkWindow *prefs, *help, *about;
   GtkWidget *autosave = NULL;
 
+  {
+    /* A new window invites to drop or import media. */
+    g_autofree char *empty_shot = g_build_filename (SS_BUILD_DIR, "gui-empty.png", NULL);
+    GtkStack *stack = GTK_STACK (gtk_widget_get_template_child (GTK_WIDGET (window), SS_TYPE_WINDOW, "viewer_stack"));
+    g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "empty");
+    g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "export-video"));
+    save_screenshot (GTK_WIDGET (window), empty_shot);
+    check_screenshot (empty_shot, 640, 480);
+  }
   g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
   g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (SS_TYPE_PREFERENCES_WINDOW), 10));
   prefs = find_toplevel (SS_TYPE_PREFERENCES_WINDOW);
