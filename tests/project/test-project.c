@@ -885,6 +885,8 @@ test_save_atomic (Fixture *f, gconstpointer data)
       chmod (ro, 0555);
       g_assert_false (ss_project_save (f->p, ropath, &error));
       g_assert_error (error, SS_ERROR, SS_ERROR_IO);
+      g_assert_nonnull (strstr (error->message, "r.soundstage"));
+      g_clear_error (&error);
       chmod (ro, 0755);
       g_autofree char *r2 = NULL;
       g_assert_true (g_file_get_contents (ropath, &r2, NULL, NULL));
