@@ -96,7 +96,10 @@ ss_media_cache_load (const char *kind, const char *key, guint32 version)
   if (memcmp (digest, data + 20 + CACHE_KEY_LEN, 32) != 0)
     goto invalid;
   g_atomic_int_inc (&cache_hits);
-  return g_bytes_new_with_free_func (data + CACHE_HEADER, (gsize) plen, g_free, g_steal_pointer (&data));
+  {
+    guint8 *payload = data + CACHE_HEADER;   /* before the steal: argument order is unspecified */
+    return g_bytes_new_with_free_func (payload, (gsize) plen, g_free, g_steal_pointer (&data));
+  }
 
 invalid:
   g_debug ("Ignoring damaged cache file %s", path);

@@ -20,10 +20,10 @@ ss_media_ensure_init (void)
 
   if (g_once_init_enter (&done))
     {
-      /* FFmpeg's own chatter (encoder statistics, demuxer warnings) is not for
+      /* FFmpeg's own messages (encoder statistics, demuxer complaints) are not for
        * users; errors reach them as GErrors. SOUNDSTAGE_FFMPEG_LOG=1 shows it. */
       if (!g_getenv ("SOUNDSTAGE_FFMPEG_LOG"))
-        av_log_set_level (AV_LOG_ERROR);
+        av_log_set_level (AV_LOG_FATAL);
       g_once_init_leave (&done, 1);
     }
 }
