@@ -105,8 +105,6 @@ exit_code_for_error (const GError *error)
       (error->code == SS_ERROR_NOT_FOUND || error->code == SS_ERROR_INVALID_DATA ||
        error->code == SS_ERROR_UNSUPPORTED))
     return EXIT_BAD_INPUT;
-  if (error->domain == G_FILE_ERROR || error->domain == G_IO_ERROR)
-    return EXIT_BAD_INPUT;
   return EXIT_FAILED;
 }
 

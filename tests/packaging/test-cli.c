@@ -310,6 +310,14 @@ test_export (void)
   g_assert_cmpint (ABS (m.duration - ss_time_from_seconds (4.0)), <=, ss_time_from_seconds (0.2));
   ss_media_clear (&m);
 
+  /* An output that cannot be written fails the job (3), not the input (2). */
+  {
+    g_auto(Run) w = { 0 };
+    g_autofree char *nowhere = tmp_file ("no-such-folder/x.mp4");
+    run_cli (&w, "export", demo, "-o", nowhere, NULL);
+    g_assert_cmpint (w.status, ==, 3);
+  }
+
   /* An existing output is not overwritten without --force. */
   run_cli (&again, "export", demo, "-o", out, NULL);
   g_assert_cmpint (again.status, ==, 1);
