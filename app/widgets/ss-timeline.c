@@ -151,6 +151,11 @@ struct _SsTimeline {
   guint        start_jobs_id;
   guint        tick_id;
   SsTime       last_duration;
+
+  GtkWidget   *menu;          /* context menu (GtkPopoverMenu), lazily */
+  GtkWidget   *rename;        /* rename popover, lazily */
+  GtkWidget   *rename_entry;
+  char        *rename_track;
   PangoLayout *layout;
   PangoLayout *small_layout;
   guint        last_drawn;
@@ -1068,6 +1073,10 @@ ss_timeline_size_allocate (GtkWidget *widget, int width, int height, int baselin
   gtk_widget_size_allocate (self->vscroll,
                             &(GtkAllocation) { width - vw, SS_TIMELINE_RULER_H, MAX (vw, vnat),
                                                MAX (0, height - SS_TIMELINE_RULER_H - hnat) }, -1);
+  if (self->menu != NULL)
+    gtk_popover_present (GTK_POPOVER (self->menu));
+  if (self->rename != NULL)
+    gtk_popover_present (GTK_POPOVER (self->rename));
 }
 
 /* ---- hit testing ---- */
@@ -1603,6 +1612,136 @@ ss_timeline_simulate_drag (SsTimeline *self, double x, double y, double dx, doub
   drag_end_cb (NULL, dx, dy, self);
 }
 
+/* ---- context menu and rename ---- */
+
+static void
+rename_activate_cb (GtkEntry *entry, SsTimeline *self)
+{
+  const char *name = gtk_editable_get_text (GTK_EDITABLE (entry));
+  if (self->project != NULL && self->rename_track != NULL && name != NULL && *name != '\0')
+    {
+      const SsTrack *t = ss_project_find_track (self->project, self->rename_track);
+      if (t != NULL && g_strcmp0 (t->name, name) != 0 &&
+          !ss_project_rename_track (self->project, self->rename_track, name))
+        emit_error (self, _("The track could not be renamed"));
+    }
+  gtk_popover_popdown (GTK_POPOVER (self->rename));
+}
+
+static void
+show_rename (SsTimeline *self, const char *track_id)
+{
+  const SsTrack *track = self->project ? ss_project_find_track (self->project, track_id) : NULL;
+  if (track == NULL)
+    return;
+  guint index = 0;
+  for (guint i = 0; i < ss_project_get_n_tracks (self->project); i++)
+    if (ss_project_get_track (self->project, i) == track)
+      index = i;
+  if (self->rename == NULL)
+    {
+      self->rename = gtk_popover_new ();
+      self->rename_entry = gtk_entry_new ();
+      gtk_editable_set_width_chars (GTK_EDITABLE (self->rename_entry), 18);
+      g_signal_connect (self->rename_entry, "activate", G_CALLBACK (rename_activate_cb), self);
+      gtk_popover_set_child (GTK_POPOVER (self->rename), self->rename_entry);
+      gtk_widget_set_parent (self->rename, GTK_WIDGET (self));
+    }
+  g_free (self->rename_track);
+  self->rename_track = g_strdup (track_id);
+  gtk_editable_set_text (GTK_EDITABLE (self->rename_entry), track->name ? track->name : "");
+  double y = ss_timeline_get_track_y (self, index);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->rename),
+                               &(GdkRectangle) { 8, (int) y + 4, SS_TIMELINE_HEADER_W - 16, 20 });
+  gtk_popover_popup (GTK_POPOVER (self->rename));
+  gtk_widget_grab_focus (self->rename_entry);
+}
+
+static void
+action_rename_track (GtkWidget *widget, const char *name, GVariant *param)
+{
+  show_rename (SS_TIMELINE (widget), g_variant_get_string (param, NULL));
+}
+
+static void
+action_remove_track (GtkWidget *widget, const char *name, GVariant *param)
+{
+  SsTimeline *self = SS_TIMELINE (widget);
+  g_autoptr(GError) error = NULL;
+  if (self->project != NULL &&
+      !ss_project_remove_track (self->project, g_variant_get_string (param, NULL), &error))
+    emit_gerror (self, error, _("The track could not be removed"));
+}
+
+static void
+show_context_menu (SsTimeline *self, double x, double y)
+{
+  Hit hit = hit_test (self, x, y);
+  const SsTrack *track = track_or_null (self, hit.track);
+  g_autoptr(GMenu) menu = g_menu_new ();
+
+  if (hit.clip != NULL)
+    {
+      ss_timeline_set_selected_clip (self, hit.clip->id);
+      g_menu_append (menu, _("_Split at Playhead"), "timeline.split");
+      if (hit.clip->takes->len > 1)
+        {
+          g_menu_append (menu, _("_Next Take"), "timeline.next-take");
+          g_menu_append (menu, _("_Previous Take"), "timeline.previous-take");
+        }
+      g_menu_append (menu, _("_Delete"), "timeline.delete");
+    }
+  else if (track != NULL && x < SS_TIMELINE_HEADER_W)
+    {
+      g_autoptr(GMenuItem) rename = g_menu_item_new (_("_Rename…"), NULL);
+      g_menu_item_set_action_and_target_value (rename, "timeline.rename-track", g_variant_new_string (track->id));
+      g_menu_append_item (menu, rename);
+      if (track->kind == SS_TRACK_AUDIO)
+        {
+          g_autoptr(GMenuItem) remove = g_menu_item_new (_("Re_move Track"), NULL);
+          g_menu_item_set_action_and_target_value (remove, "timeline.remove-track", g_variant_new_string (track->id));
+          g_menu_append_item (menu, remove);
+        }
+      g_menu_append (menu, _("_Add Audio Track"), "timeline.add-audio-track");
+    }
+  else if (self->project != NULL)
+    {
+      g_menu_append (menu, _("_Add Audio Track"), "timeline.add-audio-track");
+      g_menu_append (menu, _("Zoom to _Fit"), "timeline.zoom-fit");
+    }
+  else
+    return;
+
+  if (self->menu == NULL)
+    {
+      self->menu = gtk_popover_menu_new_from_model (NULL);
+      gtk_popover_set_has_arrow (GTK_POPOVER (self->menu), FALSE);
+      gtk_widget_set_halign (self->menu, GTK_ALIGN_START);
+      gtk_widget_set_parent (self->menu, GTK_WIDGET (self));
+    }
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->menu), G_MENU_MODEL (menu));
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->menu), &(GdkRectangle) { (int) x, (int) y, 1, 1 });
+  gtk_popover_popup (GTK_POPOVER (self->menu));
+}
+
+static void
+secondary_pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, SsTimeline *self)
+{
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  show_context_menu (self, x, y);
+}
+
+static void
+primary_pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, SsTimeline *self)
+{
+  if (n_press != 2)
+    return;
+  Hit hit = hit_test (self, x, y);
+  const SsTrack *track = track_or_null (self, hit.track);
+  if (hit.kind == HIT_HEADER && track != NULL)
+    show_rename (self, track->id);
+}
+
 /* ---- project / transport ---- */
 
 static void
@@ -1797,6 +1936,9 @@ ss_timeline_dispose (GObject *object)
       g_clear_signal_handler (&self->changed_id, self->project);
       g_clear_object (&self->project);
     }
+  g_clear_pointer (&self->menu, gtk_widget_unparent);
+  g_clear_pointer (&self->rename, gtk_widget_unparent);
+  self->rename_entry = NULL;
   g_clear_pointer (&self->hscroll, gtk_widget_unparent);
   g_clear_pointer (&self->vscroll, gtk_widget_unparent);
   G_OBJECT_CLASS (ss_timeline_parent_class)->dispose (object);
@@ -1813,6 +1955,7 @@ ss_timeline_finalize (GObject *object)
   g_clear_object (&self->small_layout);
   g_free (self->selected);
   g_free (self->drag_clip);
+  g_free (self->rename_track);
   G_OBJECT_CLASS (ss_timeline_parent_class)->finalize (object);
 }
 
@@ -1920,6 +2063,8 @@ ss_timeline_class_init (SsTimelineClass *klass)
   gtk_widget_class_install_action (widget_class, "timeline.next-take", NULL, action_next_take);
   gtk_widget_class_install_action (widget_class, "timeline.previous-take", NULL, action_previous_take);
   gtk_widget_class_install_action (widget_class, "timeline.add-audio-track", NULL, action_add_audio_track);
+  gtk_widget_class_install_action (widget_class, "timeline.rename-track", "s", action_rename_track);
+  gtk_widget_class_install_action (widget_class, "timeline.remove-track", "s", action_remove_track);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, 0, "timeline.split", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "timeline.delete", NULL);
@@ -1961,6 +2106,17 @@ ss_timeline_init (SsTimeline *self)
   g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
   g_signal_connect (drag, "drag-end", G_CALLBACK (drag_end_cb), self);
   gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (drag));
+
+  GtkGesture *secondary = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (secondary), GDK_BUTTON_SECONDARY);
+  g_signal_connect (secondary, "pressed", G_CALLBACK (secondary_pressed_cb), self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (secondary));
+
+  GtkGesture *primary = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (primary), GDK_BUTTON_PRIMARY);
+  g_signal_connect (primary, "pressed", G_CALLBACK (primary_pressed_cb), self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (primary));
+  gtk_gesture_group (primary, drag);
 
   GtkEventController *motion = gtk_event_controller_motion_new ();
   g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);

@@ -274,7 +274,32 @@ test_actions_undo (Fixture *fx, gconstpointer data)
   guint nt = ss_project_get_n_tracks (fx->project);
   gtk_widget_activate_action (w, "timeline.add-audio-track", NULL);
   g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt + 1);
+  const char *added = ss_project_get_track (fx->project, nt)->id;
+  g_assert_true (gtk_widget_activate_action (w, "timeline.remove-track", "s", added));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
   g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt + 1);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
+  /* Rename through the popover the action opens. */
+  g_assert_true (gtk_widget_activate_action (w, "timeline.rename-track", "s", fx->audio_track));
+  ss_test_spin (50);
+  GtkWidget *popover = gtk_widget_get_last_child (w);
+  g_assert_true (GTK_IS_POPOVER (popover));
+  g_assert_true (gtk_widget_get_visible (popover));
+  GtkWidget *entry = gtk_popover_get_child (GTK_POPOVER (popover));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==,
+                   ss_project_find_track (fx->project, fx->audio_track)->name);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Footsteps");
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (ss_project_find_track (fx->project, fx->audio_track)->name, ==, "Footsteps");
+  g_assert_true (ss_project_undo (fx->project));
+  ss_test_spin (50);
+
+  /* The video track cannot go: the user is told, nothing changes. */
+  guint n_err = fx->errors->len;
+  gtk_widget_activate_action (w, "timeline.remove-track", "s", ss_project_get_track (fx->project, 0)->id);
+  g_assert_cmpuint (fx->errors->len, ==, n_err + 1);
   g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
 
   /* Zoom actions change the zoom around the playhead. */
