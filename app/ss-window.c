@@ -1527,6 +1527,28 @@ clear_jobs_clicked (SsWindow *self)
   ss_job_manager_clear_finished (ss_job_manager_get_default ());
 }
 
+/* ------------------------------------------------------ text entry keys */
+
+/* The editor binds single keys (Space, J/K/L, S, T, arrows...) as application
+ * accelerators, which GTK runs in the capture phase, before the focused
+ * widget. While a text field has the focus (a prompt, a track name), its keys
+ * go to it first: only what it does not handle reaches the shortcuts. */
+static gboolean
+key_capture (GtkEventControllerKey *controller, guint keyval, guint keycode,
+             GdkModifierType state, gpointer user_data)
+{
+  SsWindow *self = SS_WINDOW (user_data);
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+  if (focus == NULL || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SUPER_MASK)) != 0)
+    return FALSE;
+  if (!GTK_IS_TEXT (focus) && !GTK_IS_TEXT_VIEW (focus))
+    return FALSE;
+  if (!gtk_widget_is_sensitive (focus))
+    return FALSE;
+  return gtk_event_controller_key_forward (controller, focus);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 static void
@@ -1682,6 +1704,14 @@ ss_window_init (SsWindow *self)
   g_signal_connect_swapped (manager, "items-changed", G_CALLBACK (update_jobs_button), self);
   g_signal_connect_swapped (manager, "notify::n-running", G_CALLBACK (update_jobs_button), self);
   g_signal_connect_swapped (self->clear_jobs_button, "clicked", G_CALLBACK (clear_jobs_clicked), self);
+
+  {
+    /* Added in init, so it runs before the application's accelerators. */
+    GtkEventController *keys = gtk_event_controller_key_new ();
+    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+    g_signal_connect (keys, "key-pressed", G_CALLBACK (key_capture), self);
+    gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  }
 
   drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
   gtk_drop_target_set_gtypes (drop, drop_types, G_N_ELEMENTS (drop_types));
