@@ -33,4 +33,7 @@ guint        ss_timeline_get_last_drawn_clips (SsTimeline *self);
  * (@dx, @dy) and the release, as the drag gesture would (tests). */
 void         ss_timeline_simulate_drag      (SsTimeline *self, double x, double y, double dx, double dy);
 
+/* Opens the context menu as a secondary click at (@x, @y) would; returns it. */
+GtkWidget   *ss_timeline_simulate_context_click (SsTimeline *self, double x, double y);
+
 G_END_DECLS

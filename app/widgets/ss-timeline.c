@@ -1724,6 +1724,14 @@ show_context_menu (SsTimeline *self, double x, double y)
   gtk_popover_popup (GTK_POPOVER (self->menu));
 }
 
+GtkWidget *
+ss_timeline_simulate_context_click (SsTimeline *self, double x, double y)
+{
+  g_return_val_if_fail (SS_IS_TIMELINE (self), NULL);
+  show_context_menu (self, x, y);
+  return self->menu;
+}
+
 static void
 secondary_pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, SsTimeline *self)
 {

@@ -383,6 +383,17 @@ test_pointer_edits (Fixture *fx, gconstpointer data)
   ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 2.48 * pps, 10, 1.013 * pps, 0);
   g_assert_cmpint (ss_timeline_get_playhead (fx->timeline), ==, 87 * frame);
 
+  /* A secondary click on a clip selects it and offers its edits. */
+  GtkWidget *menu = ss_timeline_simulate_context_click (fx->timeline, SS_TIMELINE_HEADER_W + 9.2 * pps, y);
+  ss_test_spin (50);
+  g_assert_true (GTK_IS_POPOVER_MENU (menu));
+  g_assert_true (gtk_widget_get_visible (menu));
+  g_assert_cmpstr (ss_timeline_get_selected_clip (fx->timeline), ==, clip_n (fx, 6)->id);
+  GMenuModel *model = gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (menu));
+  g_assert_cmpint (g_menu_model_get_n_items (model), ==, 2);   /* split, delete */
+  gtk_popover_popdown (GTK_POPOVER (menu));
+  ss_test_spin (30);
+
   /* M in the audio track header mutes it (undoable). */
   double mx = SS_TIMELINE_HEADER_W - 2 * 22 - 10 + 5;
   double my = SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H + 6 + 5;
