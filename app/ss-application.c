@@ -151,6 +151,13 @@ ss_application_startup (GApplication *app)
   G_APPLICATION_CLASS (ss_application_parent_class)->startup (app);
 
   self->settings = g_settings_new (APP_ID);
+  /* The compute engine reads its device choice from SOUNDSTAGE_DEVICE; the
+   * preference applies unless the environment already chose. */
+  {
+    g_autofree char *device = g_settings_get_string (self->settings, "gpu-device");
+    if (device[0] != '\0' && g_getenv ("SOUNDSTAGE_DEVICE") == NULL)
+      g_setenv ("SOUNDSTAGE_DEVICE", device, FALSE);
+  }
   gtk_window_set_default_icon_name (APP_ID);
 
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions,
@@ -184,6 +191,9 @@ ss_application_class_init (SsApplicationClass *klass)
 static void
 ss_application_init (SsApplication *self)
 {
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[FILE…]"));
+  g_application_set_option_context_summary (G_APPLICATION (self),
+                                            _("Opens a Soundstage project, or imports video and audio files into a new one."));
 }
 
 SsApplication *

@@ -105,8 +105,6 @@ exit_code_for_error (const GError *error)
       (error->code == SS_ERROR_NOT_FOUND || error->code == SS_ERROR_INVALID_DATA ||
        error->code == SS_ERROR_UNSUPPORTED))
     return EXIT_BAD_INPUT;
-  if (error->domain == G_FILE_ERROR || error->domain == G_IO_ERROR)
-    return EXIT_BAD_INPUT;
   return EXIT_FAILED;
 }
 
@@ -261,7 +259,7 @@ run_job (SsJob *job)
     case SS_JOB_SUCCEEDED:
       if (r.tty)
         fprintf (stderr, "\r\033[K[100%%] %s\n", ss_job_get_title (job));
-      else
+      else if (r.last_percent != 100)
         fprintf (stderr, "[100%%] %s\n", ss_job_get_title (job));
       code = EXIT_OK;
       break;
@@ -633,6 +631,7 @@ export_common (int argc, char **argv, gboolean stems)
   g_autoptr(GError) error = NULL;
   g_autoptr(SsProject) project = NULL;
   g_autoptr(SsJob) job = NULL;
+  int code;
 
   if (!parse_options (name, _("PROJECT"), entries, &argc, &argv))
     return EXIT_USAGE;
@@ -681,7 +680,10 @@ export_common (int argc, char **argv, gboolean stems)
               : ss_app_export_video_job (project, output, &error);
   if (job == NULL)
     return report_error (error);
-  return run_job (job);
+  code = run_job (job);
+  if (code == EXIT_OK)
+    printf ("%s\n", output);   /* for scripts: where the result is */
+  return code;
 }
 
 static int

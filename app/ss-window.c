@@ -1481,10 +1481,72 @@ create_job_row (gpointer item, gpointer user_data)
   return ss_job_row_new (SS_JOB (item));
 }
 
+/* Newest jobs first: each job gets a serial when it enters the manager. */
+static guint64 job_serial;
+
+static void
+number_new_jobs (GListModel *model, guint position, guint removed, guint added, gpointer user_data)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(GObject) job = g_list_model_get_item (model, i);
+      if (g_object_get_data (job, "ss-job-serial") == NULL)
+        g_object_set_data (job, "ss-job-serial", GSIZE_TO_POINTER ((gsize) ++job_serial));
+    }
+}
+
+static int
+compare_jobs_newest_first (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  gsize sa = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (a), "ss-job-serial"));
+  gsize sb = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (b), "ss-job-serial"));
+
+  return sa < sb ? 1 : sa > sb ? -1 : 0;
+}
+
+static GListModel *
+jobs_newest_first (void)
+{
+  static GtkSortListModel *sorted;
+  GListModel *manager = G_LIST_MODEL (ss_job_manager_get_default ());
+
+  if (sorted == NULL)
+    {
+      number_new_jobs (manager, 0, 0, g_list_model_get_n_items (manager), NULL);
+      /* connected before the sort model, so serials exist when it sorts */
+      g_signal_connect (manager, "items-changed", G_CALLBACK (number_new_jobs), NULL);
+      sorted = gtk_sort_list_model_new (g_object_ref (manager),
+                                        GTK_SORTER (gtk_custom_sorter_new (compare_jobs_newest_first, NULL, NULL)));
+    }
+  return G_LIST_MODEL (sorted);
+}
+
 static void
 clear_jobs_clicked (SsWindow *self)
 {
   ss_job_manager_clear_finished (ss_job_manager_get_default ());
+}
+
+/* ------------------------------------------------------ text entry keys */
+
+/* The editor binds single keys (Space, J/K/L, S, T, arrows...) as application
+ * accelerators, which GTK runs in the capture phase, before the focused
+ * widget. While a text field has the focus (a prompt, a track name), its keys
+ * go to it first: only what it does not handle reaches the shortcuts. */
+static gboolean
+key_capture (GtkEventControllerKey *controller, guint keyval, guint keycode,
+             GdkModifierType state, gpointer user_data)
+{
+  SsWindow *self = SS_WINDOW (user_data);
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+  if (focus == NULL || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SUPER_MASK)) != 0)
+    return FALSE;
+  if (!GTK_IS_TEXT (focus) && !GTK_IS_TEXT_VIEW (focus))
+    return FALSE;
+  if (!gtk_widget_is_sensitive (focus))
+    return FALSE;
+  return gtk_event_controller_key_forward (controller, focus);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -1631,7 +1693,7 @@ ss_window_init (SsWindow *self)
 
   create_editors (self);
 
-  gtk_list_box_bind_model (self->jobs_list, G_LIST_MODEL (manager), create_job_row, NULL, NULL);
+  gtk_list_box_bind_model (self->jobs_list, jobs_newest_first (), create_job_row, NULL, NULL);
   {
     GtkWidget *placeholder = gtk_label_new (_("No jobs"));
     gtk_widget_add_css_class (placeholder, "dim-label");
@@ -1642,6 +1704,14 @@ ss_window_init (SsWindow *self)
   g_signal_connect_swapped (manager, "items-changed", G_CALLBACK (update_jobs_button), self);
   g_signal_connect_swapped (manager, "notify::n-running", G_CALLBACK (update_jobs_button), self);
   g_signal_connect_swapped (self->clear_jobs_button, "clicked", G_CALLBACK (clear_jobs_clicked), self);
+
+  {
+    /* Added in init, so it runs before the application's accelerators. */
+    GtkEventController *keys = gtk_event_controller_key_new ();
+    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+    g_signal_connect (keys, "key-pressed", G_CALLBACK (key_capture), self);
+    gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  }
 
   drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
   gtk_drop_target_set_gtypes (drop, drop_types, G_N_ELEMENTS (drop_types));

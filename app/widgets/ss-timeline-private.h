@@ -29,4 +29,11 @@ double       ss_timeline_get_track_y        (SsTimeline *self, guint index);
 /* Number of clips the last snapshot drew (only visible ones are drawn). */
 guint        ss_timeline_get_last_drawn_clips (SsTimeline *self);
 
+/* Runs the pointer logic of a primary-button press at (@x, @y), a drag by
+ * (@dx, @dy) and the release, as the drag gesture would (tests). */
+void         ss_timeline_simulate_drag      (SsTimeline *self, double x, double y, double dx, double dy);
+
+/* Opens the context menu as a secondary click at (@x, @y) would; returns it. */
+GtkWidget   *ss_timeline_simulate_context_click (SsTimeline *self, double x, double y);
+
 G_END_DECLS

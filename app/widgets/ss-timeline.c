@@ -149,6 +149,13 @@ struct _SsTimeline {
   GHashTable  *visuals;       /* media id -> MediaVisual */
   GPtrArray   *pending;       /* of PendingJob* */
   guint        start_jobs_id;
+  guint        tick_id;
+  SsTime       last_duration;
+
+  GtkWidget   *menu;          /* context menu (GtkPopoverMenu), lazily */
+  GtkWidget   *rename;        /* rename popover, lazily */
+  GtkWidget   *rename_entry;
+  char        *rename_track;
   PangoLayout *layout;
   PangoLayout *small_layout;
   guint        last_drawn;
@@ -616,16 +623,21 @@ draw_text (GtkSnapshot *s, PangoLayout *layout, const char *text, double x, doub
   gtk_snapshot_restore (s);
 }
 
+/* Ruler labels: "M:SS" at coarse zoom, "M:SS:FF" (frames) at frame zoom; the
+ * corner shows the full "HH:MM:SS:FF" like the transport bar. */
 static void
-format_timecode (SsTimeline *self, SsTime t, gboolean frames, char *buf, gsize len)
+format_timecode (SsTimeline *self, SsTime t, int style, char *buf, gsize len)
 {
   int num, den;
   project_fps (self, &num, &den);
+  t = MAX (t, 0);
   gint64 total_s = t / SS_TIME_SECOND;
   int h = (int) (total_s / 3600), m = (int) ((total_s / 60) % 60), sec = (int) (total_s % 60);
-  if (frames)
+  int f = (int) ((t % SS_TIME_SECOND) * num / ((gint64) den * SS_TIME_SECOND));
+  if (style == 2)
+    g_snprintf (buf, len, "%02d:%02d:%02d:%02d", h, m, sec, f);
+  else if (style == 1)
     {
-      int f = (int) ((t % SS_TIME_SECOND) * num / ((gint64) den * SS_TIME_SECOND));
       if (h > 0)
         g_snprintf (buf, len, "%d:%02d:%02d:%02d", h, m, sec, f);
       else
@@ -676,7 +688,7 @@ draw_ruler (SsTimeline *self, GtkSnapshot *s, double width)
       if (is_major)
         {
           fill (s, 0x8a8a90, 1, x, 4, 1, SS_TIMELINE_RULER_H - 4);
-          format_timecode (self, ss_time_from_seconds (t), frames, buf, sizeof buf);
+          format_timecode (self, ss_time_from_seconds (t), frames ? 1 : 0, buf, sizeof buf);
           draw_text (s, self->small_layout, buf, x + 4, 3, 0xc8c8cc, 1, -1);
         }
       else
@@ -987,7 +999,7 @@ ss_timeline_snapshot (GtkWidget *widget, GtkSnapshot *s)
   fill (s, 0x222226, 1, 0, 0, SS_TIMELINE_HEADER_W, SS_TIMELINE_RULER_H);
   SsTime ph = current_playhead (self);
   char buf[32];
-  format_timecode (self, ph, TRUE, buf, sizeof buf);
+  format_timecode (self, ph, 2, buf, sizeof buf);
   draw_text (s, self->layout, buf, 8, 3, 0xf0f0f4, 1, -1);
 
   /* playhead */
@@ -1061,6 +1073,10 @@ ss_timeline_size_allocate (GtkWidget *widget, int width, int height, int baselin
   gtk_widget_size_allocate (self->vscroll,
                             &(GtkAllocation) { width - vw, SS_TIMELINE_RULER_H, MAX (vw, vnat),
                                                MAX (0, height - SS_TIMELINE_RULER_H - hnat) }, -1);
+  if (self->menu != NULL)
+    gtk_popover_present (GTK_POPOVER (self->menu));
+  if (self->rename != NULL)
+    gtk_popover_present (GTK_POPOVER (self->rename));
 }
 
 /* ---- hit testing ---- */
@@ -1348,6 +1364,14 @@ snap_edge (SsTimeline *self, SsTime t)
   return snap_to_frame (self, t);
 }
 
+static const SsTrack *
+track_or_null (SsTimeline *self, int index)
+{
+  if (self->project == NULL || index < 0 || (guint) index >= ss_project_get_n_tracks (self->project))
+    return NULL;
+  return ss_project_get_track (self->project, (guint) index);
+}
+
 static void
 drag_begin_cb (GtkGestureDrag *gesture, double x, double y, SsTimeline *self)
 {
@@ -1452,8 +1476,9 @@ drag_update_cb (GtkGestureDrag *gesture, double dx, double dy, SsTimeline *self)
           s = snap_to_frame (self, s);
         self->drag_new_start = MAX (0, s);
         int ti = track_at_y (self, y, NULL);
-        const SsTrack *orig = ss_project_get_track (self->project, self->drag_track);
-        if (ti >= 0 && ss_project_get_track (self->project, ti)->kind == orig->kind)
+        const SsTrack *orig = track_or_null (self, self->drag_track);
+        const SsTrack *target = track_or_null (self, ti);
+        if (orig != NULL && target != NULL && target->kind == orig->kind)
           self->drag_to_track = ti;
       }
       break;
@@ -1490,17 +1515,19 @@ drag_end_cb (GtkGestureDrag *gesture, double dx, double dy, SsTimeline *self)
 
   if (mode == DRAG_GAIN)
     {
-      const SsTrack *t = ss_project_get_track (self->project, self->drag_track);
+      const SsTrack *t = track_or_null (self, self->drag_track);
       if (t != NULL && t->gain_db != self->drag_gain)
         ss_project_set_track_gain (self->project, t->id, self->drag_gain);
     }
-  else if (self->drag_moved && self->drag_clip != NULL && self->project != NULL)
+  else if (self->drag_moved && self->drag_clip != NULL && self->project != NULL &&
+           ss_project_find_clip (self->project, self->drag_clip, NULL) != NULL)
     {
       if (mode == DRAG_MOVE)
         {
           const char *to = NULL;
-          if (self->drag_to_track != self->drag_track)
-            to = ss_project_get_track (self->project, self->drag_to_track)->id;
+          const SsTrack *target = track_or_null (self, self->drag_to_track);
+          if (self->drag_to_track != self->drag_track && target != NULL)
+            to = target->id;
           if ((self->drag_new_start != self->drag_orig_start || to != NULL) &&
               !ss_project_move_clip (self->project, self->drag_clip, self->drag_new_start, to, &error))
             emit_gerror (self, error, _("The clip could not be moved there"));
@@ -1572,6 +1599,157 @@ scroll_cb (GtkEventControllerScroll *c, double dx, double dy, SsTimeline *self)
   return TRUE;
 }
 
+void
+ss_timeline_simulate_drag (SsTimeline *self, double x, double y, double dx, double dy)
+{
+  g_return_if_fail (SS_IS_TIMELINE (self));
+  drag_begin_cb (NULL, x, y, self);
+  if (dx != 0 || dy != 0)
+    {
+      drag_update_cb (NULL, dx / 2, dy / 2, self);
+      drag_update_cb (NULL, dx, dy, self);
+    }
+  drag_end_cb (NULL, dx, dy, self);
+}
+
+/* ---- context menu and rename ---- */
+
+static void
+rename_activate_cb (GtkEntry *entry, SsTimeline *self)
+{
+  const char *name = gtk_editable_get_text (GTK_EDITABLE (entry));
+  if (self->project != NULL && self->rename_track != NULL && name != NULL && *name != '\0')
+    {
+      const SsTrack *t = ss_project_find_track (self->project, self->rename_track);
+      if (t != NULL && g_strcmp0 (t->name, name) != 0 &&
+          !ss_project_rename_track (self->project, self->rename_track, name))
+        emit_error (self, _("The track could not be renamed"));
+    }
+  gtk_popover_popdown (GTK_POPOVER (self->rename));
+}
+
+static void
+show_rename (SsTimeline *self, const char *track_id)
+{
+  const SsTrack *track = self->project ? ss_project_find_track (self->project, track_id) : NULL;
+  if (track == NULL)
+    return;
+  guint index = 0;
+  for (guint i = 0; i < ss_project_get_n_tracks (self->project); i++)
+    if (ss_project_get_track (self->project, i) == track)
+      index = i;
+  if (self->rename == NULL)
+    {
+      self->rename = gtk_popover_new ();
+      self->rename_entry = gtk_entry_new ();
+      gtk_editable_set_width_chars (GTK_EDITABLE (self->rename_entry), 18);
+      g_signal_connect (self->rename_entry, "activate", G_CALLBACK (rename_activate_cb), self);
+      gtk_popover_set_child (GTK_POPOVER (self->rename), self->rename_entry);
+      gtk_widget_set_parent (self->rename, GTK_WIDGET (self));
+    }
+  g_free (self->rename_track);
+  self->rename_track = g_strdup (track_id);
+  gtk_editable_set_text (GTK_EDITABLE (self->rename_entry), track->name ? track->name : "");
+  double y = ss_timeline_get_track_y (self, index);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->rename),
+                               &(GdkRectangle) { 8, (int) y + 4, SS_TIMELINE_HEADER_W - 16, 20 });
+  gtk_popover_popup (GTK_POPOVER (self->rename));
+  gtk_widget_grab_focus (self->rename_entry);
+}
+
+static void
+action_rename_track (GtkWidget *widget, const char *name, GVariant *param)
+{
+  show_rename (SS_TIMELINE (widget), g_variant_get_string (param, NULL));
+}
+
+static void
+action_remove_track (GtkWidget *widget, const char *name, GVariant *param)
+{
+  SsTimeline *self = SS_TIMELINE (widget);
+  g_autoptr(GError) error = NULL;
+  if (self->project != NULL &&
+      !ss_project_remove_track (self->project, g_variant_get_string (param, NULL), &error))
+    emit_gerror (self, error, _("The track could not be removed"));
+}
+
+static void
+show_context_menu (SsTimeline *self, double x, double y)
+{
+  Hit hit = hit_test (self, x, y);
+  const SsTrack *track = track_or_null (self, hit.track);
+  g_autoptr(GMenu) menu = g_menu_new ();
+
+  if (hit.clip != NULL)
+    {
+      ss_timeline_set_selected_clip (self, hit.clip->id);
+      g_menu_append (menu, _("_Split at Playhead"), "timeline.split");
+      if (hit.clip->takes->len > 1)
+        {
+          g_menu_append (menu, _("_Next Take"), "timeline.next-take");
+          g_menu_append (menu, _("_Previous Take"), "timeline.previous-take");
+        }
+      g_menu_append (menu, _("_Delete"), "timeline.delete");
+    }
+  else if (track != NULL && x < SS_TIMELINE_HEADER_W)
+    {
+      g_autoptr(GMenuItem) rename = g_menu_item_new (_("_Rename…"), NULL);
+      g_menu_item_set_action_and_target_value (rename, "timeline.rename-track", g_variant_new_string (track->id));
+      g_menu_append_item (menu, rename);
+      if (track->kind == SS_TRACK_AUDIO)
+        {
+          g_autoptr(GMenuItem) remove = g_menu_item_new (_("Re_move Track"), NULL);
+          g_menu_item_set_action_and_target_value (remove, "timeline.remove-track", g_variant_new_string (track->id));
+          g_menu_append_item (menu, remove);
+        }
+      g_menu_append (menu, _("_Add Audio Track"), "timeline.add-audio-track");
+    }
+  else if (self->project != NULL)
+    {
+      g_menu_append (menu, _("_Add Audio Track"), "timeline.add-audio-track");
+      g_menu_append (menu, _("Zoom to _Fit"), "timeline.zoom-fit");
+    }
+  else
+    return;
+
+  if (self->menu == NULL)
+    {
+      self->menu = gtk_popover_menu_new_from_model (NULL);
+      gtk_popover_set_has_arrow (GTK_POPOVER (self->menu), FALSE);
+      gtk_widget_set_halign (self->menu, GTK_ALIGN_START);
+      gtk_widget_set_parent (self->menu, GTK_WIDGET (self));
+    }
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->menu), G_MENU_MODEL (menu));
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->menu), &(GdkRectangle) { (int) x, (int) y, 1, 1 });
+  gtk_popover_popup (GTK_POPOVER (self->menu));
+}
+
+GtkWidget *
+ss_timeline_simulate_context_click (SsTimeline *self, double x, double y)
+{
+  g_return_val_if_fail (SS_IS_TIMELINE (self), NULL);
+  show_context_menu (self, x, y);
+  return self->menu;
+}
+
+static void
+secondary_pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, SsTimeline *self)
+{
+  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  show_context_menu (self, x, y);
+}
+
+static void
+primary_pressed_cb (GtkGestureClick *gesture, int n_press, double x, double y, SsTimeline *self)
+{
+  if (n_press != 2)
+    return;
+  Hit hit = hit_test (self, x, y);
+  const SsTrack *track = track_or_null (self, hit.track);
+  if (hit.kind == HIT_HEADER && track != NULL)
+    show_rename (self, track->id);
+}
+
 /* ---- project / transport ---- */
 
 static void
@@ -1579,6 +1757,11 @@ project_changed_cb (SsProject *project, SsTimeline *self)
 {
   if (self->selected != NULL && ss_project_find_clip (project, self->selected, NULL) == NULL)
     ss_timeline_set_selected_clip (self, NULL);
+  /* The first media in an empty project: show all of it. */
+  SsTime duration = ss_project_get_duration (project);
+  if (self->last_duration == 0 && duration > 0 && gtk_widget_get_width (GTK_WIDGET (self)) > SS_TIMELINE_HEADER_W)
+    zoom_fit (self);
+  self->last_duration = duration;
   update_actions (self);
   update_adjustments (self);
   gtk_widget_queue_resize (GTK_WIDGET (self));
@@ -1603,6 +1786,7 @@ ss_timeline_set_project (SsTimeline *self, SsProject *project)
       self->changed_id = g_signal_connect (project, "changed", G_CALLBACK (project_changed_cb), self);
     }
   g_clear_pointer (&self->selected, g_free);
+  self->last_duration = project ? ss_project_get_duration (project) : 0;
   self->scroll_x = self->scroll_y = 0;
   self->playhead = 0;
   self->zoom_set = FALSE;
@@ -1622,13 +1806,42 @@ ss_timeline_get_project (SsTimeline *self)
   return self->project;
 }
 
+static void follow_playhead (SsTimeline *self, SsTime ph);
+
+/* While playing, redraw every frame so the playhead moves smoothly (the
+ * transport notifies "position" only ~30 times a second). */
+static gboolean
+playing_tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+  SsTimeline *self = SS_TIMELINE (widget);
+  if (self->transport == NULL || !ss_transport_get_playing (self->transport))
+    {
+      self->tick_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  follow_playhead (self, ss_transport_get_position (self->transport));
+  gtk_widget_queue_draw (widget);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 position_cb (SsTransport *transport, GParamSpec *pspec, SsTimeline *self)
 {
   SsTime ph = ss_transport_get_position (transport);
   self->playhead = ph;
+  if (ss_transport_get_playing (transport) && self->tick_id == 0)
+    self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), playing_tick_cb, NULL, NULL);
+  follow_playhead (self, ph);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+follow_playhead (SsTimeline *self, SsTime ph)
+{
+  if (self->transport == NULL)
+    return;
   /* Follow the playhead while playing: page when it leaves the view. */
-  if (ss_transport_get_playing (transport) && self->drag_mode == DRAG_NONE)
+  if (ss_transport_get_playing (self->transport) && self->drag_mode == DRAG_NONE)
     {
       double x = time_to_x (self, ph);
       double right = SS_TIMELINE_HEADER_W + area_width (self);
@@ -1637,7 +1850,6 @@ position_cb (SsTransport *transport, GParamSpec *pspec, SsTimeline *self)
       else if (x < SS_TIMELINE_HEADER_W)
         set_scroll_x (self, self->scroll_x + (x - SS_TIMELINE_HEADER_W) - area_width (self) * 0.5);
     }
-  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 void
@@ -1651,6 +1863,11 @@ ss_timeline_set_transport (SsTimeline *self, SsTransport *transport)
     {
       g_clear_signal_handler (&self->position_id, self->transport);
       g_clear_object (&self->transport);
+    }
+  if (self->tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+      self->tick_id = 0;
     }
   if (transport != NULL)
     {
@@ -1727,6 +1944,9 @@ ss_timeline_dispose (GObject *object)
       g_clear_signal_handler (&self->changed_id, self->project);
       g_clear_object (&self->project);
     }
+  g_clear_pointer (&self->menu, gtk_widget_unparent);
+  g_clear_pointer (&self->rename, gtk_widget_unparent);
+  self->rename_entry = NULL;
   g_clear_pointer (&self->hscroll, gtk_widget_unparent);
   g_clear_pointer (&self->vscroll, gtk_widget_unparent);
   G_OBJECT_CLASS (ss_timeline_parent_class)->dispose (object);
@@ -1743,6 +1963,7 @@ ss_timeline_finalize (GObject *object)
   g_clear_object (&self->small_layout);
   g_free (self->selected);
   g_free (self->drag_clip);
+  g_free (self->rename_track);
   G_OBJECT_CLASS (ss_timeline_parent_class)->finalize (object);
 }
 
@@ -1793,6 +2014,26 @@ ss_timeline_css_changed (GtkWidget *widget, GtkCssStyleChange *change)
 }
 
 static void
+ss_timeline_realize (GtkWidget *widget)
+{
+  static GdkDisplay *styled;
+  GTK_WIDGET_CLASS (ss_timeline_parent_class)->realize (widget);
+  /* The timeline is dark whatever the theme: keep its scrollbars on it. */
+  GdkDisplay *display = gtk_widget_get_display (widget);
+  if (styled != display)
+    {
+      styled = display;
+      g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+      gtk_css_provider_load_from_data (css,
+        "sstimeline > scrollbar { background-color: #18181b; border-color: #2c2c31; }"
+        "sstimeline > scrollbar slider { background-color: rgba(255,255,255,0.35); }"
+        "sstimeline > scrollbar slider:hover { background-color: rgba(255,255,255,0.5); }", -1);
+      gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (css),
+                                                  GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+    }
+}
+
+static void
 ss_timeline_class_init (SsTimelineClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1806,6 +2047,7 @@ ss_timeline_class_init (SsTimelineClass *klass)
   widget_class->measure = ss_timeline_measure;
   widget_class->size_allocate = ss_timeline_size_allocate;
   widget_class->css_changed = ss_timeline_css_changed;
+  widget_class->realize = ss_timeline_realize;
 
   props[PROP_PROJECT] = g_param_spec_object ("project", NULL, NULL, SS_TYPE_PROJECT,
                                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
@@ -1829,6 +2071,8 @@ ss_timeline_class_init (SsTimelineClass *klass)
   gtk_widget_class_install_action (widget_class, "timeline.next-take", NULL, action_next_take);
   gtk_widget_class_install_action (widget_class, "timeline.previous-take", NULL, action_previous_take);
   gtk_widget_class_install_action (widget_class, "timeline.add-audio-track", NULL, action_add_audio_track);
+  gtk_widget_class_install_action (widget_class, "timeline.rename-track", "s", action_rename_track);
+  gtk_widget_class_install_action (widget_class, "timeline.remove-track", "s", action_remove_track);
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, 0, "timeline.split", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "timeline.delete", NULL);
@@ -1870,6 +2114,17 @@ ss_timeline_init (SsTimeline *self)
   g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
   g_signal_connect (drag, "drag-end", G_CALLBACK (drag_end_cb), self);
   gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (drag));
+
+  GtkGesture *secondary = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (secondary), GDK_BUTTON_SECONDARY);
+  g_signal_connect (secondary, "pressed", G_CALLBACK (secondary_pressed_cb), self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (secondary));
+
+  GtkGesture *primary = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (primary), GDK_BUTTON_PRIMARY);
+  g_signal_connect (primary, "pressed", G_CALLBACK (primary_pressed_cb), self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (primary));
+  gtk_gesture_group (primary, drag);
 
   GtkEventController *motion = gtk_event_controller_motion_new ();
   g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);

@@ -465,7 +465,7 @@ ss_audio_engine_start (SsAudioEngine *self)
       /* Let the feeder render a little before the device asks, so playback
        * does not begin with an underrun. */
       gint64 want = MIN (ahead_frames (self), (gint64) 4 * CHUNK_FRAMES);
-      gint64 deadline = g_get_monotonic_time () + 150 * 1000;
+      gint64 deadline = g_get_monotonic_time () + 80 * 1000;   /* never hold the UI long */
       while (self->write_pos - self->read_pos < want)
         if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
           break;

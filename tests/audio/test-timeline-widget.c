@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "ss-timeline.h"
+#include "ss-viewer.h"
 #include "ss-timeline-private.h"
 #include "ss-test-media.h"
 
@@ -273,7 +274,32 @@ test_actions_undo (Fixture *fx, gconstpointer data)
   guint nt = ss_project_get_n_tracks (fx->project);
   gtk_widget_activate_action (w, "timeline.add-audio-track", NULL);
   g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt + 1);
+  const char *added = ss_project_get_track (fx->project, nt)->id;
+  g_assert_true (gtk_widget_activate_action (w, "timeline.remove-track", "s", added));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
   g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt + 1);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
+  /* Rename through the popover the action opens. */
+  g_assert_true (gtk_widget_activate_action (w, "timeline.rename-track", "s", fx->audio_track));
+  ss_test_spin (50);
+  GtkWidget *popover = gtk_widget_get_last_child (w);
+  g_assert_true (GTK_IS_POPOVER (popover));
+  g_assert_true (gtk_widget_get_visible (popover));
+  GtkWidget *entry = gtk_popover_get_child (GTK_POPOVER (popover));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==,
+                   ss_project_find_track (fx->project, fx->audio_track)->name);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Footsteps");
+  g_signal_emit_by_name (entry, "activate");
+  g_assert_cmpstr (ss_project_find_track (fx->project, fx->audio_track)->name, ==, "Footsteps");
+  g_assert_true (ss_project_undo (fx->project));
+  ss_test_spin (50);
+
+  /* The video track cannot go: the user is told, nothing changes. */
+  guint n_err = fx->errors->len;
+  gtk_widget_activate_action (w, "timeline.remove-track", "s", ss_project_get_track (fx->project, 0)->id);
+  g_assert_cmpuint (fx->errors->len, ==, n_err + 1);
   g_assert_cmpuint (ss_project_get_n_tracks (fx->project), ==, nt);
 
   /* Zoom actions change the zoom around the playhead. */
@@ -287,6 +313,163 @@ test_actions_undo (Fixture *fx, gconstpointer data)
   g_assert_cmpfloat (dur * fit, >, (WIN_W - SS_TIMELINE_HEADER_W) * 0.8);
 
   ss_timeline_set_transport (fx->timeline, NULL);
+}
+
+static const SsClip *
+clip_n (Fixture *fx, guint i)
+{
+  return ss_project_find_clip (fx->project, g_ptr_array_index (fx->clip_ids, i), NULL);
+}
+
+/* Pointer editing: drags move clips snapped to frames and to neighbours' edges,
+ * edges trim, each as one undo step; a refused move is reported; the ruler seeks;
+ * M mutes. */
+static void
+test_pointer_edits (Fixture *fx, gconstpointer data)
+{
+  const double pps = 100;
+  ss_timeline_set_zoom (fx->timeline, pps);
+  ss_timeline_scroll_to (fx->timeline, 0);
+  ss_test_spin (30);
+  double y = SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H + SS_TIMELINE_AUDIO_TRACK_H / 2.0;
+  /* clip 2: 3.0 .. 4.0 s; clip 3 starts at 4.5 s */
+  double x2 = SS_TIMELINE_HEADER_W + 3.0 * pps;
+  const SsTime frame = SS_TIME_SECOND / 25;
+
+  /* Move by 0.23 s: lands on the nearest frame (3.24 s), one undo step. */
+  guint64 rev = ss_project_get_revision (fx->project);
+  ss_timeline_simulate_drag (fx->timeline, x2 + 50, y, 0.23 * pps, 0);
+  g_assert_cmpstr (ss_timeline_get_selected_clip (fx->timeline), ==, clip_n (fx, 2)->id);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, 81 * frame);
+  g_assert_cmpint (clip_n (fx, 2)->start % frame, ==, 0);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.0));
+  g_assert_cmpuint (ss_project_get_revision (fx->project), >, rev);
+
+  /* Move by 0.46 s: the end comes within a few pixels of clip 3 and snaps to it. */
+  ss_timeline_simulate_drag (fx->timeline, x2 + 50, y, 0.46 * pps, 0);
+  g_assert_cmpint (clip_n (fx, 2)->start + clip_n (fx, 2)->duration, ==, clip_n (fx, 3)->start);
+  g_assert_true (ss_project_undo (fx->project));
+
+  /* Moving onto clip 3 is refused: an error for the user, nothing changes. */
+  guint n_err = fx->errors->len;
+  rev = ss_project_get_revision (fx->project);
+  ss_timeline_simulate_drag (fx->timeline, x2 + 50, y, 1.0 * pps, 0);
+  g_assert_cmpuint (fx->errors->len, ==, n_err + 1);
+  g_assert_cmpuint (ss_project_get_revision (fx->project), ==, rev);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.0));
+
+  /* A click without movement only selects. */
+  ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 6.2 * pps, y, 0, 0);
+  g_assert_cmpstr (ss_timeline_get_selected_clip (fx->timeline), ==, clip_n (fx, 4)->id);
+  g_assert_cmpuint (ss_project_get_revision (fx->project), ==, rev);
+
+  /* Trim the right edge of clip 2 back by 0.31 s: ends on the frame at 3.68 s. */
+  ss_timeline_simulate_drag (fx->timeline, x2 + 1.0 * pps - 2, y, -0.31 * pps, 0);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.0));
+  g_assert_cmpint (clip_n (fx, 2)->duration, ==, ss_time_from_seconds (0.68));
+  /* Trim the left edge forward by 0.2 s: the source follows. */
+  ss_timeline_simulate_drag (fx->timeline, x2 + 1, y, 0.2 * pps, 0);
+  g_assert_cmpint (clip_n (fx, 2)->start, ==, ss_time_from_seconds (3.2));
+  g_assert_cmpint (clip_n (fx, 2)->duration, ==, ss_time_from_seconds (0.48));
+  g_assert_cmpint (ss_clip_get_active_take (clip_n (fx, 2))->source_in, ==, ss_time_from_seconds (0.2));
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_cmpint (clip_n (fx, 2)->duration, ==, ss_time_from_seconds (1.0));
+
+  /* The ruler seeks (snapped to a frame) and scrubs. */
+  ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 2.49 * pps, 10, 0, 0);
+  g_assert_cmpint (ss_timeline_get_playhead (fx->timeline), ==, 62 * frame);
+  ss_timeline_simulate_drag (fx->timeline, SS_TIMELINE_HEADER_W + 2.48 * pps, 10, 1.013 * pps, 0);
+  g_assert_cmpint (ss_timeline_get_playhead (fx->timeline), ==, 87 * frame);
+
+  /* A secondary click on a clip selects it and offers its edits. */
+  GtkWidget *menu = ss_timeline_simulate_context_click (fx->timeline, SS_TIMELINE_HEADER_W + 9.2 * pps, y);
+  ss_test_spin (50);
+  g_assert_true (GTK_IS_POPOVER_MENU (menu));
+  g_assert_true (gtk_widget_get_visible (menu));
+  g_assert_cmpstr (ss_timeline_get_selected_clip (fx->timeline), ==, clip_n (fx, 6)->id);
+  GMenuModel *model = gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (menu));
+  g_assert_cmpint (g_menu_model_get_n_items (model), ==, 2);   /* split, delete */
+  gtk_popover_popdown (GTK_POPOVER (menu));
+  ss_test_spin (30);
+
+  /* M in the audio track header mutes it (undoable). */
+  double mx = SS_TIMELINE_HEADER_W - 2 * 22 - 10 + 5;
+  double my = SS_TIMELINE_RULER_H + SS_TIMELINE_VIDEO_TRACK_H + 6 + 5;
+  g_assert_false (ss_project_find_track (fx->project, fx->audio_track)->muted);
+  ss_timeline_simulate_drag (fx->timeline, mx, my, 0, 0);
+  g_assert_true (ss_project_find_track (fx->project, fx->audio_track)->muted);
+  g_assert_true (ss_project_undo (fx->project));
+  g_assert_false (ss_project_find_track (fx->project, fx->audio_track)->muted);
+}
+
+/* The viewer shows the transport's frame letterboxed, and a placeholder when the
+ * project has no video. */
+static void
+test_viewer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ss-viewer-XXXXXX", &error);
+  g_autofree char *video = g_build_filename (dir, "v.mp4", NULL);
+  g_assert_true (ss_test_make_video (video, 25, 25, &error));
+
+  g_autoptr(SsProject) project = ss_project_new ();
+  g_autoptr(SsTransport) transport = ss_transport_new ();
+  ss_transport_set_null_audio (transport, TRUE);
+  ss_transport_set_project (transport, project);
+
+  GtkWidget *window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 400, 200);
+  GtkWidget *viewer = ss_viewer_new ();
+  gtk_window_set_child (GTK_WINDOW (window), viewer);
+  ss_viewer_set_transport (SS_VIEWER (viewer), transport);
+  gtk_window_present (GTK_WINDOW (window));
+  ss_test_spin (200);
+  GtkWidget *placeholder = gtk_widget_get_first_child (viewer);
+  g_assert_true (gtk_widget_get_visible (placeholder));
+
+  const char *mid = ss_test_add_media (project, video);
+  g_assert_nonnull (ss_project_insert_media (project, mid, 0, NULL, &error));
+  ss_transport_seek (transport, ss_time_from_seconds (0.4));   /* frame 10 */
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  SsFrame *f = NULL;
+  while (g_get_monotonic_time () < deadline)
+    {
+      ss_test_spin (20);
+      f = ss_transport_dup_frame (transport);
+      if (f != NULL && f->index == 10)
+        break;
+      g_clear_pointer (&f, ss_frame_unref);
+    }
+  g_assert_nonnull (f);
+  ss_frame_unref (f);
+  ss_test_spin (50);
+  g_assert_false (gtk_widget_get_visible (placeholder));
+
+  int w = gtk_widget_get_width (viewer), h = gtk_widget_get_height (viewer);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (viewer);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node (snapshot);
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
+  g_autoptr(GdkTexture) tex = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  Pixels px = { w, h, (gsize) w * 4, g_malloc ((gsize) w * 4 * h) };
+  gdk_texture_download (tex, px.data, px.stride);
+
+  /* 64x48 in the widget: full height, bars left and right. */
+  double dw = 64.0 * MIN ((double) w / 64, (double) h / 48);
+  guint32 centre = pixel (&px, w / 2, h / 2);
+  g_assert_cmpint (abs ((int) (centre >> 16) - SS_TEST_FRAME_RED (10)), <=, 3);
+  g_assert_cmphex (pixel (&px, (int) ((w - dw) / 2) - 4, h / 2), ==, 0x000000);
+  g_assert_cmphex (pixel (&px, (int) ((w + dw) / 2) + 4, h / 2), ==, 0x000000);
+  g_assert_cmphex (pixel (&px, (int) ((w - dw) / 2) + 4, h / 2), !=, 0x000000);
+  g_free (px.data);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  ss_test_spin (20);
+  g_unlink (video);
+  g_rmdir (dir);
 }
 
 int
@@ -303,5 +486,7 @@ main (int argc, char **argv)
   adw_init ();
   g_test_add ("/timeline/draws-clips", Fixture, NULL, fixture_setup, test_draws_clips, fixture_teardown);
   g_test_add ("/timeline/actions-undo", Fixture, NULL, fixture_setup, test_actions_undo, fixture_teardown);
+  g_test_add_func ("/viewer/letterboxed-frame", test_viewer);
+  g_test_add ("/timeline/pointer-edits", Fixture, NULL, fixture_setup, test_pointer_edits, fixture_teardown);
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 
 #include "audio/ss-transport.h"
 #include "jobs/ss-job.h"
+#include "media/ss-media.h"
 #include "project/ss-project.h"
 #include "ss-application.h"
 #include "ss-demo.h"
@@ -130,13 +131,25 @@ save_screenshot (GtkWidget *window, const char *path)
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (window);
   GtkSnapshot *snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
+  (void) w; (void) h;
   g_autoptr(GdkTexture) texture = NULL;
   GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
 
-  g_assert_cmpint (w, >, 0);
-  g_assert_cmpint (h, >, 0);
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  node = gtk_snapshot_free_to_node (snapshot);
+  /* A window that was just mapped may not have drawn its first frame yet. */
+  for (int tries = 0; tries < 100; tries++)
+    {
+      w = gtk_widget_get_width (window);
+      h = gtk_widget_get_height (window);
+      if (w > 0 && h > 0)
+        {
+          gdk_paintable_snapshot (paintable, snapshot, w, h);
+          node = gtk_snapshot_free_to_node (snapshot);
+          if (node != NULL)
+            break;
+          snapshot = gtk_snapshot_new ();
+        }
+      spin (0.05);
+    }
   g_assert_nonnull (node);
   texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
   g_assert_true (gdk_texture_save_to_png (texture, path));
@@ -296,6 +309,15 @@ test_edit_play_save (void)
   /* Export the video: a job runs, the file appears, a toast says so. */
   ss_window_export (window, exported, FALSE);
   g_assert_cmpuint (ss_job_manager_get_n_running (ss_job_manager_get_default ()), >=, 1);
+  {
+    /* The jobs popover opens and lists the export. */
+    g_autofree char *jobs_shot = g_build_filename (SS_BUILD_DIR, "gui-jobs.png", NULL);
+    GtkPopover *popover = gtk_menu_button_get_popover (
+      GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (window), SS_TYPE_WINDOW, "jobs_button")));
+    g_assert_true (wait_for (window_mapped, popover, 10));
+    save_screenshot (GTK_WIDGET (popover), jobs_shot);
+    gtk_popover_popdown (popover);
+  }
   g_assert_true (wait_for (jobs_done, NULL, 60));
   g_assert_true (g_file_test (exported, G_FILE_TEST_IS_REGULAR));
   g_assert_nonnull (strstr (ss_window_get_last_toast (window), "Exported"));
@@ -396,6 +418,15 @@ test_menu_windows (void)
   GtkWindow *prefs, *help, *about;
   GtkWidget *autosave = NULL;
 
+  {
+    /* A new window invites to drop or import media. */
+    g_autofree char *empty_shot = g_build_filename (SS_BUILD_DIR, "gui-empty.png", NULL);
+    GtkStack *stack = GTK_STACK (gtk_widget_get_template_child (GTK_WIDGET (window), SS_TYPE_WINDOW, "viewer_stack"));
+    g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "empty");
+    g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "export-video"));
+    save_screenshot (GTK_WIDGET (window), empty_shot);
+    check_screenshot (empty_shot, 640, 480);
+  }
   g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
   g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (SS_TYPE_PREFERENCES_WINDOW), 10));
   prefs = find_toplevel (SS_TYPE_PREFERENCES_WINDOW);
@@ -423,6 +454,173 @@ test_menu_windows (void)
   gtk_window_destroy (about);
 
   gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* A project whose media was moved away still opens with all its clips, and
+ * the window asks to locate the file instead of dropping anything. */
+static void
+test_missing_media_offers_relink (void)
+{
+  g_autofree char *dir = g_build_filename (tmp_dir, "moved", NULL);
+  g_autofree char *clip = g_build_filename (dir, "short.mp4", NULL);
+  g_autofree char *path = g_build_filename (dir, "moved" SS_PROJECT_EXTENSION, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsProject) project = ss_project_new ();
+  SsDemoOptions opts;
+  SsMedia info = { 0 };
+  const char *media_id;
+  SsWindow *window;
+  GtkWindow *dialog;
+  guint n_clips = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  ss_demo_options_init (&opts);
+  opts.seconds = 1.0;
+  g_assert_true (ss_demo_write_clip (clip, &opts, NULL, NULL, &error));
+  g_assert_true (ss_media_probe (clip, &info, &error));
+  media_id = ss_project_add_media (project, &info, &error);
+  ss_media_clear (&info);
+  g_assert_nonnull (media_id);
+  g_assert_nonnull (ss_project_insert_media (project, media_id, 0, NULL, &error));
+  g_assert_true (ss_project_save (project, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_unlink (clip), ==, 0);
+
+  window = new_window ();
+  g_assert_true (ss_window_load_project (window, path, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < ss_project_get_n_tracks (ss_window_get_project (window)); i++)
+    n_clips += ss_project_get_track (ss_window_get_project (window), i)->clips->len;
+  g_assert_cmpuint (n_clips, ==, 2);
+  g_assert_true (ss_project_get_media (ss_window_get_project (window), 0)->missing);
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "short.mp4"));
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "later");
+  gtk_window_destroy (dialog);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static GtkDropTarget *
+find_file_drop_target (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) c = g_list_model_get_item (controllers, i);
+      if (GTK_IS_DROP_TARGET (c))
+        {
+          gsize n = 0;
+          const GType *types = gtk_drop_target_get_gtypes (GTK_DROP_TARGET (c), &n);
+          for (gsize k = 0; k < n; k++)
+            if (types[k] == GDK_TYPE_FILE_LIST)
+              return GTK_DROP_TARGET (c);
+        }
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkDropTarget *t = find_file_drop_target (child);
+      if (t != NULL)
+        return t;
+    }
+  return NULL;
+}
+
+/* Dropping files on the window: media is imported, a project is opened. */
+static void
+test_drop_files (void)
+{
+  g_autofree char *clip = g_build_filename (tmp_dir, "dropped.mp4", NULL);
+  g_autofree char *demo = demo_project_path ();
+  g_autoptr(GError) error = NULL;
+  SsDemoOptions opts;
+  SsWindow *window = new_window ();
+  GtkDropTarget *target = find_file_drop_target (GTK_WIDGET (window));
+  gboolean accepted = FALSE;
+
+  g_assert_nonnull (target);
+  ss_demo_options_init (&opts);
+  opts.seconds = 1.0;
+  opts.seed = 3;
+  g_assert_true (ss_demo_write_clip (clip, &opts, NULL, NULL, &error));
+
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (clip);
+    GFile *files[] = { file };
+    g_auto(GValue) value = G_VALUE_INIT;
+    g_value_init (&value, GDK_TYPE_FILE_LIST);
+    g_value_take_boxed (&value, gdk_file_list_new_from_array (files, 1));
+    g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  }
+  g_assert_true (accepted);
+  g_assert_true (wait_for (imports_done, window, 20));
+  g_assert_cmpuint (ss_project_get_n_media (ss_window_get_project (window)), ==, 1);
+  g_assert_nonnull (strstr (ss_project_get_media (ss_window_get_project (window), 0)->path, "dropped.mp4"));
+
+  /* Dropping a project asks about the unsaved import first; discarding opens it. */
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (demo);
+    g_auto(GValue) value = G_VALUE_INIT;
+    GtkWindow *dialog;
+    g_value_init (&value, G_TYPE_FILE);
+    g_value_set_object (&value, file);
+    g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+    g_assert_true (accepted);
+    g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+    dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+    /* the project is untouched while the question is open */
+    g_assert_cmpuint (ss_project_get_n_media (ss_window_get_project (window)), ==, 1);
+    adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "discard");
+    gtk_window_destroy (dialog);
+  }
+  g_assert_cmpstr (ss_project_get_path (ss_window_get_project (window)), ==, demo);
+  g_assert_false (ss_project_get_dirty (ss_window_get_project (window)));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* Closing with unsaved changes asks first: Cancel keeps the window and the
+ * changes, Discard closes it and leaves nothing to recover. */
+static void
+test_close_confirmation (void)
+{
+  g_autofree char *demo = demo_project_path ();
+  g_autofree char *recovery = NULL;
+  g_autoptr(GError) error = NULL;
+  SsWindow *window = new_window ();
+  GtkWindow *dialog;
+  const SsTrack *video;
+  gpointer weak = window;
+
+  g_object_add_weak_pointer (G_OBJECT (window), &weak);
+  g_assert_true (ss_window_load_project (window, demo, &error));
+  video = ss_project_get_video_track (ss_window_get_project (window));
+  g_assert_nonnull (ss_project_split_clip (ss_window_get_project (window),
+                                           ((SsClip *) g_ptr_array_index (video->clips, 0))->id,
+                                           ss_time_from_seconds (1.0), &error));
+  g_assert_true (ss_window_autosave_now (window, &error));
+  recovery = ss_window_dup_recovery_path (window);
+  g_assert_true (g_file_test (recovery, G_FILE_TEST_EXISTS));
+
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  gtk_window_destroy (dialog);
+  spin (0.1);
+  g_assert_nonnull (weak);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_true (ss_project_get_dirty (ss_window_get_project (window)));
+
+  gtk_window_close (GTK_WINDOW (window));
+  g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
+  dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "discard");
+  gtk_window_destroy (dialog);
+  spin (0.2);
+  g_assert_null (weak);
+  g_assert_false (g_file_test (recovery, G_FILE_TEST_EXISTS));
 }
 
 int
@@ -453,6 +651,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/edit-play-save", test_edit_play_save);
   g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
   g_test_add_func ("/gui/menu-windows", test_menu_windows);
+  g_test_add_func ("/gui/missing-media-relink", test_missing_media_offers_relink);
+  g_test_add_func ("/gui/drop-files", test_drop_files);
+  g_test_add_func ("/gui/close-confirmation", test_close_confirmation);
   ret = g_test_run ();
 
   g_object_unref (app);

@@ -310,6 +310,14 @@ test_export (void)
   g_assert_cmpint (ABS (m.duration - ss_time_from_seconds (4.0)), <=, ss_time_from_seconds (0.2));
   ss_media_clear (&m);
 
+  /* An output that cannot be written fails the job (3), not the input (2). */
+  {
+    g_auto(Run) w = { 0 };
+    g_autofree char *nowhere = tmp_file ("no-such-folder/x.mp4");
+    run_cli (&w, "export", demo, "-o", nowhere, NULL);
+    g_assert_cmpint (w.status, ==, 3);
+  }
+
   /* An existing output is not overwritten without --force. */
   run_cli (&again, "export", demo, "-o", out, NULL);
   g_assert_cmpint (again.status, ==, 1);
@@ -364,7 +372,7 @@ test_sigint (void)
   g_autofree char *line = NULL;
 
   proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error,
-                           cli, "make-demo", "--seconds", "600", "--width", "1280", "--height", "720", dir, NULL);
+                           cli, "make-demo", "--seconds", "120", "--width", "1280", "--height", "720", dir, NULL);
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (proc));
   /* The first progress line means the job runs and Ctrl+C is handled. */
