@@ -340,3 +340,15 @@ ss_optim_get_grad_norm (SsOptim *opt, float *norm, GError **error)
   *norm = v[0];
   return TRUE;
 }
+
+float
+ss_optim_lr_warmup_cosine (gint64 step, gint64 warmup, gint64 total, float base_lr, float min_lr)
+{
+  g_return_val_if_fail (step >= 0 && warmup >= 0, base_lr);
+  if (step < warmup)
+    return (float) (base_lr * (double) (step + 1) / (double) warmup);
+  if (step >= total || total <= warmup)
+    return step >= total ? min_lr : base_lr;
+  double progress = (double) (step - warmup) / (double) (total - warmup);
+  return (float) (min_lr + 0.5 * (base_lr - min_lr) * (1.0 + cos (G_PI * progress)));
+}

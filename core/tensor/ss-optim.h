@@ -77,4 +77,10 @@ gint64   ss_optim_get_step (SsOptim *opt);
  * while clipping is on, else FALSE with SS_ERROR_FAILED. Waits for the GPU. */
 gboolean ss_optim_get_grad_norm (SsOptim *opt, float *norm, GError **error);
 
+/* Learning-rate schedule: linear warmup from 0 over warmup steps (step is
+ * 0-based: step 0 gives base_lr / warmup), then cosine decay from base_lr to
+ * min_lr at step total, min_lr afterwards. */
+float    ss_optim_lr_warmup_cosine (gint64 step, gint64 warmup, gint64 total, float base_lr,
+                                    float min_lr);
+
 G_END_DECLS

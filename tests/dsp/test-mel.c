@@ -7,6 +7,7 @@
 
 #include "dsp/ss-loudness.h"
 #include "dsp/ss-mel.h"
+#include "dsp/ss-onset.h"
 #include "mel-ref.h"
 #include "tensor/ss-tensor.h"
 
@@ -287,6 +288,47 @@ test_loudness (void)
   g_assert_cmpfloat (fabsf (env[9]), <, 1e-4f);
 }
 
+/* Clicks at known times in quiet noise: GPU log-mel -> spectral flux -> peaks
+ * within 20 ms of each click, and nothing else. */
+static void
+test_onsets (void)
+{
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  SsMelParams p;
+  ss_mel_params_init_synchformer (&p);
+  g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+  const double times[] = { 0.50, 1.23, 2.05, 2.60 };
+  gint64 L = 3 * 16000;
+  g_autofree float *x = g_new (float, L);
+  g_autoptr (GRand) rng = g_rand_new_with_seed (17);
+  for (gint64 i = 0; i < L; i++)
+    x[i] = (float) g_rand_double_range (rng, -0.01, 0.01);
+  for (guint k = 0; k < G_N_ELEMENTS (times); k++)
+    {
+      gint64 s0 = (gint64) (times[k] * 16000);
+      for (gint64 i = 0; i < 320; i++)
+        x[s0 + i] += (float) (0.8 * exp (-i / 60.0) * g_rand_double_range (rng, -1, 1));
+    }
+  g_autoptr (SsTensor) wave = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (L), x, &error);
+  g_autoptr (SsTensor) out = ss_mel_compute (mel, wave, &error);
+  g_assert_no_error (error);
+  g_autofree float *lm = ss_tensor_to_floats_dup (out, &error);
+  gint64 T = out->shape[1];
+  g_autofree float *strength = g_new (float, T);
+  ss_onset_strength (lm, 128, T, strength);
+  gint64 peaks[16];
+  gsize n = ss_onset_peaks (strength, T, 3, 2.0f, 5, peaks, 16);
+  if (g_test_verbose ())
+    for (gsize i = 0; i < n; i++)
+      g_printerr ("  onset at frame %" G_GINT64_FORMAT " (strength %.2f)\n", peaks[i],
+                  strength[peaks[i]]);
+  g_assert_cmpuint (n, ==, G_N_ELEMENTS (times));
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpint (ABS (peaks[i] - (gint64) (times[i] * 100 + 0.5)), <=, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -296,5 +338,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mel/other-params", test_other_params);
   g_test_add_func ("/mel/filterbank", test_filterbank);
   g_test_add_func ("/dsp/loudness", test_loudness);
+  g_test_add_func ("/dsp/onsets", test_onsets);
   return g_test_run ();
 }

@@ -354,6 +354,22 @@ test_no_grad_untouched (void)
   g_assert_cmpint (ss_optim_get_step (opt), ==, 1);
 }
 
+static void
+test_lr_schedule (void)
+{
+  /* warmup 10, cosine to 1e-5 at 110 */
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (0, 10, 110, 1e-3f, 1e-5f) - 1e-4f), <, 1e-9f);
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (9, 10, 110, 1e-3f, 1e-5f) - 1e-3f), <, 1e-9f);
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (10, 10, 110, 1e-3f, 1e-5f) - 1e-3f), <, 1e-9f);
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (60, 10, 110, 1e-3f, 1e-5f) - 5.05e-4f), <, 1e-8f);
+  g_assert_cmpfloat (ss_optim_lr_warmup_cosine (110, 10, 110, 1e-3f, 1e-5f), ==, 1e-5f);
+  g_assert_cmpfloat (ss_optim_lr_warmup_cosine (500, 10, 110, 1e-3f, 1e-5f), ==, 1e-5f);
+  /* monotone decay after warmup */
+  for (int s = 10; s < 110; s++)
+    g_assert_cmpfloat (ss_optim_lr_warmup_cosine (s + 1, 10, 110, 1e-3f, 1e-5f), <=,
+                       ss_optim_lr_warmup_cosine (s, 10, 110, 1e-3f, 1e-5f));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -363,5 +379,6 @@ main (int argc, char **argv)
   g_test_add_func ("/optim/adamw-half", test_adamw_half);
   g_test_add_func ("/optim/sgd", test_sgd);
   g_test_add_func ("/optim/no-grad-untouched", test_no_grad_untouched);
+  g_test_add_func ("/optim/lr-schedule", test_lr_schedule);
   return g_test_run ();
 }
