@@ -9,6 +9,8 @@
 #include "dsp/ss-mel.h"
 #include "dsp/ss-onset.h"
 #include "mel-ref.h"
+#include "config.h"
+#include "tensor/ss-safetensors.h"
 #include "tensor/ss-tensor.h"
 
 static gboolean
@@ -288,6 +290,48 @@ test_loudness (void)
   g_assert_cmpfloat (fabsf (env[9]), <, 1e-4f);
 }
 
+/* Parity with torchaudio itself: tests/fixtures/dsp/torchaudio-mel.safetensors
+ * holds a signal and torchaudio's log-mel of it (made by
+ * make-torchaudio-mel.py next to it, where PyTorch runs). */
+static void
+test_torchaudio_parity (void)
+{
+  const char *src = g_getenv ("SOUNDSTAGE_SOURCE_DIR");
+  g_autofree char *path = g_build_filename (src ? src : SS_SOURCE_DIR, "tests", "fixtures", "dsp",
+                                            "torchaudio-mel.safetensors", NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("tests/fixtures/dsp/torchaudio-mel.safetensors not generated yet");
+      return;
+    }
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsSafetensors) st = ss_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  SsSafetensorsExpect expect[] = {
+    { "wave", SS_SAFETENSORS_F32, 1, { 10240 } },
+    { "logmel", SS_SAFETENSORS_F32, 2, { 128, 65 } },
+  };
+  g_assert_true (ss_safetensors_check (st, expect, 2, 0, &error));
+  g_autoptr (SsTensor) wave = ss_safetensors_load_tensor (st, "wave", SS_DTYPE_F32, &error);
+  g_assert_no_error (error);
+  gsize n = 0;
+  g_autofree float *want = ss_safetensors_dup_f32 (st, "logmel", &n, &error);
+  g_assert_no_error (error);
+  SsMelParams p;
+  ss_mel_params_init_synchformer (&p);
+  g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+  g_autoptr (SsTensor) out = ss_mel_compute (mel, wave, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out->shape[1], ==, 65);
+  g_autofree float *got = ss_tensor_to_floats_dup (out, &error);
+  g_autofree double *ref = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    ref[i] = want[i];
+  compare_logmel (got, ref, 128, 65, 2e-3);
+}
+
 /* Clicks at known times in quiet noise: GPU log-mel -> spectral flux -> peaks
  * within 20 ms of each click, and nothing else. */
 static void
@@ -337,6 +381,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mel/tone-peaks-batched", test_tone_peaks_batched);
   g_test_add_func ("/mel/other-params", test_other_params);
   g_test_add_func ("/mel/filterbank", test_filterbank);
+  g_test_add_func ("/mel/torchaudio-parity", test_torchaudio_parity);
   g_test_add_func ("/dsp/loudness", test_loudness);
   g_test_add_func ("/dsp/onsets", test_onsets);
   return g_test_run ();
