@@ -36,25 +36,69 @@ ss_mel_params_init_synchformer (SsMelParams *p)
   };
 }
 
+void
+ss_mel_params_init_mmaudio (SsMelParams *p, int sample_rate)
+{
+  g_return_if_fail (p != NULL);
+  g_return_if_fail (sample_rate == 16000 || sample_rate == 44100);
+  gboolean k16 = sample_rate == 16000;
+  *p = (SsMelParams) {
+    .sample_rate = sample_rate,
+    .n_fft = k16 ? 1024 : 2048,
+    .win_length = k16 ? 1024 : 2048,
+    .hop_length = k16 ? 256 : 512,
+    .n_mels = k16 ? 80 : 128,
+    .f_min = 0.0,
+    .f_max = k16 ? 8000.0 : 22050.0,
+    .center = FALSE,
+    .reflect_pad = k16 ? (1024 - 256) / 2 : (2048 - 512) / 2,
+    .magnitude = TRUE,
+    .mag_eps = 1e-9,
+    .mel_scale = SS_MEL_SCALE_SLANEY,
+    .slaney_norm = TRUE,
+    .log_mode = k16 ? SS_MEL_LOG10_CLAMP : SS_MEL_LOG_CLAMP,
+    .log_offset = 1e-5,
+    .clamp_input = TRUE,
+  };
+}
+
+static gint64
+pad_of (const SsMelParams *p)
+{
+  return p->center ? p->n_fft / 2 : MAX (p->reflect_pad, 0);
+}
+
 gint64
 ss_mel_n_frames (const SsMelParams *p, gint64 n_samples)
 {
   g_return_val_if_fail (p != NULL && p->hop_length > 0, 0);
-  if (p->center)
-    return n_samples > p->n_fft / 2 ? 1 + n_samples / p->hop_length : 0;
-  return n_samples >= p->n_fft ? 1 + (n_samples - p->n_fft) / p->hop_length : 0;
+  gint64 pad = pad_of (p);
+  if (n_samples <= pad || n_samples + 2 * pad < p->n_fft)
+    return 0;
+  return 1 + (n_samples + 2 * pad - p->n_fft) / p->hop_length;
 }
 
 static double
-hz_to_mel_htk (double f)
+hz_to_mel (double f, SsMelScale scale)
 {
-  return 2595.0 * log10 (1.0 + f / 700.0);
+  if (scale == SS_MEL_SCALE_HTK)
+    return 2595.0 * log10 (1.0 + f / 700.0);
+  const double f_sp = 200.0 / 3.0, min_log_hz = 1000.0, logstep = log (6.4) / 27.0;
+  if (f < min_log_hz)
+    return f / f_sp;
+  return min_log_hz / f_sp + log (f / min_log_hz) / logstep;
 }
 
 static double
-mel_to_hz_htk (double m)
+mel_to_hz (double m, SsMelScale scale)
 {
-  return 700.0 * (pow (10.0, m / 2595.0) - 1.0);
+  if (scale == SS_MEL_SCALE_HTK)
+    return 700.0 * (pow (10.0, m / 2595.0) - 1.0);
+  const double f_sp = 200.0 / 3.0, min_log_hz = 1000.0, logstep = log (6.4) / 27.0;
+  double min_log_mel = min_log_hz / f_sp;
+  if (m < min_log_mel)
+    return f_sp * m;
+  return min_log_hz * exp (logstep * (m - min_log_mel));
 }
 
 double *
@@ -65,10 +109,10 @@ ss_mel_filterbank (const SsMelParams *p)
   int n_mels = p->n_mels;
   double nyq = (double) (p->sample_rate / 2); /* integer division, as torchaudio */
   double f_max = p->f_max > 0 ? p->f_max : nyq;
-  double m_min = hz_to_mel_htk (p->f_min), m_max = hz_to_mel_htk (f_max);
+  double m_min = hz_to_mel (p->f_min, p->mel_scale), m_max = hz_to_mel (f_max, p->mel_scale);
   double *f_pts = g_new (double, n_mels + 2);
   for (int i = 0; i < n_mels + 2; i++)
-    f_pts[i] = mel_to_hz_htk (m_min + (m_max - m_min) * i / (double) (n_mels + 1));
+    f_pts[i] = mel_to_hz (m_min + (m_max - m_min) * i / (double) (n_mels + 1), p->mel_scale);
   double *fb = g_new0 (double, (gsize) n_freqs * n_mels);
   for (int k = 0; k < n_freqs; k++)
     {
@@ -78,6 +122,8 @@ ss_mel_filterbank (const SsMelParams *p)
           double down = (f - f_pts[m]) / (f_pts[m + 1] - f_pts[m]);
           double up = (f_pts[m + 2] - f) / (f_pts[m + 2] - f_pts[m + 1]);
           double v = MIN (down, up);
+          if (p->slaney_norm)
+            v *= 2.0 / (f_pts[m + 2] - f_pts[m]);
           fb[(gsize) k * n_mels + m] = v > 0 ? v : 0.0;
         }
     }
@@ -133,11 +179,15 @@ ss_mel_new (const SsMelParams *params, GError **error)
   int n = p->n_fft;
   if (n < 16 || n > 2048 || (n & (n - 1)) != 0 || p->win_length < 1 || p->win_length > n ||
       p->hop_length < 1 || p->n_mels < 1 || p->n_mels > 512 || p->sample_rate < 1000 ||
-      p->f_min < 0 || (p->f_max > 0 && p->f_max <= p->f_min))
+      p->f_min < 0 || (p->f_max > 0 && p->f_max <= p->f_min) || p->reflect_pad < 0 ||
+      p->reflect_pad >= n || p->mag_eps < 0 || (guint) p->mel_scale > SS_MEL_SCALE_SLANEY ||
+      (guint) p->log_mode > SS_MEL_LOG10_CLAMP ||
+      (p->log_mode != SS_MEL_LOG_ADD && !(p->log_offset > 0)))
     {
       g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
                    "Unsupported mel spectrogram parameters (n_fft %d, window %d, hop %d, "
-                   "%d mels): n_fft must be a power of two from 16 to 2048",
+                   "%d mels): n_fft must be a power of two from 16 to 2048, the padding less "
+                   "than n_fft, and a clamped log needs a positive floor",
                    p->n_fft, p->win_length, p->hop_length, p->n_mels);
       return NULL;
     }
@@ -219,10 +269,11 @@ ss_mel_compute (SsMel *mel, SsTensor *wave, GError **error)
   gint64 T = ss_mel_n_frames (p, L);
   if (T <= 0)
     {
+      gint64 pad = pad_of (p);
       g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
                    "The audio is too short for a spectrogram (%" G_GINT64_FORMAT
-                   " samples; at least %d are needed)",
-                   L, p->center ? p->n_fft / 2 + 1 : p->n_fft);
+                   " samples; at least %" G_GINT64_FORMAT " are needed)",
+                   L, MAX (pad + 1, p->n_fft - 2 * pad));
       return NULL;
     }
   if (batch < 1 || L > G_MAXUINT32 / 2 || batch * L > G_MAXUINT32 ||
@@ -249,14 +300,16 @@ ss_mel_compute (SsMel *mel, SsTensor *wave, GError **error)
   if (!out)
     return NULL;
 
+  guint32 flags = (p->magnitude ? 1u : 0u) | (p->clamp_input ? 2u : 0u) |
+                  ((guint32) p->log_mode << 2) | (p->log_offset > 0 ? 16u : 0u);
   struct {
-    guint32 n_samples, n_frames, batch, hop, center, wave_off, wave_stride, out_off;
-    guint32 win_begin, win_end;
-    float log_offset;
+    guint32 n_samples, n_frames, batch, hop, pad, wave_off, wave_stride, out_off;
+    guint32 win_begin, win_end, flags;
+    float log_offset, mag_eps;
   } push = {
-    (guint32) L, (guint32) T, (guint32) batch, (guint32) p->hop_length, p->center ? 1u : 0u,
+    (guint32) L, (guint32) T, (guint32) batch, (guint32) p->hop_length, (guint32) pad_of (p),
     (guint32) in->offset, (guint32) L, (guint32) out->offset, mel->win_begin, mel->win_end,
-    (float) p->log_offset,
+    flags, (float) p->log_offset, (float) p->mag_eps,
   };
   guint32 spec[3] = { (guint32) p->n_fft, mel->log2n, (guint32) p->n_mels };
   SsGpuBinding bind[6] = {

@@ -27,7 +27,9 @@ static MelRefParams
 ref_params (const SsMelParams *p)
 {
   return (MelRefParams) { p->sample_rate, p->n_fft, p->win_length, p->hop_length, p->n_mels,
-                          p->center, p->log_offset };
+                          p->center, p->log_offset, p->reflect_pad, p->magnitude, p->mag_eps,
+                          p->mel_scale == SS_MEL_SCALE_SLANEY && p->slaney_norm,
+                          (int) p->log_mode, p->clamp_input, p->f_max };
 }
 
 /* chirp 100 Hz -> 7 kHz plus two tones */
@@ -52,7 +54,8 @@ make_signal (gint64 L, int sr)
  * (below that fp32 rounding of the power dominates, for PyTorch too), and
  * normalized MSE over all entries. */
 static void
-compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, double tol)
+compare_logmel_range (const float *gpu, const double *ref, int n_mels, gint64 T, double tol,
+                      double range)
 {
   double num = 0, den = 0, mean = 0, worst = 0;
   gsize n = (gsize) n_mels * T;
@@ -70,7 +73,7 @@ compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, doubl
           double d = gpu[i] - ref[i];
           num += d * d;
           den += (ref[i] - mean) * (ref[i] - mean);
-          if (ref[i] > top - 60.0 * log (10.0) / 10.0)
+          if (ref[i] > top - range)
             worst = MAX (worst, fabs (d));
         }
     }
@@ -79,6 +82,13 @@ compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, doubl
     g_printerr ("  log-mel: nmse %.3g, worst abs error %.3g (tol %.3g)\n", nmse, worst, tol);
   g_assert_cmpfloat (nmse, <, 1e-8);
   g_assert_cmpfloat (worst, <, tol);
+}
+
+/* ln of power: 60 dB is 6 ln(10) */
+static void
+compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, double tol)
+{
+  compare_logmel_range (gpu, ref, n_mels, T, tol, 6.0 * log (10.0));
 }
 
 static void
@@ -233,6 +243,55 @@ test_other_params (void)
   g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
 }
 
+/* MMAudio's VAE mel at 16 and 44.1 kHz (magnitude, Slaney, clamped logs,
+ * (n_fft - hop)/2 reflect padding, input clamping) against the reference. */
+static void
+test_mmaudio (void)
+{
+  if (!have_gpu ())
+    return;
+  const int rates[2] = { 16000, 44100 };
+  for (int r = 0; r < 2; r++)
+    {
+      g_autoptr (GError) error = NULL;
+      SsMelParams p;
+      ss_mel_params_init_mmaudio (&p, rates[r]);
+      g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+      g_assert_no_error (error);
+      gint64 L = rates[r] / 2 + 333;
+      g_autofree float *x = make_signal (L, rates[r]);
+      for (gint64 i = L / 3; i < L / 3 + 800; i++)
+        x[i] *= 5.0f; /* clipped by the input clamp */
+      g_autoptr (SsTensor) wave = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (L), x,
+                                                             &error);
+      g_autoptr (SsTensor) out = ss_mel_compute (mel, wave, &error);
+      g_assert_no_error (error);
+      gint64 pad = (p.n_fft - p.hop_length) / 2;
+      gint64 T = 1 + (L + 2 * pad - p.n_fft) / p.hop_length;
+      g_assert_cmpint (ss_mel_n_frames (&p, L), ==, T);
+      g_assert_cmpint (out->shape[0], ==, p.n_mels);
+      g_assert_cmpint (out->shape[1], ==, T);
+      g_autofree float *got = ss_tensor_to_floats_dup (out, &error);
+      MelRefParams rp = ref_params (&p);
+      gint64 T_ref;
+      g_autofree double *ref = mel_ref_compute (&rp, x, L, &T_ref);
+      g_assert_cmpint (T_ref, ==, T);
+      /* magnitudes: 60 dB is 3 decades (log10 at 16 kHz) or 3 ln(10) (ln at 44.1 kHz) */
+      compare_logmel_range (got, ref, p.n_mels, T, 5e-4, r == 0 ? 3.0 : 3.0 * log (10.0));
+      if (g_test_verbose ())
+        g_printerr ("  MMAudio %d Hz: %" G_GINT64_FORMAT " frames ok\n", rates[r], T);
+    }
+  /* The host filterbank is Slaney-normalized: filters get narrower weights
+   * at low frequencies and lower peaks at high ones (area ~ constant). */
+  SsMelParams p;
+  ss_mel_params_init_mmaudio (&p, 16000);
+  g_autofree double *fb = ss_mel_filterbank (&p);
+  MelRefParams rp = ref_params (&p);
+  g_autofree double *ref = mel_ref_filterbank (&rp);
+  for (int i = 0; i < 513 * 80; i++)
+    g_assert_cmpfloat (fabs (fb[i] - ref[i]), <, 1e-12);
+}
+
 static void
 test_filterbank (void)
 {
@@ -312,8 +371,12 @@ test_torchaudio_parity (void)
   SsSafetensorsExpect expect[] = {
     { "wave", SS_SAFETENSORS_F32, 1, { 10240 } },
     { "logmel", SS_SAFETENSORS_F32, 2, { 128, 65 } },
+    { "mma16", SS_SAFETENSORS_F32, 2, { 80, 40 } },
+    { "wave44", SS_SAFETENSORS_F32, 1, { 22050 } },
+    { "mma44", SS_SAFETENSORS_F32, 2, { 128, 43 } },
   };
-  g_assert_true (ss_safetensors_check (st, expect, 2, 0, &error));
+  g_assert_true (ss_safetensors_check (st, expect, G_N_ELEMENTS (expect), 0, &error));
+  g_assert_no_error (error);
   g_autoptr (SsTensor) wave = ss_safetensors_load_tensor (st, "wave", SS_DTYPE_F32, &error);
   g_assert_no_error (error);
   gsize n = 0;
@@ -330,6 +393,26 @@ test_torchaudio_parity (void)
   for (gsize i = 0; i < n; i++)
     ref[i] = want[i];
   compare_logmel (got, ref, 128, 65, 2e-3);
+
+  /* MMAudio's converter at both rates */
+  const char *names[2][2] = { { "wave", "mma16" }, { "wave44", "mma44" } };
+  for (int r = 0; r < 2; r++)
+    {
+      SsMelParams mp;
+      ss_mel_params_init_mmaudio (&mp, r == 0 ? 16000 : 44100);
+      g_autoptr (SsMel) mm = ss_mel_new (&mp, &error);
+      g_autoptr (SsTensor) w = ss_safetensors_load_tensor (st, names[r][0], SS_DTYPE_F32, &error);
+      g_autoptr (SsTensor) o = ss_mel_compute (mm, w, &error);
+      g_assert_no_error (error);
+      gsize nm = 0;
+      g_autofree float *wm = ss_safetensors_dup_f32 (st, names[r][1], &nm, &error);
+      g_assert_cmpuint (nm, ==, (gsize) ss_tensor_numel (o));
+      g_autofree float *go = ss_tensor_to_floats_dup (o, &error);
+      g_autofree double *rm = g_new (double, nm);
+      for (gsize i = 0; i < nm; i++)
+        rm[i] = wm[i];
+      compare_logmel_range (go, rm, mp.n_mels, o->shape[1], 2e-3, r == 0 ? 3.0 : 3.0 * log (10.0));
+    }
 }
 
 /* Clicks at known times in quiet noise: GPU log-mel -> spectral flux -> peaks
@@ -381,6 +464,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mel/tone-peaks-batched", test_tone_peaks_batched);
   g_test_add_func ("/mel/other-params", test_other_params);
   g_test_add_func ("/mel/filterbank", test_filterbank);
+  g_test_add_func ("/mel/mmaudio", test_mmaudio);
   g_test_add_func ("/mel/torchaudio-parity", test_torchaudio_parity);
   g_test_add_func ("/dsp/loudness", test_loudness);
   g_test_add_func ("/dsp/onsets", test_onsets);
