@@ -367,6 +367,38 @@ test_norms (gconstpointer data)
     }
 }
 
+static SsTensor *
+l2n_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  return ss_op_l2_normalize (in[0], 1e-12f, error);
+}
+
+static void
+test_l2_normalize (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  int rows = 5, d = 40;
+  SsOpTest t = { .name = "l2_normalize", .dtype = dt, .n_in = 1, .fwd = l2n_fwd,
+                 .grad = { TRUE }, .fd_checks = 4, .tol_y = 4, .tol_dx = 10 };
+  set_shape (&t, 0, 2, (gint64[]) { rows, d });
+  t.x[0] = rnd ((size_t) rows * d, -1, 1);
+  ss_optest_prepare (&t, (size_t) rows * d, &rng);
+  for (int r = 0; r < rows; r++)
+    {
+      const double *x = t.x[0] + r * d, *g = t.w + r * d;
+      double *y = t.ref_y + r * d, *dx = t.ref_dx[0] + r * d;
+      double nrm = sqrt (ss_check_dot (x, x, d) + 1e-12);
+      for (int i = 0; i < d; i++)
+        y[i] = x[i] / nrm;
+      double yg = ss_check_dot (y, g, d);
+      for (int i = 0; i < d; i++)
+        dx[i] = (g[i] - y[i] * yg) / nrm;
+    }
+  ss_optest_run (&t, &rng);
+  ss_optest_clear (&t);
+}
+
 /* ================================================================ concat, slice, permute */
 
 typedef struct {
@@ -780,7 +812,8 @@ main (int argc, char **argv)
 
   static const struct { const char *name; GTestDataFunc fn; } tests[] = {
     { "unary", test_unary }, { "binary", test_binary }, { "reduce", test_reduce },
-    { "softmax", test_softmax }, { "norms", test_norms }, { "concat", test_concat },
+    { "softmax", test_softmax }, { "norms", test_norms }, { "l2-normalize", test_l2_normalize },
+    { "concat", test_concat },
     { "slice-permute", test_slice_permute }, { "gather", test_gather }, { "rope", test_rope },
     { "interpolate", test_interp }, { "losses", test_losses },
   };
