@@ -83,6 +83,25 @@ gint64   ss_mel_n_frames (const SsMelParams *params, gint64 n_samples);
  * hold one frame; shorter audio is SS_ERROR_INVALID_DATA. No autograd. */
 SsTensor *ss_mel_compute (SsMel *mel, SsTensor *wave, GError **error);
 
+/* Log-mel of overlapping segments of one signal wave [L] (f32 or any view):
+ * segment s is samples [s*seg_hop, s*seg_hop + seg_len), each analysed on its
+ * own (padding reflects inside the segment, as when slicing first). Output
+ * [n_segments, n_mels, out_frames]: frames past the segment's own count hold
+ * pad_value, extra frames are dropped (PadOrTruncate), then every value v
+ * becomes scale * v + shift. One dispatch, no copies. */
+SsTensor *ss_mel_compute_segments (SsMel *mel, SsTensor *wave, gint64 seg_len, gint64 seg_hop,
+                                   gint64 n_segments, gint64 out_frames, float pad_value,
+                                   float scale, float shift, GError **error);
+
+/* Synchformer's whole audio input from 4.8 s of 16 kHz audio (wave [L],
+ * L >= 76800; the first 76800 samples are used): 14 segments of 10240 samples
+ * (0.64 s) with hop 5120, log-mel (65 frames) padded with 0 to 66, normalized
+ * (x - mean) / (2 std). Returns [14, 128, 66]; the AST takes it as [14, 1, 128, 66]
+ * (ss_tensor_unsqueeze (t, 1, ...)). mel must have the Synchformer parameters. */
+SsTensor *ss_mel_compute_synchformer (SsMel *mel, SsTensor *wave, GError **error);
+#define SS_MEL_SYNCHFORMER_SEGMENT  10240
+#define SS_MEL_SYNCHFORMER_SEGMENTS 14
+
 /* Host filterbank as torchaudio.functional.melscale_fbanks (mel_scale and norm
  * from params; Slaney + Slaney norm equals librosa.filters.mel's default):
  * [n_fft/2 + 1, n_mels] row-major, in double. g_free. */

@@ -17,7 +17,9 @@
  * to N, centered) comes in a buffer, as do the twiddles e^{-2 pi i k/N}
  * computed in double on the host.
  *
- * Output layout [B, n_mels, T] (torchaudio's (..., n_mels, time)).
+ * Output layout [B, n_mels, out_frames] (torchaudio's (..., n_mels, time));
+ * frames past the signal's own count get pad_value; all values pass through
+ * scale * v + shift (Synchformer's PadOrTruncate and normalization).
  */
 #extension GL_EXT_control_flow_attributes : enable
 
@@ -47,8 +49,10 @@ layout (push_constant) uniform P {
   uint win_begin;   /* first non-zero window index */
   uint win_end;     /* one past the last */
   uint flags;       /* 1 magnitude, 2 clamp input, (>>2)&3 log mode, 16 log on */
+  uint out_frames;  /* output row length: frames n_frames..out_frames-1 get pad_value */
   float log_offset; /* offset (mode 0) or floor (modes 1, 2) */
   float mag_eps;    /* magnitude: sqrt(|X|^2 + mag_eps) */
+  float scale, shift, pad_value; /* output: scale * v + shift */
 } p;
 
 shared vec2 z[N];
@@ -79,7 +83,7 @@ float sample_at (uint b, uint t, uint n)
 
 void main ()
 {
-  uint pairs = (p.n_frames + 1u) / 2u;
+  uint pairs = (p.out_frames + 1u) / 2u;
   uint gid = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
   if (gid >= pairs * p.batch)
     return;
@@ -133,8 +137,14 @@ void main ()
       uint f = i / MAX_MELS;
       uint m = i % MAX_MELS;
       uint t = t0 + f;
-      if (t >= p.n_frames)
+      if (t >= p.out_frames)
         continue;
+      uint o = p.out_off + (b * MAX_MELS + m) * p.out_frames + t;
+      if (t >= p.n_frames)
+        {
+          outp[o] = p.scale * p.pad_value + p.shift;
+          continue;
+        }
       uint first = fb_info[3u * m], count = fb_info[3u * m + 1u], off = fb_info[3u * m + 2u];
       float acc = 0.0;
       for (uint q = 0u; q < count; q++)
@@ -147,6 +157,6 @@ void main ()
         v = log (max (acc, p.log_offset));
       else if (mode == 2u)
         v = log (max (acc, p.log_offset)) * 0.43429448190325176; /* log10 */
-      outp[p.out_off + (b * MAX_MELS + m) * p.n_frames + t] = v;
+      outp[o] = p.scale * v + p.shift;
     }
 }

@@ -243,6 +243,69 @@ test_other_params (void)
   g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
 }
 
+/* Synchformer's whole audio input: 14 overlapping segments, padded to 66
+ * frames and normalized, from one dispatch over a 4.8 s view. */
+static void
+test_synchformer_segments (void)
+{
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  SsMelParams p;
+  ss_mel_params_init_synchformer (&p);
+  g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+  gint64 L = 80000;
+  g_autofree float *x = make_signal (L, 16000);
+  g_autoptr (SsTensor) all = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (L), x, &error);
+  /* start 1000 samples in: a view with an offset */
+  g_autoptr (SsTensor) wave = ss_tensor_slice (all, 0, 1000, L, &error);
+  g_autoptr (SsTensor) out = ss_mel_compute_synchformer (mel, wave, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out->ndim, ==, 3);
+  g_assert_cmpint (out->shape[0], ==, 14);
+  g_assert_cmpint (out->shape[1], ==, 128);
+  g_assert_cmpint (out->shape[2], ==, 66);
+  g_autofree float *got = ss_tensor_to_floats_dup (out, &error);
+  MelRefParams rp = ref_params (&p);
+  double two_std = 2 * SS_MEL_SYNCHFORMER_STD;
+  float pad_norm = (float) ((0.0 - SS_MEL_SYNCHFORMER_MEAN) / two_std);
+  for (int s = 0; s < 14; s++)
+    {
+      gint64 T;
+      g_autofree double *ref = mel_ref_compute (&rp, x + 1000 + s * 5120, 10240, &T);
+      g_assert_cmpint (T, ==, 65);
+      g_autofree float *den = g_new (float, 128 * 65);
+      for (int m = 0; m < 128; m++)
+        {
+          const float *row = got + ((gsize) s * 128 + m) * 66;
+          for (int t = 0; t < 65; t++)
+            den[m * 65 + t] = (float) (row[t] * two_std + SS_MEL_SYNCHFORMER_MEAN);
+          g_assert_cmpfloat (fabsf (row[65] - pad_norm), <, 1e-6f);
+        }
+      compare_logmel (den, ref, 128, 65, 1e-3);
+    }
+
+  /* Truncation: 40 of the 65 frames, no normalization. */
+  g_autoptr (SsTensor) tr = ss_mel_compute_segments (mel, wave, 10240, 5120, 3, 40, 0.0f, 1.0f,
+                                                     0.0f, &error);
+  g_assert_no_error (error);
+  g_autofree float *gt = ss_tensor_to_floats_dup (tr, &error);
+  for (int s = 0; s < 3; s++)
+    {
+      gint64 T;
+      g_autofree double *ref = mel_ref_compute (&rp, x + 1000 + s * 5120, 10240, &T);
+      for (int m = 0; m < 128; m += 9)
+        for (int t = 0; t < 40; t++)
+          g_assert_cmpfloat (fabs (gt[((gsize) s * 128 + m) * 40 + t] - ref[m * 65 + t]), <,
+                             1e-3 * (1 + fabs (ref[m * 65 + t])));
+    }
+
+  /* Too short for 14 segments. */
+  g_autoptr (SsTensor) short_ = ss_tensor_slice (all, 0, 0, 70000, &error);
+  g_assert_null (ss_mel_compute_synchformer (mel, short_, &error));
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+}
+
 /* MMAudio's VAE mel at 16 and 44.1 kHz (magnitude, Slaney, clamped logs,
  * (n_fft - hop)/2 reflect padding, input clamping) against the reference. */
 static void
@@ -465,6 +528,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mel/other-params", test_other_params);
   g_test_add_func ("/mel/filterbank", test_filterbank);
   g_test_add_func ("/mel/mmaudio", test_mmaudio);
+  g_test_add_func ("/mel/synchformer-segments", test_synchformer_segments);
   g_test_add_func ("/mel/torchaudio-parity", test_torchaudio_parity);
   g_test_add_func ("/dsp/loudness", test_loudness);
   g_test_add_func ("/dsp/onsets", test_onsets);
