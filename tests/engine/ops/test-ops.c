@@ -318,6 +318,10 @@ test_norms (gconstpointer data)
     { 2, TRUE, TRUE, 4, { 2, 8, 5, 6 }, 4 },
     { 2, FALSE, FALSE, 3, { 3, 6, 10 }, 3 },
     { 2, TRUE, TRUE, 3, { 2, 6, 50 }, 1 },
+    /* blocks longer than 8192: the split (multi-workgroup) path */
+    { 2, TRUE, TRUE, 4, { 2, 4, 64, 80 }, 2 },
+    { 0, TRUE, TRUE, 2, { 2, 10000 }, 0 },
+    { 1, TRUE, FALSE, 2, { 3, 9000 }, 0 },
   };
   static const char *names[] = { "layer_norm", "rms_norm", "group_norm" };
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
