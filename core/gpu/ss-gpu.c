@@ -763,7 +763,8 @@ ss_gpu_device_get_caps (SsGpuDevice *dev)
 gboolean
 ss_gpu_device_use_coopmat (SsGpuDevice *dev)
 {
-  return dev->caps.coopmat_nv && dev->caps.coopmat_f16_16x16x16 && !dev->no_coopmat;
+  return dev->caps.coopmat_nv && dev->caps.coopmat_f16_16x16x16 && dev->caps.subgroup_size == 32 &&
+         dev->caps.shared_memory >= 40960 && !dev->no_coopmat;
 }
 
 void

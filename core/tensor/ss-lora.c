@@ -239,19 +239,7 @@ ss_lora_linear (SsLora *lora, const char *layer, SsTensor *x, SsTensor *w, SsTen
 
   if (lora->training && lora->dropout > 0.0f)
     {
-      gint64 n = ss_tensor_numel (x);
-      g_autofree float *mask = g_try_new (float, n);
-      if (!mask)
-        {
-          g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY,
-                       "Not enough memory for the LoRA dropout mask of layer “%s”", layer);
-          return NULL;
-        }
-      float keep = 1.0f / (1.0f - lora->dropout);
-      for (gint64 i = 0; i < n; i++)
-        mask[i] = g_rand_double (lora->rng) < lora->dropout ? 0.0f : keep;
-      g_autoptr (SsTensor) m = ss_tensor_new_from_floats (x->dtype, x->ndim, x->shape, mask, error);
-      if (!m || !(xin = ss_op_mul (x, m, error)))
+      if (!(xin = ss_lora_dropout (x, lora->dropout, g_rand_int (lora->rng), error)))
         return NULL;
     }
   else
@@ -267,6 +255,78 @@ ss_lora_linear (SsLora *lora, const char *layer, SsTensor *x, SsTensor *w, SsTen
   if (!ds)
     return NULL;
   return ss_op_add (base, ds, error);
+}
+
+typedef struct {
+  float   p;
+  guint32 seed;
+} DropoutData;
+
+static SsTensor *
+dropout_forward (SsTensor *x, float p, guint32 seed, GError **error)
+{
+  g_autoptr (SsTensor) xc = NULL;
+  {
+    SS_NO_GRAD_SCOPE;
+    xc = ss_tensor_contiguous (x, error);
+  }
+  if (!xc)
+    return NULL;
+  SsTensor *out = ss_tensor_new (xc->dtype, xc->ndim, xc->shape, error);
+  if (!out)
+    return NULL;
+  guint64 n = (guint64) ss_tensor_numel (xc);
+  if (n > G_MAXUINT32)
+    {
+      ss_tensor_unref (out);
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "Dropout over more than 2^32 elements");
+      return NULL;
+    }
+  struct { guint32 n, x_off, y_off, seed; float p, scale; } push = {
+    (guint32) n, (guint32) xc->offset, (guint32) out->offset, seed, p, 1.0f / (1.0f - p)
+  };
+  SsGpuBinding b[2] = { ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE) };
+  char name[64];
+  SsGpuDispatch d = { .shader = ss_tensor_shader ("dsp_lora_dropout", xc->dtype, name, sizeof name),
+                      .bindings = b, .n_bindings = 2, .push = &push, .push_size = sizeof push,
+                      .label = "dropout" };
+  ss_gpu_groups_1d (xc->device, (n + 255) / 256, d.groups);
+  if (!ss_gpu_dispatch (xc->device, &d, error))
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  return out;
+}
+
+static gboolean
+dropout_backward (SsAutogradNode *node, SsTensor *grad_out, SsTensor **grad_in, GError **error)
+{
+  DropoutData *dd = ss_autograd_node_get_data (node);
+  if (!ss_autograd_node_needs_input_grad (node, 0))
+    return TRUE;
+  grad_in[0] = dropout_forward (grad_out, dd->p, dd->seed, error);
+  return grad_in[0] != NULL;
+}
+
+SsTensor *
+ss_lora_dropout (SsTensor *x, float p, guint32 seed, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  g_return_val_if_fail (p >= 0.0f && p < 1.0f, NULL);
+  if (p == 0.0f)
+    return ss_tensor_ref (x);
+  SsTensor *out = dropout_forward (x, p, seed, error);
+  if (out && ss_autograd_needs_grad (1, &x))
+    {
+      SsAutogradNode *n = ss_autograd_node_new ("dropout", dropout_backward, 1, &x);
+      DropoutData *dd = g_new (DropoutData, 1);
+      dd->p = p;
+      dd->seed = seed;
+      ss_autograd_node_set_data (n, dd, g_free);
+      ss_autograd_attach (out, n);
+    }
+  return out;
 }
 
 static int

@@ -62,6 +62,12 @@ gboolean  ss_lora_get_adapter (SsLora *lora, const char *layer, SsTensor **a, Ss
 SsTensor *ss_lora_linear (SsLora *lora, const char *layer, SsTensor *x, SsTensor *w,
                           SsTensor *bias, GError **error);
 
+/* Inverted dropout on the GPU with autograd: each element is zeroed with
+ * probability p and the rest scaled by 1 / (1 - p); the mask is a hash of
+ * (seed, element index), so equal seeds give equal masks and the backward pass
+ * needs no stored mask. p = 0 returns a new reference to x. */
+SsTensor *ss_lora_dropout (SsTensor *x, float p, guint32 seed, GError **error);
+
 /* Dropout is applied only while training (default TRUE). */
 void      ss_lora_set_training (SsLora *lora, gboolean training);
 

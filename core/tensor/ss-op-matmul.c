@@ -40,6 +40,9 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   if (a_ld % 8 || b_ld % 8 || c->rs % 8 || a->off % 8 || b->off % 8 || c->off % 8 ||
       a->bs % 8 || b->bs % 8 || c->bs % 8 || m < 64 || n < 64 || k < 32)
     return FALSE;
+  /* the contiguous extent of each operand must be whole 8-element vectors */
+  if ((a_col ? m : k) % 8 || (b_col ? k : n) % 8)
+    return FALSE;
   CoopPush p = {
     .M = m, .N = n, .K = k,
     .flags = (a_col ? 1u : 0u) | (b_col ? 2u : 0u) | ((guint32) bias_mode << 2),

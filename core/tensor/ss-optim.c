@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tensor/ss-autograd.h"
+#include "tensor/ss-safetensors.h"
 
 typedef struct {
   SsTensor *param;
@@ -338,5 +339,152 @@ ss_optim_get_grad_norm (SsOptim *opt, float *norm, GError **error)
   if (!ss_gpu_buffer_download (opt->coef, 0, v, sizeof v, error))
     return FALSE;
   *norm = v[0];
+  return TRUE;
+}
+
+float
+ss_optim_lr_warmup_cosine (gint64 step, gint64 warmup, gint64 total, float base_lr, float min_lr)
+{
+  g_return_val_if_fail (step >= 0 && warmup >= 0, base_lr);
+  if (step < warmup)
+    return (float) (base_lr * (double) (step + 1) / (double) warmup);
+  if (step >= total || total <= warmup)
+    return step >= total ? min_lr : base_lr;
+  double progress = (double) (step - warmup) / (double) (total - warmup);
+  return (float) (min_lr + 0.5 * (base_lr - min_lr) * (1.0 + cos (G_PI * progress)));
+}
+
+static const char *const state_parts[3] = { "m", "v", "master" };
+
+static SsTensor **
+slot_part (Slot *s, int k)
+{
+  return k == 0 ? &s->m : k == 1 ? &s->v : &s->master;
+}
+
+gboolean
+ss_optim_save_state (SsOptim *opt, const char *path, GError **error)
+{
+  g_return_val_if_fail (opt != NULL && path != NULL, FALSE);
+  g_autoptr (SsSafetensorsWriter) w = ss_safetensors_writer_new ();
+  for (guint i = 0; i < opt->slots->len; i++)
+    {
+      Slot *s = &g_array_index (opt->slots, Slot, i);
+      for (int k = 0; k < 3; k++)
+        {
+          SsTensor *t = *slot_part (s, k);
+          if (!t)
+            continue;
+          g_autofree float *data = ss_tensor_to_floats_dup (t, error);
+          if (!data)
+            return FALSE;
+          g_autofree char *name = g_strdup_printf ("state.%u.%s", i, state_parts[k]);
+          ss_safetensors_writer_add (w, name, SS_SAFETENSORS_F32, (guint) t->ndim, t->shape, data);
+        }
+      g_autofree char *sname = g_strdup_printf ("state.%u.step", i);
+      ss_safetensors_writer_add (w, sname, SS_SAFETENSORS_I64, 0, NULL, &s->step);
+    }
+  char buf[32];
+  ss_safetensors_writer_set_metadata (w, "optimizer", opt->kind == SS_OPTIM_ADAMW ? "adamw" : "sgd");
+  g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, opt->step);
+  ss_safetensors_writer_set_metadata (w, "step", buf);
+  g_snprintf (buf, sizeof buf, "%u", opt->slots->len);
+  ss_safetensors_writer_set_metadata (w, "n_params", buf);
+  return ss_safetensors_writer_write (w, path, error);
+}
+
+gboolean
+ss_optim_load_state (SsOptim *opt, const char *path, GError **error)
+{
+  g_return_val_if_fail (opt != NULL && path != NULL, FALSE);
+  g_autoptr (SsSafetensors) st = ss_safetensors_open (path, error);
+  if (!st)
+    return FALSE;
+  const char *file = ss_safetensors_get_display_name (st);
+  const char *kind = ss_safetensors_get_metadata_value (st, "optimizer");
+  const char *want = opt->kind == SS_OPTIM_ADAMW ? "adamw" : "sgd";
+  if (g_strcmp0 (kind, want) != 0)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "“%s” is not %s optimizer state (it says “%s”)", file, want,
+                   kind ? kind : "nothing");
+      return FALSE;
+    }
+  gint64 n_params = -1, step = -1;
+  const char *np = ss_safetensors_get_metadata_value (st, "n_params");
+  const char *sp = ss_safetensors_get_metadata_value (st, "step");
+  if (!np || !g_ascii_string_to_signed (np, 10, 0, G_MAXINT32, &n_params, NULL) || !sp ||
+      !g_ascii_string_to_signed (sp, 10, 0, G_MAXINT64, &step, NULL) ||
+      n_params != opt->slots->len)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "“%s” holds optimizer state for %s parameters, this training has %u", file,
+                   np ? np : "?", opt->slots->len);
+      return FALSE;
+    }
+
+  /* Validate everything before changing anything. */
+  guint n = opt->slots->len;
+  g_autofree gint64 *steps = g_new0 (gint64, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      Slot *s = &g_array_index (opt->slots, Slot, i);
+      g_autofree char *sname = g_strdup_printf ("state.%u.step", i);
+      const SsSafetensorsInfo *si = ss_safetensors_get (st, sname, error);
+      if (!si)
+        return FALSE;
+      if (si->dtype != SS_SAFETENSORS_I64 || si->numel != 1)
+        {
+          g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "“%s”: tensor “%s” is not one I64",
+                       file, sname);
+          return FALSE;
+        }
+      memcpy (&steps[i], si->data, 8);
+      for (int k = 0; k < 3; k++)
+        {
+          g_autofree char *name = g_strdup_printf ("state.%u.%s", i, state_parts[k]);
+          const SsSafetensorsInfo *info = ss_safetensors_lookup (st, name);
+          if (!info)
+            continue;
+          gboolean ok = info->dtype == SS_SAFETENSORS_F32 && info->rank == (guint) s->param->ndim;
+          for (int d = 0; ok && d < s->param->ndim; d++)
+            ok = info->shape[d] == s->param->shape[d];
+          if (!ok)
+            {
+              g_autofree char *ps = ss_tensor_describe (s->param);
+              g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                           "“%s”: tensor “%s” does not match parameter %u (%s)", file, name, i, ps);
+              return FALSE;
+            }
+        }
+    }
+  /* Load into new tensors, then swap in. */
+  g_autofree SsTensor **fresh = g_new0 (SsTensor *, 3 * MAX (n, 1));
+  gboolean ok = TRUE;
+  for (guint i = 0; i < n && ok; i++)
+    for (int k = 0; k < 3 && ok; k++)
+      {
+        g_autofree char *name = g_strdup_printf ("state.%u.%s", i, state_parts[k]);
+        if (ss_safetensors_has (st, name))
+          ok = (fresh[3 * i + k] = ss_safetensors_load_tensor (st, name, SS_DTYPE_F32, error)) != NULL;
+      }
+  if (!ok)
+    {
+      for (guint i = 0; i < 3 * n; i++)
+        g_clear_pointer (&fresh[i], ss_tensor_unref);
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      Slot *s = &g_array_index (opt->slots, Slot, i);
+      for (int k = 0; k < 3; k++)
+        {
+          SsTensor **part = slot_part (s, k);
+          g_clear_pointer (part, ss_tensor_unref);
+          *part = fresh[3 * i + k]; /* shapes were checked above */
+        }
+      s->step = steps[i];
+    }
+  opt->step = step;
   return TRUE;
 }

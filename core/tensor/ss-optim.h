@@ -77,4 +77,20 @@ gint64   ss_optim_get_step (SsOptim *opt);
  * while clipping is on, else FALSE with SS_ERROR_FAILED. Waits for the GPU. */
 gboolean ss_optim_get_grad_norm (SsOptim *opt, float *norm, GError **error);
 
+/* Optimizer state (for resuming training): per parameter, in the order the
+ * parameters were added, "state.<i>.m", "state.<i>.v", "state.<i>.master"
+ * (those that exist, F32) and "state.<i>.step" (I64 scalar); metadata
+ * "optimizer" ("adamw"/"sgd"), "step", "n_params". Atomic write. Loading
+ * checks the kind, the parameter count and every shape, and leaves the
+ * optimizer unchanged on error. Hyper-parameters are not stored (set them
+ * again). */
+gboolean ss_optim_save_state (SsOptim *opt, const char *path, GError **error);
+gboolean ss_optim_load_state (SsOptim *opt, const char *path, GError **error);
+
+/* Learning-rate schedule: linear warmup from 0 over warmup steps (step is
+ * 0-based: step 0 gives base_lr / warmup), then cosine decay from base_lr to
+ * min_lr at step total, min_lr afterwards. */
+float    ss_optim_lr_warmup_cosine (gint64 step, gint64 warmup, gint64 total, float base_lr,
+                                    float min_lr);
+
 G_END_DECLS

@@ -884,6 +884,21 @@ ss_safetensors_load_tensor (SsSafetensors *self, const char *name, SsDType dtype
                                       : ss_safetensors_read_bf16 (self, name, h, info->numel, error);
   return ok ? ss_tensor_new_from_raw (dtype, ndim, shape, h, error) : NULL;
 }
+
+SsTensor *
+ss_safetensors_set_load_tensor (SsSafetensorsSet *set, const char *name, SsDType dtype,
+                                GError **error)
+{
+  g_return_val_if_fail (set != NULL && name != NULL, NULL);
+  SsSafetensors *st = ss_safetensors_set_get_file (set, name);
+  if (!st)
+    {
+      set_error (error, SS_ERROR_NOT_FOUND, ss_safetensors_set_get_display_name (set),
+                 "there is no tensor “%s”", name);
+      return NULL;
+    }
+  return ss_safetensors_load_tensor (st, name, dtype, error);
+}
 #endif
 
 /* ---------------------------------------------------------------------------
@@ -928,12 +943,13 @@ dtype_ok (SsSafetensorsDtype want, SsSafetensorsDtype have, SsSafetensorsCheckFl
   return FALSE;
 }
 
-gboolean
-ss_safetensors_check (SsSafetensors *self, const SsSafetensorsExpect *expect, gsize n_expect,
-                      SsSafetensorsCheckFlags flags, GError **error)
+typedef const SsSafetensorsInfo *(*LookupFunc) (gpointer data, const char *name);
+
+static gboolean
+check_common (const char *display, const char *const *names, LookupFunc lookup, gpointer data,
+              const SsSafetensorsExpect *expect, gsize n_expect, SsSafetensorsCheckFlags flags,
+              GError **error)
 {
-  g_return_val_if_fail (SS_IS_SAFETENSORS (self), FALSE);
-  g_return_val_if_fail (expect != NULL || n_expect == 0, FALSE);
 
   g_autoptr (GString) missing = g_string_new (NULL);
   g_autoptr (GString) mismatched = g_string_new (NULL);
@@ -946,7 +962,7 @@ ss_safetensors_check (SsSafetensors *self, const SsSafetensorsExpect *expect, gs
       const SsSafetensorsExpect *x = &expect[i];
       g_return_val_if_fail (x->name != NULL && x->rank <= SS_SAFETENSORS_MAX_RANK, FALSE);
       g_hash_table_add (wanted, (gpointer) x->name);
-      const SsSafetensorsInfo *info = ss_safetensors_lookup (self, x->name);
+      const SsSafetensorsInfo *info = lookup (data, x->name);
       if (!info)
         {
           if (!(flags & SS_SAFETENSORS_CHECK_ALLOW_MISSING))
@@ -966,9 +982,9 @@ ss_safetensors_check (SsSafetensors *self, const SsSafetensorsExpect *expect, gs
         }
     }
   if (!(flags & SS_SAFETENSORS_CHECK_ALLOW_UNEXPECTED))
-    for (guint i = 0; self->names[i]; i++)
-      if (!g_hash_table_contains (wanted, self->names[i]))
-        list_add (unexpected, &n_unexpected, "“%s”", self->names[i]);
+    for (guint i = 0; names[i]; i++)
+      if (!g_hash_table_contains (wanted, names[i]))
+        list_add (unexpected, &n_unexpected, "“%s”", names[i]);
 
   if (n_missing + n_mismatched + n_unexpected == 0)
     return TRUE;
@@ -986,8 +1002,294 @@ ss_safetensors_check (SsSafetensors *self, const SsSafetensorsExpect *expect, gs
   if (n_unexpected)
     g_string_append_printf (msg, " %u tensor%s not part of the model: %s.", n_unexpected,
                             n_unexpected == 1 ? " is" : "s are", unexpected->str);
-  set_error (error, SS_ERROR_INVALID_DATA, self->display_name, "%s", msg->str);
+  set_error (error, SS_ERROR_INVALID_DATA, display, "%s", msg->str);
   return FALSE;
+}
+
+static const SsSafetensorsInfo *
+lookup_file (gpointer data, const char *name)
+{
+  return ss_safetensors_lookup (data, name);
+}
+
+gboolean
+ss_safetensors_check (SsSafetensors *self, const SsSafetensorsExpect *expect, gsize n_expect,
+                      SsSafetensorsCheckFlags flags, GError **error)
+{
+  g_return_val_if_fail (SS_IS_SAFETENSORS (self), FALSE);
+  g_return_val_if_fail (expect != NULL || n_expect == 0, FALSE);
+  return check_common (self->display_name, self->names, lookup_file, self, expect, n_expect, flags,
+                       error);
+}
+
+/* ---------------------------------------------------------------------------
+ * sharded checkpoints
+ */
+
+static gboolean
+valid_shard_name (const char *s)
+{
+  return *s && !strchr (s, '/') && !strchr (s, '\\') && strcmp (s, ".") != 0 &&
+         strcmp (s, "..") != 0 && g_str_has_suffix (s, ".safetensors");
+}
+
+GHashTable *
+ss_safetensors_index_parse (const char *data, gsize len, const char *display, GError **error)
+{
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  const char *file = display ? display : "index";
+  if (len > SS_SAFETENSORS_MAX_HEADER)
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is larger than 100 MiB");
+      return NULL;
+    }
+  if (memchr (data, '\0', len) || !g_utf8_validate_len (data, len, NULL))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not UTF-8 text");
+      return NULL;
+    }
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) jerr = NULL;
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &jerr))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not valid JSON (%s)",
+                 jerr->message);
+      return NULL;
+    }
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not a JSON object");
+      return NULL;
+    }
+  JsonObject *robj = json_node_get_object (root);
+  JsonNode *meta = json_object_get_member (robj, "metadata");
+  if (meta && !JSON_NODE_HOLDS_OBJECT (meta) && !JSON_NODE_HOLDS_NULL (meta))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the index's “metadata” is not an object");
+      return NULL;
+    }
+  JsonNode *wm = json_object_get_member (robj, "weight_map");
+  if (!wm || !JSON_NODE_HOLDS_OBJECT (wm))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file,
+                 "the index has no “weight_map” object (not a sharded safetensors index)");
+      return NULL;
+    }
+  JsonObject *wobj = json_node_get_object (wm);
+  g_autoptr (GList) members = json_object_get_members (wobj);
+  g_autoptr (GHashTable) map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (GList *l = members; l; l = l->next)
+    {
+      JsonNode *v = json_object_get_member (wobj, l->data);
+      const char *shard = NULL;
+      if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_STRING)
+        shard = json_node_get_string (v);
+      if (!shard || !valid_shard_name (shard))
+        {
+          set_error (error, SS_ERROR_INVALID_DATA, file,
+                     "tensor “%s” is mapped to something that is not a .safetensors file in the "
+                     "same folder",
+                     (const char *) l->data);
+          return NULL;
+        }
+      g_hash_table_insert (map, g_strdup (l->data), g_strdup (shard));
+    }
+  if (g_hash_table_size (map) == 0)
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the index lists no tensors");
+      return NULL;
+    }
+  return g_steal_pointer (&map);
+}
+
+struct _SsSafetensorsSet {
+  char       *display_name;
+  GPtrArray  *files;    /* SsSafetensors* */
+  GHashTable *where;    /* name -> file index + 1 */
+  const char **names;   /* sorted, NULL-terminated (borrowed from the files) */
+  guint       n;
+};
+
+void
+ss_safetensors_set_free (SsSafetensorsSet *set)
+{
+  if (!set)
+    return;
+  g_clear_pointer (&set->where, g_hash_table_unref);
+  g_clear_pointer (&set->files, g_ptr_array_unref);
+  g_free (set->names);
+  g_free (set->display_name);
+  g_free (set);
+}
+
+static int
+cmp_strp (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+SsSafetensorsSet *
+ss_safetensors_set_open (const char *path, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  g_autoptr (SsSafetensorsSet) set = g_new0 (SsSafetensorsSet, 1);
+  set->display_name = g_filename_display_basename (path);
+  set->files = g_ptr_array_new_with_free_func (g_object_unref);
+  set->where = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (!g_str_has_suffix (path, ".json"))
+    {
+      SsSafetensors *st = ss_safetensors_open (path, error);
+      if (!st)
+        return NULL;
+      g_ptr_array_add (set->files, st);
+      for (guint i = 0; st->names[i]; i++)
+        g_hash_table_insert (set->where, (gpointer) st->names[i], GUINT_TO_POINTER (1));
+    }
+  else
+    {
+      g_autofree char *text = NULL;
+      gsize len = 0;
+      g_autoptr (GError) ferr = NULL;
+      if (!g_file_get_contents (path, &text, &len, &ferr))
+        {
+          int code = g_error_matches (ferr, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? SS_ERROR_NOT_FOUND
+                                                                              : SS_ERROR_IO;
+          set_error (error, code, set->display_name, "%s",
+                     code == SS_ERROR_NOT_FOUND ? "no such file" : ferr->message);
+          return NULL;
+        }
+      g_autoptr (GHashTable) map = ss_safetensors_index_parse (text, len, set->display_name, error);
+      if (!map)
+        return NULL;
+      /* open the shards in name order */
+      g_autoptr (GPtrArray) shards = g_ptr_array_new ();
+      g_autoptr (GHashTable) shard_idx = g_hash_table_new (g_str_hash, g_str_equal);
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, map);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        if (!g_hash_table_contains (shard_idx, v))
+          {
+            g_hash_table_insert (shard_idx, v, NULL);
+            g_ptr_array_add (shards, v);
+          }
+      g_ptr_array_sort (shards, cmp_strp);
+      g_autofree char *dir = g_path_get_dirname (path);
+      for (guint i = 0; i < shards->len; i++)
+        {
+          g_hash_table_insert (shard_idx, shards->pdata[i], GUINT_TO_POINTER (i + 1));
+          g_autofree char *sp = g_build_filename (dir, shards->pdata[i], NULL);
+          SsSafetensors *st = ss_safetensors_open (sp, error);
+          if (!st)
+            {
+              if (error && *error)
+                g_prefix_error (error, "“%s” names a shard that cannot be used: ", set->display_name);
+              return NULL;
+            }
+          g_ptr_array_add (set->files, st);
+        }
+      /* every listed tensor is in its shard ... */
+      g_hash_table_iter_init (&it, map);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        {
+          guint fi = GPOINTER_TO_UINT (g_hash_table_lookup (shard_idx, v));
+          SsSafetensors *st = set->files->pdata[fi - 1];
+          const SsSafetensorsInfo *info = ss_safetensors_lookup (st, k);
+          if (!info)
+            {
+              set_error (error, SS_ERROR_INVALID_DATA, set->display_name,
+                         "tensor “%s” should be in “%s”, but it is not there (mixed-up download?)",
+                         (const char *) k, (const char *) v);
+              return NULL;
+            }
+          g_hash_table_insert (set->where, (gpointer) info->name, GUINT_TO_POINTER (fi));
+        }
+      /* ... and every tensor of a shard is listed for that shard */
+      for (guint i = 0; i < set->files->len; i++)
+        {
+          SsSafetensors *st = set->files->pdata[i];
+          for (guint j = 0; st->names[j]; j++)
+            if (GPOINTER_TO_UINT (g_hash_table_lookup (set->where, st->names[j])) != i + 1)
+              {
+                set_error (error, SS_ERROR_INVALID_DATA, set->display_name,
+                           "tensor “%s” in “%s” is not listed for that file in the index", st->names[j],
+                           st->display_name);
+                return NULL;
+              }
+        }
+    }
+
+  set->n = g_hash_table_size (set->where);
+  set->names = g_new0 (const char *, set->n + 1);
+  GHashTableIter it;
+  gpointer k;
+  guint i = 0;
+  g_hash_table_iter_init (&it, set->where);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    set->names[i++] = k;
+  qsort (set->names, set->n, sizeof (char *), cmp_strp);
+  return g_steal_pointer (&set);
+}
+
+const char *
+ss_safetensors_set_get_display_name (SsSafetensorsSet *set)
+{
+  g_return_val_if_fail (set != NULL, NULL);
+  return set->display_name;
+}
+
+guint
+ss_safetensors_set_get_n_tensors (SsSafetensorsSet *set)
+{
+  g_return_val_if_fail (set != NULL, 0);
+  return set->n;
+}
+
+const char *const *
+ss_safetensors_set_get_names (SsSafetensorsSet *set)
+{
+  g_return_val_if_fail (set != NULL, NULL);
+  return set->names;
+}
+
+guint
+ss_safetensors_set_get_n_files (SsSafetensorsSet *set)
+{
+  g_return_val_if_fail (set != NULL, 0);
+  return set->files->len;
+}
+
+SsSafetensors *
+ss_safetensors_set_get_file (SsSafetensorsSet *set, const char *name)
+{
+  g_return_val_if_fail (set != NULL && name != NULL, NULL);
+  guint fi = GPOINTER_TO_UINT (g_hash_table_lookup (set->where, name));
+  return fi ? set->files->pdata[fi - 1] : NULL;
+}
+
+const SsSafetensorsInfo *
+ss_safetensors_set_lookup (SsSafetensorsSet *set, const char *name)
+{
+  SsSafetensors *st = ss_safetensors_set_get_file (set, name);
+  return st ? ss_safetensors_lookup (st, name) : NULL;
+}
+
+static const SsSafetensorsInfo *
+lookup_set (gpointer data, const char *name)
+{
+  return ss_safetensors_set_lookup (data, name);
+}
+
+gboolean
+ss_safetensors_set_check (SsSafetensorsSet *set, const SsSafetensorsExpect *expect,
+                          gsize n_expect, SsSafetensorsCheckFlags flags, GError **error)
+{
+  g_return_val_if_fail (set != NULL, FALSE);
+  g_return_val_if_fail (expect != NULL || n_expect == 0, FALSE);
+  return check_common (set->display_name, set->names, lookup_set, set, expect, n_expect, flags,
+                       error);
 }
 
 /* ---------------------------------------------------------------------------

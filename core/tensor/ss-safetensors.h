@@ -142,6 +142,35 @@ gboolean ss_safetensors_check (SsSafetensors *self, const SsSafetensorsExpect *e
                                gsize n_expect, SsSafetensorsCheckFlags flags,
                                GError **error);
 
+/* Sharded checkpoints (and single files behind the same API).
+ * ss_safetensors_set_open() takes a .safetensors file, or a Hugging Face index
+ * "*.safetensors.index.json" ({"metadata": {...}, "weight_map": {tensor: shard}})
+ * and opens every shard it names (file names in the same folder only). Every
+ * tensor of the weight map must be in its shard and every tensor of a shard
+ * listed for it; errors name the index or shard file and the tensor. */
+typedef struct _SsSafetensorsSet SsSafetensorsSet;
+
+SsSafetensorsSet *ss_safetensors_set_open (const char *path, GError **error);
+void              ss_safetensors_set_free (SsSafetensorsSet *set);
+const char       *ss_safetensors_set_get_display_name (SsSafetensorsSet *set);
+guint             ss_safetensors_set_get_n_tensors (SsSafetensorsSet *set);
+const char *const *ss_safetensors_set_get_names (SsSafetensorsSet *set);  /* sorted */
+guint             ss_safetensors_set_get_n_files (SsSafetensorsSet *set);
+/* The file holding a tensor (borrowed), or NULL. */
+SsSafetensors    *ss_safetensors_set_get_file (SsSafetensorsSet *set, const char *name);
+const SsSafetensorsInfo *ss_safetensors_set_lookup (SsSafetensorsSet *set, const char *name);
+gboolean          ss_safetensors_set_check (SsSafetensorsSet *set,
+                                            const SsSafetensorsExpect *expect, gsize n_expect,
+                                            SsSafetensorsCheckFlags flags, GError **error);
+SsTensor         *ss_safetensors_set_load_tensor (SsSafetensorsSet *set, const char *name,
+                                                  SsDType dtype, GError **error);
+/* The index parser alone (tensor name -> shard file name; g_hash_table_unref).
+ * Used by ss_safetensors_set_open and the fuzz target. */
+GHashTable       *ss_safetensors_index_parse (const char *data, gsize len, const char *display,
+                                              GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsSafetensorsSet, ss_safetensors_set_free)
+
 /* Writer: collects tensors, then writes atomically (temp file in the same
  * folder, fsync, rename). Header names sorted; header padded with spaces to a
  * multiple of 8 so data starts aligned. */

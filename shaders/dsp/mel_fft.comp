@@ -8,15 +8,18 @@
  * decimation in time), separates the two real spectra
  *   Xa[k] = (Z[k] + conj Z[N-k]) / 2,  Xb[k] = (Z[k] - conj Z[N-k]) / 2i,
  * takes |X|^2 for k = 0..N/2, applies the sparse triangular mel filterbank and
- * writes log(mel + log_offset) (or the mel power when log_offset <= 0).
+ * writes log(mel + log_offset) (or another log mode, or the raw mel).
+ * Optionally |X| instead of |X|^2 and input clamping (MMAudio's VAE mel).
  *
- * Frame t covers padded samples [t*hop, t*hop + N); with center the signal is
- * reflect-padded by N/2 on both sides (torch.stft(center=True,
+ * Frame t covers padded samples [t*hop, t*hop + N); the signal is
+ * reflect-padded by p.pad on both sides (N/2: torch.stft(center=True,
  * pad_mode="reflect")). The window (win_length periodic Hann, zero-padded
  * to N, centered) comes in a buffer, as do the twiddles e^{-2 pi i k/N}
  * computed in double on the host.
  *
- * Output layout [B, n_mels, T] (torchaudio's (..., n_mels, time)).
+ * Output layout [B, n_mels, out_frames] (torchaudio's (..., n_mels, time));
+ * frames past the signal's own count get pad_value; all values pass through
+ * scale * v + shift (Synchformer's PadOrTruncate and normalization).
  */
 #extension GL_EXT_control_flow_attributes : enable
 
@@ -39,13 +42,17 @@ layout (push_constant) uniform P {
   uint n_frames;    /* T */
   uint batch;
   uint hop;
-  uint center;      /* 1: reflect-pad N/2 */
+  uint pad;         /* reflect padding on both sides (N/2 for center) */
   uint wave_off;    /* element offset of item 0 */
   uint wave_stride; /* elements between batch items */
   uint out_off;
   uint win_begin;   /* first non-zero window index */
   uint win_end;     /* one past the last */
-  float log_offset; /* > 0: log(x + log_offset) */
+  uint flags;       /* 1 magnitude, 2 clamp input, (>>2)&3 log mode, 16 log on */
+  uint out_frames;  /* output row length: frames n_frames..out_frames-1 get pad_value */
+  float log_offset; /* offset (mode 0) or floor (modes 1, 2) */
+  float mag_eps;    /* magnitude: sqrt(|X|^2 + mag_eps) */
+  float scale, shift, pad_value; /* output: scale * v + shift */
 } p;
 
 shared vec2 z[N];
@@ -61,23 +68,22 @@ float sample_at (uint b, uint t, uint n)
   if (t >= p.n_frames || n < p.win_begin || n >= p.win_end)
     return 0.0;
   int L = int (p.n_samples);
-  int src = int (t * p.hop + n);
-  if (p.center != 0u)
-    {
-      src -= int (N / 2u);
-      if (src < 0)
-        src = -src;
-      if (src >= L)
-        src = 2 * (L - 1) - src;
-    }
-  if (src < 0 || src >= L) /* only for inputs shorter than N/2 (the host refuses those) */
+  int src = int (t * p.hop + n) - int (p.pad);
+  if (src < 0)
+    src = -src; /* reflect without repeating the edge sample */
+  if (src >= L)
+    src = 2 * (L - 1) - src;
+  if (src < 0 || src >= L) /* only for inputs not longer than the padding (the host refuses those) */
     return 0.0;
-  return wave[p.wave_off + b * p.wave_stride + uint (src)] * window[n];
+  float x = wave[p.wave_off + b * p.wave_stride + uint (src)];
+  if ((p.flags & 2u) != 0u)
+    x = clamp (x, -1.0, 1.0);
+  return x * window[n];
 }
 
 void main ()
 {
-  uint pairs = (p.n_frames + 1u) / 2u;
+  uint pairs = (p.out_frames + 1u) / 2u;
   uint gid = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
   if (gid >= pairs * p.batch)
     return;
@@ -115,8 +121,14 @@ void main ()
       /* Xa = (a + conj c)/2, Xb = (a - conj c)/(2i) */
       vec2 xa = 0.5 * vec2 (a.x + c.x, a.y - c.y);
       vec2 xb = 0.5 * vec2 (a.y + c.y, c.x - a.x);
-      power[0][k] = dot (xa, xa);
-      power[1][k] = dot (xb, xb);
+      float pa = dot (xa, xa), pb = dot (xb, xb);
+      if ((p.flags & 1u) != 0u)
+        {
+          pa = sqrt (pa + p.mag_eps);
+          pb = sqrt (pb + p.mag_eps);
+        }
+      power[0][k] = pa;
+      power[1][k] = pb;
     }
   barrier ();
 
@@ -125,13 +137,26 @@ void main ()
       uint f = i / MAX_MELS;
       uint m = i % MAX_MELS;
       uint t = t0 + f;
-      if (t >= p.n_frames)
+      if (t >= p.out_frames)
         continue;
+      uint o = p.out_off + (b * MAX_MELS + m) * p.out_frames + t;
+      if (t >= p.n_frames)
+        {
+          outp[o] = p.scale * p.pad_value + p.shift;
+          continue;
+        }
       uint first = fb_info[3u * m], count = fb_info[3u * m + 1u], off = fb_info[3u * m + 2u];
       float acc = 0.0;
       for (uint q = 0u; q < count; q++)
         acc += fb_w[off + q] * power[f][first + q];
-      float v = p.log_offset > 0.0 ? log (acc + p.log_offset) : acc;
-      outp[p.out_off + (b * MAX_MELS + m) * p.n_frames + t] = v;
+      uint mode = (p.flags >> 2u) & 3u;
+      float v = acc;
+      if (mode == 0u && (p.flags & 16u) != 0u)
+        v = log (acc + p.log_offset);
+      else if (mode == 1u)
+        v = log (max (acc, p.log_offset));
+      else if (mode == 2u)
+        v = log (max (acc, p.log_offset)) * 0.43429448190325176; /* log10 */
+      outp[o] = p.scale * v + p.shift;
     }
 }

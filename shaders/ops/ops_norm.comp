@@ -9,6 +9,14 @@
  * STAGE 2: dw / db, one workgroup per channel
  * STAGE 3: dw / db for s == 1 and groups == 1 (layer / RMS norm): one
  *          workgroup per 32 channels, 4 row lanes, coalesced reads
+ * Long blocks (block_len > 8192, e.g. group norm on images) split the work
+ * over chunks of chunk_len elements so that every SM has work:
+ * STAGE 4: per (block, chunk) mean and M2 -> part
+ * STAGE 5: per block (one thread) Chan's combination -> stats
+ * STAGE 6: per element y
+ * STAGE 7: per (block, chunk) sums of g and g * xhat -> part
+ * STAGE 8: per block (one thread) means -> part[2 nparts + 2 bk]
+ * STAGE 9: per element dx
  * RMS 1: no mean subtraction (RMS norm). */
 #include "ss-common.glsl"
 #define OPS_WG 128
@@ -24,11 +32,13 @@ layout (binding = 3) readonly buffer DY { SS_T dy[]; };
 layout (binding = 4) buffer ST { float stats[]; };
 layout (binding = 5) writeonly buffer Y { SS_T y[]; };     /* y or dx or dw */
 layout (binding = 6) writeonly buffer DB { SS_T db[]; };   /* db (stage 2) */
+layout (binding = 7) buffer PT { float part[]; };          /* stages 4..9 */
 layout (push_constant) uniform P {
   uint nblocks, block_len, s, cg, groups, channels;
   uint x_off, w_off, b_off, dy_off, y_off, db_off;
   uint has_w, has_b;
   float eps;
+  uint chunk_len, chunks;
 } p;
 
 uint chan (uint bk, uint i) { return (bk % p.groups) * p.cg + i / p.s; }
@@ -40,6 +50,92 @@ void main ()
   uint lid = gl_LocalInvocationID.x;
   uint g = ss_linear_group ();
   float inv_len = 1.0 / float (p.block_len);
+  if (STAGE == 4 || STAGE == 7) {
+    if (g >= p.nblocks * p.chunks)
+      return;
+    uint bk = g / p.chunks, c = g % p.chunks;
+    uint lo = c * p.chunk_len, hi = min (p.block_len, lo + p.chunk_len);
+    uint base = bk * p.block_len;
+    if (STAGE == 4) {
+      float mean = 0.0;
+      if (RMS == 0) {
+        float s = 0.0;
+        for (uint i = lo + lid; i < hi; i += OPS_WG)
+          s += SS_LOAD (x[p.x_off + base + i]);
+        mean = ops_wg_sum (s) / float (hi - lo);
+      }
+      float m2 = 0.0;
+      for (uint i = lo + lid; i < hi; i += OPS_WG) {
+        float d = SS_LOAD (x[p.x_off + base + i]) - mean;
+        m2 += d * d;
+      }
+      m2 = ops_wg_sum (m2);
+      if (lid == 0) {
+        part[2 * g] = mean;
+        part[2 * g + 1] = m2;
+      }
+    } else {
+      float mu = stats[2 * bk], rstd = stats[2 * bk + 1];
+      float sg = 0.0, sgx = 0.0;
+      for (uint i = lo + lid; i < hi; i += OPS_WG) {
+        float gg = SS_LOAD (dy[p.dy_off + base + i]) * wv (chan (bk, i));
+        sg += gg;
+        sgx += gg * (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
+      }
+      sg = ops_wg_sum (sg);
+      sgx = ops_wg_sum (sgx);
+      if (lid == 0) {
+        part[2 * g] = sg;
+        part[2 * g + 1] = sgx;
+      }
+    }
+    return;
+  }
+  if (STAGE == 5 || STAGE == 8) {
+    uint bk = g * OPS_WG + lid;
+    if (bk >= p.nblocks)
+      return;
+    if (STAGE == 5) {
+      float n = 0.0, mean = 0.0, m2 = 0.0;
+      for (uint c = 0; c < p.chunks; c++) {
+        float nb = float (min (p.block_len, (c + 1) * p.chunk_len) - c * p.chunk_len);
+        float mb = part[2 * (bk * p.chunks + c)], m2b = part[2 * (bk * p.chunks + c) + 1];
+        float tot = n + nb, delta = mb - mean;
+        mean += delta * nb / tot;
+        m2 += m2b + delta * delta * n * nb / tot;
+        n = tot;
+      }
+      stats[2 * bk] = mean;
+      stats[2 * bk + 1] = inversesqrt (m2 * inv_len + p.eps);
+    } else {
+      float sg = 0.0, sgx = 0.0;
+      for (uint c = 0; c < p.chunks; c++) {
+        sg += part[2 * (bk * p.chunks + c)];
+        sgx += part[2 * (bk * p.chunks + c) + 1];
+      }
+      uint o = 2 * p.nblocks * p.chunks;
+      part[o + 2 * bk] = RMS == 0 ? sg * inv_len : 0.0;
+      part[o + 2 * bk + 1] = sgx * inv_len;
+    }
+    return;
+  }
+  if (STAGE == 6 || STAGE == 9) {
+    uint e = g * OPS_WG + lid;
+    if (e >= p.nblocks * p.block_len)
+      return;
+    uint bk = e / p.block_len, i = e % p.block_len;
+    uint c = chan (bk, i);
+    float mu = stats[2 * bk], rstd = stats[2 * bk + 1];
+    float xh = (SS_LOAD (x[p.x_off + e]) - mu) * rstd;
+    if (STAGE == 6) {
+      y[p.y_off + e] = SS_STORE (xh * wv (c) + (RMS == 0 ? bv (c) : 0.0));
+    } else {
+      uint o = 2 * p.nblocks * p.chunks;
+      float gg = SS_LOAD (dy[p.dy_off + e]) * wv (c);
+      y[p.y_off + e] = SS_STORE (rstd * (gg - part[o + 2 * bk] - xh * part[o + 2 * bk + 1]));
+    }
+    return;
+  }
   if (STAGE == 0) {
     if (g >= p.nblocks)
       return;

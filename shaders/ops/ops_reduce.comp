@@ -3,7 +3,9 @@
  * OP: 0 sum, 1 mean, 2 max (also writes the index of the first maximum).
  * MODE 0 (inner == 1): one workgroup per row; MODE 1: one thread per (o, k).
  * Long rows (sum / mean) in two passes: MODE 2 writes fp32 partial sums of
- * chunk_len elements (as bits into the idx buffer), MODE 3 adds them per row. */
+ * chunk_len elements (as bits into the idx buffer), MODE 3 adds them per row.
+ * Long columns with few of them (sum / mean): MODE 4, one thread per
+ * (o, chunk, k) partial sum; MODE 5 adds the chunks per (o, k). */
 #include "ss-common.glsl"
 #define OPS_WG 128
 #include "ops/ops-common.glsl"
@@ -44,6 +46,29 @@ void main ()
     s = ops_wg_sum (s);
     if (gl_LocalInvocationID.x == 0)
       y[p.y_off + o] = SS_STORE (OP == 1 ? s / float (p.n) : s);
+    return;
+  }
+  if (MODE == 4) {
+    uint t = ss_linear_group () * OPS_WG + gl_LocalInvocationID.x;
+    if (t >= p.outer * p.chunks * p.inner)
+      return;
+    uint k = t % p.inner, c = (t / p.inner) % p.chunks, o = t / (p.inner * p.chunks);
+    uint lo = c * p.chunk_len, hi = min (p.n, lo + p.chunk_len);
+    float s = 0.0;
+    for (uint i = lo; i < hi; i++)
+      s += SS_LOAD (x[p.x_off + (o * p.n + i) * p.inner + k]);
+    idx[t] = floatBitsToUint (s);
+    return;
+  }
+  if (MODE == 5) {
+    uint t = ss_linear_group () * OPS_WG + gl_LocalInvocationID.x;
+    if (t >= p.outer * p.inner)
+      return;
+    uint k = t % p.inner, o = t / p.inner;
+    float s = 0.0;
+    for (uint c = 0; c < p.chunks; c++)
+      s += uintBitsToFloat (idx[(o * p.chunks + c) * p.inner + k]);
+    y[p.y_off + t] = SS_STORE (OP == 1 ? s / float (p.n) : s);
     return;
   }
   if (MODE == 0) {

@@ -12,6 +12,22 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  /* The same bytes as a sharded checkpoint's index. */
+  {
+    g_autoptr (GError) ierr = NULL;
+    g_autoptr (GHashTable) map = ss_safetensors_index_parse ((const char *) data, size,
+                                                            "fuzz.index.json", &ierr);
+    g_assert ((map != NULL) != (ierr != NULL));
+    if (map)
+      {
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init (&it, map);
+        while (g_hash_table_iter_next (&it, &k, &v))
+          g_assert (g_str_has_suffix (v, ".safetensors") && !strchr (v, '/'));
+      }
+  }
+
   g_autoptr (GBytes) bytes = g_bytes_new_static (data, size);
   g_autoptr (GError) error = NULL;
   g_autoptr (SsSafetensors) st = ss_safetensors_new_from_bytes (bytes, "fuzz.safetensors", &error);

@@ -304,6 +304,73 @@ test_lora_bf16_dropout (void)
   model_clear (&mb);
 }
 
+/* GPU dropout: rate, scaling, determinism by seed, gradient through the same mask. */
+static void
+test_dropout (void)
+{
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rng = g_rand_new_with_seed (5);
+  const gint64 n = 100000;
+  g_autofree float *xv = randn (rng, n, 1.0);
+  g_autofree float *wv = randn (rng, n, 1.0);
+  g_autoptr (SsTensor) x = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (1000, 100), xv, &error);
+  g_autoptr (SsTensor) w = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (1000, 100), wv, &error);
+  ss_tensor_set_requires_grad (x, TRUE);
+  g_autoptr (SsTensor) y = ss_lora_dropout (x, 0.25f, 123, &error);
+  g_assert_no_error (error);
+  g_autofree float *yv = ss_tensor_to_floats_dup (y, &error);
+  gint64 zeros = 0;
+  for (gint64 i = 0; i < n; i++)
+    {
+      if (yv[i] == 0.0f)
+        zeros++;
+      else
+        g_assert_cmpfloat (fabsf (yv[i] - xv[i] / 0.75f), <=, 1e-6f * fabsf (xv[i]));
+    }
+  double rate = (double) zeros / n;
+  if (g_test_verbose ())
+    g_printerr ("  dropout rate %.4f (p = 0.25)\n", rate);
+  g_assert_cmpfloat (fabs (rate - 0.25), <, 0.01);
+
+  /* same seed, same mask; another seed, another mask */
+  {
+    SS_NO_GRAD_SCOPE;
+    g_autoptr (SsTensor) y2 = ss_lora_dropout (x, 0.25f, 123, &error);
+    g_autoptr (SsTensor) y3 = ss_lora_dropout (x, 0.25f, 124, &error);
+    g_autofree float *y2v = ss_tensor_to_floats_dup (y2, &error);
+    g_autofree float *y3v = ss_tensor_to_floats_dup (y3, &error);
+    g_assert_cmpmem (y2v, n * 4, yv, n * 4);
+    gint64 differ = 0;
+    for (gint64 i = 0; i < n; i++)
+      differ += (y3v[i] == 0.0f) != (yv[i] == 0.0f);
+    g_assert_cmpint (differ, >, n / 5);
+  }
+
+  /* d/dx sum(w * dropout(x)) = w * mask / (1 - p) */
+  g_autoptr (SsTensor) prod = ss_op_mul (y, w, &error);
+  g_autoptr (SsTensor) loss = ss_op_sum_all (prod, &error);
+  g_assert_true (ss_tensor_backward (loss, NULL, &error));
+  g_assert_no_error (error);
+  g_autofree float *gx = ss_tensor_to_floats_dup (x->grad, &error);
+  for (gint64 i = 0; i < n; i++)
+    {
+      float want = yv[i] == 0.0f ? 0.0f : wv[i] / 0.75f;
+      g_assert_cmpfloat (fabsf (gx[i] - want), <=, 1e-6f * (1 + fabsf (want)));
+    }
+
+  /* bf16 storage */
+  g_autoptr (SsTensor) xb = ss_tensor_to_dtype (x, SS_DTYPE_BF16, &error);
+  g_autoptr (SsTensor) yb = ss_lora_dropout (xb, 0.5f, 9, &error);
+  g_assert_cmpint (yb->dtype, ==, SS_DTYPE_BF16);
+  g_autofree float *ybv = ss_tensor_to_floats_dup (yb, &error);
+  zeros = 0;
+  for (gint64 i = 0; i < n; i++)
+    zeros += ybv[i] == 0.0f;
+  g_assert_cmpfloat (fabs ((double) zeros / n - 0.5), <, 0.01);
+}
+
 static void
 test_lora_load_errors (void)
 {
@@ -368,5 +435,6 @@ main (int argc, char **argv)
   g_test_add_func ("/lora/learns-frozen", test_lora_learns_frozen);
   g_test_add_func ("/lora/bf16-dropout", test_lora_bf16_dropout);
   g_test_add_func ("/lora/load-errors", test_lora_load_errors);
+  g_test_add_func ("/lora/dropout", test_dropout);
   return g_test_run ();
 }

@@ -7,7 +7,10 @@
 
 #include "dsp/ss-loudness.h"
 #include "dsp/ss-mel.h"
+#include "dsp/ss-onset.h"
 #include "mel-ref.h"
+#include "config.h"
+#include "tensor/ss-safetensors.h"
 #include "tensor/ss-tensor.h"
 
 static gboolean
@@ -24,7 +27,9 @@ static MelRefParams
 ref_params (const SsMelParams *p)
 {
   return (MelRefParams) { p->sample_rate, p->n_fft, p->win_length, p->hop_length, p->n_mels,
-                          p->center, p->log_offset };
+                          p->center, p->log_offset, p->reflect_pad, p->magnitude, p->mag_eps,
+                          p->mel_scale == SS_MEL_SCALE_SLANEY && p->slaney_norm,
+                          (int) p->log_mode, p->clamp_input, p->f_max };
 }
 
 /* chirp 100 Hz -> 7 kHz plus two tones */
@@ -49,7 +54,8 @@ make_signal (gint64 L, int sr)
  * (below that fp32 rounding of the power dominates, for PyTorch too), and
  * normalized MSE over all entries. */
 static void
-compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, double tol)
+compare_logmel_range (const float *gpu, const double *ref, int n_mels, gint64 T, double tol,
+                      double range)
 {
   double num = 0, den = 0, mean = 0, worst = 0;
   gsize n = (gsize) n_mels * T;
@@ -67,7 +73,7 @@ compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, doubl
           double d = gpu[i] - ref[i];
           num += d * d;
           den += (ref[i] - mean) * (ref[i] - mean);
-          if (ref[i] > top - 60.0 * log (10.0) / 10.0)
+          if (ref[i] > top - range)
             worst = MAX (worst, fabs (d));
         }
     }
@@ -76,6 +82,13 @@ compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, doubl
     g_printerr ("  log-mel: nmse %.3g, worst abs error %.3g (tol %.3g)\n", nmse, worst, tol);
   g_assert_cmpfloat (nmse, <, 1e-8);
   g_assert_cmpfloat (worst, <, tol);
+}
+
+/* ln of power: 60 dB is 6 ln(10) */
+static void
+compare_logmel (const float *gpu, const double *ref, int n_mels, gint64 T, double tol)
+{
+  compare_logmel_range (gpu, ref, n_mels, T, tol, 6.0 * log (10.0));
 }
 
 static void
@@ -230,6 +243,118 @@ test_other_params (void)
   g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
 }
 
+/* Synchformer's whole audio input: 14 overlapping segments, padded to 66
+ * frames and normalized, from one dispatch over a 4.8 s view. */
+static void
+test_synchformer_segments (void)
+{
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  SsMelParams p;
+  ss_mel_params_init_synchformer (&p);
+  g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+  gint64 L = 80000;
+  g_autofree float *x = make_signal (L, 16000);
+  g_autoptr (SsTensor) all = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (L), x, &error);
+  /* start 1000 samples in: a view with an offset */
+  g_autoptr (SsTensor) wave = ss_tensor_slice (all, 0, 1000, L, &error);
+  g_autoptr (SsTensor) out = ss_mel_compute_synchformer (mel, wave, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out->ndim, ==, 3);
+  g_assert_cmpint (out->shape[0], ==, 14);
+  g_assert_cmpint (out->shape[1], ==, 128);
+  g_assert_cmpint (out->shape[2], ==, 66);
+  g_autofree float *got = ss_tensor_to_floats_dup (out, &error);
+  MelRefParams rp = ref_params (&p);
+  double two_std = 2 * SS_MEL_SYNCHFORMER_STD;
+  float pad_norm = (float) ((0.0 - SS_MEL_SYNCHFORMER_MEAN) / two_std);
+  for (int s = 0; s < 14; s++)
+    {
+      gint64 T;
+      g_autofree double *ref = mel_ref_compute (&rp, x + 1000 + s * 5120, 10240, &T);
+      g_assert_cmpint (T, ==, 65);
+      g_autofree float *den = g_new (float, 128 * 65);
+      for (int m = 0; m < 128; m++)
+        {
+          const float *row = got + ((gsize) s * 128 + m) * 66;
+          for (int t = 0; t < 65; t++)
+            den[m * 65 + t] = (float) (row[t] * two_std + SS_MEL_SYNCHFORMER_MEAN);
+          g_assert_cmpfloat (fabsf (row[65] - pad_norm), <, 1e-6f);
+        }
+      compare_logmel (den, ref, 128, 65, 1e-3);
+    }
+
+  /* Truncation: 40 of the 65 frames, no normalization. */
+  g_autoptr (SsTensor) tr = ss_mel_compute_segments (mel, wave, 10240, 5120, 3, 40, 0.0f, 1.0f,
+                                                     0.0f, &error);
+  g_assert_no_error (error);
+  g_autofree float *gt = ss_tensor_to_floats_dup (tr, &error);
+  for (int s = 0; s < 3; s++)
+    {
+      gint64 T;
+      g_autofree double *ref = mel_ref_compute (&rp, x + 1000 + s * 5120, 10240, &T);
+      for (int m = 0; m < 128; m += 9)
+        for (int t = 0; t < 40; t++)
+          g_assert_cmpfloat (fabs (gt[((gsize) s * 128 + m) * 40 + t] - ref[m * 65 + t]), <,
+                             1e-3 * (1 + fabs (ref[m * 65 + t])));
+    }
+
+  /* Too short for 14 segments. */
+  g_autoptr (SsTensor) short_ = ss_tensor_slice (all, 0, 0, 70000, &error);
+  g_assert_null (ss_mel_compute_synchformer (mel, short_, &error));
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+}
+
+/* MMAudio's VAE mel at 16 and 44.1 kHz (magnitude, Slaney, clamped logs,
+ * (n_fft - hop)/2 reflect padding, input clamping) against the reference. */
+static void
+test_mmaudio (void)
+{
+  if (!have_gpu ())
+    return;
+  const int rates[2] = { 16000, 44100 };
+  for (int r = 0; r < 2; r++)
+    {
+      g_autoptr (GError) error = NULL;
+      SsMelParams p;
+      ss_mel_params_init_mmaudio (&p, rates[r]);
+      g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+      g_assert_no_error (error);
+      gint64 L = rates[r] / 2 + 333;
+      g_autofree float *x = make_signal (L, rates[r]);
+      for (gint64 i = L / 3; i < L / 3 + 800; i++)
+        x[i] *= 5.0f; /* clipped by the input clamp */
+      g_autoptr (SsTensor) wave = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (L), x,
+                                                             &error);
+      g_autoptr (SsTensor) out = ss_mel_compute (mel, wave, &error);
+      g_assert_no_error (error);
+      gint64 pad = (p.n_fft - p.hop_length) / 2;
+      gint64 T = 1 + (L + 2 * pad - p.n_fft) / p.hop_length;
+      g_assert_cmpint (ss_mel_n_frames (&p, L), ==, T);
+      g_assert_cmpint (out->shape[0], ==, p.n_mels);
+      g_assert_cmpint (out->shape[1], ==, T);
+      g_autofree float *got = ss_tensor_to_floats_dup (out, &error);
+      MelRefParams rp = ref_params (&p);
+      gint64 T_ref;
+      g_autofree double *ref = mel_ref_compute (&rp, x, L, &T_ref);
+      g_assert_cmpint (T_ref, ==, T);
+      /* magnitudes: 60 dB is 3 decades (log10 at 16 kHz) or 3 ln(10) (ln at 44.1 kHz) */
+      compare_logmel_range (got, ref, p.n_mels, T, 5e-4, r == 0 ? 3.0 : 3.0 * log (10.0));
+      if (g_test_verbose ())
+        g_printerr ("  MMAudio %d Hz: %" G_GINT64_FORMAT " frames ok\n", rates[r], T);
+    }
+  /* The host filterbank is Slaney-normalized: filters get narrower weights
+   * at low frequencies and lower peaks at high ones (area ~ constant). */
+  SsMelParams p;
+  ss_mel_params_init_mmaudio (&p, 16000);
+  g_autofree double *fb = ss_mel_filterbank (&p);
+  MelRefParams rp = ref_params (&p);
+  g_autofree double *ref = mel_ref_filterbank (&rp);
+  for (int i = 0; i < 513 * 80; i++)
+    g_assert_cmpfloat (fabs (fb[i] - ref[i]), <, 1e-12);
+}
+
 static void
 test_filterbank (void)
 {
@@ -287,6 +412,113 @@ test_loudness (void)
   g_assert_cmpfloat (fabsf (env[9]), <, 1e-4f);
 }
 
+/* Parity with torchaudio itself: tests/fixtures/dsp/torchaudio-mel.safetensors
+ * holds a signal and torchaudio's log-mel of it (made by
+ * make-torchaudio-mel.py next to it, where PyTorch runs). */
+static void
+test_torchaudio_parity (void)
+{
+  const char *src = g_getenv ("SOUNDSTAGE_SOURCE_DIR");
+  g_autofree char *path = g_build_filename (src ? src : SS_SOURCE_DIR, "tests", "fixtures", "dsp",
+                                            "torchaudio-mel.safetensors", NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("tests/fixtures/dsp/torchaudio-mel.safetensors not generated yet");
+      return;
+    }
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsSafetensors) st = ss_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  SsSafetensorsExpect expect[] = {
+    { "wave", SS_SAFETENSORS_F32, 1, { 10240 } },
+    { "logmel", SS_SAFETENSORS_F32, 2, { 128, 65 } },
+    { "mma16", SS_SAFETENSORS_F32, 2, { 80, 40 } },
+    { "wave44", SS_SAFETENSORS_F32, 1, { 22050 } },
+    { "mma44", SS_SAFETENSORS_F32, 2, { 128, 43 } },
+  };
+  g_assert_true (ss_safetensors_check (st, expect, G_N_ELEMENTS (expect), 0, &error));
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) wave = ss_safetensors_load_tensor (st, "wave", SS_DTYPE_F32, &error);
+  g_assert_no_error (error);
+  gsize n = 0;
+  g_autofree float *want = ss_safetensors_dup_f32 (st, "logmel", &n, &error);
+  g_assert_no_error (error);
+  SsMelParams p;
+  ss_mel_params_init_synchformer (&p);
+  g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+  g_autoptr (SsTensor) out = ss_mel_compute (mel, wave, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out->shape[1], ==, 65);
+  g_autofree float *got = ss_tensor_to_floats_dup (out, &error);
+  g_autofree double *ref = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    ref[i] = want[i];
+  compare_logmel (got, ref, 128, 65, 2e-3);
+
+  /* MMAudio's converter at both rates */
+  const char *names[2][2] = { { "wave", "mma16" }, { "wave44", "mma44" } };
+  for (int r = 0; r < 2; r++)
+    {
+      SsMelParams mp;
+      ss_mel_params_init_mmaudio (&mp, r == 0 ? 16000 : 44100);
+      g_autoptr (SsMel) mm = ss_mel_new (&mp, &error);
+      g_autoptr (SsTensor) w = ss_safetensors_load_tensor (st, names[r][0], SS_DTYPE_F32, &error);
+      g_autoptr (SsTensor) o = ss_mel_compute (mm, w, &error);
+      g_assert_no_error (error);
+      gsize nm = 0;
+      g_autofree float *wm = ss_safetensors_dup_f32 (st, names[r][1], &nm, &error);
+      g_assert_cmpuint (nm, ==, (gsize) ss_tensor_numel (o));
+      g_autofree float *go = ss_tensor_to_floats_dup (o, &error);
+      g_autofree double *rm = g_new (double, nm);
+      for (gsize i = 0; i < nm; i++)
+        rm[i] = wm[i];
+      compare_logmel_range (go, rm, mp.n_mels, o->shape[1], 2e-3, r == 0 ? 3.0 : 3.0 * log (10.0));
+    }
+}
+
+/* Clicks at known times in quiet noise: GPU log-mel -> spectral flux -> peaks
+ * within 20 ms of each click, and nothing else. */
+static void
+test_onsets (void)
+{
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  SsMelParams p;
+  ss_mel_params_init_synchformer (&p);
+  g_autoptr (SsMel) mel = ss_mel_new (&p, &error);
+  const double times[] = { 0.50, 1.23, 2.05, 2.60 };
+  gint64 L = 3 * 16000;
+  g_autofree float *x = g_new (float, L);
+  g_autoptr (GRand) rng = g_rand_new_with_seed (17);
+  for (gint64 i = 0; i < L; i++)
+    x[i] = (float) g_rand_double_range (rng, -0.01, 0.01);
+  for (guint k = 0; k < G_N_ELEMENTS (times); k++)
+    {
+      gint64 s0 = (gint64) (times[k] * 16000);
+      for (gint64 i = 0; i < 320; i++)
+        x[s0 + i] += (float) (0.8 * exp (-i / 60.0) * g_rand_double_range (rng, -1, 1));
+    }
+  g_autoptr (SsTensor) wave = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (L), x, &error);
+  g_autoptr (SsTensor) out = ss_mel_compute (mel, wave, &error);
+  g_assert_no_error (error);
+  g_autofree float *lm = ss_tensor_to_floats_dup (out, &error);
+  gint64 T = out->shape[1];
+  g_autofree float *strength = g_new (float, T);
+  ss_onset_strength (lm, 128, T, strength);
+  gint64 peaks[16];
+  gsize n = ss_onset_peaks (strength, T, 3, 2.0f, 5, peaks, 16);
+  if (g_test_verbose ())
+    for (gsize i = 0; i < n; i++)
+      g_printerr ("  onset at frame %" G_GINT64_FORMAT " (strength %.2f)\n", peaks[i],
+                  strength[peaks[i]]);
+  g_assert_cmpuint (n, ==, G_N_ELEMENTS (times));
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpint (ABS (peaks[i] - (gint64) (times[i] * 100 + 0.5)), <=, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -295,6 +527,10 @@ main (int argc, char **argv)
   g_test_add_func ("/mel/tone-peaks-batched", test_tone_peaks_batched);
   g_test_add_func ("/mel/other-params", test_other_params);
   g_test_add_func ("/mel/filterbank", test_filterbank);
+  g_test_add_func ("/mel/mmaudio", test_mmaudio);
+  g_test_add_func ("/mel/synchformer-segments", test_synchformer_segments);
+  g_test_add_func ("/mel/torchaudio-parity", test_torchaudio_parity);
   g_test_add_func ("/dsp/loudness", test_loudness);
+  g_test_add_func ("/dsp/onsets", test_onsets);
   return g_test_run ();
 }

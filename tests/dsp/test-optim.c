@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "tensor/ss-ops.h"
 #include "tensor/ss-optim.h"
 
@@ -354,6 +356,115 @@ test_no_grad_untouched (void)
   g_assert_cmpint (ss_optim_get_step (opt), ==, 1);
 }
 
+/* Saving and loading the state resumes training exactly. */
+static void
+test_state_resume (void)
+{
+  if (!have_gpu ())
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rng = g_rand_new_with_seed (21);
+  gint64 n = 40;
+  g_autofree float *w = random_floats (rng, n, 1.0);
+  float *grads[5];
+  for (int k = 0; k < 5; k++)
+    grads[k] = random_floats (rng, n, 1.0);
+  const SsDType dts[2] = { SS_DTYPE_F32, SS_DTYPE_BF16 };
+  g_autofree char *dir = g_dir_make_tmp ("ss-optim-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "optim.safetensors", NULL);
+
+  /* a: 5 steps straight; b: 3 steps, save, new optimizer + load, 2 steps;
+   * c: like b without loading (must differ, or the test could not fail) */
+  g_autoptr (SsTensor) a = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (5, 8), w, &error);
+  g_autoptr (SsTensor) b16 = ss_tensor_new_from_floats (dts[1], 1, SS_SHAPE (n), w, &error);
+  g_autoptr (SsTensor) b = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (5, 8), w, &error);
+  g_autoptr (SsTensor) c = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (5, 8), w, &error);
+  g_autoptr (SsTensor) a16 = ss_tensor_new_from_floats (dts[1], 1, SS_SHAPE (n), w, &error);
+  SsTensor *all[5] = { a, b, c, a16, b16 };
+  for (int i = 0; i < 5; i++)
+    ss_tensor_set_requires_grad (all[i], TRUE);
+  SsOptimHyper h = ss_optim_hyper_adamw_default ();
+  h.lr = 0.05f;
+  g_autoptr (SsOptim) oa = ss_optim_new (SS_OPTIM_ADAMW);
+  ss_optim_add_group (oa, 2, (SsTensor *[]){ a, a16 }, &h);
+  SsOptim *ob = ss_optim_new (SS_OPTIM_ADAMW);
+  ss_optim_add_group (ob, 2, (SsTensor *[]){ b, b16 }, &h);
+  g_autoptr (SsOptim) oc = ss_optim_new (SS_OPTIM_ADAMW);
+  ss_optim_add_group (oc, 1, &c, &h);
+  for (int k = 0; k < 5; k++)
+    {
+      if (k == 3)
+        {
+          g_assert_true (ss_optim_save_state (ob, path, &error));
+          g_assert_no_error (error);
+          ss_optim_free (ob);
+          ob = ss_optim_new (SS_OPTIM_ADAMW);
+          ss_optim_add_group (ob, 2, (SsTensor *[]){ b, b16 }, &h);
+          g_assert_true (ss_optim_load_state (ob, path, &error));
+          g_assert_no_error (error);
+          g_assert_cmpint (ss_optim_get_step (ob), ==, 3);
+          g_clear_pointer (&oc, ss_optim_free);
+          oc = ss_optim_new (SS_OPTIM_ADAMW);
+          ss_optim_add_group (oc, 1, &c, &h);
+        }
+      make_grad (a, grads[k]);
+      make_grad (a16, grads[k]);
+      make_grad (b, grads[k]);
+      make_grad (b16, grads[k]);
+      make_grad (c, grads[k]);
+      g_assert_true (ss_optim_step (oa, &error));
+      g_assert_true (ss_optim_step (ob, &error));
+      g_assert_true (ss_optim_step (oc, &error));
+      ss_optim_zero_grad (oa);
+      ss_optim_zero_grad (ob);
+      ss_optim_zero_grad (oc);
+    }
+  g_autofree float *fa = ss_tensor_to_floats_dup (a, &error);
+  g_autofree float *fb = ss_tensor_to_floats_dup (b, &error);
+  g_autofree float *fc = ss_tensor_to_floats_dup (c, &error);
+  g_autofree float *fa16 = ss_tensor_to_floats_dup (a16, &error);
+  g_autofree float *fb16 = ss_tensor_to_floats_dup (b16, &error);
+  g_assert_cmpmem (fa, n * 4, fb, n * 4);
+  g_assert_cmpmem (fa16, n * 4, fb16, n * 4);
+  g_assert_true (memcmp (fa, fc, n * 4) != 0);
+
+  /* Wrong optimizer kind or parameter count: refused, state unchanged. */
+  g_autoptr (SsOptim) sgd = ss_optim_new (SS_OPTIM_SGD);
+  ss_optim_add_group (sgd, 2, (SsTensor *[]){ b, b16 }, NULL);
+  g_assert_false (ss_optim_load_state (sgd, path, &error));
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_autoptr (SsOptim) one = ss_optim_new (SS_OPTIM_ADAMW);
+  ss_optim_add_group (one, 1, &b, NULL);
+  g_assert_false (ss_optim_load_state (one, path, &error));
+  g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, "optim.safetensors"));
+  g_clear_error (&error);
+  g_assert_cmpint (ss_optim_get_step (one), ==, 0);
+
+  ss_optim_free (ob);
+  for (int k = 0; k < 5; k++)
+    g_free (grads[k]);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_lr_schedule (void)
+{
+  /* warmup 10, cosine to 1e-5 at 110 */
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (0, 10, 110, 1e-3f, 1e-5f) - 1e-4f), <, 1e-9f);
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (9, 10, 110, 1e-3f, 1e-5f) - 1e-3f), <, 1e-9f);
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (10, 10, 110, 1e-3f, 1e-5f) - 1e-3f), <, 1e-9f);
+  g_assert_cmpfloat (fabsf (ss_optim_lr_warmup_cosine (60, 10, 110, 1e-3f, 1e-5f) - 5.05e-4f), <, 1e-8f);
+  g_assert_cmpfloat (ss_optim_lr_warmup_cosine (110, 10, 110, 1e-3f, 1e-5f), ==, 1e-5f);
+  g_assert_cmpfloat (ss_optim_lr_warmup_cosine (500, 10, 110, 1e-3f, 1e-5f), ==, 1e-5f);
+  /* monotone decay after warmup */
+  for (int s = 10; s < 110; s++)
+    g_assert_cmpfloat (ss_optim_lr_warmup_cosine (s + 1, 10, 110, 1e-3f, 1e-5f), <=,
+                       ss_optim_lr_warmup_cosine (s, 10, 110, 1e-3f, 1e-5f));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -363,5 +474,7 @@ main (int argc, char **argv)
   g_test_add_func ("/optim/adamw-half", test_adamw_half);
   g_test_add_func ("/optim/sgd", test_sgd);
   g_test_add_func ("/optim/no-grad-untouched", test_no_grad_untouched);
+  g_test_add_func ("/optim/lr-schedule", test_lr_schedule);
+  g_test_add_func ("/optim/state-resume", test_state_resume);
   return g_test_run ();
 }

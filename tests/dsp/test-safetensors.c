@@ -496,6 +496,123 @@ test_seed_corpus (void)
   g_assert_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED);
 }
 
+static void
+write_shard (const char *dir, const char *file, const char *const *names)
+{
+  g_autoptr (SsSafetensorsWriter) w = ss_safetensors_writer_new ();
+  for (int i = 0; names[i]; i++)
+    {
+      float v[2] = { (float) i, (float) strlen (names[i]) };
+      ss_safetensors_writer_add (w, names[i], SS_SAFETENSORS_F32, 1, (gint64[]){ 2 }, v);
+    }
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ss_safetensors_writer_write (w, path, &error));
+}
+
+static void
+write_text (const char *dir, const char *file, const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+static void
+expect_set_fail (const char *path, int code, const char *frag1, const char *frag2)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsSafetensorsSet) set = ss_safetensors_set_open (path, &error);
+  g_assert_null (set);
+  if (g_test_verbose ())
+    g_printerr ("  %s\n", error->message);
+  g_assert_error (error, SS_ERROR, code);
+  if (frag1 && !strstr (error->message, frag1))
+    g_error ("message “%s” lacks “%s”", error->message, frag1);
+  if (frag2 && !strstr (error->message, frag2))
+    g_error ("message “%s” lacks “%s”", error->message, frag2);
+}
+
+static void
+test_sharded (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ss-st-XXXXXX", &error);
+  const char *s1[] = { "blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight", NULL };
+  const char *s2[] = { "blocks.1.attn.qkv.weight", "head.weight", NULL };
+  write_shard (dir, "model-00001-of-00002.safetensors", s1);
+  write_shard (dir, "model-00002-of-00002.safetensors", s2);
+  write_text (dir, "model.safetensors.index.json",
+              "{\"metadata\": {\"total_size\": 32}, \"weight_map\": {"
+              "\"blocks.0.attn.qkv.weight\": \"model-00001-of-00002.safetensors\","
+              "\"blocks.0.attn.proj.weight\": \"model-00001-of-00002.safetensors\","
+              "\"blocks.1.attn.qkv.weight\": \"model-00002-of-00002.safetensors\","
+              "\"head.weight\": \"model-00002-of-00002.safetensors\"}}");
+  g_autofree char *index = g_build_filename (dir, "model.safetensors.index.json", NULL);
+  g_autoptr (SsSafetensorsSet) set = ss_safetensors_set_open (index, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ss_safetensors_set_get_n_files (set), ==, 2);
+  g_assert_cmpuint (ss_safetensors_set_get_n_tensors (set), ==, 4);
+  const char *const *names = ss_safetensors_set_get_names (set);
+  g_assert_cmpstr (names[0], ==, "blocks.0.attn.proj.weight");
+  g_assert_cmpstr (names[3], ==, "head.weight");
+  g_assert_null (names[4]);
+  SsSafetensors *f = ss_safetensors_set_get_file (set, "head.weight");
+  g_assert_cmpstr (ss_safetensors_get_display_name (f), ==, "model-00002-of-00002.safetensors");
+  const SsSafetensorsInfo *info = ss_safetensors_set_lookup (set, "head.weight");
+  float v[2];
+  memcpy (v, info->data, 8);
+  g_assert_cmpfloat (v[0], ==, 1.0f); /* second tensor written to shard 2 */
+  SsSafetensorsExpect all[] = {
+    { "blocks.0.attn.qkv.weight", SS_SAFETENSORS_F32, 1, { 2 } },
+    { "blocks.0.attn.proj.weight", SS_SAFETENSORS_F32, 1, { 2 } },
+    { "blocks.1.attn.qkv.weight", SS_SAFETENSORS_F32, 1, { 2 } },
+    { "head.weight", SS_SAFETENSORS_F32, 1, { 3 } },
+  };
+  g_assert_false (ss_safetensors_set_check (set, all, 4, 0, &error));
+  g_assert_nonnull (strstr (error->message, "“model.safetensors.index.json”"));
+  g_assert_nonnull (strstr (error->message, "“head.weight” is F32 [2]"));
+  g_clear_error (&error);
+  all[3].shape[0] = 2;
+  g_assert_true (ss_safetensors_set_check (set, all, 4, 0, &error));
+
+  /* A single file works through the same API. */
+  g_autofree char *single = g_build_filename (dir, "model-00001-of-00002.safetensors", NULL);
+  g_autoptr (SsSafetensorsSet) one = ss_safetensors_set_open (single, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ss_safetensors_set_get_n_tensors (one), ==, 2);
+
+  /* Broken indexes. */
+  g_autofree char *bad = g_build_filename (dir, "bad.safetensors.index.json", NULL);
+  write_text (dir, "bad.safetensors.index.json",
+              "{\"weight_map\": {\"head.weight\": \"model-00001-of-00002.safetensors\"}}");
+  expect_set_fail (bad, SS_ERROR_INVALID_DATA, "tensor “head.weight” should be in "
+                   "“model-00001-of-00002.safetensors”", NULL);
+  write_text (dir, "bad.safetensors.index.json",
+              "{\"weight_map\": {\"blocks.0.attn.qkv.weight\": \"model-00001-of-00002.safetensors\"}}");
+  expect_set_fail (bad, SS_ERROR_INVALID_DATA, "“blocks.0.attn.proj.weight”", "not listed");
+  write_text (dir, "bad.safetensors.index.json",
+              "{\"weight_map\": {\"x\": \"model-00003-of-00003.safetensors\"}}");
+  expect_set_fail (bad, SS_ERROR_NOT_FOUND, "model-00003-of-00003.safetensors", "bad.safetensors.index.json");
+  write_text (dir, "bad.safetensors.index.json",
+              "{\"weight_map\": {\"x\": \"../etc/model.safetensors\"}}");
+  expect_set_fail (bad, SS_ERROR_INVALID_DATA, "tensor “x”", "same folder");
+  write_text (dir, "bad.safetensors.index.json", "{\"metadata\": {}}");
+  expect_set_fail (bad, SS_ERROR_INVALID_DATA, "weight_map", NULL);
+  write_text (dir, "bad.safetensors.index.json", "{\"weight_map\": ");
+  expect_set_fail (bad, SS_ERROR_INVALID_DATA, "not valid JSON", NULL);
+  g_autofree char *missing = g_build_filename (dir, "nope.safetensors.index.json", NULL);
+  expect_set_fail (missing, SS_ERROR_NOT_FOUND, "nope.safetensors.index.json", NULL);
+
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *e;
+  while ((e = g_dir_read_name (d)))
+    {
+      g_autofree char *p = g_build_filename (dir, e, NULL);
+      g_unlink (p);
+    }
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -513,5 +630,6 @@ main (int argc, char **argv)
   g_test_add_func ("/safetensors/pickle-refused", test_pickle_refused);
   g_test_add_func ("/safetensors/check", test_check);
   g_test_add_func ("/safetensors/seed-corpus", test_seed_corpus);
+  g_test_add_func ("/safetensors/sharded", test_sharded);
   return g_test_run ();
 }

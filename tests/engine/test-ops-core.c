@@ -81,12 +81,23 @@ check_grad (const char *what, SsTensor *t, const double *ref, double threshold)
 static void
 test_matmul (void)
 {
-  for (int trial = 0; trial < 12; trial++)
+  for (int trial = 0; trial < 16; trial++)
     {
       SsDType dt = trial % 3;
       gboolean ta = (trial / 3) & 1, tb = (trial / 6) & 1;
       int batch = ss_rng_int (&rng, 1, 3);
       int m = ss_rng_int (&rng, 1, 90), n = ss_rng_int (&rng, 1, 90), k = ss_rng_int (&rng, 1, 70);
+      if (trial >= 12)
+        {
+          /* fp16 shapes eligible for the cooperative-matrix kernel (on GPUs
+           * that have it): multiples of 8, partial 128-tiles */
+          dt = SS_DTYPE_F16;
+          ta = trial & 1;
+          tb = (trial >> 1) & 1;
+          m = 8 * ss_rng_int (&rng, 9, 30);
+          n = 8 * ss_rng_int (&rng, 9, 30);
+          k = 8 * ss_rng_int (&rng, 4, 20);
+        }
       gboolean bcast_b = trial % 4 == 3;   /* one B for every batch */
       g_test_message ("matmul %s batch %d m %d n %d k %d ta %d tb %d bcast %d",
                       ss_dtype_name (dt), batch, m, n, k, ta, tb, bcast_b);

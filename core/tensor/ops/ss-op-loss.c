@@ -130,8 +130,8 @@ ss_op_cross_entropy (SsTensor *logits, const gint32 *targets, int ignore_index,
 
 /* ---------------------------------------------------------------- InfoNCE */
 
-static SsTensor *
-l2_normalize_rows (SsTensor *x, GError **error)
+SsTensor *
+ss_op_l2_normalize (SsTensor *x, float eps, GError **error)
 {
   g_autoptr (SsTensor) sq = ss_op_unary (x, SS_UNARY_SQUARE, 0, 0, error);
   if (!sq)
@@ -139,7 +139,7 @@ l2_normalize_rows (SsTensor *x, GError **error)
   g_autoptr (SsTensor) s = ss_op_sum (sq, -1, TRUE, error);
   if (!s)
     return NULL;
-  g_autoptr (SsTensor) se = ss_op_scale (s, 1.0f, 1e-12f, error);
+  g_autoptr (SsTensor) se = ss_op_scale (s, 1.0f, eps, error);
   if (!se)
     return NULL;
   g_autoptr (SsTensor) r = ss_op_unary (se, SS_UNARY_RSQRT, 0, 0, error);
@@ -162,8 +162,8 @@ ss_op_infonce (SsTensor *a, SsTensor *b, float temperature, SsTensor *temperatur
       return NULL;
     }
   gint64 n = a->shape[0];
-  g_autoptr (SsTensor) an = normalize ? l2_normalize_rows (a, error) : ss_tensor_ref (a);
-  g_autoptr (SsTensor) bn = an && normalize ? l2_normalize_rows (b, error) : (an ? ss_tensor_ref (b) : NULL);
+  g_autoptr (SsTensor) an = normalize ? ss_op_l2_normalize (a, 1e-12f, error) : ss_tensor_ref (a);
+  g_autoptr (SsTensor) bn = an && normalize ? ss_op_l2_normalize (b, 1e-12f, error) : (an ? ss_tensor_ref (b) : NULL);
   if (!an || !bn)
     return NULL;
   g_autoptr (SsTensor) sim = ss_op_matmul (an, bn, FALSE, TRUE, error);

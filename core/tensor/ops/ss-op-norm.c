@@ -10,12 +10,18 @@ typedef struct {
   guint32 x_off, w_off, b_off, dy_off, y_off, db_off;
   guint32 has_w, has_b;
   float eps;
+  guint32 chunk_len, chunks;
 } NormPush;
+
+/* blocks longer than this are split over several workgroups */
+#define NORM_SPLIT 8192
+#define NORM_CHUNK 4096
 
 typedef struct {
   NormPush p;
   gboolean rms;
   SsGpuBuffer *stats;
+  SsGpuBuffer *part;    /* split path only */
 } NormData;
 
 static void
@@ -23,27 +29,32 @@ norm_data_free (gpointer data)
 {
   NormData *nd = data;
   g_clear_pointer (&nd->stats, ss_gpu_buffer_unref);
+  g_clear_pointer (&nd->part, ss_gpu_buffer_unref);
   g_free (nd);
 }
 
 static gboolean
 norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *w, SsTensor *b,
-               SsTensor *dy, SsGpuBuffer *stats, SsTensor *y, SsTensor *db, guint64 groups,
-               GError **error)
+               SsTensor *dy, SsGpuBuffer *stats, SsGpuBuffer *part, SsTensor *y, SsTensor *db,
+               guint64 groups, GError **error)
 {
   guint32 spec[2] = { stage, rms };
-  SsGpuBinding bind[7] = {
+  gboolean stats_written = stage == 0 || stage == 5;
+  SsGpuBinding bind[8] = {
     ss_tensor_binding (x, SS_GPU_READ),
     ss_tensor_binding (w ? w : x, SS_GPU_READ),
     ss_tensor_binding (b ? b : x, SS_GPU_READ),
     ss_tensor_binding (dy ? dy : x, SS_GPU_READ),
-    { stats, 0, 0, stage == 0 ? SS_GPU_WRITE : SS_GPU_READ },
+    { stats, 0, 0, stats_written ? SS_GPU_WRITE : SS_GPU_READ },
     ss_tensor_binding (y, SS_GPU_WRITE),
     ss_tensor_binding (db ? db : y, SS_GPU_WRITE),
+    part ? (SsGpuBinding) { part, 0, 0, SS_GPU_RW } : (SsGpuBinding) { stats, 0, 0, SS_GPU_READ },
   };
-  return ss_ops_dispatch (x->device, "ops_norm", x->dtype, spec, 2, bind, 7, p, sizeof *p,
+  return ss_ops_dispatch (x->device, "ops_norm", x->dtype, spec, 2, bind, 8, p, sizeof *p,
                           groups, error);
 }
+
+#define CDIV(a, b) (((guint64) (a) + (b) - 1) / (b))
 
 static gboolean
 norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
@@ -60,7 +71,18 @@ norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **err
       g_autoptr (SsTensor) dx = ss_tensor_new_like (x, error);
       SS_OPS_TRY (dx);
       p.y_off = dx->offset;
-      SS_OPS_TRY (norm_dispatch (1, nd->rms, &p, x, w, b, g, nd->stats, dx, NULL, p.nblocks, error));
+      if (nd->part)
+        {
+          SS_OPS_TRY (norm_dispatch (7, nd->rms, &p, x, w, b, g, nd->stats, nd->part, dx, NULL,
+                                     (guint64) p.nblocks * p.chunks, error));
+          SS_OPS_TRY (norm_dispatch (8, nd->rms, &p, x, w, b, g, nd->stats, nd->part, dx, NULL,
+                                     CDIV (p.nblocks, 128), error));
+          SS_OPS_TRY (norm_dispatch (9, nd->rms, &p, x, w, b, g, nd->stats, nd->part, dx, NULL,
+                                     CDIV ((guint64) p.nblocks * p.block_len, 128), error));
+        }
+      else
+        SS_OPS_TRY (norm_dispatch (1, nd->rms, &p, x, w, b, g, nd->stats, NULL, dx, NULL,
+                                   p.nblocks, error));
       gi[0] = g_steal_pointer (&dx);
     }
   gboolean need_w = w && ss_autograd_node_needs_input_grad (node, 1);
@@ -77,7 +99,7 @@ norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **err
       p.db_off = db ? db->offset : 0;
       SsTensor *out0 = dw ? dw : db;
       gboolean rowwise = p.s == 1 && p.groups == 1;   /* layer / RMS norm */
-      SS_OPS_TRY (norm_dispatch (rowwise ? 3 : 2, nd->rms, &p, x, NULL, NULL, g, nd->stats, out0, db,
+      SS_OPS_TRY (norm_dispatch (rowwise ? 3 : 2, nd->rms, &p, x, NULL, NULL, g, nd->stats, NULL, out0, db,
                                  rowwise ? (p.channels + 31) / 32 : p.channels, error));
       (void) wb;
       gi[1] = g_steal_pointer (&dw);
@@ -119,9 +141,25 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
   NormPush p = {
     nblocks, block_len, s, cg, groups, channels,
     xc->offset, wc ? wc->offset : 0, bc ? bc->offset : 0, 0, y->offset, 0,
-    wc != NULL, bc != NULL, eps,
+    wc != NULL, bc != NULL, eps, 0, 0,
   };
-  if (!norm_dispatch (0, rms, &p, xc, wc, bc, NULL, stats, y, NULL, nblocks, error))
+  g_autoptr (SsGpuBuffer) part = NULL;
+  if (block_len > NORM_SPLIT)
+    {
+      p.chunk_len = NORM_CHUNK;
+      p.chunks = CDIV (block_len, NORM_CHUNK);
+      part = ss_gpu_buffer_new (y->device, sizeof (float) * (2 * (gsize) nblocks * p.chunks + 2 * (gsize) nblocks),
+                                error);
+      if (!part
+          || !norm_dispatch (4, rms, &p, xc, wc, bc, NULL, stats, part, y, NULL,
+                             (guint64) nblocks * p.chunks, error)
+          || !norm_dispatch (5, rms, &p, xc, wc, bc, NULL, stats, part, y, NULL,
+                             CDIV (nblocks, 128), error)
+          || !norm_dispatch (6, rms, &p, xc, wc, bc, NULL, stats, part, y, NULL,
+                             CDIV ((guint64) nblocks * block_len, 128), error))
+        return NULL;
+    }
+  else if (!norm_dispatch (0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL, nblocks, error))
     return NULL;
   SsAutogradNode *node = ss_ops_record (y, name, norm_backward, 3, (SsTensor *[]) { x, w, b });
   if (node)
@@ -130,6 +168,7 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
       nd->p = p;
       nd->rms = rms;
       nd->stats = g_steal_pointer (&stats);
+      nd->part = g_steal_pointer (&part);
       ss_autograd_node_set_data (node, nd, norm_data_free);
       ss_ops_save_detached (node, xc);
       ss_ops_save_detached (node, wc);

@@ -108,6 +108,28 @@ ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **er
         return NULL;
       mode = 4;   /* done */
     }
+  else if (mode == 1 && op != SS_REDUCE_MAX && (guint64) outer * inner < 8192 && n >= 256)
+    {
+      /* few long columns: partial sums over chunks of rows, then per column */
+      guint64 cols = (guint64) outer * inner;
+      p.chunks = CLAMP (16384 / cols, 1, n / 32);
+      p.chunk_len = (n + p.chunks - 1) / p.chunks;
+      p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
+      g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, cols * p.chunks * 4, error);
+      if (!part)
+        return NULL;
+      SsGpuBinding b2[3] = {
+        ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
+        { part, 0, 0, SS_GPU_RW },
+      };
+      guint32 s4[2] = { op, 4 }, s5[2] = { op, 5 };
+      if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s4, 2, b2, 3, &p, sizeof p,
+                            (cols * p.chunks + 127) / 128, error)
+          || !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s5, 2, b2, 3, &p, sizeof p,
+                               (cols + 127) / 128, error))
+        return NULL;
+      mode = 4;   /* done */
+    }
   guint32 spec[2] = { op, mode };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),

@@ -68,6 +68,7 @@ SsTensor *ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, G
 SsTensor *ss_op_sum  (SsTensor *x, int dim, gboolean keepdim, GError **error);
 SsTensor *ss_op_mean (SsTensor *x, int dim, gboolean keepdim, GError **error);
 SsTensor *ss_op_max  (SsTensor *x, int dim, gboolean keepdim, GError **error);
+/* (a 1-D input reduced without keepdim gives shape [1]: there are no 0-D tensors) */
 /* over all elements: shape [1] */
 SsTensor *ss_op_sum_all  (SsTensor *x, GError **error);
 SsTensor *ss_op_mean_all (SsTensor *x, GError **error);
@@ -83,6 +84,9 @@ SsTensor *ss_op_layer_norm (SsTensor *x, SsTensor *w, SsTensor *b, float eps, GE
 SsTensor *ss_op_rms_norm   (SsTensor *x, SsTensor *w, float eps, GError **error);
 SsTensor *ss_op_group_norm (SsTensor *x, int groups, SsTensor *w, SsTensor *b, float eps,
                             GError **error);
+
+/* L2 normalization along the last dim: x / sqrt(sum(x^2) + eps) */
+SsTensor *ss_op_l2_normalize (SsTensor *x, float eps, GError **error);
 
 /* ---- shapes (slice, permute, transpose: views in ss-tensor.h) ---- */
 SsTensor *ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error);

@@ -200,6 +200,7 @@ test_reduce (gconstpointer data)
     { 3, { 3, 50, 7 }, 0 }, { 3, { 3, 50, 7 }, 1 }, { 3, { 3, 50, 7 }, 2 },
     { 2, { 2, 1000 }, -1 }, { 1, { 300 }, 0 },
     { 2, { 2, 40000 }, 1 },   /* long rows: two-pass sum */
+    { 3, { 2, 3000, 5 }, 1 }, /* few long columns: chunked partial sums */
   };
   for (int op = 0; op < SS_REDUCE_COUNT; op++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -222,7 +223,7 @@ test_reduce (gconstpointer data)
         ss_ref_reduce_backward (op, t.x[0], t.w, t.ref_dx[0], outer, len, inner);
         t.tol_y = 10;   /* long fp32 sums */
         /* mean over 40000: dy / n lies in the f16 subnormal range */
-        if (k == 5 && dt == SS_DTYPE_F16)
+        if (k >= 5 && dt == SS_DTYPE_F16)
           t.tol_dx = 10;
         ss_optest_run (&t, &rng);
         ss_optest_clear (&t);
@@ -318,6 +319,10 @@ test_norms (gconstpointer data)
     { 2, TRUE, TRUE, 4, { 2, 8, 5, 6 }, 4 },
     { 2, FALSE, FALSE, 3, { 3, 6, 10 }, 3 },
     { 2, TRUE, TRUE, 3, { 2, 6, 50 }, 1 },
+    /* blocks longer than 8192: the split (multi-workgroup) path */
+    { 2, TRUE, TRUE, 4, { 2, 4, 64, 80 }, 2 },
+    { 0, TRUE, TRUE, 2, { 2, 10000 }, 0 },
+    { 1, TRUE, FALSE, 2, { 3, 9000 }, 0 },
   };
   static const char *names[] = { "layer_norm", "rms_norm", "group_norm" };
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -365,6 +370,38 @@ test_norms (gconstpointer data)
       ss_optest_run (&t, &rng);
       ss_optest_clear (&t);
     }
+}
+
+static SsTensor *
+l2n_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  return ss_op_l2_normalize (in[0], 1e-12f, error);
+}
+
+static void
+test_l2_normalize (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  int rows = 5, d = 40;
+  SsOpTest t = { .name = "l2_normalize", .dtype = dt, .n_in = 1, .fwd = l2n_fwd,
+                 .grad = { TRUE }, .fd_checks = 4, .tol_y = 4, .tol_dx = 10 };
+  set_shape (&t, 0, 2, (gint64[]) { rows, d });
+  t.x[0] = rnd ((size_t) rows * d, -1, 1);
+  ss_optest_prepare (&t, (size_t) rows * d, &rng);
+  for (int r = 0; r < rows; r++)
+    {
+      const double *x = t.x[0] + r * d, *g = t.w + r * d;
+      double *y = t.ref_y + r * d, *dx = t.ref_dx[0] + r * d;
+      double nrm = sqrt (ss_check_dot (x, x, d) + 1e-12);
+      for (int i = 0; i < d; i++)
+        y[i] = x[i] / nrm;
+      double yg = ss_check_dot (y, g, d);
+      for (int i = 0; i < d; i++)
+        dx[i] = (g[i] - y[i] * yg) / nrm;
+    }
+  ss_optest_run (&t, &rng);
+  ss_optest_clear (&t);
 }
 
 /* ================================================================ concat, slice, permute */
@@ -705,6 +742,218 @@ test_losses (gconstpointer data)
     }
 }
 
+/* ================================================================ random shapes */
+
+static int
+ri (int lo, int hi)
+{
+  return ss_rng_int (&rng, lo, hi);
+}
+
+/* Random shapes (from the seed; SS_TEST_SEED varies them) for the ops whose
+ * behaviour depends most on the shape: broadcasting, reductions, softmax,
+ * norms, concat, gather, rope and interpolation. */
+static void
+test_random_shapes (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  for (int iter = 0; iter < 3; iter++)
+    {
+      /* broadcast binary: random rank 1..5, each operand dim full or 1 */
+      {
+        int nd = ri (1, 5), op = ri (0, SS_BINARY_COUNT - 1);
+        int sa[5], sb[5], so[5], sa4[5], sb4[5];
+        for (int d = 0; d < nd; d++)
+          {
+            int full = ri (1, 6), mode = ri (0, 3);
+            sa[d] = mode == 1 ? 1 : full;
+            sb[d] = mode == 2 ? 1 : full;
+          }
+        BinaryCtx c = { op, FALSE };
+        g_autofree char *name = g_strdup_printf ("random %s rank %d", ss_ref_binary_name (op), nd);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 2, .fwd = binary_fwd, .ctx = &c,
+                       .grad = { TRUE, TRUE }, .tol_dx = 4 };
+        gint64 ga[5], gb[5];
+        for (int d = 0; d < nd; d++)
+          {
+            ga[d] = sa[d];
+            gb[d] = sb[d];
+          }
+        set_shape (&t, 0, nd, ga);
+        set_shape (&t, 1, nd, gb);
+        size_t na = ss_optest_numel (&t, 0), nb = ss_optest_numel (&t, 1);
+        t.x[0] = rnd (na, -1, 1);
+        t.x[1] = g_new (double, nb);
+        ss_check_fill_away (&rng, t.x[1], nb, 0.5, 2);
+        for (int d = 0; d < 5; d++)
+          {
+            sa4[d] = d < 5 - nd ? 1 : sa[d - (5 - nd)];
+            sb4[d] = d < 5 - nd ? 1 : sb[d - (5 - nd)];
+          }
+        g_assert_true (ss_ref_broadcast_shape (5, sa4, sb4, so));
+        ss_optest_prepare (&t, (size_t) so[0] * so[1] * so[2] * so[3] * so[4], &rng);
+        ss_ref_binary (op, 5, t.x[0], sa4, t.x[1], sb4, t.ref_y);
+        ss_ref_binary_backward (op, 5, t.x[0], sa4, t.x[1], sb4, t.w, t.ref_dx[0], t.ref_dx[1]);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+      /* reductions and softmax over a random dim of a random rank-1..4 shape */
+      {
+        int nd = ri (1, 4), dim = ri (0, nd - 1), op = ri (0, SS_REDUCE_COUNT - 1);
+        gint64 shape[4];
+        int outer = 1, inner = 1;
+        for (int d = 0; d < nd; d++)
+          shape[d] = ri (1, 9);
+        shape[dim] = ri (1, 300);
+        for (int d = 0; d < dim; d++)
+          outer *= shape[d];
+        for (int d = dim + 1; d < nd; d++)
+          inner *= shape[d];
+        for (int which = 0; which < 2; which++)
+          {
+            ReduceCtx rc = { op, dim, ri (0, 1) };
+            SoftmaxCtx sc = { ri (0, 1), dim };
+            g_autofree char *name = g_strdup_printf ("random %s rank %d dim %d",
+                                                     which ? (sc.log ? "log_softmax" : "softmax")
+                                                           : ss_ref_reduce_name (op), nd, dim);
+            SsOpTest t = { .name = name, .dtype = dt, .n_in = 1,
+                           .fwd = which ? softmax_fwd : reduce_fwd, .ctx = which ? (void *) &sc : &rc,
+                           .grad = { TRUE }, .tol_y = 10, .tol_dx = 10 };
+            set_shape (&t, 0, nd, shape);
+            size_t n = ss_optest_numel (&t, 0);
+            t.x[0] = rnd (n, -3, 3);
+            ss_optest_prepare (&t, which ? n : (size_t) outer * inner, &rng);
+            if (!which)
+              {
+                ss_ref_reduce (op, t.x[0], t.ref_y, outer, shape[dim], inner);
+                ss_ref_reduce_backward (op, t.x[0], t.w, t.ref_dx[0], outer, shape[dim], inner);
+              }
+            else if (sc.log)
+              {
+                ss_ref_log_softmax (t.x[0], t.ref_y, outer, shape[dim], inner);
+                ss_ref_log_softmax_backward (t.ref_y, t.w, t.ref_dx[0], outer, shape[dim], inner);
+              }
+            else
+              {
+                ss_ref_softmax (t.x[0], t.ref_y, outer, shape[dim], inner);
+                ss_ref_softmax_backward (t.ref_y, t.w, t.ref_dx[0], outer, shape[dim], inner);
+              }
+            ss_optest_run (&t, &rng);
+            ss_optest_clear (&t);
+          }
+      }
+      /* norms: random rows / channels / groups */
+      {
+        int kind = ri (0, 2), groups = ri (1, 4), cg = ri (1, 5), s = ri (1, 30);
+        int rows = ri (1, 20), ch = kind == 2 ? groups * cg : ri (2, 400);
+        NormCtx c = { kind, ri (0, 1), kind != 1 && ri (0, 1), groups, 1e-5f };
+        g_autofree char *name = g_strdup_printf ("random norm %d (%d x %d)", kind, rows, ch);
+        SsOpTest t = { .name = name, .dtype = dt, .fwd = norm_fwd, .ctx = &c, .tol_y = 4, .tol_dx = 20 };
+        if (kind == 2)
+          set_shape (&t, 0, 3, (gint64[]) { rows, ch, s });
+        else
+          set_shape (&t, 0, 2, (gint64[]) { rows, ch });
+        int n_in = 1;
+        if (c.w)
+          set_shape (&t, n_in++, 1, (gint64[]) { ch });
+        if (c.b)
+          set_shape (&t, n_in++, 1, (gint64[]) { ch });
+        t.n_in = n_in;
+        size_t n = ss_optest_numel (&t, 0);
+        t.x[0] = rnd (n, -2, 3);
+        for (int i = 0; i < n_in; i++)
+          t.grad[i] = TRUE;
+        for (int i = 1; i < n_in; i++)
+          t.x[i] = rnd (ch, 0.5, 1.5);
+        ss_optest_prepare (&t, n, &rng);
+        double *w = c.w ? t.x[1] : NULL, *b = c.b ? t.x[c.w ? 2 : 1] : NULL;
+        double *dw = c.w ? t.ref_dx[1] : NULL, *db = c.b ? t.ref_dx[c.w ? 2 : 1] : NULL;
+        if (kind == 0)
+          {
+            ss_ref_layer_norm (t.x[0], w, b, t.ref_y, rows, ch, c.eps);
+            ss_ref_layer_norm_backward (t.x[0], w, t.w, t.ref_dx[0], dw, db, rows, ch, c.eps);
+          }
+        else if (kind == 1)
+          {
+            ss_ref_rms_norm (t.x[0], w, t.ref_y, rows, ch, c.eps);
+            ss_ref_rms_norm_backward (t.x[0], w, t.w, t.ref_dx[0], dw, rows, ch, c.eps);
+          }
+        else
+          {
+            ss_ref_group_norm (t.x[0], w, b, t.ref_y, rows, ch, s, groups, c.eps);
+            ss_ref_group_norm_backward (t.x[0], w, t.w, t.ref_dx[0], dw, db, rows, ch, s, groups, c.eps);
+          }
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+      /* gather along a random dim with random indices */
+      {
+        int nd = ri (1, 3), dim = ri (0, nd - 1), m = ri (1, 12);
+        gint64 shape[3];
+        int outer = 1, inner = 1;
+        for (int d = 0; d < nd; d++)
+          shape[d] = ri (1, 7);
+        for (int d = 0; d < dim; d++)
+          outer *= shape[d];
+        for (int d = dim + 1; d < nd; d++)
+          inner *= shape[d];
+        g_autofree gint32 *idx = g_new (gint32, m);
+        for (int i = 0; i < m; i++)
+          idx[i] = ri (0, shape[dim] - 1);
+        GatherCtx c = { FALSE, dim, idx, m };
+        SsOpTest t = { .name = "random index_select", .dtype = dt, .n_in = 1, .fwd = gather_fwd,
+                       .ctx = &c, .grad = { TRUE } };
+        set_shape (&t, 0, nd, shape);
+        t.x[0] = rnd (ss_optest_numel (&t, 0), -1, 1);
+        ss_optest_prepare (&t, (size_t) outer * m * inner, &rng);
+        ss_ref_gather (t.x[0], idx, t.ref_y, outer, shape[dim], inner, m);
+        ss_ref_gather_backward (idx, t.w, t.ref_dx[0], outer, shape[dim], inner, m);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+      /* rope: random heads / length / rotated dims */
+      {
+        int b = ri (1, 3), len = ri (1, 40), heads = ri (1, 4), dim = 2 * ri (1, 12);
+        RopeCtx c = { 1, 2 * ri (1, dim / 2), 10000, ri (0, 1), NULL };
+        SsOpTest t = { .name = "random rope", .dtype = dt, .n_in = 1, .fwd = rope_fwd, .ctx = &c,
+                       .grad = { TRUE }, .tol_y = 10, .tol_dx = 10 };
+        set_shape (&t, 0, 4, (gint64[]) { b, len, heads, dim });
+        size_t n = ss_optest_numel (&t, 0);
+        t.x[0] = rnd (n, -1, 1);
+        ss_optest_prepare (&t, n, &rng);
+        SsRefRope p = { b, len, heads, dim, c.rot_dim, c.base, c.interleaved, NULL };
+        ss_ref_rope (&p, t.x[0], t.ref_y);
+        ss_ref_rope_backward (&p, t.w, t.ref_dx[0]);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+      /* interpolation: random sizes and mode */
+      {
+        int mode = ri (0, 2), two = ri (0, 1);
+        int ih = two ? ri (1, 9) : 1, iw = ri (1, 12), oh = two ? ri (1, 15) : 1, ow = ri (1, 20);
+        InterpCtx c = { two ? 2 : 1, { two ? oh : ow, ow }, mode ? SS_INTERP_LINEAR : SS_INTERP_NEAREST,
+                        mode == 2 };
+        g_autofree char *name = g_strdup_printf ("random interpolate mode %d %dx%d -> %dx%d",
+                                                 mode, ih, iw, oh, ow);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = interp_fwd, .ctx = &c,
+                       .grad = { TRUE }, .tol_dx = 4 };
+        if (two)
+          set_shape (&t, 0, 4, (gint64[]) { 1, 2, ih, iw });
+        else
+          set_shape (&t, 0, 3, (gint64[]) { 1, 2, iw });
+        t.x[0] = rnd (ss_optest_numel (&t, 0), -1, 1);
+        ss_optest_prepare (&t, (size_t) 2 * oh * ow, &rng);
+        ss_ref_interp (mode ? SS_REF_INTERP_LINEAR : SS_REF_INTERP_NEAREST, c.align, t.x[0],
+                       t.ref_y, 2, ih, iw, oh, ow);
+        ss_ref_interp_backward (mode ? SS_REF_INTERP_LINEAR : SS_REF_INTERP_NEAREST, c.align,
+                                t.w, t.ref_dx[0], 2, ih, iw, oh, ow);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+    }
+}
+
 /* ================================================================ errors */
 
 static void
@@ -780,9 +1029,11 @@ main (int argc, char **argv)
 
   static const struct { const char *name; GTestDataFunc fn; } tests[] = {
     { "unary", test_unary }, { "binary", test_binary }, { "reduce", test_reduce },
-    { "softmax", test_softmax }, { "norms", test_norms }, { "concat", test_concat },
+    { "softmax", test_softmax }, { "norms", test_norms }, { "l2-normalize", test_l2_normalize },
+    { "concat", test_concat },
     { "slice-permute", test_slice_permute }, { "gather", test_gather }, { "rope", test_rope },
     { "interpolate", test_interp }, { "losses", test_losses },
+    { "random-shapes", test_random_shapes },
   };
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
     for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)

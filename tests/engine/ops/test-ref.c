@@ -683,8 +683,9 @@ test_concat_slice (void)
     dxs[i] = zeros ((size_t) 3 * c.ns[i] * 4);
   ss_ref_concat_backward (3, c.ns, c.g, dxs, 3, 4);
   for (int i = 0; i < 3; i++)
+    fd ("concat dx", shape_loss, &c, c.xs[i], (size_t) 3 * c.ns[i] * 4, dxs[i]);
+  for (int i = 0; i < 3; i++)
     {
-      fd ("concat dx", shape_loss, &c, c.xs[i], (size_t) 3 * c.ns[i] * 4, dxs[i]);
       g_free (dxs[i]);
       g_free (c.xs[i]);
     }

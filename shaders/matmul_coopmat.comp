@@ -1,0 +1,161 @@
+#version 450
+/* GEMM on NVIDIA tensor cores through GL_NV_cooperative_matrix: fp16 A/B,
+ * fp32 accumulation, fp16 C. 128x128 tile per workgroup of 8 warps (2 x 4,
+ * 64x32 per warp = 4 x 2 fragments of 16x16), K step 32, global -> registers
+ * -> shared double buffering. A and B may be row- or column-major (flags bit
+ * 0 / 1) with rows of 8-element multiples; edges are zero-filled; the
+ * epilogue (alpha, beta, bias, bounds) goes through shared memory per fragment.
+ * Requires subgroup size 32. Grid (ceil(N/128), ceil(M/128), batch). */
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+layout (local_size_x = 256) in;
+
+layout (binding = 0) readonly buffer A4 { uvec4 a4[]; };
+layout (binding = 1) readonly buffer B4 { uvec4 b4[]; };
+layout (binding = 2) buffer C { float16_t c[]; };
+layout (binding = 3) readonly buffer Bias { float16_t bias[]; };
+
+layout (push_constant) uniform P {
+  uint M, N, K, flags;
+  uint a_off, a_bs, a_ld, b_off;
+  uint b_bs, b_ld, c_off, c_bs;
+  uint c_ld, bias_off, pad0, pad1;
+  float alpha, beta;
+} p;
+
+#define BM 128
+#define BN 128
+#define BK 32
+#define LDS_RM 40      /* [128][32] tiles, padded */
+#define LDS_CM 136     /* [32][128] tiles, padded */
+#define TILE 5120      /* halves per tile buffer */
+
+shared float16_t As[2][TILE];
+shared float16_t Bs[2][TILE];
+
+
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint warp = tid / 32u, lane = tid % 32u;
+  uint wm = warp / 4u, wn = warp % 4u;
+  uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
+  bool a_col = (p.flags & 1u) != 0u;
+  bool b_col = (p.flags & 2u) != 0u;
+  uint abase = p.a_off + bz * p.a_bs;
+  uint bbase = p.b_off + bz * p.b_bs;
+
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[4][2];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 2; j++)
+      acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
+
+  uvec4 ra[2], rb[2];
+  uint nk = (p.K + BK - 1u) / BK;
+
+  /* global -> registers for k tile kt */
+#define LOAD_TILE(kt) \
+  for (uint i = 0u; i < 2u; i++) { \
+    uint e = tid + i * 256u; \
+    uint k0 = (kt) * BK; \
+    if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; uint gm = m0 + r, gk = k0 + s; \
+      ra[i] = (gm < p.M && gk < p.K) ? a4[(abase + gm * p.a_ld + gk) / 8u] : uvec4 (0u); } \
+    else { uint r = e / 16u, s = (e % 16u) * 8u; uint gk = k0 + r, gm = m0 + s; \
+      ra[i] = (gm < p.M && gk < p.K) ? a4[(abase + gk * p.a_ld + gm) / 8u] : uvec4 (0u); } \
+    if (!b_col) { uint r = e / 16u, s = (e % 16u) * 8u; uint gk = k0 + r, gn = n0 + s; \
+      rb[i] = (gn < p.N && gk < p.K) ? b4[(bbase + gk * p.b_ld + gn) / 8u] : uvec4 (0u); } \
+    else { uint r = e / 4u, s = (e % 4u) * 8u; uint gn = n0 + r, gk = k0 + s; \
+      rb[i] = (gn < p.N && gk < p.K) ? b4[(bbase + gn * p.b_ld + gk) / 8u] : uvec4 (0u); } \
+  }
+
+  /* registers -> shared buffer buf */
+#define PUT8(arr, base, v) { \
+    f16vec2 h0 = unpackFloat2x16 (v.x), h1 = unpackFloat2x16 (v.y); \
+    f16vec2 h2 = unpackFloat2x16 (v.z), h3 = unpackFloat2x16 (v.w); \
+    arr[base] = h0.x; arr[base + 1u] = h0.y; arr[base + 2u] = h1.x; arr[base + 3u] = h1.y; \
+    arr[base + 4u] = h2.x; arr[base + 5u] = h2.y; arr[base + 6u] = h3.x; arr[base + 7u] = h3.y; }
+#define STORE_TILE(buf) \
+  for (uint i = 0u; i < 2u; i++) { \
+    uint e = tid + i * 256u; \
+    if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; PUT8 (As[buf], r * LDS_RM + s, ra[i]); } \
+    else { uint r = e / 16u, s = (e % 16u) * 8u; PUT8 (As[buf], r * LDS_CM + s, ra[i]); } \
+    if (!b_col) { uint r = e / 16u, s = (e % 16u) * 8u; PUT8 (Bs[buf], r * LDS_CM + s, rb[i]); } \
+    else { uint r = e / 4u, s = (e % 4u) * 8u; PUT8 (Bs[buf], r * LDS_RM + s, rb[i]); } \
+  }
+
+  LOAD_TILE (0u);
+  STORE_TILE (0);
+  barrier ();
+
+  for (uint kt = 0u; kt < nk; kt++) {
+    uint buf = kt & 1u;
+    if (kt + 1u < nk) {
+      LOAD_TILE (kt + 1u);
+    }
+    for (uint kk = 0u; kk < BK; kk += 16u) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[4];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[2];
+      for (uint i = 0u; i < 4u; i++) {
+        uint mm = wm * 64u + i * 16u;
+        if (!a_col)
+          coopMatLoadNV (fa[i], As[buf], mm * LDS_RM + kk, LDS_RM, false);
+        else
+          coopMatLoadNV (fa[i], As[buf], kk * LDS_CM + mm, LDS_CM, true);
+      }
+      for (uint j = 0u; j < 2u; j++) {
+        uint nn = wn * 32u + j * 16u;
+        if (!b_col)
+          coopMatLoadNV (fb[j], Bs[buf], kk * LDS_CM + nn, LDS_CM, false);
+        else
+          coopMatLoadNV (fb[j], Bs[buf], nn * LDS_RM + kk, LDS_RM, true);
+      }
+      for (uint i = 0u; i < 4u; i++)
+        for (uint j = 0u; j < 2u; j++)
+          acc[i][j] = coopMatMulAddNV (fa[i], fb[j], acc[i][j]);
+    }
+    if (kt + 1u < nk) {
+      STORE_TILE (buf ^ 1u);
+    }
+    barrier ();
+  }
+
+  /* epilogue: each warp stages one 16x16 fragment at a time in shared memory */
+  uint cbase = p.c_off + bz * p.c_bs;
+  uint bias_mode = (p.flags >> 2) & 3u;
+  uint scratch = warp * 256u;
+  for (uint i = 0u; i < 4u; i++)
+    for (uint j = 0u; j < 2u; j++) {
+      uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * 32u + j * 16u;
+      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> r = acc[i][j] * p.alpha;
+      bool full = fm + 16u <= p.M && fn + 16u <= p.N && p.beta == 0.0 && bias_mode == 0u;
+      if (full) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> h = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (r);
+        coopMatStoreNV (h, c, cbase + fm * p.c_ld + fn, p.c_ld, false);
+        continue;
+      }
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> h = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (r);
+      coopMatStoreNV (h, As[0], scratch, 16u, false);
+      subgroupMemoryBarrierShared ();
+      subgroupBarrier ();
+      for (uint e = lane; e < 256u; e += 32u) {
+        uint gm = fm + e / 16u, gn = fn + e % 16u;
+        if (gm < p.M && gn < p.N) {
+          float v = float (As[0][scratch + e]);
+          uint ci = cbase + gm * p.c_ld + gn;
+          if (p.beta != 0.0)
+            v += p.beta * float (c[ci]);
+          if (bias_mode == 1u)
+            v += float (bias[p.bias_off + gn]);
+          else if (bias_mode == 2u)
+            v += float (bias[p.bias_off + gm]);
+          c[ci] = float16_t (v);
+        }
+      }
+      subgroupMemoryBarrierShared ();
+      subgroupBarrier ();
+    }
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""PyTorch reference figures for the shapes of bench-engine (same output format):
+
+    <op> <dtype> <shape> <ms per call> <TFLOP/s or x-realtime>
+
+Timing: warm-up, then `reps` calls between two CUDA events (as bench-engine
+times `reps` calls submitted together). fp32 GEMM is measured with TF32 off
+(true fp32, what the engine computes) and on (PyTorch's fast default on
+Hopper with allow_tf32)."""
+import math
+import sys
+
+import torch
+import torch.nn.functional as F
+
+quick = '--quick' in sys.argv
+want = [a for a in sys.argv[1:] if not a.startswith('--')] or ['gemm', 'attention', 'conv', 'mel']
+dev = 'cuda'
+
+
+def time_op(fn, target_s=0.3):
+    fn()
+    torch.cuda.synchronize()
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    fn()
+    e.record()
+    torch.cuda.synchronize()
+    one = s.elapsed_time(e) / 1e3
+    reps = 2 if quick else max(3, min(200, int(target_s / max(one, 1e-6))))
+    s.record()
+    for _ in range(reps):
+        fn()
+    e.record()
+    torch.cuda.synchronize()
+    return s.elapsed_time(e) / 1e3 / reps
+
+
+def bench_gemm():
+    for name, dt in (('f16', torch.float16), ('bf16', torch.bfloat16), ('f32', torch.float32)):
+        for n in (1024, 2048, 4096, 8192):
+            if quick and n > 2048:
+                continue
+            a = torch.full((n, n), 0.01, device=dev, dtype=dt)
+            b = torch.full((n, n), 0.02, device=dev, dtype=dt)
+            modes = [('', False)] if dt != torch.float32 else [('', False), ('-tf32', True)]
+            for suffix, tf32 in modes:
+                torch.backends.cuda.matmul.allow_tf32 = tf32
+                t = time_op(lambda: a @ b)
+                print('gemm %s%s %dx%dx%d %.4f ms %.1f TFLOP/s' % (name, suffix, n, n, n, t * 1e3, 2 * n ** 3 / t * 1e-12), flush=True)
+            torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def bench_attention():
+    for d in (64, 128):
+        for L in (256, 1024, 2048, 4096, 8192):
+            if quick and L > 1024:
+                continue
+            B, H = max(1, 16384 // L), 16
+            q = torch.full((B, H, L, d), 0.01, device=dev, dtype=torch.float16)
+            k = torch.full((B, H, L, d), 0.02, device=dev, dtype=torch.float16)
+            v = torch.full((B, H, L, d), 0.03, device=dev, dtype=torch.float16)
+            t = time_op(lambda: F.scaled_dot_product_attention(q, k, v))
+            flops = 4.0 * B * H * L * L * d
+            print('attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s' % (B, H, L, d, t * 1e3, flops / t * 1e-12), flush=True)
+
+
+def bench_conv():
+    cases = [
+        ('conv2d N8-C128-64x64-k3', (8, 128, 64, 64), (128, 128, 3, 3), F.conv2d),
+        ('conv1d N8-C512-L4096-k3', (8, 512, 4096), (512, 512, 3), F.conv1d),
+        ('conv3d N1-C64-8x64x64-k3', (1, 64, 8, 64, 64), (64, 64, 3, 3, 3), F.conv3d),
+    ]
+    torch.backends.cudnn.allow_tf32 = False
+    for name, dt in (('f16', torch.float16), ('f32', torch.float32)):
+        for label, xs, ws, fn in cases:
+            x = torch.full(xs, 0.01, device=dev, dtype=dt)
+            w = torch.full(ws, 0.02, device=dev, dtype=dt)
+            b = torch.zeros(ws[0], device=dev, dtype=dt)
+            t = time_op(lambda: fn(x, w, b, padding=1))
+            flops = 2.0 * xs[0] * ws[0] * ws[1] * math.prod(xs[2:]) * math.prod(ws[2:])
+            print('conv %s %s %.4f ms %.1f TFLOP/s' % (name, label, t * 1e3, flops / t * 1e-12), flush=True)
+
+
+def mel_fb(n_freqs, n_mels, sr, fmin, fmax):
+    def hz2mel(f):
+        return 2595.0 * math.log10(1.0 + f / 700.0)
+    m = torch.linspace(hz2mel(fmin), hz2mel(fmax), n_mels + 2, dtype=torch.float64)
+    f = 700.0 * (10 ** (m / 2595.0) - 1.0)
+    freqs = torch.linspace(0, sr / 2, n_freqs, dtype=torch.float64)
+    fb = torch.zeros(n_freqs, n_mels, dtype=torch.float64)
+    for i in range(n_mels):
+        lo, c, hi = f[i], f[i + 1], f[i + 2]
+        up = (freqs - lo) / (c - lo)
+        down = (hi - freqs) / (hi - c)
+        fb[:, i] = torch.clamp(torch.minimum(up, down), min=0)
+    return fb.float()
+
+
+def bench_mel():
+    fb = mel_fb(513, 128, 16000, 0.0, 8000.0).to(dev)
+    win = torch.hann_window(400, periodic=True, device=dev)
+    for B in (1, 16):
+        L = 160000
+        j = torch.arange(B * L, device=dev, dtype=torch.float32)
+        w = (0.3 * torch.sin(j * 0.05)).reshape(B, L)
+
+        def fn():
+            s = torch.stft(w, 1024, hop_length=160, win_length=400, window=win, center=True,
+                           pad_mode='reflect', return_complex=True)
+            p = s.real ** 2 + s.imag ** 2
+            return torch.log(torch.matmul(fb.t(), p) + 1e-6)
+        t = time_op(fn)
+        print('mel f32 B%d-10s-16k %.4f ms %.1f x-realtime' % (B, t * 1e3, B * 10.0 / t), flush=True)
+
+
+print('# torch %s device %s' % (torch.__version__, torch.cuda.get_device_name()))
+for w in want:
+    {'gemm': bench_gemm, 'attention': bench_attention, 'conv': bench_conv, 'mel': bench_mel}[w]()

@@ -1,0 +1,256 @@
+/* ss-bench-engine.c: throughput of the engine's heavy ops (GEMM, attention,
+ * convolution, mel front end) on the current Vulkan device. Prints one line
+ * per case in the same format as tools/bench-engine/bench_torch.py:
+ *
+ *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
+ *
+ * Usage: bench-engine [gemm] [attention] [conv] [mel] [--quick] [--check]
+ * Timing: after a warm-up call, `reps` calls are recorded back to back and
+ * submitted together; the wall time until the GPU finishes, divided by reps
+ * (like CUDA-event timing of a loop). SOUNDSTAGE_PROFILE=1 adds per-kernel
+ * GPU timestamps. */
+#define G_LOG_DOMAIN "bench-engine"
+
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "gpu/ss-gpu.h"
+#include "tensor/ss-ops.h"
+
+static gboolean quick;
+static SsGpuDevice *dev;
+
+typedef SsTensor *(*OpFn) (gpointer ud, GError **error);
+
+static double
+time_op (OpFn fn, gpointer ud, double target_s)
+{
+  g_autoptr (GError) error = NULL;
+  /* warm-up: pipelines, allocations */
+  SsTensor *t = fn (ud, &error);
+  if (!t || !ss_gpu_device_flush (dev, &error))
+    {
+      g_printerr ("error: %s\n", error ? error->message : "?");
+      return -1;
+    }
+  ss_tensor_unref (t);
+  gint64 t0 = g_get_monotonic_time ();
+  t = fn (ud, &error);
+  ss_gpu_device_flush (dev, &error);
+  ss_tensor_unref (t);
+  double one = (g_get_monotonic_time () - t0) * 1e-6;
+  int reps = CLAMP ((int) (target_s / MAX (one, 1e-6)), 3, 200);
+  if (quick)
+    reps = 2;
+  t0 = g_get_monotonic_time ();
+  for (int i = 0; i < reps; i++)
+    {
+      t = fn (ud, &error);
+      if (!t)
+        {
+          g_printerr ("error: %s\n", error->message);
+          return -1;
+        }
+      ss_tensor_unref (t);
+    }
+  if (!ss_gpu_device_flush (dev, &error))
+    {
+      g_printerr ("error: %s\n", error->message);
+      return -1;
+    }
+  return (g_get_monotonic_time () - t0) * 1e-6 / reps;
+}
+
+static SsTensor *
+filled (SsDType dt, int nd, const gint64 *shape, float v)
+{
+  g_autoptr (GError) error = NULL;
+  SsTensor *t = ss_tensor_full (dt, nd, shape, v, &error);
+  if (!t)
+    g_error ("allocation failed: %s", error->message);
+  return t;
+}
+
+/* ------------------------------------------------------------------ GEMM */
+
+typedef struct {
+  SsTensor *a, *b;
+} GemmCase;
+
+static SsTensor *
+gemm_fn (gpointer ud, GError **error)
+{
+  GemmCase *c = ud;
+  return ss_op_matmul (c->a, c->b, FALSE, FALSE, error);
+}
+
+static void
+bench_gemm (void)
+{
+  SsDType dts[] = { SS_DTYPE_F16, SS_DTYPE_BF16, SS_DTYPE_F32 };
+  int sizes[] = { 1024, 2048, 4096, 8192 };
+  for (guint d = 0; d < G_N_ELEMENTS (dts); d++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+      {
+        int n = sizes[s];
+        if (quick && n > 2048)
+          continue;
+        GemmCase c = {
+          filled (dts[d], 2, SS_SHAPE (n, n), 0.01f),
+          filled (dts[d], 2, SS_SHAPE (n, n), 0.02f),
+        };
+        double t = time_op (gemm_fn, &c, 0.3);
+        printf ("gemm %s %dx%dx%d %.4f ms %.1f TFLOP/s\n", ss_dtype_name (dts[d]), n, n, n,
+                t * 1e3, 2.0 * n * n * (double) n / t * 1e-12);
+        fflush (stdout);
+        ss_tensor_unref (c.a);
+        ss_tensor_unref (c.b);
+      }
+}
+
+/* ------------------------------------------------------------- attention */
+
+typedef struct {
+  SsTensor *q, *k, *v;
+  gboolean causal;
+} AttnCase;
+
+static SsTensor *
+attn_fn (gpointer ud, GError **error)
+{
+  AttnCase *c = ud;
+  return ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error);
+}
+
+static void
+bench_attention (void)
+{
+  int dims[] = { 64, 128 };
+  int seqs[] = { 256, 1024, 2048, 4096, 8192 };
+  for (guint di = 0; di < G_N_ELEMENTS (dims); di++)
+    for (guint si = 0; si < G_N_ELEMENTS (seqs); si++)
+      {
+        int d = dims[di], L = seqs[si];
+        if (quick && L > 1024)
+          continue;
+        /* about 16M tokens*heads per call at most */
+        int B = MAX (1, 16384 / L), H = 16;
+        AttnCase c = {
+          filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.01f),
+          filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.02f),
+          filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.03f),
+          FALSE,
+        };
+        double t = time_op (attn_fn, &c, 0.3);
+        double flops = 4.0 * B * H * (double) L * L * d;
+        printf ("attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s\n", B, H, L, d, t * 1e3, flops / t * 1e-12);
+        fflush (stdout);
+        ss_tensor_unref (c.q);
+        ss_tensor_unref (c.k);
+        ss_tensor_unref (c.v);
+      }
+}
+
+/* ------------------------------------------------------------------ conv */
+
+typedef struct {
+  SsTensor *x, *w, *b;
+  SsConvParams p;
+} ConvCase;
+
+static SsTensor *
+conv_fn (gpointer ud, GError **error)
+{
+  ConvCase *c = ud;
+  return ss_op_conv (c->x, c->w, c->b, &c->p, FALSE, error);
+}
+
+static void
+bench_conv (void)
+{
+  struct { const char *name; int nd; gint64 x[5]; gint64 w[5]; int pad; } cases[] = {
+    { "conv2d N8-C128-64x64-k3", 4, { 8, 128, 64, 64 }, { 128, 128, 3, 3 }, 1 },
+    { "conv1d N8-C512-L4096-k3", 3, { 8, 512, 4096 }, { 512, 512, 3 }, 1 },
+    { "conv3d N1-C64-8x64x64-k3", 5, { 1, 64, 8, 64, 64 }, { 64, 64, 3, 3, 3 }, 1 },
+  };
+  SsDType dts[] = { SS_DTYPE_F16, SS_DTYPE_F32 };
+  for (guint d = 0; d < G_N_ELEMENTS (dts); d++)
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        ConvCase c = { 0 };
+        c.x = filled (dts[d], cases[i].nd, cases[i].x, 0.01f);
+        c.w = filled (dts[d], cases[i].nd, cases[i].w, 0.02f);
+        c.b = filled (dts[d], 1, SS_SHAPE (cases[i].w[0]), 0.0f);
+        c.p = ss_conv_params_default ();
+        for (int j = 0; j < 3; j++)
+          c.p.padding[j] = cases[i].pad;
+        double t = time_op (conv_fn, &c, 0.3);
+        double flops = 2.0 * cases[i].x[0] * cases[i].w[0] * cases[i].w[1];
+        for (int j = 2; j < cases[i].nd; j++)
+          flops *= cases[i].x[j] * cases[i].w[j];
+        printf ("conv %s %s %.4f ms %.1f TFLOP/s\n", ss_dtype_name (dts[d]), cases[i].name, t * 1e3, flops / t * 1e-12);
+        fflush (stdout);
+        ss_tensor_unref (c.x);
+        ss_tensor_unref (c.w);
+        ss_tensor_unref (c.b);
+      }
+}
+
+#if defined(__has_include)
+#if __has_include("dsp/ss-mel.h")
+#include "dsp/ss-mel.h"
+#define HAVE_MEL_BENCH 1
+#endif
+#endif
+
+#include "bench-mel.inc"
+
+int
+main (int argc, char **argv)
+{
+  gboolean all = TRUE, do_gemm = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--quick") == 0)
+        quick = TRUE;
+      else if (strcmp (argv[i], "gemm") == 0)
+        do_gemm = TRUE, all = FALSE;
+      else if (strcmp (argv[i], "attention") == 0)
+        do_attn = TRUE, all = FALSE;
+      else if (strcmp (argv[i], "conv") == 0)
+        do_conv = TRUE, all = FALSE;
+      else if (strcmp (argv[i], "mel") == 0)
+        do_mel = TRUE, all = FALSE;
+    }
+  g_autoptr (GError) error = NULL;
+  dev = ss_gpu_device_get_default (&error);
+  if (!dev)
+    {
+      g_printerr ("no device: %s\n", error->message);
+      return 1;
+    }
+  const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
+  printf ("# device %s coopmat_nv %d coopmat_khr %d coopmat2_nv %d used %d subgroup %u shared %zu\n",
+          c->name, c->coopmat_nv, c->coopmat_khr, c->coopmat2_nv, ss_gpu_device_use_coopmat (dev),
+          c->subgroup_size, c->shared_memory);
+  if (all || do_gemm)
+    bench_gemm ();
+  if (all || do_attn)
+    bench_attention ();
+  if (all || do_conv)
+    bench_conv ();
+  if (all || do_mel)
+    bench_mel ();
+  if (g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0)
+    {
+      g_autoptr (GArray) prof = ss_gpu_device_take_profile (dev, NULL);
+      for (guint i = 0; prof && i < prof->len; i++)
+        {
+          SsGpuProfileEntry *e = &g_array_index (prof, SsGpuProfileEntry, i);
+          printf ("# kernel %-28s %6" G_GUINT64_FORMAT " calls %10.3f ms\n", e->label, e->count, e->total_ms);
+        }
+    }
+  ss_gpu_device_shutdown ();
+  return 0;
+}
