@@ -326,7 +326,7 @@ ends_early (AVFormatContext *fmt, int index, SsTime duration)
 {
   AVStream *s = fmt->streams[index];
   SsTime origin = ss_media_origin (fmt);
-  SsTime target = duration * 19 / 20 - SS_TIME_SECOND / 4;
+  SsTime target = duration / 20 * 19 - SS_TIME_SECOND / 4;   /* no overflow for huge durations */
   AVPacket *pkt;
   gboolean found = FALSE;
   int n = 0;
