@@ -19,10 +19,14 @@ typedef struct {
   guint64        last_used;
 } MixReader;
 
+/* GRecMutex rather than GMutex: it is a pthread mutex, which thread sanitizers
+ * understand (GMutex is a bare futex on Linux). Never taken recursively. */
 struct _SsMixer {
-  GMutex     project_lock;   /* guards project (short holds only) */
+  GRecMutex  project_lock;   /* guards project, in_use, retired (short holds only) */
   SsProject *project;
-  GMutex     render_lock;    /* guards everything below */
+  SsProject *in_use;         /* the snapshot a render is reading (not referenced) */
+  GPtrArray *retired;        /* replaced snapshots, released by set_project/free */
+  GRecMutex  render_lock;     /* guards everything below */
   GPtrArray *readers;        /* of MixReader* */
   float     *scratch;
   gsize      scratch_cap;    /* in frames */
@@ -44,9 +48,10 @@ ss_mixer_new (void)
 {
   SsMixer *m = g_new0 (SsMixer, 1);
 
-  g_mutex_init (&m->project_lock);
-  g_mutex_init (&m->render_lock);
+  g_rec_mutex_init (&m->project_lock);
+  g_rec_mutex_init (&m->render_lock);
   m->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) mix_reader_free);
+  m->retired = g_ptr_array_new ();
   return m;
 }
 
@@ -56,27 +61,43 @@ ss_mixer_free (SsMixer *m)
   if (!m)
     return;
   g_clear_object (&m->project);
+  g_ptr_array_foreach (m->retired, (GFunc) g_object_unref, NULL);
+  g_ptr_array_unref (m->retired);
   g_ptr_array_unref (m->readers);
   g_free (m->scratch);
-  g_mutex_clear (&m->project_lock);
-  g_mutex_clear (&m->render_lock);
+  g_rec_mutex_clear (&m->project_lock);
+  g_rec_mutex_clear (&m->render_lock);
   g_free (m);
 }
 
 void
 ss_mixer_set_project (SsMixer *m, SsProject *snapshot)
 {
-  SsProject *old;
+  g_autoptr(GPtrArray) release = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_return_if_fail (m != NULL);
   g_return_if_fail (snapshot == NULL || SS_IS_PROJECT (snapshot));
   if (snapshot)
     g_object_ref (snapshot);
-  g_mutex_lock (&m->project_lock);
-  old = m->project;
+  g_rec_mutex_lock (&m->project_lock);
+  if (m->project)
+    g_ptr_array_add (m->retired, m->project);
   m->project = snapshot;
-  g_mutex_unlock (&m->project_lock);
-  g_clear_object (&old);   /* outside the lock: may free a whole document */
+  /* Snapshots are released here, on the caller's thread, once no render reads
+   * them: the audio thread never runs a finalizer (no frees in real time, and
+   * documents are only ever destroyed on one thread). */
+  for (guint i = 0; i < m->retired->len;)
+    {
+      SsProject *old = g_ptr_array_index (m->retired, i);
+      if (old != m->in_use)
+        {
+          g_ptr_array_add (release, old);
+          g_ptr_array_remove_index_fast (m->retired, i);
+        }
+      else
+        i++;
+    }
+  g_rec_mutex_unlock (&m->project_lock);
 }
 
 guint
@@ -85,9 +106,9 @@ ss_mixer_get_n_readers (SsMixer *m)
   guint n;
 
   g_return_val_if_fail (m != NULL, 0);
-  g_mutex_lock (&m->render_lock);
+  g_rec_mutex_lock (&m->render_lock);
   n = m->readers->len;
-  g_mutex_unlock (&m->render_lock);
+  g_rec_mutex_unlock (&m->render_lock);
   return n;
 }
 
@@ -235,7 +256,7 @@ mix_track (SsMixer *m, SsProject *p, const SsTrack *track, gint64 t0, float *out
 gboolean
 ss_mixer_render (SsMixer *m, SsTime t, float *out, gsize n_frames, const char *track_id, GError **error)
 {
-  g_autoptr(SsProject) p = NULL;
+  SsProject *p;
   gboolean ok = TRUE;
   gint64 t0;
 
@@ -243,20 +264,28 @@ ss_mixer_render (SsMixer *m, SsTime t, float *out, gsize n_frames, const char *t
   g_return_val_if_fail (out != NULL || n_frames == 0, FALSE);
 
   memset (out, 0, n_frames * MIX_CHANNELS * sizeof (float));
-  g_mutex_lock (&m->project_lock);
-  p = m->project ? g_object_ref (m->project) : NULL;
-  g_mutex_unlock (&m->project_lock);
-  if (!p || n_frames == 0)
+  if (n_frames == 0)
     return TRUE;
+  g_rec_mutex_lock (&m->render_lock);   /* one render at a time */
+  g_rec_mutex_lock (&m->project_lock);
+  p = m->in_use = m->project;           /* kept alive by set_project until released */
+  g_rec_mutex_unlock (&m->project_lock);
+  if (!p)
+    {
+      g_rec_mutex_unlock (&m->render_lock);
+      return TRUE;
+    }
 
-  g_mutex_lock (&m->render_lock);
   m->tick++;
   if (n_frames > m->scratch_cap)
     {
       float *ns = g_try_realloc_n (m->scratch, n_frames, MIX_CHANNELS * sizeof (float));
       if (!ns)
         {
-          g_mutex_unlock (&m->render_lock);
+          g_rec_mutex_lock (&m->project_lock);
+          m->in_use = NULL;
+          g_rec_mutex_unlock (&m->project_lock);
+          g_rec_mutex_unlock (&m->render_lock);
           g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY, "Out of memory for the audio mix");
           return FALSE;
         }
@@ -276,6 +305,9 @@ ss_mixer_render (SsMixer *m, SsTime t, float *out, gsize n_frames, const char *t
     }
   if (m->tick % 64 == 0)
     close_idle_readers (m);
-  g_mutex_unlock (&m->render_lock);
+  g_rec_mutex_lock (&m->project_lock);
+  m->in_use = NULL;
+  g_rec_mutex_unlock (&m->project_lock);
+  g_rec_mutex_unlock (&m->render_lock);
   return ok;
 }

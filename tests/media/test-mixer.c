@@ -239,6 +239,76 @@ test_missing_media (void)
   g_object_unref (f.p);
 }
 
+typedef struct {
+  SsMixer  *m;
+  gint      stop;
+  int       blocks, mixed, muted, bad;
+} Player;
+
+/* The audio thread: renders 256-frame blocks at 2.0 s .. 2.5 s (both clips play). */
+static gpointer
+player_thread (gpointer data)
+{
+  Player *pl = data;
+  Expect on = { TRUE, TRUE, FALSE, pow (10, -6.0 / 20), 1.0 };
+  Expect off = { FALSE, TRUE, FALSE, pow (10, -6.0 / 20), 1.0 };
+  float buf[256 * 2];
+
+  while (!g_atomic_int_get (&pl->stop) || pl->blocks < 200)
+    {
+      gint64 s = 2 * RATE + (gint64) (pl->blocks % 90) * 256;
+      gboolean is_on = TRUE, is_off = TRUE;
+      g_assert_true (ss_mixer_render (pl->m, (s * SS_TIME_SECOND + RATE / 2) / RATE, buf, 256, NULL, NULL));
+      for (int i = 0; i < 256; i++)
+        {
+          float a[2], b[2];
+          expected (&on, s + i, a);
+          expected (&off, s + i, b);
+          for (int c = 0; c < 2; c++)
+            {
+              is_on = is_on && fabsf (buf[i * 2 + c] - a[c]) <= 1e-5f;
+              is_off = is_off && fabsf (buf[i * 2 + c] - b[c]) <= 1e-5f;
+            }
+        }
+      pl->mixed += is_on;
+      pl->muted += is_off;
+      pl->bad += !is_on && !is_off;
+      pl->blocks++;
+    }
+  return NULL;
+}
+
+/* The UI thread swaps snapshots (mute on/off) while the audio thread renders:
+ * every block is entirely the old or the new state, never garbage. */
+static void
+test_swap_while_rendering (void)
+{
+  Fixture f;
+  Player pl = { ss_mixer_new (), 0, 0, 0, 0, 0 };
+  GThread *th;
+
+  fixture_init (&f);
+  {
+    g_autoptr(SsProject) snap = ss_project_snapshot (f.p);
+    ss_mixer_set_project (pl.m, snap);   /* the audio thread only ever sees snapshots */
+  }
+  th = g_thread_new ("player", player_thread, &pl);
+  for (int i = 0; i < 300; i++)
+    {
+      g_autoptr(SsProject) snap = NULL;
+      g_assert_true (ss_project_set_track_muted (f.p, f.t1, i % 2 == 0));
+      snap = ss_project_snapshot (f.p);
+      ss_mixer_set_project (pl.m, snap);
+      g_usleep (200);
+    }
+  g_atomic_int_set (&pl.stop, 1);
+  g_thread_join (th);
+  g_assert_cmpint (pl.bad, ==, 0);
+  g_assert_cmpint (pl.mixed + pl.muted, ==, pl.blocks);
+  ss_mixer_free (pl.m);
+  g_object_unref (f.p);
+}
+
 static void
 test_no_project_silence (void)
 {
@@ -265,6 +335,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mixer/active-take", test_active_take);
   g_test_add_func ("/mixer/missing-media", test_missing_media);
   g_test_add_func ("/mixer/no-project", test_no_project_silence);
+  g_test_add_func ("/mixer/swap-while-rendering", test_swap_while_rendering);
   ret = g_test_run ();
   ss_test_rmdir (tmpdir);
   g_free (path_a);
