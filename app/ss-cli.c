@@ -620,12 +620,12 @@ export_common (int argc, char **argv, gboolean stems)
 {
   const char *name = stems ? "export-stems" : "export";
   g_autofree char *output = NULL;
-  gboolean overwrite = FALSE;
+  gboolean no_clobber = FALSE;
   const GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       stems ? N_("Folder to write the WAV files into") : N_("Video file to write (.mp4, .mkv, …)"),
       stems ? N_("DIR") : N_("OUT") },
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &overwrite, N_("Overwrite existing output files"), NULL },
+    { "no-clobber", 'n', 0, G_OPTION_ARG_NONE, &no_clobber, N_("Do not replace existing output files (exit 1 instead)"), NULL },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -639,10 +639,10 @@ export_common (int argc, char **argv, gboolean stems)
     return usage_error (name, argc < 2 ? _("PROJECT is missing") : _("Too many arguments"));
   if (output == NULL)
     return usage_error (name, _("The output is missing (-o)"));
-  if (!stems && !overwrite && g_file_test (output, G_FILE_TEST_EXISTS))
+  if (!stems && no_clobber && g_file_test (output, G_FILE_TEST_EXISTS))
     {
       g_autofree char *display = g_filename_display_name (output);
-      return usage_error (name, _("“%s” already exists (use --force to overwrite it)"), display);
+      return usage_error (name, _("“%s” already exists"), display);
     }
   if (!ss_app_export_available ())
     {
@@ -659,14 +659,14 @@ export_common (int argc, char **argv, gboolean stems)
       fprintf (stderr, _("%s: the project “%s” is empty: nothing to export\n"), prgname, display);
       return EXIT_BAD_INPUT;
     }
-  if (stems && !overwrite)
+  if (stems && no_clobber)
     {
       g_auto(GStrv) paths = ss_app_export_stem_paths (project, output);
       for (guint i = 0; paths != NULL && paths[i] != NULL; i++)
         if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
           {
             g_autofree char *display = g_filename_display_name (paths[i]);
-            return usage_error (name, _("“%s” already exists (use --force to overwrite it)"), display);
+            return usage_error (name, _("“%s” already exists"), display);
           }
     }
   if (stems && g_mkdir_with_parents (output, 0755) != 0)

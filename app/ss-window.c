@@ -714,16 +714,47 @@ typedef struct {
   SsContinuation  proceed;
 } ConfirmData;
 
+typedef struct {
+  SsWindow       *self;     /* a reference */
+  SsContinuation  proceed;
+  gboolean        save;
+} ConfirmIdle;
+
+/* Runs after the dialog has closed: proceeding may close the window itself. */
+static gboolean
+confirm_idle (gpointer user_data)
+{
+  ConfirmIdle *c = user_data;
+
+  if (c->save)
+    save_interactive (c->self, c->proceed);
+  else
+    c->proceed (c->self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+confirm_idle_free (gpointer user_data)
+{
+  ConfirmIdle *c = user_data;
+
+  g_object_unref (c->self);
+  g_free (c);
+}
+
 static void
 confirm_response (AdwMessageDialog *dialog, const char *response, gpointer user_data)
 {
   ConfirmData *data = user_data;
-  SsWindow *self = data->self;
+  ConfirmIdle *c;
 
-  if (g_strcmp0 (response, "discard") == 0)
-    data->proceed (self);
-  else if (g_strcmp0 (response, "save") == 0)
-    save_interactive (self, data->proceed);
+  if (g_strcmp0 (response, "discard") != 0 && g_strcmp0 (response, "save") != 0)
+    return;
+  c = g_new0 (ConfirmIdle, 1);
+  c->self = g_object_ref (data->self);
+  c->proceed = data->proceed;
+  c->save = g_strcmp0 (response, "save") == 0;
+  g_idle_add_full (G_PRIORITY_DEFAULT, confirm_idle, c, confirm_idle_free);
 }
 
 /* Runs @proceed now when nothing would be lost, or after the user chose to
@@ -1558,6 +1589,38 @@ do_close (SsWindow *self)
   gtk_window_close (GTK_WINDOW (self));
 }
 
+static void
+release_when_jobs_done (SsJobManager *manager, GParamSpec *pspec, gpointer user_data)
+{
+  GApplication *app = G_APPLICATION (user_data);
+
+  if (ss_job_manager_get_n_running (manager) > 0)
+    return;
+  g_signal_handlers_disconnect_by_func (manager, release_when_jobs_done, user_data);
+  g_application_release (app);
+  g_object_unref (app);
+}
+
+/* Jobs of a closing window are cancelled; the application stays alive until
+ * they have cleaned up (exports leave no partial files). */
+static void
+cancel_jobs_on_close (SsWindow *self)
+{
+  SsJobManager *manager = ss_job_manager_get_default ();
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  GList *windows = app ? gtk_application_get_windows (app) : NULL;
+
+  if (app == NULL || ss_job_manager_get_n_running (manager) == 0)
+    return;
+  /* Other editor windows may still want their jobs. */
+  for (GList *l = windows; l != NULL; l = l->next)
+    if (l->data != self && SS_IS_WINDOW (l->data))
+      return;
+  ss_job_manager_cancel_all (manager);
+  g_application_hold (G_APPLICATION (app));
+  g_signal_connect (manager, "notify::n-running", G_CALLBACK (release_when_jobs_done), g_object_ref (app));
+}
+
 static gboolean
 ss_window_close_request (GtkWindow *window)
 {
@@ -1572,6 +1635,7 @@ ss_window_close_request (GtkWindow *window)
   if (self->transport != NULL)
     ss_transport_pause (SS_TRANSPORT (self->transport));
 #endif
+  cancel_jobs_on_close (self);
   /* A clean close: nothing to recover next time. */
   if (self->project != NULL)
     ss_project_remove_recovery (self->project);

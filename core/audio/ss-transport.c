@@ -38,6 +38,7 @@ struct _SsTransport {
   SsAudioEngine *engine;
   gboolean       null_audio;
   double         latency;
+  gboolean       latency_pending;
   gboolean       mixer_ready;   /* atomic: mixer has a project */
 
   gboolean playing;
@@ -494,7 +495,14 @@ start_segment (SsTransport *self, SsTime t)
       self->seg_rate = (int) self->rate;
       g_mutex_unlock (&self->seg_lock);
       if (!ss_audio_engine_is_running (self->engine))
-        ss_audio_engine_start (self->engine);
+        {
+          if (self->latency_pending)
+            {
+              ss_audio_engine_set_latency (self->engine, self->latency);
+              self->latency_pending = FALSE;
+            }
+          ss_audio_engine_start (self->engine);
+        }
       set_prefetch (self, 1, (int) self->rate);
     }
   else
@@ -832,6 +840,8 @@ ss_transport_set_latency (SsTransport *self, double seconds)
   self->latency = seconds;
   if (self->engine != NULL && !self->playing)
     ss_audio_engine_set_latency (self->engine, seconds);
+  else
+    self->latency_pending = self->engine != NULL;   /* applied at the next play */
 }
 
 void

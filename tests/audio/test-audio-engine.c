@@ -8,7 +8,8 @@
 typedef struct {
   GMutex lock;
   gint64 next_expected;     /* stream frame the next render should start at */
-  gboolean gap;             /* a render started somewhere unexpected */
+  gboolean backwards;       /* a render started before the end of the previous one */
+  gboolean skipped;         /* a render started after a hole (feeder starved) */
   gint64 rendered;
   gint64 last_start;
   gboolean recording;
@@ -21,8 +22,10 @@ render_ramp (gint64 stream_frame, float *out, gsize n, gpointer data)
 {
   Feed *f = data;
   g_mutex_lock (&f->lock);
-  if (f->next_expected >= 0 && stream_frame != f->next_expected)
-    f->gap = TRUE;
+  if (f->next_expected >= 0 && stream_frame < f->next_expected)
+    f->backwards = TRUE;
+  if (f->next_expected >= 0 && stream_frame > f->next_expected)
+    f->skipped = TRUE;
   f->next_expected = stream_frame + (gint64) n;
   f->rendered += (gint64) n;
   f->last_start = stream_frame;
@@ -65,10 +68,13 @@ test_null_clock_rate (void)
   g_assert_cmpfloat (wall, >=, 0.5);
   g_assert_cmpfloat (fabs (played - wall), <, 0.02 * wall + 0.005);
 
-  /* The feeder rendered a continuous stream, ahead of what was played. */
+  /* The feeder rendered the stream in order, ahead of what was played; a hole is
+   * only allowed where the sink ran dry (a starved feeder on a loaded machine), and
+   * then it was counted as an underrun. */
   g_mutex_lock (&f.lock);
-  g_assert_false (f.gap);
-  g_assert_cmpint (f.next_expected, >=, c1);
+  g_assert_false (f.backwards);
+  if (f.skipped)
+    g_assert_cmpuint (ss_audio_engine_get_underruns (e), >, 0);
   g_mutex_unlock (&f.lock);
 
   /* Stopped: the clock holds still. */
@@ -88,14 +94,22 @@ test_flush_restarts_at_play_position (void)
   g_mutex_init (&f.lock);
   g_autoptr(SsAudioEngine) e = ss_audio_engine_new_null (render_ramp, &f);
   ss_audio_engine_start (e);
-  g_usleep (100 * 1000);
 
-  g_mutex_lock (&f.lock);
-  gint64 ahead_before = f.next_expected;
-  g_mutex_unlock (&f.lock);
-  gint64 clock = ss_audio_engine_get_clock (e);
-  g_assert_cmpint (ahead_before, >, clock);    /* it renders ahead */
+  /* It renders ahead of what is heard (wait for that on a loaded machine). */
+  gint64 ahead_before = 0, clock = 0;
+  gint64 wait_until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  do
+    {
+      g_usleep (10 * 1000);
+      g_mutex_lock (&f.lock);
+      ahead_before = f.next_expected;
+      clock = ss_audio_engine_get_clock (e);
+      g_mutex_unlock (&f.lock);
+    }
+  while (ahead_before < clock + SS_MIX_RATE / 20 && g_get_monotonic_time () < wait_until);
+  g_assert_cmpint (ahead_before, >=, clock + SS_MIX_RATE / 20);
 
+  guint underruns_at_flush = ss_audio_engine_get_underruns (e);
   gint64 at = ss_audio_engine_flush (e);
   g_assert_cmpint (at, <=, ahead_before);
   g_assert_cmpint (at, >=, clock);
@@ -121,7 +135,10 @@ test_flush_restarts_at_play_position (void)
     if (f.starts[i] >= at)
       first = f.starts[i];
   g_assert_cmpint (first, >=, at);
-  g_assert_cmpint (first, <=, at + SS_MIX_RATE / 10);
+  /* Right at the flush position, unless the feeder was starved meanwhile (then the
+   * null sink moved on and counted the underrun). */
+  if (first > at + SS_MIX_RATE / 10)
+    g_assert_cmpuint (ss_audio_engine_get_underruns (e), >, underruns_at_flush);
   ss_audio_engine_stop (e);
   g_mutex_clear (&f.lock);
 }

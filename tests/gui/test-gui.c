@@ -378,6 +378,7 @@ test_recovery_offered (void)
   g_assert_true (wait_for ((Cond) ss_window_get_recovery_dialog, window, 10));
   dialog = ss_window_get_recovery_dialog (window);
   adw_message_dialog_response (dialog, "recover");
+  gtk_window_close (GTK_WINDOW (dialog));   /* as clicking a button does */
   spin (0.2);
 
   video = ss_project_get_video_track (ss_window_get_project (window));
@@ -456,6 +457,12 @@ test_menu_windows (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static gboolean
+no_message_dialog (gpointer data)
+{
+  return find_toplevel (ADW_TYPE_MESSAGE_DIALOG) == NULL;
+}
+
 /* A project whose media was moved away still opens with all its clips, and
  * the window asks to locate the file instead of dropping anything. */
 static void
@@ -497,7 +504,9 @@ test_missing_media_offers_relink (void)
   dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
   g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "short.mp4"));
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "later");
-  gtk_window_destroy (dialog);
+  gtk_window_close (dialog);   /* as clicking a button does */
+  g_assert_true (wait_for (no_message_dialog, NULL, 10));
+  spin (0.2);
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -573,7 +582,9 @@ test_drop_files (void)
     /* the project is untouched while the question is open */
     g_assert_cmpuint (ss_project_get_n_media (ss_window_get_project (window)), ==, 1);
     adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "discard");
-    gtk_window_destroy (dialog);
+    gtk_window_close (dialog);   /* as clicking a button does */
+    g_assert_true (wait_for (no_message_dialog, NULL, 10));
+  spin (0.2);
   }
   g_assert_cmpstr (ss_project_get_path (ss_window_get_project (window)), ==, demo);
   g_assert_false (ss_project_get_dirty (ss_window_get_project (window)));
@@ -607,7 +618,9 @@ test_close_confirmation (void)
   g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
   dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  gtk_window_destroy (dialog);
+  gtk_window_close (dialog);   /* as clicking a button does */
+  g_assert_true (wait_for (no_message_dialog, NULL, 10));
+  spin (0.2);
   spin (0.1);
   g_assert_nonnull (weak);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
@@ -617,7 +630,9 @@ test_close_confirmation (void)
   g_assert_true (wait_for (has_toplevel, GSIZE_TO_POINTER (ADW_TYPE_MESSAGE_DIALOG), 10));
   dialog = find_toplevel (ADW_TYPE_MESSAGE_DIALOG);
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "discard");
-  gtk_window_destroy (dialog);
+  gtk_window_close (dialog);   /* as clicking a button does */
+  g_assert_true (wait_for (no_message_dialog, NULL, 10));
+  spin (0.2);
   spin (0.2);
   g_assert_null (weak);
   g_assert_false (g_file_test (recovery, G_FILE_TEST_EXISTS));

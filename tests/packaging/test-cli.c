@@ -318,9 +318,15 @@ test_export (void)
     g_assert_cmpint (w.status, ==, 3);
   }
 
-  /* An existing output is not overwritten without --force. */
+  /* Exporting again replaces the file (the export is atomic), unless told not to. */
   run_cli (&again, "export", demo, "-o", out, NULL);
-  g_assert_cmpint (again.status, ==, 1);
+  g_assert_cmpint (again.status, ==, 0);
+  {
+    g_auto(Run) nc = { 0 };
+    run_cli (&nc, "export", demo, "-o", out, "--no-clobber", NULL);
+    g_assert_cmpint (nc.status, ==, 1);
+    g_assert_true (g_file_test (out, G_FILE_TEST_IS_REGULAR));
+  }
 
   run_cli (&s, "export-stems", demo, "-o", stems, NULL);
   g_assert_cmpint (s.status, ==, 0);
