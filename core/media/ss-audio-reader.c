@@ -9,7 +9,9 @@
 #include <libavutil/avstring.h>
 #include "ss-media-private.h"
 
-#define INEXACT_EXACT_LIMIT (300 * SS_TIME_SECOND)
+/* How far Ogg/WebM-Vorbis files are decoded instead of seeking (a bound on the
+ * time one read can take: about 0.1 s of decoding). */
+#define INEXACT_EXACT_LIMIT (60 * SS_TIME_SECOND)
 
 struct _SsAudioReader {
   char            *path;
@@ -474,8 +476,9 @@ ss_audio_reader_read (SsAudioReader *r, SsTime t, float *out, gsize n_frames, GE
   else if (r->eof && r->need_pos && want >= r->seek_want)
     ;   /* the stream has no audio after the last seek point: silence */
   else if (r->need_pos || want < r->buf_pos ||
-           (!(r->eof && want >= r->buf_pos + (gint64) r->buf_len) && !r->inexact_seek &&
-            want > r->buf_pos + (gint64) r->buf_len + r->rate / 2))
+           (!(r->eof && want >= r->buf_pos + (gint64) r->buf_len) &&
+            want > r->buf_pos + (gint64) r->buf_len +
+                   (r->inexact_seek ? r->rate * (INEXACT_EXACT_LIMIT / SS_TIME_SECOND) : r->rate / 2)))
     {
       if (!seek_to (r, want, error))
         return -1;
