@@ -2,6 +2,7 @@
  * through the decoder, and A/B take switching reaching the mixer at once. */
 #include "audio/ss-transport.h"
 #include "audio/ss-transport-private.h"
+#include "audio/ss-audio-lock.h"
 #include "ss-test-media.h"
 
 #include <glib/gstdio.h>
@@ -301,7 +302,7 @@ test_take_switch (void)
 }
 
 typedef struct {
-  GMutex lock;
+  SsLock lock;
   gboolean armed;
   SsTime   first_t;      /* time of the first quiet block after arming */
   SsTime   loud_end;     /* end of the latest loud block rendered */
@@ -313,7 +314,7 @@ tap_cb (SsTime t, const float *block, gsize n, gpointer data)
 {
   Tap *tap = data;
   double r = rms (block, n);
-  g_mutex_lock (&tap->lock);
+  ss_lock (&tap->lock);
   if (r > 0.2)
     {
       tap->saw_loud = TRUE;
@@ -321,7 +322,7 @@ tap_cb (SsTime t, const float *block, gsize n, gpointer data)
     }
   if (tap->armed && tap->first_t == SS_TIME_NONE && r < 0.1 && r > 0.0)
     tap->first_t = t;
-  g_mutex_unlock (&tap->lock);
+  ss_unlock (&tap->lock);
 }
 
 /* During playback, switching to the quiet take is heard at once: the audio
@@ -346,17 +347,17 @@ test_take_switch_while_playing (void)
   g_assert_true (ss_project_set_active_take (p, clip, 0, &error));
 
   Tap tap = { .first_t = SS_TIME_NONE };
-  g_mutex_init (&tap.lock);
+  ss_lock_init (&tap.lock);
   g_autoptr(SsTransport) t = ss_transport_new ();
   ss_transport_set_null_audio (t, TRUE);
   ss_transport_set_project (t, p);
   ss_transport_set_tap (t, tap_cb, &tap);
   ss_transport_play (t);
   ss_test_spin (300);
-  g_mutex_lock (&tap.lock);
+  ss_lock (&tap.lock);
   g_assert_true (tap.saw_loud);
   tap.armed = TRUE;
-  g_mutex_unlock (&tap.lock);
+  ss_unlock (&tap.lock);
 
   SsTime at_switch = ss_transport_get_position (t);
   g_assert_true (ss_project_set_active_take (p, clip, 1, &error));
@@ -372,7 +373,7 @@ test_take_switch_while_playing (void)
   /* The loud take had been rendered ahead (~150 ms); the quiet take replaced part of
    * that instead of starting after it. */
   g_assert_cmpint (tap.first_t, <=, tap.loud_end - 20 * SS_TIME_MS);
-  g_mutex_clear (&tap.lock);
+  ss_lock_clear (&tap.lock);
   g_unlink (a);
   g_unlink (b);
   g_rmdir (dir);
