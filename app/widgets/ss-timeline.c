@@ -1305,7 +1305,9 @@ static void
 seek_to_x (SsTimeline *self, double x)
 {
   SsTime t = MAX (0, snap_to_frame (self, x_to_time (self, x)));
-  if (self->transport != NULL)
+  if (self->transport != NULL && self->drag_moved)
+    ss_transport_scrub (self->transport, t);   /* dragging: let it be heard */
+  else if (self->transport != NULL)
     ss_transport_seek (self->transport, t);
   else
     self->playhead = t;

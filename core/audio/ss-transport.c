@@ -47,6 +47,7 @@ struct _SsTransport {
   double   rate;              /* 0 when paused */
   SsTime   position;          /* while paused */
   guint    tick_id;
+  guint    scrub_id;
   gint64   last_notify;
 
   /* Segment: maps stream frames (or monotonic time, in reverse) to timeline time.
@@ -591,6 +592,7 @@ play_at_rate (SsTransport *self, double rate)
   self->rate = rate;
   self->playing = TRUE;
   self->position = pos;
+  g_clear_handle_id (&self->scrub_id, g_source_remove);
   start_segment (self, pos);
   if (self->tick_id == 0)
     self->tick_id = g_timeout_add (TICK_MS, tick_cb, self);
@@ -796,6 +798,40 @@ ss_transport_seek (SsTransport *self, SsTime t)
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_POSITION]);
 }
 
+#define SCRUB_MS 90
+
+static gboolean
+scrub_end_cb (gpointer data)
+{
+  SsTransport *self = data;
+  self->scrub_id = 0;
+  if (!self->playing && self->engine != NULL)
+    {
+      ss_audio_engine_stop (self->engine);
+      ss_lock (&self->seg_lock);
+      self->seg_rate = 0;
+      ss_unlock (&self->seg_lock);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+ss_transport_scrub (SsTransport *self, SsTime t)
+{
+  g_return_if_fail (SS_IS_TRANSPORT (self));
+  ss_transport_seek (self, t);
+  if (self->playing)
+    return;
+  /* A short burst at the new position, as if playing at 1x, without moving. */
+  double rate = self->rate;
+  self->rate = 1.0;
+  start_segment (self, self->position);
+  self->rate = rate;
+  set_prefetch (self, 0, 1);
+  g_clear_handle_id (&self->scrub_id, g_source_remove);
+  self->scrub_id = g_timeout_add (SCRUB_MS, scrub_end_cb, self);
+}
+
 gboolean
 ss_transport_get_playing (SsTransport *self)
 {
@@ -906,6 +942,7 @@ ss_transport_dispose (GObject *object)
   SsTransport *self = SS_TRANSPORT (object);
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->scrub_id, g_source_remove);
   if (self->video_thread != NULL)
     {
       ss_lock (&self->vlock);

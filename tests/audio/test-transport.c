@@ -379,6 +379,49 @@ test_take_switch_while_playing (void)
   g_rmdir (dir);
 }
 
+static void
+tap_count_cb (SsTime t, const float *block, gsize n, gpointer data)
+{
+  SsTime *first = data;
+  if (*first == SS_TIME_NONE && rms (block, n) > 0.2)
+    *first = t;
+}
+
+/* Scrubbing while paused plays a short burst from the scrub position and leaves
+ * the transport paused there. */
+static void
+test_scrub (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ss-scrub-XXXXXX", &error);
+  g_autofree char *a = g_build_filename (dir, "a.wav", NULL);
+  g_assert_true (ss_test_make_tone (a, 3.0, 440, 0.5, &error));
+  g_autoptr(SsProject) p = ss_project_new ();
+  const char *ma = ss_test_add_media (p, a);
+  g_autofree char *track_id = g_strdup (ss_project_get_track (p, 1)->id);
+  g_assert_nonnull (ss_project_add_clip (p, track_id, ma, SS_TIME_SECOND, 0, 2 * SS_TIME_SECOND, &error));
+
+  g_autoptr(SsTransport) t = ss_transport_new ();
+  ss_transport_set_null_audio (t, TRUE);
+  ss_transport_set_project (t, p);
+  SsTime first = SS_TIME_NONE;
+  ss_transport_set_tap (t, tap_count_cb, &first);   /* written on the feeder thread */
+
+  SsTime at = ss_time_from_seconds (1.5);
+  ss_transport_scrub (t, at);
+  g_assert_false (ss_transport_get_playing (t));
+  g_assert_true (ss_audio_engine_is_running (ss_transport_get_engine (t)));
+  ss_test_spin (400);
+  ss_transport_set_tap (t, NULL, NULL);
+  /* The burst was the audio at the scrub position; then the output stopped and the
+   * position did not move. */
+  g_assert_cmpint (first, ==, at);
+  g_assert_false (ss_audio_engine_is_running (ss_transport_get_engine (t)));
+  g_assert_cmpint (ss_transport_get_position (t), ==, at);
+  g_unlink (a);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -390,5 +433,6 @@ main (int argc, char **argv)
   g_test_add ("/transport/shuttle", Fixture, NULL, fixture_setup, test_shuttle, fixture_teardown);
   g_test_add_func ("/transport/take-switch", test_take_switch);
   g_test_add_func ("/transport/take-switch-while-playing", test_take_switch_while_playing);
+  g_test_add_func ("/transport/scrub", test_scrub);
   return g_test_run ();
 }
