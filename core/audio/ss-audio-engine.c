@@ -34,6 +34,7 @@ struct _SsAudioEngine {
   gint64  write_pos;          /* stream frames rendered */
   guint   generation;         /* bumped by flush: renders in flight are dropped */
   gboolean running;
+  gboolean prerolling;        /* start() waits for the first audio */
   gboolean quit;
   guint   underruns;
 
@@ -162,7 +163,7 @@ null_clock_locked (SsAudioEngine *self, gint64 now)
 static void
 null_advance_locked (SsAudioEngine *self)
 {
-  if (!self->null_sink || !self->running)
+  if (!self->null_sink || !self->running || self->prerolling)
     return;
   gint64 played = null_clock_locked (self, g_get_monotonic_time ());
   if (played > self->read_pos)
@@ -460,18 +461,18 @@ ss_audio_engine_start (SsAudioEngine *self)
   self->last_clock = self->read_pos;
   self->null_start_mono = g_get_monotonic_time ();
   self->null_start_frame = self->read_pos;
+  self->prerolling = TRUE;
   ss_cond_broadcast (&self->cond);
 
-  if (!self->null_sink)
-    {
-      /* Let the feeder render a little before the device asks, so playback
-       * does not begin with an underrun. */
-      gint64 want = MIN (ahead_frames (self), (gint64) 4 * CHUNK_FRAMES);
-      gint64 deadline = g_get_monotonic_time () + 80 * 1000;   /* never hold the UI long */
-      while (self->write_pos - self->read_pos < want)
-        if (!ss_cond_wait_until (&self->cond, &self->lock, deadline))
-          break;
-    }
+  /* Let the feeder render a little before the output asks, so playback does not
+   * begin with an underrun (the null sink's clock starts after this too). */
+  gint64 want = MIN (ahead_frames (self), (gint64) 4 * CHUNK_FRAMES);
+  gint64 deadline = g_get_monotonic_time () + 80 * 1000;   /* never hold the UI long */
+  while (self->write_pos - self->read_pos < want)
+    if (!ss_cond_wait_until (&self->cond, &self->lock, deadline))
+      break;
+  self->prerolling = FALSE;
+  self->null_start_mono = g_get_monotonic_time ();
   ss_unlock (&self->lock);
 
   if (!self->null_sink)
@@ -542,7 +543,8 @@ ss_audio_engine_get_clock (SsAudioEngine *self)
   if (!self->running)
     clock = self->read_pos;
   else if (self->null_sink)
-    clock = null_clock_locked (self, g_get_monotonic_time ());
+    clock = self->prerolling ? self->null_start_frame
+                             : null_clock_locked (self, g_get_monotonic_time ());
   else
     {
       if (!self->cb_valid)
