@@ -187,6 +187,7 @@ fill (GtkSnapshot *s, guint32 hex, float alpha, double x, double y, double w, do
 static void
 emit_error (SsTimeline *self, const char *message)
 {
+  g_debug ("refused: %s", message);
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, message);
 }
 
@@ -1514,6 +1515,8 @@ drag_end_cb (GtkGestureDrag *gesture, double dx, double dy, SsTimeline *self)
   g_autoptr(GError) error = NULL;
   DragMode mode = self->drag_mode;
   self->drag_mode = DRAG_NONE;
+  g_debug ("drag end: mode %d moved %d start %.3f dur %.3f", mode, self->drag_moved,
+           ss_time_to_seconds (self->drag_new_start), ss_time_to_seconds (self->drag_new_dur));
 
   if (mode == DRAG_GAIN)
     {
