@@ -11,6 +11,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout (local_size_x = 256) in;
 
@@ -50,8 +51,8 @@ void main ()
   uint bbase = p.b_off + bz * p.b_bs;
 
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[4][2];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 2; j++)
+  [[unroll]] for (int i = 0; i < 4; i++)
+    [[unroll]] for (int j = 0; j < 2; j++)
       acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
 
   uvec4 ra[2], rb[2];
@@ -59,7 +60,7 @@ void main ()
 
   /* global -> registers for k tile kt */
 #define LOAD_TILE(kt) \
-  for (uint i = 0u; i < 2u; i++) { \
+  [[unroll]] for (uint i = 0u; i < 2u; i++) { \
     uint e = tid + i * 256u; \
     uint k0 = (kt) * BK; \
     if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; uint gm = m0 + r, gk = k0 + s; \
@@ -79,7 +80,7 @@ void main ()
     arr[base] = h0.x; arr[base + 1u] = h0.y; arr[base + 2u] = h1.x; arr[base + 3u] = h1.y; \
     arr[base + 4u] = h2.x; arr[base + 5u] = h2.y; arr[base + 6u] = h3.x; arr[base + 7u] = h3.y; }
 #define STORE_TILE(buf) \
-  for (uint i = 0u; i < 2u; i++) { \
+  [[unroll]] for (uint i = 0u; i < 2u; i++) { \
     uint e = tid + i * 256u; \
     if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; PUT8 (As[buf], r * LDS_RM + s, ra[i]); } \
     else { uint r = e / 16u, s = (e % 16u) * 8u; PUT8 (As[buf], r * LDS_CM + s, ra[i]); } \
@@ -96,25 +97,25 @@ void main ()
     if (kt + 1u < nk) {
       LOAD_TILE (kt + 1u);
     }
-    for (uint kk = 0u; kk < BK; kk += 16u) {
+    [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[4];
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[2];
-      for (uint i = 0u; i < 4u; i++) {
+      [[unroll]] for (uint i = 0u; i < 4u; i++) {
         uint mm = wm * 64u + i * 16u;
         if (!a_col)
           coopMatLoadNV (fa[i], As[buf], mm * LDS_RM + kk, LDS_RM, false);
         else
           coopMatLoadNV (fa[i], As[buf], kk * LDS_CM + mm, LDS_CM, true);
       }
-      for (uint j = 0u; j < 2u; j++) {
+      [[unroll]] for (uint j = 0u; j < 2u; j++) {
         uint nn = wn * 32u + j * 16u;
         if (!b_col)
           coopMatLoadNV (fb[j], Bs[buf], kk * LDS_CM + nn, LDS_CM, false);
         else
           coopMatLoadNV (fb[j], Bs[buf], nn * LDS_RM + kk, LDS_RM, true);
       }
-      for (uint i = 0u; i < 4u; i++)
-        for (uint j = 0u; j < 2u; j++)
+      [[unroll]] for (uint i = 0u; i < 4u; i++)
+        [[unroll]] for (uint j = 0u; j < 2u; j++)
           acc[i][j] = coopMatMulAddNV (fa[i], fb[j], acc[i][j]);
     }
     if (kt + 1u < nk) {
@@ -127,8 +128,8 @@ void main ()
   uint cbase = p.c_off + bz * p.c_bs;
   uint bias_mode = (p.flags >> 2) & 3u;
   uint scratch = warp * 256u;
-  for (uint i = 0u; i < 4u; i++)
-    for (uint j = 0u; j < 2u; j++) {
+  [[unroll]] for (uint i = 0u; i < 4u; i++)
+    [[unroll]] for (uint j = 0u; j < 2u; j++) {
       uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * 32u + j * 16u;
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> r = acc[i][j] * p.alpha;
       bool full = fm + 16u <= p.M && fn + 16u <= p.N && p.beta == 0.0 && bias_mode == 0u;
