@@ -960,6 +960,83 @@ test_random_shapes (gconstpointer data)
     }
 }
 
+/* ================================================================ views and shared inputs */
+
+static SsTensor *
+view_softmax_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  /* softmax over the first dim of x, through a transposed (strided) view */
+  g_autoptr (SsTensor) t = ss_tensor_transpose (in[0], 0, 1, error);
+  return t ? ss_op_softmax (t, -1, error) : NULL;
+}
+
+static SsTensor *
+view_norm_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  /* layer norm of a column slice (offset, strided rows) */
+  g_autoptr (SsTensor) v = ss_tensor_slice (in[0], 1, 3, 11, error);
+  return v ? ss_op_layer_norm (v, in[1], NULL, 1e-5f, error) : NULL;
+}
+
+static SsTensor *
+square_by_mul_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  return ss_op_mul (in[0], in[0], error);   /* one tensor as both inputs */
+}
+
+static void
+test_views (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  {
+    SsOpTest t = { .name = "softmax of a transposed view", .dtype = dt, .n_in = 1,
+                   .fwd = view_softmax_fwd, .grad = { TRUE }, .fd_checks = 4 };
+    set_shape (&t, 0, 2, (gint64[]) { 7, 5 });
+    t.x[0] = rnd (35, -2, 2);
+    ss_optest_prepare (&t, 35, &rng);
+    /* x [7, 5] -> y [5, 7] = softmax over the 7 rows of each column */
+    g_autofree double *xt = g_new (double, 35), *dxt = g_new0 (double, 35);
+    int sx[2] = { 7, 5 }, perm[2] = { 1, 0 };
+    ss_ref_permute (t.x[0], xt, 2, sx, perm);
+    ss_ref_softmax (xt, t.ref_y, 5, 7, 1);
+    ss_ref_softmax_backward (t.ref_y, t.w, dxt, 5, 7, 1);
+    ss_ref_permute_backward (dxt, t.ref_dx[0], 2, sx, perm);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+  {
+    SsOpTest t = { .name = "layer norm of a sliced view", .dtype = dt, .n_in = 2,
+                   .fwd = view_norm_fwd, .grad = { TRUE, TRUE }, .fd_checks = 4, .tol_dx = 10 };
+    set_shape (&t, 0, 2, (gint64[]) { 4, 16 });
+    set_shape (&t, 1, 1, (gint64[]) { 8 });
+    t.x[0] = rnd (64, -2, 2);
+    t.x[1] = rnd (8, 0.5, 1.5);
+    ss_optest_prepare (&t, 32, &rng);
+    g_autofree double *v = g_new (double, 32), *dv = g_new0 (double, 32);
+    ss_ref_slice (t.x[0], v, 4, 16, 1, 3, 8, 1);
+    ss_ref_layer_norm (v, t.x[1], NULL, t.ref_y, 4, 8, 1e-5);
+    ss_ref_layer_norm_backward (v, t.x[1], t.w, dv, t.ref_dx[1], NULL, 4, 8, 1e-5);
+    ss_ref_slice_backward (dv, t.ref_dx[0], 4, 16, 1, 3, 8, 1);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+  {
+    SsOpTest t = { .name = "mul (x, x)", .dtype = dt, .n_in = 1, .fwd = square_by_mul_fwd,
+                   .grad = { TRUE }, .fd_checks = 4 };
+    set_shape (&t, 0, 1, (gint64[]) { 50 });
+    t.x[0] = rnd (50, -2, 2);
+    ss_optest_prepare (&t, 50, &rng);
+    for (int i = 0; i < 50; i++)
+      {
+        t.ref_y[i] = t.x[0][i] * t.x[0][i];
+        t.ref_dx[0][i] = 2 * t.x[0][i] * t.w[i];   /* both inputs' gradients add up */
+      }
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+}
+
 /* ================================================================ errors */
 
 static void
@@ -1039,7 +1116,7 @@ main (int argc, char **argv)
     { "concat", test_concat },
     { "slice-permute", test_slice_permute }, { "gather", test_gather }, { "rope", test_rope },
     { "interpolate", test_interp }, { "losses", test_losses },
-    { "random-shapes", test_random_shapes },
+    { "random-shapes", test_random_shapes }, { "views", test_views },
   };
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
     for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)
