@@ -28,7 +28,7 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   return ss_ops_dispatch (y->device, "ops_unary", y->dtype, spec, 2, bind, 3, &p, sizeof p,
-                          (n + 255) / 256, error);
+                          (n + 2047) / 2048, error);   /* 256 threads x 8 elements */
 }
 
 static gboolean
@@ -376,7 +376,7 @@ ss_op_binary (SsTensor *a, SsTensor *b, SsBinaryOp op, GError **error)
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   if (!ss_ops_dispatch (y->device, "ops_binary", y->dtype, spec, 1, bind, 3, &p, sizeof p,
-                        (p.n + 255) / 256, error))
+                        (p.n + 1023) / 1024, error))   /* 256 threads x 4 elements */
     return NULL;
   static const char *names[] = { "add", "sub", "mul", "div" };
   SsAutogradNode *node = ss_ops_record (y, names[op], binary_backward, 2, (SsTensor *[]) { a, b });

@@ -79,8 +79,8 @@ test_unary (gconstpointer data)
       UnaryCtx c = { op, 1.7f, -0.3f };
       SsOpTest t = { .name = ss_ref_unary_name (op), .dtype = dt, .n_in = 1, .fwd = unary_fwd,
                      .ctx = &c, .grad = { TRUE }, .fd_checks = 6 };
-      set_shape (&t, 0, 2, (gint64[]) { 3, 257 });
-      size_t n = 3 * 257;
+      set_shape (&t, 0, 2, (gint64[]) { 3, 1001 });   /* 2 workgroups of 2048 */
+      size_t n = 3 * 1001;
       t.x[0] = g_new (double, n);
       gboolean positive = op == SS_UNARY_LOG || op == SS_UNARY_SQRT || op == SS_UNARY_RSQRT
                           || op == SS_UNARY_POW || op == SS_UNARY_RECIP;
