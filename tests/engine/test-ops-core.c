@@ -239,6 +239,20 @@ test_attention (void)
       c.mask_kind = trial % 3 == 2 ? 1 + trial / 5 : 0;
       run_attention_case (dt, &c);
     }
+  /* fp16 shapes eligible for the cooperative-matrix kernel on GPUs with it */
+  for (int trial = 0; trial < 3; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = 1;
+      c.p.h = 2;
+      c.p.lq = trial == 2 ? 64 : 128;
+      c.p.lk = trial == 1 ? 64 : 128;
+      c.p.d = c.p.dv = trial == 2 ? 128 : 64;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial == 0;
+      c.mask_kind = trial == 1 ? 1 : 0;
+      run_attention_case (SS_DTYPE_F16, &c);
+    }
 }
 
 /* --------------------------------------------------- finite differences */

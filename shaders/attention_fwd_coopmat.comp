@@ -1,0 +1,137 @@
+#version 450
+/* Attention forward on NVIDIA tensor cores (GL_NV_cooperative_matrix), fp16
+ * q/k/v/o, fp32 scores and accumulation. One workgroup of 4 warps per 64
+ * query rows (16 per warp) and batch*head; keys in blocks of 64. Two passes
+ * over the keys: the first finds each row's max and sum (log-sum-exp), the
+ * second accumulates O = softmax(S) V exactly (no rescaling of the tensor-core
+ * accumulators, which the NV extension cannot scale per row). Scores go
+ * through shared memory for the softmax (scale, mask, causal).
+ * Requires Lq, Lk multiples of 64, D == Dv == HD (64 or 128), subgroup 32. */
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
+#include "attention_common.glsl"
+
+layout (local_size_x = 128) in;
+
+layout (binding = 0) readonly buffer Qb { float16_t q[]; };
+layout (binding = 1) readonly buffer Kb { float16_t k[]; };
+layout (binding = 2) readonly buffer Vb { float16_t v[]; };
+layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
+layout (binding = 4) writeonly buffer Ob { float16_t o[]; };
+layout (binding = 5) writeonly buffer Lb { float lse[]; };
+
+#define BK 64
+#define NF (HD / 16)
+
+shared float Ss[4][16 * BK];
+shared float16_t Ps[4][16 * BK];
+
+/* scores of this warp's 16 rows against keys kb..kb+63 into Ss[warp] */
+#define SCORES(kb) { \
+    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[4]; \
+    [[unroll]] for (uint j = 0u; j < 4u; j++) { \
+      s[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0); \
+      [[unroll]] for (uint kd = 0u; kd < NF; kd++) { \
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fk; \
+        coopMatLoadNV (fk, k, kbase + ((kb) + j * 16u) * HD + kd * 16u, HD, true); \
+        s[j] = coopMatMulAddNV (fq[kd], fk, s[j]); \
+      } \
+      coopMatStoreNV (s[j], Ss[warp], j * 16u, BK, false); \
+    } \
+    subgroupMemoryBarrierShared (); \
+    subgroupBarrier (); \
+  }
+
+float score (uint warp, uint r, uint c, uint i, uint j, uint b, uint h)
+{
+  float x = Ss[warp][r * BK + c] * p.scale;
+  if ((p.flags & 1u) != 0u)
+    x += float (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + j]);
+  if ((p.flags & 2u) != 0u && j > i)
+    x = -1.0 / 0.0;
+  return x;
+}
+
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint warp = tid / 32u, lane = tid % 32u;
+  uint q0 = gl_WorkGroupID.x * 64u;
+  uint bh = gl_WorkGroupID.y;
+  uint b = bh / p.H, h = bh % p.H;
+  uint qrow0 = q0 + warp * 16u;
+  uint qbase = p.q_off + bh * p.Lq * HD;
+  uint kbase = p.k_off + bh * p.Lk * HD;
+  uint vbase = p.v_off + bh * p.Lk * HD;
+
+  fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fq[NF];
+  [[unroll]] for (uint kd = 0u; kd < NF; kd++)
+    coopMatLoadNV (fq[kd], q, qbase + qrow0 * HD + kd * 16u, HD, false);
+
+  uint r = lane / 2u, half_ = lane % 2u;
+  uint i = qrow0 + r;
+  uint kv_end = p.Lk;
+  if ((p.flags & 2u) != 0u)
+    kv_end = min (p.Lk, q0 + 64u);
+
+  /* pass 1: row max and sum */
+  float m = -1.0 / 0.0, l = 0.0;
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
+    SCORES (kb);
+    float x[32];
+    float mx = m;
+    [[unroll]] for (uint c = 0u; c < 32u; c++) {
+      uint cc = half_ * 32u + c;
+      x[c] = score (warp, r, cc, i, kb + cc, b, h);
+      mx = max (mx, x[c]);
+    }
+    mx = max (mx, subgroupShuffleXor (mx, 1u));
+    if (mx != -1.0 / 0.0) {
+      float sum = 0.0;
+      [[unroll]] for (uint c = 0u; c < 32u; c++)
+        sum += x[c] == -1.0 / 0.0 ? 0.0 : exp (x[c] - mx);
+      sum += subgroupShuffleXor (sum, 1u);
+      l = (m == -1.0 / 0.0 ? 0.0 : l * exp (m - mx)) + sum;
+      m = mx;
+    }
+    subgroupBarrier ();
+  }
+  float inv_l = l > 0.0 ? 1.0 / l : 0.0;
+
+  /* pass 2: O = P V */
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[NF];
+  [[unroll]] for (uint j = 0u; j < NF; j++)
+    acc[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
+    SCORES (kb);
+    [[unroll]] for (uint c = 0u; c < 32u; c++) {
+      uint cc = half_ * 32u + c;
+      float x = score (warp, r, cc, i, kb + cc, b, h);
+      float pr = (x == -1.0 / 0.0 || m == -1.0 / 0.0) ? 0.0 : exp (x - m) * inv_l;
+      Ps[warp][r * BK + cc] = float16_t (pr);
+    }
+    subgroupMemoryBarrierShared ();
+    subgroupBarrier ();
+    [[unroll]] for (uint kk = 0u; kk < 4u; kk++) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fp;
+      coopMatLoadNV (fp, Ps[warp], kk * 16u, BK, false);
+      [[unroll]] for (uint j = 0u; j < NF; j++) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fv;
+        coopMatLoadNV (fv, v, vbase + (kb + kk * 16u) * HD + j * 16u, HD, false);
+        acc[j] = coopMatMulAddNV (fp, fv, acc[j]);
+      }
+    }
+    subgroupBarrier ();
+  }
+  [[unroll]] for (uint j = 0u; j < NF; j++) {
+    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> hres = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (acc[j]);
+    coopMatStoreNV (hres, o, p.o_off + (bh * p.Lq + qrow0) * HD + j * 16u, HD, false);
+  }
+  if (half_ == 0u)
+    lse[p.l_off + bh * p.Lq + i] = l > 0.0 ? m + log (l) : -1.0 / 0.0;
+}
