@@ -251,6 +251,7 @@ test_softmax (gconstpointer data)
   SKIP_UNLESS_DTYPE (dt);
   static const struct { int ndim; gint64 shape[3]; int dim; } cases[] = {
     { 2, { 5, 300 }, -1 }, { 3, { 4, 33, 6 }, 1 }, { 3, { 2, 3, 17 }, 2 },
+    { 2, { 3, 2000 }, -1 },   /* rows past 4 x 128: unrolled loops */
   };
   for (int lg = 0; lg < 2; lg++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -319,6 +320,9 @@ test_norms (gconstpointer data)
     { 2, TRUE, TRUE, 4, { 2, 8, 5, 6 }, 4 },
     { 2, FALSE, FALSE, 3, { 3, 6, 10 }, 3 },
     { 2, TRUE, TRUE, 3, { 2, 6, 50 }, 1 },
+    /* blocks longer than 4 x 128: the unrolled loops of the one-workgroup path */
+    { 0, TRUE, TRUE, 2, { 3, 1000 }, 0 },
+    { 2, TRUE, TRUE, 4, { 2, 8, 40, 20 }, 2 },
     /* blocks longer than 8192: the split (multi-workgroup) path */
     { 2, TRUE, TRUE, 4, { 2, 4, 64, 80 }, 2 },
     { 0, TRUE, TRUE, 2, { 2, 10000 }, 0 },
