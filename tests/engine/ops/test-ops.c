@@ -258,8 +258,10 @@ test_softmax (gconstpointer data)
       {
         SoftmaxCtx c = { lg, cases[k].dim };
         g_autofree char *name = g_strdup_printf ("%s case %u", lg ? "log_softmax" : "softmax", k);
+        /* (no finite differences over 2000 classes: gradients near 1e-6 drown
+         * in the fp32 noise of the loss; the reference comparison covers them) */
         SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = softmax_fwd, .ctx = &c,
-                       .grad = { TRUE }, .fd_checks = 4 };
+                       .grad = { TRUE }, .fd_checks = k == 3 ? 0 : 4 };
         set_shape (&t, 0, cases[k].ndim, cases[k].shape);
         size_t n = ss_optest_numel (&t, 0);
         t.x[0] = rnd (n, -4, 4);
