@@ -12,7 +12,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
 #include "attention_common.glsl"
 
@@ -73,35 +73,34 @@ void main ()
   [[unroll]] for (uint kd = 0u; kd < NF; kd++)
     coopMatLoadNV (fq[kd], q, qbase + qrow0 * HD + kd * 16u, HD, false);
 
-  uint r = lane / 2u, half_ = lane % 2u;
-  uint i = qrow0 + r;
   uint kv_end = p.Lk;
   if ((p.flags & 2u) != 0u)
     kv_end = min (p.Lk, q0 + 64u);
 
-  /* pass 1: row max and sum */
-  float m = -1.0 / 0.0, l = 0.0;
+  /* pass 1: row max and sum. Lane = column (two halves of 32): conflict-free
+   * shared reads, coalesced mask reads; every lane keeps all 16 row stats. */
+  float m[16], l[16];
+  [[unroll]] for (uint r = 0u; r < 16u; r++) {
+    m[r] = -1.0 / 0.0;
+    l[r] = 0.0;
+  }
   for (uint kb = 0u; kb < kv_end; kb += BK) {
     SCORES (kb);
-    float x[32];
-    float mx = m;
-    [[unroll]] for (uint c = 0u; c < 32u; c++) {
-      uint cc = half_ * 32u + c;
-      x[c] = score (warp, r, cc, i, kb + cc, b, h);
-      mx = max (mx, x[c]);
-    }
-    mx = max (mx, subgroupShuffleXor (mx, 1u));
-    if (mx != -1.0 / 0.0) {
-      float sum = 0.0;
-      [[unroll]] for (uint c = 0u; c < 32u; c++)
-        sum += x[c] == -1.0 / 0.0 ? 0.0 : exp (x[c] - mx);
-      sum += subgroupShuffleXor (sum, 1u);
-      l = (m == -1.0 / 0.0 ? 0.0 : l * exp (m - mx)) + sum;
-      m = mx;
+    [[unroll]] for (uint r = 0u; r < 16u; r++) {
+      uint i = qrow0 + r;
+      float x0 = score (warp, r, lane, i, kb + lane, b, h);
+      float x1 = score (warp, r, lane + 32u, i, kb + lane + 32u, b, h);
+      float mx = subgroupMax (max (x0, x1));
+      if (mx != -1.0 / 0.0) {
+        float e = (x0 == -1.0 / 0.0 ? 0.0 : exp (x0 - mx)) + (x1 == -1.0 / 0.0 ? 0.0 : exp (x1 - mx));
+        float sum = subgroupAdd (e);
+        float mo = max (m[r], mx);
+        l[r] = (m[r] == -1.0 / 0.0 ? 0.0 : l[r] * exp (m[r] - mo)) + sum * exp (mx - mo);
+        m[r] = mo;
+      }
     }
     subgroupBarrier ();
   }
-  float inv_l = l > 0.0 ? 1.0 / l : 0.0;
 
   /* pass 2: O = P V */
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[NF];
@@ -109,11 +108,15 @@ void main ()
     acc[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
   for (uint kb = 0u; kb < kv_end; kb += BK) {
     SCORES (kb);
-    [[unroll]] for (uint c = 0u; c < 32u; c++) {
-      uint cc = half_ * 32u + c;
-      float x = score (warp, r, cc, i, kb + cc, b, h);
-      float pr = (x == -1.0 / 0.0 || m == -1.0 / 0.0) ? 0.0 : exp (x - m) * inv_l;
-      Ps[warp][r * BK + cc] = float16_t (pr);
+    [[unroll]] for (uint r = 0u; r < 16u; r++) {
+      uint i = qrow0 + r;
+      float inv_l = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
+      [[unroll]] for (uint t = 0u; t < 2u; t++) {
+        uint cc = lane + 32u * t;
+        float x = score (warp, r, cc, i, kb + cc, b, h);
+        float pr = (x == -1.0 / 0.0 || m[r] == -1.0 / 0.0) ? 0.0 : exp (x - m[r]) * inv_l;
+        Ps[warp][r * BK + cc] = float16_t (pr);
+      }
     }
     subgroupMemoryBarrierShared ();
     subgroupBarrier ();
@@ -132,6 +135,7 @@ void main ()
     fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> hres = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (acc[j]);
     coopMatStoreNV (hres, o, p.o_off + (bh * p.Lq + qrow0) * HD + j * 16u, HD, false);
   }
-  if (half_ == 0u)
-    lse[p.l_off + bh * p.Lq + i] = l > 0.0 ? m + log (l) : -1.0 / 0.0;
+  [[unroll]] for (uint r = 0u; r < 16u; r++)
+    if (lane == r)
+      lse[p.l_off + bh * p.Lq + qrow0 + r] = l[r] > 0.0 ? m[r] + log (l[r]) : -1.0 / 0.0;
 }
