@@ -58,8 +58,13 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
+  /* experimental: fragments straight from global memory (whole 64-tiles only) */
+  static int direct = -1;
+  if (direct < 0)
+    direct = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_DIRECT"), "1") == 0;
+  gboolean use_direct = direct && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
   SsGpuDispatch d = {
-    .shader = "matmul_coopmat.f16",
+    .shader = use_direct ? "matmul_coopmat_direct.f16" : "matmul_coopmat.f16",
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
     .groups = { (n + 127) / 128, (m + 127) / 128, batch },
     .label = "matmul_coopmat",

@@ -122,6 +122,22 @@ bench_gemm (void)
         printf ("gemm %s %dx%dx%d %.4f ms %.1f TFLOP/s", ss_dtype_name (dts[d]), n, n, n,
                 t * 1e3, 2.0 * n * n * (double) n / t * 1e-12);
         print_gpu (2.0 * n * n * (double) n * 1e-12, "TFLOP/s");
+        {
+          /* sanity: every element of (0.01) @ (0.02) is 0.0002 * n (as stored) */
+          g_autoptr (SsTensor) r = gemm_fn (&c, NULL);
+          g_autofree float *v = r ? ss_tensor_to_floats_dup (r, NULL) : NULL;
+          double want = (double) ss_bf16_to_float (0) + 0.0;
+          float a0 = dts[d] == SS_DTYPE_BF16 ? ss_bf16_to_float (ss_float_to_bf16 (0.01f)) :
+                     dts[d] == SS_DTYPE_F16 ? ss_half_to_float (ss_float_to_half (0.01f)) : 0.01f;
+          float b0 = dts[d] == SS_DTYPE_BF16 ? ss_bf16_to_float (ss_float_to_bf16 (0.02f)) :
+                     dts[d] == SS_DTYPE_F16 ? ss_half_to_float (ss_float_to_half (0.02f)) : 0.02f;
+          want = (double) a0 * b0 * n;
+          gboolean ok = v != NULL;
+          for (gint64 i = 0; ok && i < (gint64) n * n; i += 7919)
+            ok = fabs (v[i] - want) <= 0.01 * want;
+          if (!ok)
+            printf ("# CHECK FAILED for gemm %s %d\n", ss_dtype_name (dts[d]), n);
+        }
         ss_tensor_unref (c.a);
         ss_tensor_unref (c.b);
       }
