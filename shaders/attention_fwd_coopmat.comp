@@ -6,7 +6,9 @@
  * second accumulates O = softmax(S) V exactly (no rescaling of the tensor-core
  * accumulators, which the NV extension cannot scale per row). Scores go
  * through shared memory for the softmax (scale, mask, causal).
- * Requires Lq, Lk multiples of 64, D == Dv == HD (64 or 128), subgroup 32. */
+ * K and V blocks are staged in shared memory (16-byte loads, padded rows).
+ * Requires Lq, Lk multiples of 64, D == Dv == HD (64 or 128), subgroup 32,
+ * k and v offsets multiples of 8. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -19,26 +21,41 @@
 layout (local_size_x = 128) in;
 
 layout (binding = 0) readonly buffer Qb { float16_t q[]; };
-layout (binding = 1) readonly buffer Kb { float16_t k[]; };
-layout (binding = 2) readonly buffer Vb { float16_t v[]; };
+layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
+layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
 layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
 layout (binding = 4) writeonly buffer Ob { float16_t o[]; };
 layout (binding = 5) writeonly buffer Lb { float lse[]; };
 
 #define BK 64
 #define NF (HD / 16)
+#define ROW4 (HD / 8)          /* uvec4 per K/V row */
+#define S4 (ROW4 + 1)          /* padded row stride in shared */
 
 shared float Ss[4][16 * BK];
 shared float16_t Ps[4][16 * BK];
+shared uvec4 KV[BK * S4];     /* the current K or V block, shared by the 4 warps */
+
+/* KV <- rows kb..kb+63 of src (all threads; barriers around) */
+#define LOAD_BLOCK(src, base, kb) { \
+    barrier (); \
+    [[unroll]] for (uint t = 0u; t < BK * ROW4 / 128u; t++) { \
+      uint e = tid + t * 128u; \
+      uint row = e / ROW4, seg = e % ROW4; \
+      KV[row * S4 + seg] = src[((base) + ((kb) + row) * HD) / 8u + seg]; \
+    } \
+    barrier (); \
+  }
 
 /* scores of this warp's 16 rows against keys kb..kb+63 into Ss[warp] */
 #define SCORES(kb) { \
+    LOAD_BLOCK (k4, kbase, kb); \
     fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[4]; \
     [[unroll]] for (uint j = 0u; j < 4u; j++) { \
       s[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0); \
       [[unroll]] for (uint kd = 0u; kd < NF; kd++) { \
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fk; \
-        coopMatLoadNV (fk, k, kbase + ((kb) + j * 16u) * HD + kd * 16u, HD, true); \
+        coopMatLoadNV (fk, KV, (j * 16u) * S4 + kd * 2u, S4, true); \
         s[j] = coopMatMulAddNV (fq[kd], fk, s[j]); \
       } \
       coopMatStoreNV (s[j], Ss[warp], j * 16u, BK, false); \
@@ -120,12 +137,13 @@ void main ()
     }
     subgroupMemoryBarrierShared ();
     subgroupBarrier ();
+    LOAD_BLOCK (v4, vbase, kb);
     [[unroll]] for (uint kk = 0u; kk < 4u; kk++) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fp;
       coopMatLoadNV (fp, Ps[warp], kk * 16u, BK, false);
       [[unroll]] for (uint j = 0u; j < NF; j++) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fv;
-        coopMatLoadNV (fv, v, vbase + (kb + kk * 16u) * HD + j * 16u, HD, false);
+        coopMatLoadNV (fv, KV, (kk * 16u) * S4 + j * 2u, S4, false);
         acc[j] = coopMatMulAddNV (fp, fv, acc[j]);
       }
     }
