@@ -236,6 +236,20 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
       else
         inner *= g->shape[d];
     }
+  /* products and quotients of 16-bit values are formed in fp32 (rounding each
+   * term to 16 bits before a long sum loses the small totals) */
+  g_autoptr (SsTensor) a32 = NULL, b32 = NULL, g32 = NULL;
+  if (g->dtype != SS_DTYPE_F32 && (op == SS_BINARY_MUL || op == SS_BINARY_DIV))
+    {
+      a32 = ss_tensor_to_dtype (a, SS_DTYPE_F32, error);
+      b32 = a32 ? ss_tensor_to_dtype (b, SS_DTYPE_F32, error) : NULL;
+      g32 = b32 ? ss_tensor_to_dtype (g, SS_DTYPE_F32, error) : NULL;
+      if (!g32)
+        return NULL;
+      a = a32;
+      b = b32;
+      g = g32;
+    }
   SsTensor *other = which ? a : b;
   g_autoptr (SsTensor) term = NULL;
   gboolean negate = FALSE;
@@ -276,6 +290,14 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
       SsTensor *neg = ss_op_scale (r, -1.0f, 0.0f, error);
       ss_tensor_unref (r);
       r = neg;
+      if (!r)
+        return NULL;
+    }
+  if (r->dtype != target->dtype)
+    {
+      SsTensor *conv = ss_tensor_to_dtype (r, target->dtype, error);
+      ss_tensor_unref (r);
+      r = conv;
       if (!r)
         return NULL;
     }

