@@ -118,11 +118,16 @@ ss_gemm (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
+  /* 128x128 tiles with 8x8 per thread on GPUs (register-rich); 64x64 on CPUs */
+  gboolean big = !ss_gpu_device_get_caps (dev)->is_cpu && m >= 128 && n >= 128;
+  if (g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_BIG"), "1") == 0)
+    big = TRUE;   /* tests: run the big-tile kernel on lavapipe too */
+  gint64 tile = big ? 128 : 64;
   SsGpuDispatch d = {
-    .shader = ss_tensor_shader ("matmul", c->t->dtype, name, sizeof name),
+    .shader = ss_tensor_shader (big ? "matmul_big" : "matmul", c->t->dtype, name, sizeof name),
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
-    .groups = { (n + 63) / 64, (m + 63) / 64, batch },
-    .label = "matmul",
+    .groups = { (n + tile - 1) / tile, (m + tile - 1) / tile, batch },
+    .label = big ? "matmul_big" : "matmul",
   };
   return ss_gpu_dispatch (dev, &d, error);
 }

@@ -353,6 +353,16 @@ int
 main (int argc, char **argv)
 {
   g_setenv ("SOUNDSTAGE_POISON", "1", TRUE);
+  /* --big-tiles: run the GPU (128x128) GEMM variant even on lavapipe */
+  for (int i = 1; i < argc; i++)
+    if (g_strcmp0 (argv[i], "--big-tiles") == 0)
+      {
+        g_setenv ("SOUNDSTAGE_GEMM_BIG", "1", TRUE);
+        for (int j = i; j < argc - 1; j++)
+          argv[j] = argv[j + 1];
+        argc--;
+        break;
+      }
   g_test_init (&argc, &argv, NULL);
   ss_rng_init (&rng, ss_check_seed (20261124));
   g_test_add_func ("/ops/matmul", test_matmul);
