@@ -13,7 +13,19 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_control_flow_attributes : require
 
-layout (local_size_x = 128) in;
+/* NT threads: 128 = 4 warps of 64x64 (default), 256 = 8 warps of 64x32 */
+#ifndef NT
+#define NT 128
+#endif
+#if NT == 128
+#define WGN 2
+#define FN 4
+#else
+#define WGN 4
+#define FN 2
+#endif
+#define NLOAD (512 / NT)
+layout (local_size_x = NT) in;
 
 layout (binding = 0) readonly buffer A4 { uvec4 a4[]; };
 layout (binding = 1) readonly buffer B4 { uvec4 b4[]; };
@@ -39,32 +51,32 @@ layout (push_constant) uniform P {
 
 shared uvec4 As[2][TILE];
 shared uvec4 Bs[2][TILE];
-shared float16_t Ep[4][256];   /* epilogue staging, one 16x16 fragment per warp */
+shared float16_t Ep[NT / 32][256];   /* epilogue staging, one 16x16 fragment per warp */
 
 
 void main ()
 {
   uint tid = gl_LocalInvocationID.x;
   uint warp = tid / 32u, lane = tid % 32u;
-  uint wm = warp / 2u, wn = warp % 2u;
+  uint wm = warp / WGN, wn = warp % WGN;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
   bool a_col = (p.flags & 1u) != 0u;
   bool b_col = (p.flags & 2u) != 0u;
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
 
-  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[4][4];
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[4][FN];
   [[unroll]] for (int i = 0; i < 4; i++)
-    [[unroll]] for (int j = 0; j < 4; j++)
+    [[unroll]] for (int j = 0; j < FN; j++)
       acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
 
-  uvec4 ra[4], rb[4];
+  uvec4 ra[NLOAD], rb[NLOAD];
   uint nk = (p.K + BK - 1u) / BK;
 
   /* global -> registers for k tile kt */
 #define LOAD_TILE(kt) \
-  [[unroll]] for (uint i = 0u; i < 4u; i++) { \
-    uint e = tid + i * 128u; \
+  [[unroll]] for (uint i = 0u; i < NLOAD; i++) { \
+    uint e = tid + i * NT; \
     uint k0 = (kt) * BK; \
     if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; uint gm = m0 + r, gk = k0 + s; \
       ra[i] = (gm < p.M && gk < p.K) ? a4[(abase + gm * p.a_ld + gk) / 8u] : uvec4 (0u); } \
@@ -78,8 +90,8 @@ void main ()
 
   /* registers -> shared buffer buf */
 #define STORE_TILE(buf) \
-  [[unroll]] for (uint i = 0u; i < 4u; i++) { \
-    uint e = tid + i * 128u; \
+  [[unroll]] for (uint i = 0u; i < NLOAD; i++) { \
+    uint e = tid + i * NT; \
     if (!a_col) As[buf][(e / 4u) * RM4 + e % 4u] = ra[i]; \
     else As[buf][(e / 16u) * CM4 + e % 16u] = ra[i]; \
     if (!b_col) Bs[buf][(e / 16u) * CM4 + e % 16u] = rb[i]; \
@@ -97,7 +109,7 @@ void main ()
     }
     [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[4];
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[4];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[FN];
       [[unroll]] for (uint i = 0u; i < 4u; i++) {
         uint mm = wm * 64u + i * 16u;
         if (!a_col)
@@ -105,15 +117,15 @@ void main ()
         else
           coopMatLoadNV (fa[i], As[buf], kk * CM4 + mm / 8u, CM4, true);
       }
-      [[unroll]] for (uint j = 0u; j < 4u; j++) {
-        uint nn = wn * 64u + j * 16u;
+      [[unroll]] for (uint j = 0u; j < FN; j++) {
+        uint nn = wn * (FN * 16u) + j * 16u;
         if (!b_col)
           coopMatLoadNV (fb[j], Bs[buf], kk * CM4 + nn / 8u, CM4, false);
         else
           coopMatLoadNV (fb[j], Bs[buf], nn * RM4 + kk / 8u, RM4, true);
       }
       [[unroll]] for (uint i = 0u; i < 4u; i++)
-        [[unroll]] for (uint j = 0u; j < 4u; j++)
+        [[unroll]] for (uint j = 0u; j < FN; j++)
           acc[i][j] = coopMatMulAddNV (fa[i], fb[j], acc[i][j]);
     }
     if (kt + 1u < nk) {
@@ -126,8 +138,8 @@ void main ()
   uint cbase = p.c_off + bz * p.c_bs;
   uint bias_mode = (p.flags >> 2) & 3u;
   [[unroll]] for (uint i = 0u; i < 4u; i++)
-    [[unroll]] for (uint j = 0u; j < 4u; j++) {
-      uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * 64u + j * 16u;
+    [[unroll]] for (uint j = 0u; j < FN; j++) {
+      uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * (FN * 16u) + j * 16u;
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> r = acc[i][j] * p.alpha;
       bool full = fm + 16u <= p.M && fn + 16u <= p.N && p.beta == 0.0 && bias_mode == 0u;
       if (full) {

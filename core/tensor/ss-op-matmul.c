@@ -63,8 +63,12 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   if (direct < 0)
     direct = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_DIRECT"), "1") == 0;
   gboolean use_direct = direct && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
+  /* experimental: 8 warps of 64x32 instead of 4 of 64x64 */
+  static int w8 = -1;
+  if (w8 < 0)
+    w8 = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_W8"), "1") == 0;
   SsGpuDispatch d = {
-    .shader = use_direct ? "matmul_coopmat_direct.f16" : "matmul_coopmat.f16",
+    .shader = use_direct ? "matmul_coopmat_direct.f16" : w8 ? "matmul_coopmat.f16w8" : "matmul_coopmat.f16",
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
     .groups = { (n + 127) / 128, (m + 127) / 128, batch },
     .label = "matmul_coopmat",
