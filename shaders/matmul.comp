@@ -7,6 +7,7 @@
  * bias_mode: 0 none, 1 bias[n] (per column), 2 bias[m] (per row).
  * Grid: (ceil(N/BN), ceil(M/BM), batch). */
 #include "ss-common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 /* Tile shape: 64x64x16 with 4x4 per thread by default; the *_big variants
  * (discrete GPUs) use 128x128x8 with 8x8 per thread. 256 threads either way. */
@@ -47,15 +48,15 @@ void main ()
   uint bbase = p.b_off + bz * p.b_bs;
 
   float acc[TM][TN];
-  for (int i = 0; i < TM; i++)
-    for (int j = 0; j < TN; j++)
+  [[unroll]] for (int i = 0; i < TM; i++)
+    [[unroll]] for (int j = 0; j < TN; j++)
       acc[i][j] = 0.0;
 
   bool a_kfast = p.a_cs == 1u;
   bool b_nfast = p.b_cs == 1u;
 
   for (uint k0 = 0; k0 < p.K; k0 += BK) {
-    for (uint i = 0; i < LOADS; i++) {
+    [[unroll]] for (uint i = 0; i < LOADS; i++) {
       uint e = tid + i * 256u;
       uint mm, kk;
       if (a_kfast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
@@ -68,25 +69,25 @@ void main ()
       Bs[kk][nn] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + gk * p.b_rs + gn * p.b_cs]) : 0.0;
     }
     barrier ();
-    for (uint kk = 0; kk < BK; kk++) {
+    [[unroll]] for (uint kk = 0; kk < BK; kk++) {
       float av[TM], bv[TN];
-      for (int i = 0; i < TM; i++)
+      [[unroll]] for (int i = 0; i < TM; i++)
         av[i] = As[kk][ty + TY * i];
-      for (int j = 0; j < TN; j++)
+      [[unroll]] for (int j = 0; j < TN; j++)
         bv[j] = Bs[kk][tx + TX * j];
-      for (int i = 0; i < TM; i++)
-        for (int j = 0; j < TN; j++)
+      [[unroll]] for (int i = 0; i < TM; i++)
+        [[unroll]] for (int j = 0; j < TN; j++)
           acc[i][j] += av[i] * bv[j];
     }
     barrier ();
   }
 
   uint cbase = p.c_off + bz * p.c_bs;
-  for (int i = 0; i < TM; i++) {
+  [[unroll]] for (int i = 0; i < TM; i++) {
     uint gm = m0 + ty + TY * i;
     if (gm >= p.M)
       continue;
-    for (int j = 0; j < TN; j++) {
+    [[unroll]] for (int j = 0; j < TN; j++) {
       uint gn = n0 + tx + TX * j;
       if (gn >= p.N)
         continue;
