@@ -57,6 +57,8 @@ void main ()
     barrier ();
     for (uint e = tid; e < BQ * DMAX; e += 128u) {
       uint r = e / DMAX, c = e % DMAX;
+      if (c >= max (p.D, p.Dv))
+        continue;
       bool in_q = qb + r < p.Lq;
       Qs[r][c] = (in_q && c < p.D) ? SS_LOAD (q[qbase + (qb + r) * p.D + c]) : 0.0;
       Ds[r][c] = (in_q && c < p.Dv) ? SS_LOAD (dout[obase + (qb + r) * p.Dv + c]) : 0.0;
@@ -86,6 +88,8 @@ void main ()
     barrier ();
     for (uint ii = 0; ii < DMAX / 8; ii++) {
       uint c = la + 8u * ii;
+      if (c >= max (p.D, p.Dv))
+        break;
       float sv = 0.0, sk = 0.0;
       for (uint r = 0; r < BQ; r++) {
         sv += Ps[r][ra] * Ds[r][c];

@@ -57,6 +57,8 @@ void main ()
     barrier ();
     for (uint e = tid; e < BK * DMAX; e += 128u) {
       uint r = e / DMAX, c = e % DMAX;
+      if (c >= max (p.D, p.Dv))
+        continue;
       bool in_k = kb + r < p.Lk;
       Ks[r][c] = (in_k && c < p.D) ? SS_LOAD (k[kbase + (kb + r) * p.D + c]) : 0.0;
       Vs[r][c] = (in_k && c < p.Dv) ? SS_LOAD (v[vbase + (kb + r) * p.Dv + c]) : 0.0;
@@ -80,6 +82,8 @@ void main ()
     barrier ();
     for (uint ii = 0; ii < DMAX / 8; ii++) {
       uint c = la + 8u * ii;
+      if (c >= p.D)
+        break;
       float sk = 0.0;
       for (uint r = 0; r < BK; r++)
         sk += Gs[ra][r] * Ks[r][c];

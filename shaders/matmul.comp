@@ -5,12 +5,22 @@
  * broadcast batches (stride 0) need no copies:
  *   A(b, m, k) = a[a_off + b*a_bs + m*a_rs + k*a_cs], likewise B(b, k, n), C(b, m, n).
  * bias_mode: 0 none, 1 bias[n] (per column), 2 bias[m] (per row).
- * Grid: (ceil(N/64), ceil(M/64), batch). 256 threads, 4x4 outputs each. */
+ * Grid: (ceil(N/BN), ceil(M/BM), batch). */
 #include "ss-common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
+/* Tile shape: 64x64x16 with 4x4 per thread by default; the *_big variants
+ * (discrete GPUs) use 128x128x8 with 8x8 per thread. 256 threads either way. */
+#ifndef BM
 #define BM 64
 #define BN 64
 #define BK 16
+#define TM 4
+#define TN 4
+#endif
+#define TX (BN / TN)
+#define TY (BM / TM)
+#define LOADS (BM * BK / 256)
 layout (local_size_x = 256) in;
 
 layout (binding = 0) readonly buffer A { SS_T a[]; };
@@ -32,21 +42,21 @@ shared float Bs[BK][BN + 4];
 void main ()
 {
   uint tid = gl_LocalInvocationID.x;
-  uint tx = tid % 16u, ty = tid / 16u;
+  uint tx = tid % TX, ty = tid / TX;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
 
-  float acc[4][4];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++)
+  float acc[TM][TN];
+  [[unroll]] for (int i = 0; i < TM; i++)
+    [[unroll]] for (int j = 0; j < TN; j++)
       acc[i][j] = 0.0;
 
   bool a_kfast = p.a_cs == 1u;
   bool b_nfast = p.b_cs == 1u;
 
   for (uint k0 = 0; k0 < p.K; k0 += BK) {
-    for (uint i = 0; i < 4u; i++) {
+    [[unroll]] for (uint i = 0; i < LOADS; i++) {
       uint e = tid + i * 256u;
       uint mm, kk;
       if (a_kfast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
@@ -59,26 +69,26 @@ void main ()
       Bs[kk][nn] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + gk * p.b_rs + gn * p.b_cs]) : 0.0;
     }
     barrier ();
-    for (uint kk = 0; kk < BK; kk++) {
-      float av[4], bv[4];
-      for (int i = 0; i < 4; i++)
-        av[i] = As[kk][ty + 16u * i];
-      for (int j = 0; j < 4; j++)
-        bv[j] = Bs[kk][tx + 16u * j];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
+    [[unroll]] for (uint kk = 0; kk < BK; kk++) {
+      float av[TM], bv[TN];
+      [[unroll]] for (int i = 0; i < TM; i++)
+        av[i] = As[kk][ty + TY * i];
+      [[unroll]] for (int j = 0; j < TN; j++)
+        bv[j] = Bs[kk][tx + TX * j];
+      [[unroll]] for (int i = 0; i < TM; i++)
+        [[unroll]] for (int j = 0; j < TN; j++)
           acc[i][j] += av[i] * bv[j];
     }
     barrier ();
   }
 
   uint cbase = p.c_off + bz * p.c_bs;
-  for (int i = 0; i < 4; i++) {
-    uint gm = m0 + ty + 16u * i;
+  [[unroll]] for (int i = 0; i < TM; i++) {
+    uint gm = m0 + ty + TY * i;
     if (gm >= p.M)
       continue;
-    for (int j = 0; j < 4; j++) {
-      uint gn = n0 + tx + 16u * j;
+    [[unroll]] for (int j = 0; j < TN; j++) {
+      uint gn = n0 + tx + TX * j;
       if (gn >= p.N)
         continue;
       uint ci = cbase + gm * p.c_rs + gn;

@@ -1,8 +1,8 @@
 #version 450
 /* GEMM on NVIDIA tensor cores through GL_NV_cooperative_matrix: fp16 A/B,
- * fp32 accumulation, fp16 C. 128x128 tile per workgroup of 8 warps (2 x 4,
- * 64x32 per warp = 4 x 2 fragments of 16x16), K step 32, global -> registers
- * -> shared double buffering. A and B may be row- or column-major (flags bit
+ * fp32 accumulation, fp16 C. 128x128 tile per workgroup of 4 warps (2 x 2,
+ * 64x64 per warp = 4 x 4 fragments of 16x16), K step 32, global -> registers
+ * -> shared (16-byte stores, fragments loaded from uvec4 arrays) double buffering. A and B may be row- or column-major (flags bit
  * 0 / 1) with rows of 8-element multiples; edges are zero-filled; the
  * epilogue (alpha, beta, bias, bounds) goes through shared memory per fragment.
  * Requires subgroup size 32. Grid (ceil(N/128), ceil(M/128), batch). */
@@ -11,8 +11,21 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 
-layout (local_size_x = 256) in;
+/* NT threads: 128 = 4 warps of 64x64 (default), 256 = 8 warps of 64x32 */
+#ifndef NT
+#define NT 128
+#endif
+#if NT == 128
+#define WGN 2
+#define FN 4
+#else
+#define WGN 4
+#define FN 2
+#endif
+#define NLOAD (512 / NT)
+layout (local_size_x = NT) in;
 
 layout (binding = 0) readonly buffer A4 { uvec4 a4[]; };
 layout (binding = 1) readonly buffer B4 { uvec4 b4[]; };
@@ -32,35 +45,38 @@ layout (push_constant) uniform P {
 #define BK 32
 #define LDS_RM 40      /* [128][32] tiles, padded */
 #define LDS_CM 136     /* [32][128] tiles, padded */
-#define TILE 5120      /* halves per tile buffer */
+#define TILE 640       /* uvec4 (8 halves) per tile buffer */
+#define RM4 5          /* LDS_RM in uvec4 */
+#define CM4 17         /* LDS_CM in uvec4 */
 
-shared float16_t As[2][TILE];
-shared float16_t Bs[2][TILE];
+shared uvec4 As[2][TILE];
+shared uvec4 Bs[2][TILE];
+shared float16_t Ep[NT / 32][256];   /* epilogue staging, one 16x16 fragment per warp */
 
 
 void main ()
 {
   uint tid = gl_LocalInvocationID.x;
   uint warp = tid / 32u, lane = tid % 32u;
-  uint wm = warp / 4u, wn = warp % 4u;
+  uint wm = warp / WGN, wn = warp % WGN;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
   bool a_col = (p.flags & 1u) != 0u;
   bool b_col = (p.flags & 2u) != 0u;
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
 
-  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[4][2];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 2; j++)
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[4][FN];
+  [[unroll]] for (int i = 0; i < 4; i++)
+    [[unroll]] for (int j = 0; j < FN; j++)
       acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
 
-  uvec4 ra[2], rb[2];
+  uvec4 ra[NLOAD], rb[NLOAD];
   uint nk = (p.K + BK - 1u) / BK;
 
   /* global -> registers for k tile kt */
 #define LOAD_TILE(kt) \
-  for (uint i = 0u; i < 2u; i++) { \
-    uint e = tid + i * 256u; \
+  [[unroll]] for (uint i = 0u; i < NLOAD; i++) { \
+    uint e = tid + i * NT; \
     uint k0 = (kt) * BK; \
     if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; uint gm = m0 + r, gk = k0 + s; \
       ra[i] = (gm < p.M && gk < p.K) ? a4[(abase + gm * p.a_ld + gk) / 8u] : uvec4 (0u); } \
@@ -73,18 +89,13 @@ void main ()
   }
 
   /* registers -> shared buffer buf */
-#define PUT8(arr, base, v) { \
-    f16vec2 h0 = unpackFloat2x16 (v.x), h1 = unpackFloat2x16 (v.y); \
-    f16vec2 h2 = unpackFloat2x16 (v.z), h3 = unpackFloat2x16 (v.w); \
-    arr[base] = h0.x; arr[base + 1u] = h0.y; arr[base + 2u] = h1.x; arr[base + 3u] = h1.y; \
-    arr[base + 4u] = h2.x; arr[base + 5u] = h2.y; arr[base + 6u] = h3.x; arr[base + 7u] = h3.y; }
 #define STORE_TILE(buf) \
-  for (uint i = 0u; i < 2u; i++) { \
-    uint e = tid + i * 256u; \
-    if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; PUT8 (As[buf], r * LDS_RM + s, ra[i]); } \
-    else { uint r = e / 16u, s = (e % 16u) * 8u; PUT8 (As[buf], r * LDS_CM + s, ra[i]); } \
-    if (!b_col) { uint r = e / 16u, s = (e % 16u) * 8u; PUT8 (Bs[buf], r * LDS_CM + s, rb[i]); } \
-    else { uint r = e / 4u, s = (e % 4u) * 8u; PUT8 (Bs[buf], r * LDS_RM + s, rb[i]); } \
+  [[unroll]] for (uint i = 0u; i < NLOAD; i++) { \
+    uint e = tid + i * NT; \
+    if (!a_col) As[buf][(e / 4u) * RM4 + e % 4u] = ra[i]; \
+    else As[buf][(e / 16u) * CM4 + e % 16u] = ra[i]; \
+    if (!b_col) Bs[buf][(e / 16u) * CM4 + e % 16u] = rb[i]; \
+    else Bs[buf][(e / 4u) * RM4 + e % 4u] = rb[i]; \
   }
 
   LOAD_TILE (0u);
@@ -96,25 +107,25 @@ void main ()
     if (kt + 1u < nk) {
       LOAD_TILE (kt + 1u);
     }
-    for (uint kk = 0u; kk < BK; kk += 16u) {
+    [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[4];
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[2];
-      for (uint i = 0u; i < 4u; i++) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[FN];
+      [[unroll]] for (uint i = 0u; i < 4u; i++) {
         uint mm = wm * 64u + i * 16u;
         if (!a_col)
-          coopMatLoadNV (fa[i], As[buf], mm * LDS_RM + kk, LDS_RM, false);
+          coopMatLoadNV (fa[i], As[buf], mm * RM4 + kk / 8u, RM4, false);
         else
-          coopMatLoadNV (fa[i], As[buf], kk * LDS_CM + mm, LDS_CM, true);
+          coopMatLoadNV (fa[i], As[buf], kk * CM4 + mm / 8u, CM4, true);
       }
-      for (uint j = 0u; j < 2u; j++) {
-        uint nn = wn * 32u + j * 16u;
+      [[unroll]] for (uint j = 0u; j < FN; j++) {
+        uint nn = wn * (FN * 16u) + j * 16u;
         if (!b_col)
-          coopMatLoadNV (fb[j], Bs[buf], kk * LDS_CM + nn, LDS_CM, false);
+          coopMatLoadNV (fb[j], Bs[buf], kk * CM4 + nn / 8u, CM4, false);
         else
-          coopMatLoadNV (fb[j], Bs[buf], nn * LDS_RM + kk, LDS_RM, true);
+          coopMatLoadNV (fb[j], Bs[buf], nn * RM4 + kk / 8u, RM4, true);
       }
-      for (uint i = 0u; i < 4u; i++)
-        for (uint j = 0u; j < 2u; j++)
+      [[unroll]] for (uint i = 0u; i < 4u; i++)
+        [[unroll]] for (uint j = 0u; j < FN; j++)
           acc[i][j] = coopMatMulAddNV (fa[i], fb[j], acc[i][j]);
     }
     if (kt + 1u < nk) {
@@ -126,10 +137,9 @@ void main ()
   /* epilogue: each warp stages one 16x16 fragment at a time in shared memory */
   uint cbase = p.c_off + bz * p.c_bs;
   uint bias_mode = (p.flags >> 2) & 3u;
-  uint scratch = warp * 256u;
-  for (uint i = 0u; i < 4u; i++)
-    for (uint j = 0u; j < 2u; j++) {
-      uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * 32u + j * 16u;
+  [[unroll]] for (uint i = 0u; i < 4u; i++)
+    [[unroll]] for (uint j = 0u; j < FN; j++) {
+      uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * (FN * 16u) + j * 16u;
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> r = acc[i][j] * p.alpha;
       bool full = fm + 16u <= p.M && fn + 16u <= p.N && p.beta == 0.0 && bias_mode == 0u;
       if (full) {
@@ -138,13 +148,13 @@ void main ()
         continue;
       }
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> h = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (r);
-      coopMatStoreNV (h, As[0], scratch, 16u, false);
+      coopMatStoreNV (h, Ep[warp], 0, 16u, false);
       subgroupMemoryBarrierShared ();
       subgroupBarrier ();
       for (uint e = lane; e < 256u; e += 32u) {
         uint gm = fm + e / 16u, gn = fn + e % 16u;
         if (gm < p.M && gn < p.N) {
-          float v = float (As[0][scratch + e]);
+          float v = float (Ep[warp][e]);
           uint ci = cbase + gm * p.c_ld + gn;
           if (p.beta != 0.0)
             v += p.beta * float (c[ci]);

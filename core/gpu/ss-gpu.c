@@ -74,6 +74,8 @@ struct _SsGpuDevice {
 
   GPtrArray       *blocks;      /* Block* */
   guint64          used, reserved;
+  guint64          cached;      /* bytes of empty blocks kept for reuse */
+  guint64          cache_limit;
 
   VkDescriptorSetLayout dsl[SS_GPU_MAX_BINDINGS + 1];
   VkPipelineLayout      layout[SS_GPU_MAX_BINDINGS + 1];
@@ -630,6 +632,9 @@ device_new (GError **error)
         dev->caps.timestamps = FALSE;
     }
   dev->profiling = g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0 && dev->caps.timestamps;
+  /* empty blocks are kept (up to this much) so steady-state allocation does
+   * not call vkAllocateMemory for every tensor */
+  dev->cache_limit = dev->caps.uma ? ((guint64) 256 << 20) : MIN (dev->caps.heap_size / 4, (guint64) 8 << 30);
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
            ", coopmat nv %d khr %d nv2 %d, uma %d)",
@@ -914,8 +919,11 @@ alloc_once (SsGpuDevice *dev, guint64 asize, Block **out_b, guint64 *out_off, GE
       for (guint i = 0; i < dev->blocks->len; i++)
         {
           Block *c = dev->blocks->pdata[i];
+          gboolean was_empty = c->used == 0;
           if (!c->dedicated && block_alloc (c, asize, align, out_off))
             {
+              if (was_empty)
+                dev->cached -= c->size;
               *out_b = c;
               return TRUE;
             }
@@ -927,12 +935,41 @@ alloc_once (SsGpuDevice *dev, guint64 asize, Block **out_b, guint64 *out_off, GE
       *out_b = b;
       return TRUE;
     }
+  /* a cached empty dedicated block of about the right size */
+  for (guint i = 0; i < dev->blocks->len; i++)
+    {
+      Block *c = dev->blocks->pdata[i];
+      if (c->dedicated && c->used == 0 && c->size >= asize && c->size <= asize + asize / 2)
+        {
+          block_alloc (c, asize, align, out_off);
+          dev->cached -= c->size;
+          *out_b = c;
+          return TRUE;
+        }
+    }
   Block *b = block_new (dev, asize, TRUE, error);
   if (!b)
     return FALSE;
   block_alloc (b, asize, align, out_off);
   *out_b = b;
   return TRUE;
+}
+
+/* frees every cached empty block */
+static void
+trim_cache (SsGpuDevice *dev)
+{
+  for (guint i = dev->blocks->len; i-- > 0;)
+    {
+      Block *b = dev->blocks->pdata[i];
+      if (b->used == 0)
+        {
+          dev->reserved -= b->size;
+          dev->cached -= b->size;
+          g_ptr_array_remove_index (dev->blocks, i);
+          block_free (dev, b);
+        }
+    }
 }
 
 SsGpuBuffer *
@@ -950,12 +987,16 @@ ss_gpu_buffer_new (SsGpuDevice *dev, gsize size, GError **error)
   GError *local = NULL;
   if (!alloc_once (dev, asize, &b, &off, &local))
     {
-      /* memory may still be held by recorded work: finish it and retry once */
-      if (local->code == SS_ERROR_OUT_OF_MEMORY && dev->recording)
+      /* memory may be cached or still held by recorded work: release what
+       * can be released and retry once */
+      if (local->code == SS_ERROR_OUT_OF_MEMORY && (dev->recording || dev->cached))
         {
           g_clear_error (&local);
           if (ss_gpu_device_flush (dev, &local))
-            alloc_once (dev, asize, &b, &off, &local);
+            {
+              trim_cache (dev);
+              alloc_once (dev, asize, &b, &off, &local);
+            }
         }
       if (!b)
         {
@@ -994,11 +1035,16 @@ ss_gpu_buffer_unref (SsGpuBuffer *buf)
   Block *b = buf->block;
   block_release (b, buf->offset, buf->alloc_size);
   dev->used -= buf->alloc_size;
-  if (b->used == 0 && (b->dedicated || dev->blocks->len > 1))
+  if (b->used == 0)
     {
-      dev->reserved -= b->size;
-      g_ptr_array_remove (dev->blocks, b);
-      block_free (dev, b);
+      if (dev->cached + b->size <= dev->cache_limit)
+        dev->cached += b->size;
+      else
+        {
+          dev->reserved -= b->size;
+          g_ptr_array_remove (dev->blocks, b);
+          block_free (dev, b);
+        }
     }
   g_rec_mutex_unlock (&dev->lock);
   g_free (buf);

@@ -196,14 +196,22 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     .scale = scale,
   };
   char name[64];
+  ss_tensor_shader ("attention_fwd", q->dtype, name, sizeof name);
+  gboolean coop = q->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (q->device) &&
+                  D == Dv && (D == 64 || D == 128) && Lq % 64 == 0 && Lk % 64 == 0 &&
+                  qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 &&
+                  out->offset % 8 == 0;
+  if (coop)
+    g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d", (int) D);
   SsGpuBinding b[6] = {
     ss_tensor_binding (qc, SS_GPU_READ), ss_tensor_binding (kc, SS_GPU_READ),
     ss_tensor_binding (vc, SS_GPU_READ), ss_tensor_binding (mt, SS_GPU_READ),
     ss_tensor_binding (out, SS_GPU_WRITE), ss_tensor_binding (lse, SS_GPU_WRITE),
   };
-  SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_fwd", q->dtype, name, sizeof name),
+  SsGpuDispatch d = { .shader = name,
                       .bindings = b, .n_bindings = 6, .push = &p, .push_size = sizeof p,
-                      .groups = { (Lq + 15) / 16, BH, 1 }, .label = "attention_fwd" };
+                      .groups = { coop ? Lq / 64 : (Lq + 15) / 16, BH, 1 },
+                      .label = coop ? "attention_fwd_coopmat" : "attention_fwd" };
   if (!ss_gpu_dispatch (q->device, &d, error))
     {
       ss_tensor_unref (out);

@@ -27,6 +27,28 @@ typedef struct {
   gint32 d0, d1, d2, pad6_;
 } ColPush;
 
+/* One column scratch buffer shared by all convolutions (reused across calls:
+ * the stream's barriers order the reuse); conv_lock keeps one op's
+ * im2col/GEMM/col2im sequence from interleaving with another thread's. */
+static GRecMutex conv_lock;
+static SsGpuBuffer *scratch;
+
+static SsTensor *
+scratch_col (SsTensor *like, gint64 n, GError **error)
+{
+  gsize bytes = MAX (n, 1) * ss_dtype_size (like->dtype);
+  if (scratch && ss_gpu_buffer_get_device (scratch) != like->device)
+    scratch = NULL;   /* from a device that was shut down: its memory is gone */
+  if (!scratch || ss_gpu_buffer_get_size (scratch) < bytes)
+    {
+      g_clear_pointer (&scratch, ss_gpu_buffer_unref);
+      scratch = ss_gpu_buffer_new (like->device, bytes, error);
+      if (!scratch)
+        return NULL;
+    }
+  return ss_tensor_new_with_buffer (scratch, 0, like->dtype, 1, SS_SHAPE (n), error);
+}
+
 static gint64 geo_kv (const Geo *g) { return (gint64) g->k[0] * g->k[1] * g->k[2]; }
 static gint64 geo_l (const Geo *g) { return g->out[0] * g->out[1] * g->out[2]; }
 static gint64 geo_s (const Geo *g) { return g->in[0] * g->in[1] * g->in[2]; }
@@ -111,7 +133,7 @@ conv_core (SsTensor *img, gint64 N, gint64 C, SsTensor *w, gint64 O, SsTensor *b
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
   gint64 chunk = chunk_samples (img, N, C * KV * L);
-  g_autoptr (SsTensor) col = ss_tensor_new (img->dtype, 1, SS_SHAPE (chunk * C * KV * L), error);
+  g_autoptr (SsTensor) col = scratch_col (img, chunk * C * KV * L, error);
   if (!col)
     return FALSE;
   for (gint64 n0 = 0; n0 < N; n0 += chunk)
@@ -147,7 +169,7 @@ conv_core_adjoint (SsTensor *dy, gint64 N, gint64 O, SsTensor *w, gint64 C,
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
   gint64 chunk = chunk_samples (dy, N, C * KV * L);
-  g_autoptr (SsTensor) col = ss_tensor_new (dy->dtype, 1, SS_SHAPE (chunk * C * KV * L), error);
+  g_autoptr (SsTensor) col = scratch_col (dy, chunk * C * KV * L, error);
   if (!col)
     return FALSE;
   for (gint64 n0 = 0; n0 < N; n0 += chunk)
@@ -175,7 +197,7 @@ conv_core_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
   gint64 chunk = chunk_samples (img, N, C * KV * L);
-  g_autoptr (SsTensor) col = ss_tensor_new (img->dtype, 1, SS_SHAPE (chunk * C * KV * L), error);
+  g_autoptr (SsTensor) col = scratch_col (img, chunk * C * KV * L, error);
   if (!col)
     return FALSE;
   for (gint64 n0 = 0; n0 < N; n0 += chunk)
@@ -218,6 +240,7 @@ conv_backward (SsAutogradNode *node, SsTensor *gy, SsTensor **gi, GError **error
   g_autoptr (SsTensor) gc = wc ? ss_tensor_contiguous (gy, error) : NULL;
   if (!gc)
     return FALSE;
+  g_autoptr (GRecMutexLocker) locker G_GNUC_UNUSED = g_rec_mutex_locker_new (&conv_lock);
   if (!cd->transposed)
     {
       gint64 C = x->shape[1], O = w->shape[0];
@@ -353,11 +376,13 @@ ss_op_conv (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *cp,
   SsTensor *out = ss_tensor_new (x->dtype, x->ndim, oshape, error);
   if (!out)
     return NULL;
+  g_rec_mutex_lock (&conv_lock);
   if (!transposed)
     ok = conv_core (xc, N, C, wc, O, bc, &g, out, error);
   else
     ok = conv_core_adjoint (xc, N, C, wc, O, &g, out, error) &&
          (!bc || bias_add (out, bc, N, O, geo_s (&g), error));
+  g_rec_mutex_unlock (&conv_lock);
   if (!ok)
     {
       ss_tensor_unref (out);

@@ -58,8 +58,18 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
+  /* experimental: fragments straight from global memory (whole 64-tiles only) */
+  static int direct = -1;
+  if (direct < 0)
+    direct = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_DIRECT"), "1") == 0;
+  gboolean use_direct = direct && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
+  /* 8 warps of 64x32 (133 TFLOP/s on the H100) by default; SOUNDSTAGE_GEMM_W8=0
+   * selects 4 warps of 64x64 (94 TFLOP/s) */
+  static int w8 = -1;
+  if (w8 < 0)
+    w8 = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_W8"), "0") != 0;
   SsGpuDispatch d = {
-    .shader = "matmul_coopmat.f16",
+    .shader = use_direct ? "matmul_coopmat_direct.f16" : w8 ? "matmul_coopmat.f16w8" : "matmul_coopmat.f16",
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
     .groups = { (n + 127) / 128, (m + 127) / 128, batch },
     .label = "matmul_coopmat",
@@ -113,11 +123,19 @@ ss_gemm (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
+  /* 128x128 tiles with 8x8 per thread: only on request (SOUNDSTAGE_GEMM_BIG=1;
+   * the tests run it on lavapipe); on the H100 it ran at 1.8 TFLOP/s against
+   * 25 for the 64x64 kernel (register spills) */
+  static int big_env = -1;
+  if (big_env < 0)
+    big_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_BIG"), "1") == 0;
+  gboolean big = big_env && m >= 2 && n >= 2;
+  gint64 tile = big ? 128 : 64;
   SsGpuDispatch d = {
-    .shader = ss_tensor_shader ("matmul", c->t->dtype, name, sizeof name),
+    .shader = ss_tensor_shader (big ? "matmul_big" : "matmul", c->t->dtype, name, sizeof name),
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
-    .groups = { (n + 63) / 64, (m + 63) / 64, batch },
-    .label = "matmul",
+    .groups = { (n + tile - 1) / tile, (m + tile - 1) / tile, batch },
+    .label = big ? "matmul_big" : "matmul",
   };
   return ss_gpu_dispatch (dev, &d, error);
 }

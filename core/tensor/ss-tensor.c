@@ -191,6 +191,27 @@ ss_tensor_new (SsDType dtype, int ndim, const gint64 *shape, GError **error)
 }
 
 SsTensor *
+ss_tensor_new_with_buffer (SsGpuBuffer *buffer, gsize byte_offset, SsDType dtype,
+                           int ndim, const gint64 *shape, GError **error)
+{
+  g_return_val_if_fail (buffer != NULL, NULL);
+  g_return_val_if_fail (byte_offset % ss_dtype_size (dtype) == 0, NULL);
+  if (!check_shape (ndim, shape, error))
+    return NULL;
+  SsTensor *t = tensor_alloc_struct (dtype, ndim, shape);
+  if (byte_offset + ss_tensor_numel (t) * ss_dtype_size (dtype) > ss_gpu_buffer_get_size (buffer))
+    {
+      g_free (t);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "tensor does not fit in its buffer");
+      return NULL;
+    }
+  t->buffer = ss_gpu_buffer_ref (buffer);
+  t->device = ss_gpu_buffer_get_device (buffer);
+  t->offset = byte_offset / ss_dtype_size (dtype);
+  return t;
+}
+
+SsTensor *
 ss_tensor_new_like (SsTensor *t, GError **error)
 {
   return ss_tensor_new (t->dtype, t->ndim, t->shape, error);

@@ -65,6 +65,10 @@ SsTensor *ss_tensor_new_from_floats (SsDType dtype, int ndim, const gint64 *shap
 /* from raw host bytes already in dtype's encoding (numel * dtype size bytes) */
 SsTensor *ss_tensor_new_from_raw (SsDType dtype, int ndim, const gint64 *shape,
                                   const void *data, GError **error);
+/* a contiguous tensor on an existing buffer (referenced) at byte_offset
+ * (a multiple of the element size); fails if it does not fit */
+SsTensor *ss_tensor_new_with_buffer (SsGpuBuffer *buffer, gsize byte_offset, SsDType dtype,
+                                     int ndim, const gint64 *shape, GError **error);
 /* a new contiguous tensor of the same dtype and shape, uninitialised */
 SsTensor *ss_tensor_new_like (SsTensor *t, GError **error);
 /* convenience: ss_tensor_zeros (SS_DTYPE_F32, 2, SS_SHAPE (2, 3), &error) */

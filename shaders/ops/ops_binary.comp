@@ -15,24 +15,40 @@ layout (push_constant) uniform P {
   uint b_stride[5];
 } p;
 
+/* EPT elements per thread, all loads issued before the arithmetic */
+#define EPT 4u
+
 void main ()
 {
-  uint i = ss_linear_group () * 256u + gl_LocalInvocationID.x;
-  if (i >= p.n)
-    return;
-  uint rem = i, ia = p.a_off, ib = p.b_off;
-  for (int d = int (p.ndim) - 1; d >= 0; d--) {
-    uint c = rem % p.shape[d];
-    rem /= p.shape[d];
-    ia += c * p.a_stride[d];
-    ib += c * p.b_stride[d];
+  uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
+  float va[EPT], vb[EPT];
+  for (uint k = 0; k < EPT; k++) {
+    uint i = base + k * 256u;
+    va[k] = 0.0;
+    vb[k] = 1.0;
+    if (i < p.n) {
+      uint rem = i, ia = p.a_off, ib = p.b_off;
+      for (int d = int (p.ndim) - 1; d >= 0; d--) {
+        uint c = rem % p.shape[d];
+        rem /= p.shape[d];
+        ia += c * p.a_stride[d];
+        ib += c * p.b_stride[d];
+      }
+      va[k] = SS_LOAD (a[ia]);
+      vb[k] = SS_LOAD (b[ib]);
+    }
   }
-  float va = SS_LOAD (a[ia]), vb = SS_LOAD (b[ib]), r;
-  switch (OP) {
-  case 0: r = va + vb; break;
-  case 1: r = va - vb; break;
-  case 2: r = va * vb; break;
-  default: r = va / vb; break;
+  for (uint k = 0; k < EPT; k++) {
+    uint i = base + k * 256u;
+    if (i >= p.n)
+      break;
+    float r;
+    switch (OP) {
+    case 0: r = va[k] + vb[k]; break;
+    case 1: r = va[k] - vb[k]; break;
+    case 2: r = va[k] * vb[k]; break;
+    default: r = va[k] / vb[k]; break;
+    }
+    y[p.y_off + i] = SS_STORE (r);
   }
-  y[p.y_off + i] = SS_STORE (r);
 }

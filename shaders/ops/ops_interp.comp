@@ -14,22 +14,90 @@ layout (binding = 0) readonly buffer X { SS_T x[]; };   /* x or dy */
 layout (binding = 1) writeonly buffer Y { SS_T y[]; };  /* y or dx */
 layout (push_constant) uniform P { uint nc, ih, iw, oh, ow, x_off, y_off; } p;
 
+/* Exact index arithmetic: products like dst * in pass 2^32 for audio-length
+ * signals, so they are formed in 64 bits (umulExtended; uvec2 = (hi, lo)). */
+uvec2 mul64 (uint a, uint b)
+{
+  uint hi, lo;
+  umulExtended (a, b, hi, lo);
+  return uvec2 (hi, lo);
+}
+
+bool ge64 (uvec2 a, uvec2 b) { return a.x > b.x || (a.x == b.x && a.y >= b.y); }
+
+uvec2 sub64 (uvec2 a, uvec2 b)
+{
+  uint borrow;
+  uint lo = usubBorrow (a.y, b.y, borrow);
+  return uvec2 (a.x - b.x - borrow, lo);
+}
+
+/* floor (num / den) for a quotient below 2^31: float estimate, exact correction */
+uint div64 (uvec2 num, uint den)
+{
+  float est = (float (num.x) * 4294967296.0 + float (num.y)) / float (den);
+  uint q = uint (clamp (est, 0.0, 2147483647.0));
+  while (q > 0u && !ge64 (num, mul64 (q, den)))
+    q--;
+  while (ge64 (num, mul64 (q + 1u, den)))
+    q++;
+  return q;
+}
+
+/* smallest r with r * a >= b * c */
+uint ceil_ratio (uint b, uint c, uint a)
+{
+  uvec2 target = mul64 (b, c);
+  float est = ceil (float (b) * float (c) / float (a));
+  uint r = uint (clamp (est, 0.0, 2147483647.0));
+  while (r > 0u && ge64 (mul64 (r - 1u, a), target))
+    r--;
+  while (!ge64 (mul64 (r, a), target))
+    r++;
+  return r;
+}
+
 void tap (uint dst, uint in_, uint out_, out uint i0, out uint i1, out float w0, out float w1)
 {
   if (LINEAR == 0) {
-    i0 = min ((dst * in_) / out_, in_ - 1);
+    /* floor (dst * in / out) */
+    i0 = min (div64 (mul64 (dst, in_), out_), in_ - 1);
     i1 = i0;
     w0 = 1.0;
     w1 = 0.0;
     return;
   }
-  float src;
-  if (ALIGN != 0)
-    src = out_ > 1 ? float (dst) * float (in_ - 1) / float (out_ - 1) : 0.0;
-  else
-    src = max ((float (dst) + 0.5) * (float (in_) / float (out_)) - 0.5, 0.0);
-  i0 = min (uint (floor (src)), in_ - 1);
-  float l = src - float (i0);
+  uint rem, den;
+  if (ALIGN != 0) {
+    /* src = dst * (in - 1) / (out - 1) */
+    if (out_ <= 1 || in_ <= 1) {
+      i0 = 0;
+      rem = 0;
+      den = 1;
+    } else {
+      uvec2 num = mul64 (dst, in_ - 1);
+      den = out_ - 1;
+      i0 = div64 (num, den);
+      rem = sub64 (num, mul64 (i0, den)).y;
+    }
+  } else {
+    /* src = ((2 dst + 1) in - out) / (2 out), clamped at 0 */
+    uvec2 a = mul64 (2u * dst + 1u, in_);
+    den = 2u * out_;
+    if (!ge64 (a, uvec2 (0u, out_))) {
+      i0 = 0;
+      rem = 0;
+    } else {
+      uvec2 num = sub64 (a, uvec2 (0u, out_));
+      i0 = div64 (num, den);
+      rem = sub64 (num, mul64 (i0, den)).y;
+    }
+  }
+  if (i0 > in_ - 1) {
+    i0 = in_ - 1;
+    rem = 0;
+  }
+  float l = float (rem) / float (den);
   i1 = min (i0 + 1, in_ - 1);
   w0 = 1.0 - l;
   w1 = l;
@@ -44,21 +112,29 @@ float weight (uint dst, uint i, uint in_, uint out_)
   return (i0 == i ? w0 : 0.0) + (i1 == i ? w1 : 0.0);
 }
 
+/* the outputs [lo, hi) whose taps can touch input i */
 void range_of (uint i, uint in_, uint out_, out uint lo, out uint hi)
 {
   if (LINEAR == 0) {
-    /* floor(r * in / out) == i  <=>  r in [ceil(i out / in), ceil((i+1) out / in)) */
-    lo = (i * out_ + in_ - 1) / in_;
-    hi = ((i + 1) * out_ + in_ - 1) / in_;
-    hi = min (hi, out_);
-    if (i == in_ - 1)
-      hi = out_;
+    /* floor (r * in / out) == i  <=>  i * out <= r * in < (i + 1) * out */
+    lo = ceil_ratio (i, out_, in_);
+    hi = i == in_ - 1 ? out_ : min (ceil_ratio (i + 1u, out_, in_), out_);
     return;
   }
-  int l = int ((int (i) - 1) * int (out_)) / int (in_) - 2;
-  int h = int ((int (i) + 2) * int (out_) + int (in_) - 1) / int (in_) + 3;
-  lo = uint (max (l, 0));
-  hi = uint (min (h, int (out_)));
+  /* linear taps reach one input to each side: conservative float bounds
+   * (the exact taps decide inside) */
+  float r = float (out_) / float (in_);
+  lo = uint (max (floor ((float (i) - 1.5) * r) - 3.0, 0.0));
+  hi = uint (min (ceil ((float (i) + 2.5) * r) + 3.0, float (out_)));
+  if (ALIGN != 0 && in_ > 1 && out_ > 1) {
+    float ra = float (out_ - 1) / float (in_ - 1);
+    lo = min (lo, uint (max (floor ((float (i) - 1.0) * ra) - 3.0, 0.0)));
+    hi = max (hi, uint (min (ceil ((float (i) + 1.0) * ra) + 3.0, float (out_))));
+  }
+  if (i == in_ - 1)
+    hi = out_;
+  if (i == 0)
+    lo = 0;
 }
 
 void main ()

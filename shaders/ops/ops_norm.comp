@@ -139,24 +139,53 @@ void main ()
   if (STAGE == 0) {
     if (g >= p.nblocks)
       return;
-    uint base = g * p.block_len;
+    uint base = p.x_off + g * p.block_len;
+    const uint W = OPS_WG, L = p.block_len;
     float mu = 0.0;
+    /* loops unrolled by 4: four independent loads in flight per thread */
     if (RMS == 0) {
       float s = 0.0;
-      for (uint i = lid; i < p.block_len; i += OPS_WG)
-        s += SS_LOAD (x[p.x_off + base + i]);
+      uint i = lid;
+      for (; i + 3u * W < L; i += 4u * W) {
+        float a0 = SS_LOAD (x[base + i]), a1 = SS_LOAD (x[base + i + W]);
+        float a2 = SS_LOAD (x[base + i + 2u * W]), a3 = SS_LOAD (x[base + i + 3u * W]);
+        s += (a0 + a1) + (a2 + a3);
+      }
+      for (; i < L; i += W)
+        s += SS_LOAD (x[base + i]);
       mu = ops_wg_sum (s) * inv_len;
     }
     float v = 0.0;
-    for (uint i = lid; i < p.block_len; i += OPS_WG) {
-      float d = SS_LOAD (x[p.x_off + base + i]) - mu;
-      v += d * d;
+    {
+      uint i = lid;
+      for (; i + 3u * W < L; i += 4u * W) {
+        float a0 = SS_LOAD (x[base + i]) - mu, a1 = SS_LOAD (x[base + i + W]) - mu;
+        float a2 = SS_LOAD (x[base + i + 2u * W]) - mu, a3 = SS_LOAD (x[base + i + 3u * W]) - mu;
+        v += (a0 * a0 + a1 * a1) + (a2 * a2 + a3 * a3);
+      }
+      for (; i < L; i += W) {
+        float d = SS_LOAD (x[base + i]) - mu;
+        v += d * d;
+      }
     }
     float rstd = inversesqrt (ops_wg_sum (v) * inv_len + p.eps);
-    for (uint i = lid; i < p.block_len; i += OPS_WG) {
-      uint c = chan (g, i);
-      float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
-      y[p.y_off + base + i] = SS_STORE (xh * wv (c) + (RMS == 0 ? bv (c) : 0.0));
+    uint ybase = p.y_off + g * p.block_len;
+    {
+      uint i = lid;
+      for (; i + 3u * W < L; i += 4u * W) {
+        float a[4];
+        for (uint k = 0; k < 4u; k++)
+          a[k] = SS_LOAD (x[base + i + k * W]);
+        for (uint k = 0; k < 4u; k++) {
+          uint c = chan (g, i + k * W);
+          y[ybase + i + k * W] = SS_STORE ((a[k] - mu) * rstd * wv (c) + (RMS == 0 ? bv (c) : 0.0));
+        }
+      }
+      for (; i < L; i += W) {
+        uint c = chan (g, i);
+        float xh = (SS_LOAD (x[base + i]) - mu) * rstd;
+        y[ybase + i] = SS_STORE (xh * wv (c) + (RMS == 0 ? bv (c) : 0.0));
+      }
     }
     if (lid == 0) {
       stats[2 * g] = mu;

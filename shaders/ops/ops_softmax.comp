@@ -38,14 +38,28 @@ void main ()
     step = 1;
   }
   if (BWD == 0) {
+    /* the reduction loops are unrolled by 4 (independent loads in flight) */
+    uint xb = p.x_off + base;
     float mx = -1.0 / 0.0;
-    for (uint i = start; i < p.n; i += step)
-      mx = max (mx, SS_LOAD (x[p.x_off + base + i * stride]));
+    uint i = start;
+    for (; i + 3u * step < p.n; i += 4u * step) {
+      float a0 = SS_LOAD (x[xb + i * stride]), a1 = SS_LOAD (x[xb + (i + step) * stride]);
+      float a2 = SS_LOAD (x[xb + (i + 2u * step) * stride]), a3 = SS_LOAD (x[xb + (i + 3u * step) * stride]);
+      mx = max (mx, max (max (a0, a1), max (a2, a3)));
+    }
+    for (; i < p.n; i += step)
+      mx = max (mx, SS_LOAD (x[xb + i * stride]));
     if (row)
       mx = ops_wg_max (mx);
     float s = 0.0;
-    for (uint i = start; i < p.n; i += step)
-      s += exp (SS_LOAD (x[p.x_off + base + i * stride]) - mx);
+    i = start;
+    for (; i + 3u * step < p.n; i += 4u * step) {
+      float a0 = SS_LOAD (x[xb + i * stride]), a1 = SS_LOAD (x[xb + (i + step) * stride]);
+      float a2 = SS_LOAD (x[xb + (i + 2u * step) * stride]), a3 = SS_LOAD (x[xb + (i + 3u * step) * stride]);
+      s += (exp (a0 - mx) + exp (a1 - mx)) + (exp (a2 - mx) + exp (a3 - mx));
+    }
+    for (; i < p.n; i += step)
+      s += exp (SS_LOAD (x[xb + i * stride]) - mx);
     if (row)
       s = ops_wg_sum (s);
     float l = mx + log (s), inv = 1.0 / s;

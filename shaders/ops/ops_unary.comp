@@ -64,14 +64,22 @@ float df (float v)
   return 0.0;
 }
 
+/* EPT elements per thread, loaded before use: independent loads in flight
+ * (bandwidth on large GPUs); each load instruction is still coalesced. */
+#define EPT 8u
+
 void main ()
 {
-  uint i = ss_linear_group () * 256u + gl_LocalInvocationID.x;
-  if (i >= p.n)
-    return;
-  float v = SS_LOAD (x[p.x_off + i]);
-  if (BWD == 0)
-    y[p.y_off + i] = SS_STORE (f (v));
-  else
-    y[p.y_off + i] = SS_STORE (SS_LOAD (dy[p.dy_off + i]) * df (v));
+  uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
+  float v[EPT], g[EPT];
+  for (uint k = 0; k < EPT; k++) {
+    uint i = base + k * 256u;
+    v[k] = i < p.n ? SS_LOAD (x[p.x_off + i]) : 1.0;
+    g[k] = BWD != 0 && i < p.n ? SS_LOAD (dy[p.dy_off + i]) : 0.0;
+  }
+  for (uint k = 0; k < EPT; k++) {
+    uint i = base + k * 256u;
+    if (i < p.n)
+      y[p.y_off + i] = SS_STORE (BWD == 0 ? f (v[k]) : g[k] * df (v[k]));
+  }
 }

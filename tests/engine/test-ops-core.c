@@ -239,6 +239,20 @@ test_attention (void)
       c.mask_kind = trial % 3 == 2 ? 1 + trial / 5 : 0;
       run_attention_case (dt, &c);
     }
+  /* fp16 shapes eligible for the cooperative-matrix kernel on GPUs with it */
+  for (int trial = 0; trial < 3; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = 1;
+      c.p.h = 2;
+      c.p.lq = trial == 2 ? 64 : 128;
+      c.p.lk = trial == 1 ? 64 : 128;
+      c.p.d = c.p.dv = trial == 2 ? 128 : 64;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial == 0;
+      c.mask_kind = trial == 1 ? 1 : 0;
+      run_attention_case (SS_DTYPE_F16, &c);
+    }
 }
 
 /* --------------------------------------------------- finite differences */
@@ -339,6 +353,16 @@ int
 main (int argc, char **argv)
 {
   g_setenv ("SOUNDSTAGE_POISON", "1", TRUE);
+  /* --big-tiles: run the GPU (128x128) GEMM variant even on lavapipe */
+  for (int i = 1; i < argc; i++)
+    if (g_strcmp0 (argv[i], "--big-tiles") == 0)
+      {
+        g_setenv ("SOUNDSTAGE_GEMM_BIG", "1", TRUE);
+        for (int j = i; j < argc - 1; j++)
+          argv[j] = argv[j + 1];
+        argc--;
+        break;
+      }
   g_test_init (&argc, &argv, NULL);
   ss_rng_init (&rng, ss_check_seed (20261124));
   g_test_add_func ("/ops/matmul", test_matmul);

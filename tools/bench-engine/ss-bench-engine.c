@@ -7,8 +7,8 @@
  * Usage: bench-engine [gemm] [attention] [conv] [mel] [--quick] [--check]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
- * (like CUDA-event timing of a loop). SOUNDSTAGE_PROFILE=1 adds per-kernel
- * GPU timestamps. */
+ * (like CUDA-event timing of a loop); and, where the device has timestamps,
+ * the summed kernel time per call ([gpu ...] column). */
 #define G_LOG_DOMAIN "bench-engine"
 
 #include "config.h"
@@ -20,6 +20,7 @@
 
 static gboolean quick;
 static SsGpuDevice *dev;
+static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
 typedef SsTensor *(*OpFn) (gpointer ud, GError **error);
 
@@ -43,6 +44,7 @@ time_op (OpFn fn, gpointer ud, double target_s)
   int reps = CLAMP ((int) (target_s / MAX (one, 1e-6)), 3, 200);
   if (quick)
     reps = 2;
+  g_autoptr (GArray) before G_GNUC_UNUSED = ss_gpu_device_take_profile (dev, NULL);  /* resets the totals */
   t0 = g_get_monotonic_time ();
   for (int i = 0; i < reps; i++)
     {
@@ -59,7 +61,23 @@ time_op (OpFn fn, gpointer ud, double target_s)
       g_printerr ("error: %s\n", error->message);
       return -1;
     }
-  return (g_get_monotonic_time () - t0) * 1e-6 / reps;
+  double wall = (g_get_monotonic_time () - t0) * 1e-6 / reps;
+  g_autoptr (GArray) prof = ss_gpu_device_take_profile (dev, NULL);
+  double gpu_ms = 0;
+  for (guint i = 0; prof && i < prof->len; i++)
+    gpu_ms += g_array_index (prof, SsGpuProfileEntry, i).total_ms;
+  last_gpu_s = gpu_ms * 1e-3 / reps;
+  return wall;
+}
+
+/* the GPU-time column: kernel time per call and its rate */
+static void
+print_gpu (double work, const char *unit)
+{
+  if (last_gpu_s > 0)
+    printf ("  [gpu %.4f ms %.1f %s]", last_gpu_s * 1e3, work / last_gpu_s, unit);
+  printf ("\n");
+  fflush (stdout);
 }
 
 static SsTensor *
@@ -101,9 +119,25 @@ bench_gemm (void)
           filled (dts[d], 2, SS_SHAPE (n, n), 0.02f),
         };
         double t = time_op (gemm_fn, &c, 0.3);
-        printf ("gemm %s %dx%dx%d %.4f ms %.1f TFLOP/s\n", ss_dtype_name (dts[d]), n, n, n,
+        printf ("gemm %s %dx%dx%d %.4f ms %.1f TFLOP/s", ss_dtype_name (dts[d]), n, n, n,
                 t * 1e3, 2.0 * n * n * (double) n / t * 1e-12);
-        fflush (stdout);
+        print_gpu (2.0 * n * n * (double) n * 1e-12, "TFLOP/s");
+        {
+          /* sanity: every element of (0.01) @ (0.02) is 0.0002 * n (as stored) */
+          g_autoptr (SsTensor) r = gemm_fn (&c, NULL);
+          g_autofree float *v = r ? ss_tensor_to_floats_dup (r, NULL) : NULL;
+          double want = (double) ss_bf16_to_float (0) + 0.0;
+          float a0 = dts[d] == SS_DTYPE_BF16 ? ss_bf16_to_float (ss_float_to_bf16 (0.01f)) :
+                     dts[d] == SS_DTYPE_F16 ? ss_half_to_float (ss_float_to_half (0.01f)) : 0.01f;
+          float b0 = dts[d] == SS_DTYPE_BF16 ? ss_bf16_to_float (ss_float_to_bf16 (0.02f)) :
+                     dts[d] == SS_DTYPE_F16 ? ss_half_to_float (ss_float_to_half (0.02f)) : 0.02f;
+          want = (double) a0 * b0 * n;
+          gboolean ok = v != NULL;
+          for (gint64 i = 0; ok && i < (gint64) n * n; i += 7919)
+            ok = fabs (v[i] - want) <= 0.01 * want;
+          if (!ok)
+            printf ("# CHECK FAILED for gemm %s %d\n", ss_dtype_name (dts[d]), n);
+        }
         ss_tensor_unref (c.a);
         ss_tensor_unref (c.b);
       }
@@ -144,8 +178,8 @@ bench_attention (void)
         };
         double t = time_op (attn_fn, &c, 0.3);
         double flops = 4.0 * B * H * (double) L * L * d;
-        printf ("attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s\n", B, H, L, d, t * 1e3, flops / t * 1e-12);
-        fflush (stdout);
+        printf ("attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s", B, H, L, d, t * 1e3, flops / t * 1e-12);
+        print_gpu (flops * 1e-12, "TFLOP/s");
         ss_tensor_unref (c.q);
         ss_tensor_unref (c.k);
         ss_tensor_unref (c.v);
@@ -189,8 +223,8 @@ bench_conv (void)
         double flops = 2.0 * cases[i].x[0] * cases[i].w[0] * cases[i].w[1];
         for (int j = 2; j < cases[i].nd; j++)
           flops *= cases[i].x[j] * cases[i].w[j];
-        printf ("conv %s %s %.4f ms %.1f TFLOP/s\n", ss_dtype_name (dts[d]), cases[i].name, t * 1e3, flops / t * 1e-12);
-        fflush (stdout);
+        printf ("conv %s %s %.4f ms %.1f TFLOP/s", ss_dtype_name (dts[d]), cases[i].name, t * 1e3, flops / t * 1e-12);
+        print_gpu (flops * 1e-12, "TFLOP/s");
         ss_tensor_unref (c.x);
         ss_tensor_unref (c.w);
         ss_tensor_unref (c.b);
@@ -231,6 +265,7 @@ main (int argc, char **argv)
       return 1;
     }
   const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
+  ss_gpu_device_set_profiling (dev, TRUE);
   printf ("# device %s coopmat_nv %d coopmat_khr %d coopmat2_nv %d used %d subgroup %u shared %zu\n",
           c->name, c->coopmat_nv, c->coopmat_khr, c->coopmat2_nv, ss_gpu_device_use_coopmat (dev),
           c->subgroup_size, c->shared_memory);
@@ -242,15 +277,6 @@ main (int argc, char **argv)
     bench_conv ();
   if (all || do_mel)
     bench_mel ();
-  if (g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0)
-    {
-      g_autoptr (GArray) prof = ss_gpu_device_take_profile (dev, NULL);
-      for (guint i = 0; prof && i < prof->len; i++)
-        {
-          SsGpuProfileEntry *e = &g_array_index (prof, SsGpuProfileEntry, i);
-          printf ("# kernel %-28s %6" G_GUINT64_FORMAT " calls %10.3f ms\n", e->label, e->count, e->total_ms);
-        }
-    }
   ss_gpu_device_shutdown ();
   return 0;
 }

@@ -28,7 +28,7 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   return ss_ops_dispatch (y->device, "ops_unary", y->dtype, spec, 2, bind, 3, &p, sizeof p,
-                          (n + 255) / 256, error);
+                          (n + 2047) / 2048, error);   /* 256 threads x 8 elements */
 }
 
 static gboolean
@@ -236,6 +236,20 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
       else
         inner *= g->shape[d];
     }
+  /* products and quotients of 16-bit values are formed in fp32 (rounding each
+   * term to 16 bits before a long sum loses the small totals) */
+  g_autoptr (SsTensor) a32 = NULL, b32 = NULL, g32 = NULL;
+  if (g->dtype != SS_DTYPE_F32 && (op == SS_BINARY_MUL || op == SS_BINARY_DIV))
+    {
+      a32 = ss_tensor_to_dtype (a, SS_DTYPE_F32, error);
+      b32 = a32 ? ss_tensor_to_dtype (b, SS_DTYPE_F32, error) : NULL;
+      g32 = b32 ? ss_tensor_to_dtype (g, SS_DTYPE_F32, error) : NULL;
+      if (!g32)
+        return NULL;
+      a = a32;
+      b = b32;
+      g = g32;
+    }
   SsTensor *other = which ? a : b;
   g_autoptr (SsTensor) term = NULL;
   gboolean negate = FALSE;
@@ -276,6 +290,14 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
       SsTensor *neg = ss_op_scale (r, -1.0f, 0.0f, error);
       ss_tensor_unref (r);
       r = neg;
+      if (!r)
+        return NULL;
+    }
+  if (r->dtype != target->dtype)
+    {
+      SsTensor *conv = ss_tensor_to_dtype (r, target->dtype, error);
+      ss_tensor_unref (r);
+      r = conv;
       if (!r)
         return NULL;
     }
@@ -376,7 +398,7 @@ ss_op_binary (SsTensor *a, SsTensor *b, SsBinaryOp op, GError **error)
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   if (!ss_ops_dispatch (y->device, "ops_binary", y->dtype, spec, 1, bind, 3, &p, sizeof p,
-                        (p.n + 255) / 256, error))
+                        (p.n + 1023) / 1024, error))   /* 256 threads x 4 elements */
     return NULL;
   static const char *names[] = { "add", "sub", "mul", "div" };
   SsAutogradNode *node = ss_ops_record (y, names[op], binary_backward, 2, (SsTensor *[]) { a, b });

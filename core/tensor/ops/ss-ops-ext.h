@@ -104,12 +104,17 @@ SsTensor *ss_op_embedding    (SsTensor *table, const gint32 *ids, int ndim, cons
  * last are heads (e.g. [B, H, L, D]: seq_dim 2; [B, L, H, D]: seq_dim 1).
  * The first rot_dim (even, <= D) features of each head rotate by pos *
  * base^(-2i/rot_dim); interleaved pairs (2i, 2i+1) or half-split pairs
- * (i, i + rot_dim/2). positions: L entries, or NULL for 0..L-1. */
+ * (i, i + rot_dim/2). positions: L entries, or NULL for 0..L-1.
+ * The cos/sin tables are computed in double precision on the host and cached
+ * on the device (8 most recent (L, rot_dim, base, positions) tables). */
 SsTensor *ss_op_rope (SsTensor *x, int seq_dim, int rot_dim, float base, gboolean interleaved,
                       const float *positions, GError **error);
 
 /* ---- interpolation (PyTorch F.interpolate with size=) ----
- * x [N, C, W] with n_size 1 or [N, C, H, W] with n_size 2. */
+ * x [N, C, W] with n_size 1 or [N, C, H, W] with n_size 2. Source indices
+ * are computed exactly (64-bit integer arithmetic): nearest takes
+ * floor(dst * in / out) (PyTorch computes it in fp32, which agrees except
+ * possibly at exact integer boundaries of very long signals). */
 typedef enum {
   SS_INTERP_NEAREST,
   SS_INTERP_LINEAR,     /* linear (1-D) / bilinear (2-D) */

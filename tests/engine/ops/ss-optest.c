@@ -159,7 +159,7 @@ ss_optest_run (SsOpTest *t, SsRng *rng)
               g_autofree char *fname = g_strdup_printf ("%s input %d", t->name, i);
               if (!ss_check_grad_fd (fname, fd_fn, &fc, t->x[i], ss_optest_numel (t, i), gd,
                                      t->fd_eps > 0 ? t->fd_eps : 1e-2, t->fd_checks, rng,
-                                     t->fd_tol > 0 ? t->fd_tol : 1e-4))
+                                     t->fd_tol > 0 ? t->fd_tol : 1e-3))
                 {
                   g_test_message ("%s: GPU gradient differs from finite differences of the GPU forward",
                                   fname);

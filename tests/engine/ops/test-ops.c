@@ -79,8 +79,8 @@ test_unary (gconstpointer data)
       UnaryCtx c = { op, 1.7f, -0.3f };
       SsOpTest t = { .name = ss_ref_unary_name (op), .dtype = dt, .n_in = 1, .fwd = unary_fwd,
                      .ctx = &c, .grad = { TRUE }, .fd_checks = 6 };
-      set_shape (&t, 0, 2, (gint64[]) { 3, 257 });
-      size_t n = 3 * 257;
+      set_shape (&t, 0, 2, (gint64[]) { 3, 1001 });   /* 2 workgroups of 2048 */
+      size_t n = 3 * 1001;
       t.x[0] = g_new (double, n);
       gboolean positive = op == SS_UNARY_LOG || op == SS_UNARY_SQRT || op == SS_UNARY_RSQRT
                           || op == SS_UNARY_POW || op == SS_UNARY_RECIP;
@@ -222,9 +222,11 @@ test_reduce (gconstpointer data)
         ss_ref_reduce (op, t.x[0], t.ref_y, outer, len, inner);
         ss_ref_reduce_backward (op, t.x[0], t.w, t.ref_dx[0], outer, len, inner);
         t.tol_y = 10;   /* long fp32 sums */
-        /* mean over 40000: dy / n lies in the f16 subnormal range */
-        if (k >= 5 && dt == SS_DTYPE_F16)
-          t.tol_dx = 10;
+        /* mean over thousands in f16: dy / n lies in the subnormal range, where
+         * f16 cannot hold the gradient to the threshold; the f32 and bf16 runs
+         * check that path */
+        if (k >= 5 && dt == SS_DTYPE_F16 && op == SS_REDUCE_MEAN)
+          t.grad[0] = FALSE;
         ss_optest_run (&t, &rng);
         ss_optest_clear (&t);
       }
@@ -251,14 +253,17 @@ test_softmax (gconstpointer data)
   SKIP_UNLESS_DTYPE (dt);
   static const struct { int ndim; gint64 shape[3]; int dim; } cases[] = {
     { 2, { 5, 300 }, -1 }, { 3, { 4, 33, 6 }, 1 }, { 3, { 2, 3, 17 }, 2 },
+    { 2, { 3, 2000 }, -1 },   /* rows past 4 x 128: unrolled loops */
   };
   for (int lg = 0; lg < 2; lg++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
       {
         SoftmaxCtx c = { lg, cases[k].dim };
         g_autofree char *name = g_strdup_printf ("%s case %u", lg ? "log_softmax" : "softmax", k);
+        /* (no finite differences over 2000 classes: gradients near 1e-6 drown
+         * in the fp32 noise of the loss; the reference comparison covers them) */
         SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = softmax_fwd, .ctx = &c,
-                       .grad = { TRUE }, .fd_checks = 4 };
+                       .grad = { TRUE }, .fd_checks = k == 3 ? 0 : 4 };
         set_shape (&t, 0, cases[k].ndim, cases[k].shape);
         size_t n = ss_optest_numel (&t, 0);
         t.x[0] = rnd (n, -4, 4);
@@ -319,6 +324,9 @@ test_norms (gconstpointer data)
     { 2, TRUE, TRUE, 4, { 2, 8, 5, 6 }, 4 },
     { 2, FALSE, FALSE, 3, { 3, 6, 10 }, 3 },
     { 2, TRUE, TRUE, 3, { 2, 6, 50 }, 1 },
+    /* blocks longer than 4 x 128: the unrolled loops of the one-workgroup path */
+    { 0, TRUE, TRUE, 2, { 3, 1000 }, 0 },
+    { 2, TRUE, TRUE, 4, { 2, 8, 40, 20 }, 2 },
     /* blocks longer than 8192: the split (multi-workgroup) path */
     { 2, TRUE, TRUE, 4, { 2, 4, 64, 80 }, 2 },
     { 0, TRUE, TRUE, 2, { 2, 10000 }, 0 },
@@ -608,6 +616,8 @@ test_interp (gconstpointer data)
   static const struct { int n_size; gint64 in[2], out[2]; } cases[] = {
     { 1, { 1, 7 }, { 1, 13 } }, { 1, { 1, 7 }, { 1, 4 } }, { 1, { 1, 5 }, { 1, 20 } },
     { 2, { 5, 6 }, { 9, 4 } }, { 2, { 4, 4 }, { 8, 8 } }, { 2, { 6, 9 }, { 3, 2 } },
+    /* audio-length 1-D resampling: index products past 2^32 */
+    { 1, { 1, 48000 }, { 1, 160001 } },
   };
   for (int mode = 0; mode < 3; mode++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -627,16 +637,20 @@ test_interp (gconstpointer data)
                                                  c.n_size, k);
         SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = interp_fwd, .ctx = &c,
                        .grad = { TRUE }, .fd_checks = 4 };
+        gboolean big = iw > 1000;
+        if (big && (mode == 2 || dt != SS_DTYPE_F32))
+          continue;   /* one precision case is enough */
         if (c.n_size == 1)
-          set_shape (&t, 0, 3, (gint64[]) { 2, 3, iw });
+          set_shape (&t, 0, 3, (gint64[]) { big ? 1 : 2, big ? 1 : 3, iw });
         else
           set_shape (&t, 0, 4, (gint64[]) { 2, 3, ih, iw });
         t.x[0] = rnd (ss_optest_numel (&t, 0), -1, 1);
-        ss_optest_prepare (&t, (size_t) 6 * oh * ow, &rng);
+        int nc = big ? 1 : 6;
+        ss_optest_prepare (&t, (size_t) nc * oh * ow, &rng);
         ss_ref_interp (mode ? SS_REF_INTERP_LINEAR : SS_REF_INTERP_NEAREST, c.align, t.x[0],
-                       t.ref_y, 6, ih, iw, oh, ow);
+                       t.ref_y, nc, ih, iw, oh, ow);
         ss_ref_interp_backward (mode ? SS_REF_INTERP_LINEAR : SS_REF_INTERP_NEAREST, c.align,
-                                t.w, t.ref_dx[0], 6, ih, iw, oh, ow);
+                                t.w, t.ref_dx[0], nc, ih, iw, oh, ow);
         ss_optest_run (&t, &rng);
         ss_optest_clear (&t);
       }
@@ -706,7 +720,7 @@ test_losses (gconstpointer data)
       /* (no finite differences for 1000 classes: gradients of 1e-5 drown in
        * the fp32 noise of the loss; the reference comparison covers them) */
       SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = ce_fwd, .ctx = &c,
-                     .grad = { TRUE }, .fd_checks = variant == 2 ? 0 : 4 };
+                     .grad = { TRUE }, .fd_checks = variant == 2 ? 0 : 4, .fd_eps = 3e-2 };
       set_shape (&t, 0, 2, (gint64[]) { rows, classes });
       t.x[0] = rnd ((size_t) rows * classes, -3, 3);
       ss_optest_prepare (&t, 1, &rng);
@@ -721,11 +735,15 @@ test_losses (gconstpointer data)
       g_autofree char *name = g_strdup_printf ("infonce %s%s", c.normalize ? "normalized" : "raw",
                                                c.learned ? " learned temperature" : "");
       SsOpTest t = { .name = name, .dtype = dt, .n_in = c.learned ? 3 : 2, .fwd = nce_fwd, .ctx = &c,
-                     .grad = { TRUE, TRUE, TRUE }, .fd_checks = 4, .tol_y = 20, .tol_dx = 20 };
+                     .grad = { TRUE, TRUE, TRUE }, .fd_checks = 4, .fd_eps = 4e-3,
+                     .tol_y = 20, .tol_dx = 20 };   /* small eps: 1/temperature curves fast */
       set_shape (&t, 0, 2, (gint64[]) { 6, 16 });
       set_shape (&t, 1, 2, (gint64[]) { 6, 16 });
       t.x[0] = rnd (96, -0.5, 0.5);
       t.x[1] = rnd (96, -0.5, 0.5);
+      /* the temperature gradient is a sum of O(1) terms that nearly cancel:
+       * checked in f32 only */
+      t.grad[2] = dt == SS_DTYPE_F32;
       if (c.learned)
         {
           set_shape (&t, 2, 1, (gint64[]) { 1 });
@@ -845,8 +863,10 @@ test_random_shapes (gconstpointer data)
       }
       /* norms: random rows / channels / groups */
       {
-        int kind = ri (0, 2), groups = ri (1, 4), cg = ri (1, 5), s = ri (1, 30);
-        int rows = ri (1, 20), ch = kind == 2 ? groups * cg : ri (2, 400);
+        /* (blocks of at least 8 elements: with 2 or 3 the normalized values are
+         * nearly fixed and the gradient is all cancellation) */
+        int kind = ri (0, 2), groups = ri (1, 4), cg = ri (2, 5), s = ri (4, 30);
+        int rows = ri (1, 20), ch = kind == 2 ? groups * cg : ri (8, 400);
         NormCtx c = { kind, ri (0, 1), kind != 1 && ri (0, 1), groups, 1e-5f };
         g_autofree char *name = g_strdup_printf ("random norm %d (%d x %d)", kind, rows, ch);
         SsOpTest t = { .name = name, .dtype = dt, .fwd = norm_fwd, .ctx = &c, .tol_y = 4, .tol_dx = 20 };
@@ -954,6 +974,83 @@ test_random_shapes (gconstpointer data)
     }
 }
 
+/* ================================================================ views and shared inputs */
+
+static SsTensor *
+view_softmax_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  /* softmax over the first dim of x, through a transposed (strided) view */
+  g_autoptr (SsTensor) t = ss_tensor_transpose (in[0], 0, 1, error);
+  return t ? ss_op_softmax (t, -1, error) : NULL;
+}
+
+static SsTensor *
+view_norm_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  /* layer norm of a column slice (offset, strided rows) */
+  g_autoptr (SsTensor) v = ss_tensor_slice (in[0], 1, 3, 11, error);
+  return v ? ss_op_layer_norm (v, in[1], NULL, 1e-5f, error) : NULL;
+}
+
+static SsTensor *
+square_by_mul_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  return ss_op_mul (in[0], in[0], error);   /* one tensor as both inputs */
+}
+
+static void
+test_views (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  {
+    SsOpTest t = { .name = "softmax of a transposed view", .dtype = dt, .n_in = 1,
+                   .fwd = view_softmax_fwd, .grad = { TRUE }, .fd_checks = 4 };
+    set_shape (&t, 0, 2, (gint64[]) { 7, 5 });
+    t.x[0] = rnd (35, -2, 2);
+    ss_optest_prepare (&t, 35, &rng);
+    /* x [7, 5] -> y [5, 7] = softmax over the 7 rows of each column */
+    g_autofree double *xt = g_new (double, 35), *dxt = g_new0 (double, 35);
+    int sx[2] = { 7, 5 }, perm[2] = { 1, 0 };
+    ss_ref_permute (t.x[0], xt, 2, sx, perm);
+    ss_ref_softmax (xt, t.ref_y, 5, 7, 1);
+    ss_ref_softmax_backward (t.ref_y, t.w, dxt, 5, 7, 1);
+    ss_ref_permute_backward (dxt, t.ref_dx[0], 2, sx, perm);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+  {
+    SsOpTest t = { .name = "layer norm of a sliced view", .dtype = dt, .n_in = 2,
+                   .fwd = view_norm_fwd, .grad = { TRUE, TRUE }, .fd_checks = 4, .tol_dx = 10 };
+    set_shape (&t, 0, 2, (gint64[]) { 4, 16 });
+    set_shape (&t, 1, 1, (gint64[]) { 8 });
+    t.x[0] = rnd (64, -2, 2);
+    t.x[1] = rnd (8, 0.5, 1.5);
+    ss_optest_prepare (&t, 32, &rng);
+    g_autofree double *v = g_new (double, 32), *dv = g_new0 (double, 32);
+    ss_ref_slice (t.x[0], v, 4, 16, 1, 3, 8, 1);
+    ss_ref_layer_norm (v, t.x[1], NULL, t.ref_y, 4, 8, 1e-5);
+    ss_ref_layer_norm_backward (v, t.x[1], t.w, dv, t.ref_dx[1], NULL, 4, 8, 1e-5);
+    ss_ref_slice_backward (dv, t.ref_dx[0], 4, 16, 1, 3, 8, 1);
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+  {
+    SsOpTest t = { .name = "mul (x, x)", .dtype = dt, .n_in = 1, .fwd = square_by_mul_fwd,
+                   .grad = { TRUE }, .fd_checks = 4 };
+    set_shape (&t, 0, 1, (gint64[]) { 50 });
+    t.x[0] = rnd (50, -2, 2);
+    ss_optest_prepare (&t, 50, &rng);
+    for (int i = 0; i < 50; i++)
+      {
+        t.ref_y[i] = t.x[0][i] * t.x[0][i];
+        t.ref_dx[0][i] = 2 * t.x[0][i] * t.w[i];   /* both inputs' gradients add up */
+      }
+    ss_optest_run (&t, &rng);
+    ss_optest_clear (&t);
+  }
+}
+
 /* ================================================================ errors */
 
 static void
@@ -1033,7 +1130,7 @@ main (int argc, char **argv)
     { "concat", test_concat },
     { "slice-permute", test_slice_permute }, { "gather", test_gather }, { "rope", test_rope },
     { "interpolate", test_interp }, { "losses", test_losses },
-    { "random-shapes", test_random_shapes },
+    { "random-shapes", test_random_shapes }, { "views", test_views },
   };
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
     for (guint d = 0; d < G_N_ELEMENTS (dtypes); d++)

@@ -1,0 +1,159 @@
+#version 450
+/* Attention forward on NVIDIA tensor cores (GL_NV_cooperative_matrix), fp16
+ * q/k/v/o, fp32 scores and accumulation. One workgroup of 4 warps per 64
+ * query rows (16 per warp) and batch*head; keys in blocks of 64. Two passes
+ * over the keys: the first finds each row's max and sum (log-sum-exp), the
+ * second accumulates O = softmax(S) V exactly (no rescaling of the tensor-core
+ * accumulators, which the NV extension cannot scale per row). Scores go
+ * through shared memory for the softmax (scale, mask, causal).
+ * K and V blocks are staged in shared memory (16-byte loads, padded rows).
+ * Requires Lq, Lk multiples of 64, D == Dv == HD (64 or 128), subgroup 32,
+ * k and v offsets multiples of 8. */
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+#include "attention_common.glsl"
+
+layout (local_size_x = 128) in;
+
+layout (binding = 0) readonly buffer Qb { float16_t q[]; };
+layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
+layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
+layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
+layout (binding = 4) writeonly buffer Ob { float16_t o[]; };
+layout (binding = 5) writeonly buffer Lb { float lse[]; };
+
+#define BK 64
+#define NF (HD / 16)
+#define ROW4 (HD / 8)          /* uvec4 per K/V row */
+#define S4 (ROW4 + 1)          /* padded row stride in shared */
+
+shared float Ss[4][16 * BK];
+shared float16_t Ps[4][16 * BK];
+shared uvec4 KV[BK * S4];     /* the current K or V block, shared by the 4 warps */
+
+/* KV <- rows kb..kb+63 of src (all threads; barriers around) */
+#define LOAD_BLOCK(src, base, kb) { \
+    barrier (); \
+    [[unroll]] for (uint t = 0u; t < BK * ROW4 / 128u; t++) { \
+      uint e = tid + t * 128u; \
+      uint row = e / ROW4, seg = e % ROW4; \
+      KV[row * S4 + seg] = src[((base) + ((kb) + row) * HD) / 8u + seg]; \
+    } \
+    barrier (); \
+  }
+
+/* scores of this warp's 16 rows against keys kb..kb+63 into Ss[warp] */
+#define SCORES(kb) { \
+    LOAD_BLOCK (k4, kbase, kb); \
+    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[4]; \
+    [[unroll]] for (uint j = 0u; j < 4u; j++) { \
+      s[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0); \
+      [[unroll]] for (uint kd = 0u; kd < NF; kd++) { \
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fk; \
+        coopMatLoadNV (fk, KV, (j * 16u) * S4 + kd * 2u, S4, true); \
+        s[j] = coopMatMulAddNV (fq[kd], fk, s[j]); \
+      } \
+      coopMatStoreNV (s[j], Ss[warp], j * 16u, BK, false); \
+    } \
+    subgroupMemoryBarrierShared (); \
+    subgroupBarrier (); \
+  }
+
+float score (uint warp, uint r, uint c, uint i, uint j, uint b, uint h)
+{
+  float x = Ss[warp][r * BK + c] * p.scale;
+  if ((p.flags & 1u) != 0u)
+    x += float (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + j]);
+  if ((p.flags & 2u) != 0u && j > i)
+    x = -1.0 / 0.0;
+  return x;
+}
+
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint warp = tid / 32u, lane = tid % 32u;
+  uint q0 = gl_WorkGroupID.x * 64u;
+  uint bh = gl_WorkGroupID.y;
+  uint b = bh / p.H, h = bh % p.H;
+  uint qrow0 = q0 + warp * 16u;
+  uint qbase = p.q_off + bh * p.Lq * HD;
+  uint kbase = p.k_off + bh * p.Lk * HD;
+  uint vbase = p.v_off + bh * p.Lk * HD;
+
+  fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fq[NF];
+  [[unroll]] for (uint kd = 0u; kd < NF; kd++)
+    coopMatLoadNV (fq[kd], q, qbase + qrow0 * HD + kd * 16u, HD, false);
+
+  uint kv_end = p.Lk;
+  if ((p.flags & 2u) != 0u)
+    kv_end = min (p.Lk, q0 + 64u);
+
+  /* pass 1: row max and sum. Lane = column (two halves of 32): conflict-free
+   * shared reads, coalesced mask reads; every lane keeps all 16 row stats. */
+  float m[16], l[16];
+  [[unroll]] for (uint r = 0u; r < 16u; r++) {
+    m[r] = -1.0 / 0.0;
+    l[r] = 0.0;
+  }
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
+    SCORES (kb);
+    [[unroll]] for (uint r = 0u; r < 16u; r++) {
+      uint i = qrow0 + r;
+      float x0 = score (warp, r, lane, i, kb + lane, b, h);
+      float x1 = score (warp, r, lane + 32u, i, kb + lane + 32u, b, h);
+      float mx = subgroupMax (max (x0, x1));
+      if (mx != -1.0 / 0.0) {
+        float e = (x0 == -1.0 / 0.0 ? 0.0 : exp (x0 - mx)) + (x1 == -1.0 / 0.0 ? 0.0 : exp (x1 - mx));
+        float sum = subgroupAdd (e);
+        float mo = max (m[r], mx);
+        l[r] = (m[r] == -1.0 / 0.0 ? 0.0 : l[r] * exp (m[r] - mo)) + sum * exp (mx - mo);
+        m[r] = mo;
+      }
+    }
+    subgroupBarrier ();
+  }
+
+  /* pass 2: O = P V */
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[NF];
+  [[unroll]] for (uint j = 0u; j < NF; j++)
+    acc[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
+    SCORES (kb);
+    [[unroll]] for (uint r = 0u; r < 16u; r++) {
+      uint i = qrow0 + r;
+      float inv_l = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
+      [[unroll]] for (uint t = 0u; t < 2u; t++) {
+        uint cc = lane + 32u * t;
+        float x = score (warp, r, cc, i, kb + cc, b, h);
+        float pr = (x == -1.0 / 0.0 || m[r] == -1.0 / 0.0) ? 0.0 : exp (x - m[r]) * inv_l;
+        Ps[warp][r * BK + cc] = float16_t (pr);
+      }
+    }
+    subgroupMemoryBarrierShared ();
+    subgroupBarrier ();
+    LOAD_BLOCK (v4, vbase, kb);
+    [[unroll]] for (uint kk = 0u; kk < 4u; kk++) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fp;
+      coopMatLoadNV (fp, Ps[warp], kk * 16u, BK, false);
+      [[unroll]] for (uint j = 0u; j < NF; j++) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fv;
+        coopMatLoadNV (fv, KV, (kk * 16u) * S4 + j * 2u, S4, false);
+        acc[j] = coopMatMulAddNV (fp, fv, acc[j]);
+      }
+    }
+    subgroupBarrier ();
+  }
+  [[unroll]] for (uint j = 0u; j < NF; j++) {
+    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> hres = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (acc[j]);
+    coopMatStoreNV (hres, o, p.o_off + (bh * p.Lq + qrow0) * HD + j * 16u, HD, false);
+  }
+  [[unroll]] for (uint r = 0u; r < 16u; r++)
+    if (lane == r)
+      lse[p.l_off + bh * p.Lq + qrow0 + r] = l[r] > 0.0 ? m[r] + log (l[r]) : -1.0 / 0.0;
+}
