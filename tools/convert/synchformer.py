@@ -14,19 +14,54 @@ except a leading 'module.' (DistributedDataParallel). Runs wherever PyTorch runs
 A .pt file is a pickle, which can run code when loaded. The converter first loads it
 with torch.load(weights_only=True), which refuses anything but tensors and plain
 containers; the public checkpoints also store their training config (OmegaConf
-objects), so that may fail: then --trust-pickle loads it fully. Use it only on a
-file you downloaded from the authors.
+objects), so that may fail: then --trust-pickle loads it with an unpickler that
+resolves only torch, collections and plain builtin types and turns every other
+class into an inert stub (so OmegaConf need not be installed and no foreign code
+runs). Still, use it only on a file you downloaded from the authors.
 """
 import argparse
 import hashlib
+import importlib.util
 import os
+import pickle
 import sys
+import types
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'reference'))
-import synchformer as ref  # noqa: E402
+_spec = importlib.util.spec_from_file_location('synchformer_reference',
+                                               os.path.join(HERE, '..', 'reference', 'synchformer.py'))
+ref = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ref)
+
+
+class _Stub:
+    """Stands in for any non-tensor object of the checkpoint (its training config, an
+    OmegaConf DictConfig): keeps its state, runs nothing, needs no extra package."""
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+_SAFE_BUILTINS = {'set', 'frozenset', 'dict', 'list', 'tuple', 'int', 'float', 'complex', 'bool',
+                  'bytes', 'bytearray', 'str', 'slice', 'range', 'object'}
+
+
+class _StubUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module.split('.')[0] in ('torch', 'collections', 'numpy', '_codecs', 'copyreg'):
+            return super().find_class(module, name)
+        if module == 'builtins' and name in _SAFE_BUILTINS:
+            return super().find_class(module, name)
+        return type(name, (_Stub,), {'__module__': 'stub.' + module})
+
+
+_stub_pickle = types.SimpleNamespace(__name__='stub_pickle', Unpickler=_StubUnpickler,
+                                     load=lambda f, **kw: _StubUnpickler(f, **kw).load())
 
 
 def load_checkpoint(path, trust):
@@ -37,7 +72,8 @@ def load_checkpoint(path, trust):
             sys.exit(f'error: {path} holds more than tensors (torch.load with weights_only=True said: '
                      f'{str(e).splitlines()[0]}).\nIf this is a checkpoint you downloaded from the '
                      f'Synchformer authors, run again with --trust-pickle.')
-        return torch.load(path, map_location='cpu', weights_only=False)
+        # tensors and containers load normally; any other object becomes an inert stub
+        return torch.load(path, map_location='cpu', weights_only=False, pickle_module=_stub_pickle)
 
 
 def state_dict_of(ckpt):
