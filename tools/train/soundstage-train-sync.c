@@ -3,6 +3,7 @@
  *   soundstage-train-sync --out data/models/sync-small.safetensors [--config small]
  *       [--steps 2000] [--batch 8] [--lr 3e-4] [--seed 1] [--eval 105] [--time-limit S]
  *       [--init weights.safetensors] [--difficulty easy|moderate|hard]
+ *   soundstage-train-sync --steps 0 --init W --eval 105 --out unused   (evaluate W only)
  *
  * Writes fp16 safetensors (with the synchronizability head) and prints the loss,
  * then the accuracy on held-out clips next to the signal-processing estimate.
@@ -93,59 +94,64 @@ main (int argc, char **argv)
             ss_tensor_fill (p, 0.0f, NULL);
         }
     }
-  printf ("config %s: %.2f M parameters, batch %d, %d steps, lr %g\n", c->name,
-          ss_synchformer_count_parameters (model) / 1e6, batch, steps, lr);
-  fflush (stdout);
-  g_autoptr (SsSyncTrainer) tr = ss_sync_trainer_new (model, &opt, &error);
-  if (!tr)
+  if (steps > 0)   /* --steps 0 --init W: evaluate W only */
     {
-      fprintf (stderr, "%s\n", error->message);
-      return 1;
+    printf ("config %s: %.2f M parameters, batch %d, %d steps, lr %g\n", c->name,
+            ss_synchformer_count_parameters (model) / 1e6, batch, steps, lr);
+    fflush (stdout);
+    g_autoptr (SsSyncTrainer) tr = ss_sync_trainer_new (model, &opt, &error);
+    if (!tr)
+      {
+        fprintf (stderr, "%s\n", error->message);
+        return 1;
+      }
+    gint64 t0 = g_get_monotonic_time ();
+    double sum_loss = 0, sum_acc = 0;
+    int n_avg = 0, done = 0;
+    for (int s = 0; s < steps; s++)
+      {
+        float loss = 0, acc = 0;
+        if (time_limit > 0)
+          ss_sync_trainer_set_progress (tr, MAX ((double) s / steps, (g_get_monotonic_time () - t0) / 1e6 / time_limit));
+        if (!ss_sync_trainer_step (tr, &loss, &acc, &error))
+          {
+            fprintf (stderr, "step %d: %s\n", s, error->message);
+            return 1;
+          }
+        done = s + 1;
+        sum_loss += loss, sum_acc += acc, n_avg++;
+        double el = (g_get_monotonic_time () - t0) / 1e6;
+        if (done % log_every == 0 || done == steps)
+          {
+            printf ("step %5d  loss %.4f  acc %.3f  %.1f s\n", done, sum_loss / n_avg, sum_acc / n_avg, el);
+            fflush (stdout);
+            sum_loss = sum_acc = 0, n_avg = 0;
+          }
+        if (save_every > 0 && done % save_every == 0
+            && !ss_synchformer_save (model, out, !fp32, &error))
+          {
+            fprintf (stderr, "%s\n", error->message);
+            return 1;
+          }
+        if (time_limit > 0 && el > time_limit)
+          {
+            printf ("time limit reached after %d steps\n", done);
+            break;
+          }
+      }
+    ss_synchformer_set_trainable (model, FALSE);
+    if (!ss_synchformer_save (model, out, !fp32, &error))
+      {
+        fprintf (stderr, "%s\n", error->message);
+        return 1;
+      }
+    printf ("wrote %s (%d steps, %.1f s)\n", out, done, (g_get_monotonic_time () - t0) / 1e6);
+    fflush (stdout);
     }
-  gint64 t0 = g_get_monotonic_time ();
-  double sum_loss = 0, sum_acc = 0;
-  int n_avg = 0, done = 0;
-  for (int s = 0; s < steps; s++)
-    {
-      float loss = 0, acc = 0;
-      if (!ss_sync_trainer_step (tr, &loss, &acc, &error))
-        {
-          fprintf (stderr, "step %d: %s\n", s, error->message);
-          return 1;
-        }
-      done = s + 1;
-      sum_loss += loss, sum_acc += acc, n_avg++;
-      double el = (g_get_monotonic_time () - t0) / 1e6;
-      if (done % log_every == 0 || done == steps)
-        {
-          printf ("step %5d  loss %.4f  acc %.3f  %.1f s\n", done, sum_loss / n_avg, sum_acc / n_avg, el);
-          fflush (stdout);
-          sum_loss = sum_acc = 0, n_avg = 0;
-        }
-      if (save_every > 0 && done % save_every == 0
-          && !ss_synchformer_save (model, out, !fp32, &error))
-        {
-          fprintf (stderr, "%s\n", error->message);
-          return 1;
-        }
-      if (time_limit > 0 && el > time_limit)
-        {
-          printf ("time limit reached after %d steps\n", done);
-          break;
-        }
-    }
-  ss_synchformer_set_trainable (model, FALSE);
-  if (!ss_synchformer_save (model, out, !fp32, &error))
-    {
-      fprintf (stderr, "%s\n", error->message);
-      return 1;
-    }
-  printf ("wrote %s (%d steps, %.1f s)\n", out, done, (g_get_monotonic_time () - t0) / 1e6);
-  fflush (stdout);
   if (eval > 0)
     {
       /* reload what was written (fp16 rounding included) */
-      g_autoptr (SsSynchformer) saved = ss_synchformer_load (c, out, &error);
+      g_autoptr (SsSynchformer) saved = ss_synchformer_load (c, steps == 0 && init ? init : out, &error);
       if (!saved)
         {
           fprintf (stderr, "%s\n", error->message);

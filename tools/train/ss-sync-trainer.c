@@ -41,6 +41,34 @@ batch_clear (Batch *b)
   g_clear_pointer (&b->sync_targets, g_free);
 }
 
+typedef struct {
+  const SsSynchformerConfig *c;
+  guint64 seed, other_seed;
+  int     offset_class;
+  gboolean unrelated;
+  SsCorpusDifficulty difficulty;
+  SsCorpusClip *clip, *other;
+  GError *error;
+} Example;
+
+typedef struct {
+  Example *ex;
+  int      n, n_threads;
+} ExampleSet;
+
+static void
+example_set_free (ExampleSet *set)
+{
+  for (int i = 0; i < set->n; i++)
+    {
+      g_clear_pointer (&set->ex[i].clip, ss_corpus_clip_free);
+      g_clear_pointer (&set->ex[i].other, ss_corpus_clip_free);
+      g_clear_error (&set->ex[i].error);
+    }
+  g_free (set->ex);
+  g_free (set);
+}
+
 struct _SsSyncTrainer {
   SsSynchformer     *model;
   SsSyncTrainOptions opt;
@@ -48,7 +76,10 @@ struct _SsSyncTrainer {
   SsRng              rng;
   guint64            next_seed;
   int                step;
+  double             progress;   /* < 0: from the step count */
   Batch             *fixed;   /* opt.fixed_batches entries, filled lazily */
+  gpointer           pending;         /* ExampleSet being generated */
+  GThread           *pending_thread;
 };
 
 static double
@@ -91,6 +122,7 @@ ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError
     ss_sync_train_options_init (&t->opt);
   ss_rng_init (&t->rng, t->opt.seed * 7919 + 17);
   t->next_seed = t->opt.seed * 1000003ull;
+  t->progress = -1;
   ss_synchformer_set_trainable (model, TRUE);
   t->optim = ss_optim_new (SS_OPTIM_ADAMW);
   /* no weight decay on norms, biases, tokens and position embeddings */
@@ -122,6 +154,11 @@ ss_sync_trainer_free (SsSyncTrainer *t)
 {
   if (!t)
     return;
+  if (t->pending_thread)
+    {
+      g_thread_join (t->pending_thread);
+      example_set_free (t->pending);
+    }
   if (t->fixed)
     for (int i = 0; i < t->opt.fixed_batches; i++)
       batch_clear (&t->fixed[i]);
@@ -132,15 +169,6 @@ ss_sync_trainer_free (SsSyncTrainer *t)
 
 /* ---- examples, generated on worker threads ---- */
 
-typedef struct {
-  const SsSynchformerConfig *c;
-  guint64 seed, other_seed;
-  int     offset_class;
-  gboolean unrelated;
-  SsCorpusDifficulty difficulty;
-  SsCorpusClip *clip, *other;
-  GError *error;
-} Example;
 
 static gpointer
 example_thread (gpointer data)
@@ -156,32 +184,71 @@ example_thread (gpointer data)
   return NULL;
 }
 
+/* generates a set of examples with n_threads threads; runs on its own thread */
+static gpointer
+example_set_thread (gpointer data)
+{
+  ExampleSet *set = data;
+  g_autofree GThread **th = g_new0 (GThread *, set->n);
+  for (int i0 = 0; i0 < set->n; i0 += set->n_threads)
+    {
+      int i1 = MIN (set->n, i0 + set->n_threads);
+      for (int i = i0; i < i1; i++)
+        th[i] = g_thread_new ("clip", example_thread, &set->ex[i]);
+      for (int i = i0; i < i1; i++)
+        g_thread_join (th[i]);
+    }
+  return NULL;
+}
+
+/* draws the labels of the next batch and starts generating its clips */
+static void
+prefetch_start (SsSyncTrainer *t)
+{
+  const SsSynchformerConfig *c = ss_synchformer_get_config (t->model);
+  int B = t->opt.batch;
+  ExampleSet *set = g_new0 (ExampleSet, 1);
+  set->n = B;
+  set->n_threads = t->opt.threads > 0 ? t->opt.threads : (int) g_get_num_processors ();
+  set->ex = g_new0 (Example, B);
+  for (int i = 0; i < B; i++)
+    {
+      Example *e = &set->ex[i];
+      e->c = c;
+      e->seed = t->next_seed++;
+      e->other_seed = e->seed ^ 0x5bd1e995ull;
+      e->offset_class = ss_rng_int (&t->rng, 0, SS_SYNC_N_CLASSES - 1);
+      e->unrelated = ss_rng_uniform (&t->rng) < t->opt.unrelated_fraction;
+      e->difficulty = (SsCorpusDifficulty) ss_rng_int (&t->rng, 0, t->opt.difficulty_max);
+    }
+  t->pending = set;
+  t->pending_thread = g_thread_new ("clips", example_set_thread, set);
+}
+
+static Example *
+prefetch_take (SsSyncTrainer *t)
+{
+  if (!t->pending)
+    prefetch_start (t);
+  g_thread_join (t->pending_thread);
+  t->pending_thread = NULL;
+  ExampleSet *set = t->pending;
+  t->pending = NULL;
+  Example *ex = set->ex;
+  g_free (set);
+  /* the next batch's clips are made on the CPU while the GPU works on this one */
+  if (!t->fixed)
+    prefetch_start (t);
+  return ex;
+}
+
 static gboolean
 make_batch (SsSyncTrainer *t, Batch *b, GError **error)
 {
   SsSynchformer *m = t->model;
   const SsSynchformerConfig *c = ss_synchformer_get_config (m);
   int B = t->opt.batch;
-  g_autofree Example *ex = g_new0 (Example, B);
-  g_autofree GThread **th = g_new0 (GThread *, B);
-  for (int i = 0; i < B; i++)
-    {
-      ex[i].c = c;
-      ex[i].seed = t->next_seed++;
-      ex[i].other_seed = ex[i].seed ^ 0x5bd1e995ull;
-      ex[i].offset_class = ss_rng_int (&t->rng, 0, SS_SYNC_N_CLASSES - 1);
-      ex[i].unrelated = ss_rng_uniform (&t->rng) < t->opt.unrelated_fraction;
-      ex[i].difficulty = (SsCorpusDifficulty) ss_rng_int (&t->rng, 0, t->opt.difficulty_max);
-    }
-  int n_threads = t->opt.threads > 0 ? t->opt.threads : (int) g_get_num_processors ();
-  for (int i0 = 0; i0 < B; i0 += n_threads)
-    {
-      int i1 = MIN (B, i0 + n_threads);
-      for (int i = i0; i < i1; i++)
-        th[i] = g_thread_new ("clip", example_thread, &ex[i]);
-      for (int i = i0; i < i1; i++)
-        g_thread_join (th[i]);
-    }
+  g_autofree Example *ex = prefetch_take (t);
   gboolean ok = TRUE;
   for (int i = 0; i < B && ok; i++)
     if (ex[i].error)
@@ -259,9 +326,10 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
   double lr = t->opt.lr;
   if (t->step < t->opt.warmup)
     lr *= (t->step + 1.0) / t->opt.warmup;
-  else if (t->opt.steps > t->opt.warmup)
+  else if (t->opt.steps > t->opt.warmup || t->progress >= 0)
     {
-      double p = MIN (1.0, (double) (t->step - t->opt.warmup) / (t->opt.steps - t->opt.warmup));
+      double p = t->progress >= 0 ? MIN (1.0, t->progress)
+                                  : MIN (1.0, (double) (t->step - t->opt.warmup) / (t->opt.steps - t->opt.warmup));
       lr *= 0.1 + 0.9 * 0.5 * (1 + cos (G_PI * p));
     }
   ss_optim_set_lr (t->optim, (float) lr);
@@ -314,6 +382,12 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
   batch_clear (&local);
   t->step++;
   return ok;
+}
+
+void
+ss_sync_trainer_set_progress (SsSyncTrainer *t, double progress)
+{
+  t->progress = progress;
 }
 
 /* ---- evaluation ---- */

@@ -43,6 +43,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsSyncTrainer, ss_sync_trainer_free)
  * *acc the offset accuracy on the batch's related clips. */
 gboolean ss_sync_trainer_step (SsSyncTrainer *t, float *loss, float *acc, GError **error);
 
+/* Overrides the schedule's progress (0..1 after warm-up; < 0: steps / opt.steps),
+ * e.g. elapsed time / time budget. */
+void     ss_sync_trainer_set_progress (SsSyncTrainer *t, double progress);
+
 /* Generates one example clip (RGBA frames of side resize_side at 25 fps and audio). */
 SsCorpusClip *ss_sync_trainer_make_clip (const SsSynchformerConfig *c, guint64 seed, double offset,
                                          SsCorpusDifficulty difficulty, double duration,
