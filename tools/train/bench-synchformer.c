@@ -53,6 +53,7 @@ main (int argc, char **argv)
   g_autofree char *parity = NULL, *weights = NULL, *dtype = NULL;
   double seconds = 0;
   int width = 480, height = 360, repeat = 2;
+  gboolean profile = FALSE;
   GOptionEntry entries[] = {
     { "parity", 'p', 0, G_OPTION_ARG_FILENAME, &parity, "PyTorch fixture folder", "DIR" },
     { "weights", 'w', 0, G_OPTION_ARG_FILENAME, &weights, "Weights for --time (default DIR/weights.safetensors)", "PATH" },
@@ -60,6 +61,7 @@ main (int argc, char **argv)
     { "width", 0, 0, G_OPTION_ARG_INT, &width, "Frame width", "N" },
     { "height", 0, 0, G_OPTION_ARG_INT, &height, "Frame height", "N" },
     { "dtype", 'd', 0, G_OPTION_ARG_STRING, &dtype, "f32 (default), f16 or bf16", "T" },
+    { "profile", 0, 0, G_OPTION_ARG_NONE, &profile, "Break one window down by stage and by shader", NULL },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "Timed runs (after one warm-up)", "N" },
     { NULL }
   };
@@ -181,6 +183,46 @@ main (int argc, char **argv)
         }
       printf ("RESULT engine analyse %.1f s: best %.3f s (%d windows, %.3f s per window)\n", seconds, best,
               nw, best / nw);
+      if (profile)
+        {
+          SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+          CHECK (dev);
+          int wf = (c->n_segments - 1) * c->segment_hop + c->segment_frames;
+          for (int pass = 0; pass < 2; pass++)
+            {
+              ss_gpu_device_set_profiling (dev, pass == 1);
+              double ta = now ();
+              g_autoptr (SsTensor) pre = ss_synchformer_preprocess_frames (m, fr, wf, width, height, width * 4, &error);
+              CHECK (pre && ss_gpu_device_flush (dev, &error));
+              double tb = now ();
+              g_autoptr (SsTensor) video = ss_synchformer_video_segments (m, pre, 0, &error);
+              g_autoptr (SsTensor) spec = video ? ss_synchformer_audio_segments (m, audio, ns, &error) : NULL;
+              CHECK (spec && ss_gpu_device_flush (dev, &error));
+              double tc = now ();
+              g_autoptr (SsTensor) vf = ss_synchformer_video_features (m, video, &error);
+              CHECK (vf && ss_gpu_device_flush (dev, &error));
+              double td = now ();
+              g_autoptr (SsTensor) af = ss_synchformer_audio_features (m, spec, &error);
+              CHECK (af && ss_gpu_device_flush (dev, &error));
+              double te = now ();
+              g_autoptr (SsTensor) seq = ss_synchformer_sync_sequence (m, vf, af, 1, &error);
+              CHECK (seq && ss_gpu_device_flush (dev, &error));
+              double tf = now ();
+              printf ("%s one window: frames %.3f s, segments+mel %.3f s, video net %.3f s, audio net %.3f s, sync %.3f s\n",
+                      pass ? "profiled" : "stages", tb - ta, tc - tb, td - tc, te - td, tf - te);
+            }
+          g_autoptr (GArray) prof = ss_gpu_device_take_profile (dev, &error);
+          CHECK (prof);
+          double total = 0;
+          for (guint i = 0; i < prof->len; i++)
+            total += g_array_index (prof, SsGpuProfileEntry, i).total_ms;
+          printf ("GPU time of the profiled window: %.1f ms in %u kinds of dispatch\n", total, prof->len);
+          for (guint i = 0; i < MIN (prof->len, 20); i++)
+            {
+              SsGpuProfileEntry *e = &g_array_index (prof, SsGpuProfileEntry, i);
+              printf ("  %-40s %7" G_GUINT64_FORMAT " x  %9.2f ms\n", e->label, e->count, e->total_ms);
+            }
+        }
     }
   return 0;
 }

@@ -504,6 +504,29 @@ agg_layer (SsSynchformer *m, SsTensor *x, const char *p, int heads, GError **err
 /* ------------------------------------------------------------------------ */
 /* video: divided space-time attention */
 
+/* Attention over many short groups as two batched GEMMs and a softmax
+ * (SOUNDSTAGE_SYNCHFORMER_ATTN=matmul), to compare with the fused kernel. */
+static gboolean
+small_group_matmul (void)
+{
+  static int mode = -1;
+  if (mode < 0)
+    mode = g_strcmp0 (g_getenv ("SOUNDSTAGE_SYNCHFORMER_ATTN"), "matmul") == 0;
+  return mode == 1;
+}
+
+static SsTensor *
+attention_matmul (SsTensor *q, SsTensor *k, SsTensor *v, GError **error)
+{
+  g_autoptr (SsTensor) qs = ss_op_scale (q, (float) (1.0 / sqrt ((double) q->shape[3])), 0.0f, error);
+  TRY (qs);
+  g_autoptr (SsTensor) sc = ss_op_matmul (qs, k, FALSE, TRUE, error);
+  TRY (sc);
+  g_autoptr (SsTensor) p = ss_op_softmax (sc, -1, error);
+  TRY (p);
+  return ss_op_matmul (p, v, FALSE, FALSE, error);
+}
+
 /* q, k, v: [B, h, N, dh] with N = 1 + F * Pn. mode_time: patches attend over
  * frames at their position; else over the patches of their frame. Both with
  * the CLS key/value; the CLS query attends to everything.
@@ -554,7 +577,11 @@ divided_attention (SsTensor *q, SsTensor *k, SsTensor *v, int F, gboolean mode_t
         }
       ok = grouped[i] != NULL;
     }
-  SsTensor *o = ok ? ss_op_attention (grouped[0], grouped[1], grouped[2], NULL, FALSE, 0.0f, error) : NULL;
+  SsTensor *o = NULL;
+  if (ok && small_group_matmul ())
+    o = attention_matmul (grouped[0], grouped[1], grouped[2], error);
+  else if (ok)
+    o = ss_op_attention (grouped[0], grouped[1], grouped[2], NULL, FALSE, 0.0f, error);
   for (int i = 0; i < 3; i++)
     g_clear_pointer (&grouped[i], ss_tensor_unref);
   if (!o)
