@@ -50,7 +50,8 @@ now (void)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *parity = NULL, *weights = NULL, *dtype = NULL;
+  g_autofree char *parity = NULL, *weights = NULL, *dtype = NULL, *random_config = NULL;
+  gboolean no_warmup = FALSE;
   double seconds = 0;
   int width = 480, height = 360, repeat = 2;
   gboolean profile = FALSE;
@@ -61,6 +62,8 @@ main (int argc, char **argv)
     { "width", 0, 0, G_OPTION_ARG_INT, &width, "Frame width", "N" },
     { "height", 0, 0, G_OPTION_ARG_INT, &height, "Frame height", "N" },
     { "dtype", 'd', 0, G_OPTION_ARG_STRING, &dtype, "f32 (default), f16 or bf16", "T" },
+    { "random", 0, 0, G_OPTION_ARG_STRING, &random_config, "Random weights of this config instead of a file", "NAME" },
+    { "no-warmup", 0, 0, G_OPTION_ARG_NONE, &no_warmup, "Time the first run too (no warm-up run)", NULL },
     { "profile", 0, 0, G_OPTION_ARG_NONE, &profile, "Break one window down by stage and by shader", NULL },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "Timed runs (after one warm-up)", "N" },
     { NULL }
@@ -71,10 +74,18 @@ main (int argc, char **argv)
   CHECK (g_option_context_parse (ctx, &argc, &argv, &error));
   if (!weights && parity)
     weights = g_build_filename (parity, "weights.safetensors", NULL);
-  CHECK (weights != NULL);
+  CHECK (weights != NULL || random_config != NULL);
 
   double t0 = now ();
-  g_autoptr (SsSynchformer) m = ss_synchformer_load (NULL, weights, &error);
+  g_autoptr (SsSynchformer) m = NULL;
+  if (random_config)
+    {
+      const SsSynchformerConfig *rc = ss_synchformer_config_lookup (random_config);
+      CHECK (rc != NULL);
+      m = ss_synchformer_new_random (rc, 0, FALSE, &error);
+    }
+  else
+    m = ss_synchformer_load (NULL, weights, &error);
   CHECK (m);
   const SsSynchformerConfig *c = ss_synchformer_get_config (m);
   printf ("config %s: %.1f M parameters, loaded in %.2f s\n", c->name,
@@ -160,12 +171,15 @@ main (int argc, char **argv)
       SsSynchformerOptions opt;
       ss_synchformer_options_init (&opt);
       /* warm-up: pipelines, allocations */
-      double tw = now ();
-      g_autoptr (SsSynchformerResult) w0 = ss_synchformer_analyse (m, fr, MIN (n_frames, 125), width, height,
-                                                                   width * 4, 25.0, audio, ns, &opt, "bench",
-                                                                   NULL, &error);
-      CHECK (w0);
-      printf ("warm-up (%d windows): %.3f s\n", w0->n_windows, now () - tw);
+      if (!no_warmup)
+        {
+          double tw = now ();
+          g_autoptr (SsSynchformerResult) w0 = ss_synchformer_analyse (m, fr, MIN (n_frames, 125), width, height,
+                                                                       width * 4, 25.0, audio, ns, &opt, "bench",
+                                                                       NULL, &error);
+          CHECK (w0);
+          printf ("warm-up (%d windows): %.3f s\n", w0->n_windows, now () - tw);
+        }
       double best = INFINITY;
       int nw = 0;
       for (int r = 0; r < repeat; r++)
