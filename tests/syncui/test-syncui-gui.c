@@ -263,7 +263,13 @@ test_check_apply_undo (void)
   g_assert_true (ss_sync_panel_can_apply (panel));
 
   spin (0.3);
-  save_screenshot (GTK_WIDGET (panel), shot);
+  {
+    /* the whole content of the panel, also what is scrolled out of view */
+    GtkWidget *scrolled = gtk_widget_get_last_child (GTK_WIDGET (panel));
+    GtkWidget *viewport = gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scrolled));
+    GtkWidget *content = gtk_viewport_get_child (GTK_VIEWPORT (viewport));
+    save_screenshot (content, shot);
+  }
   check_screenshot_has_plot (shot);
   save_screenshot (GTK_WIDGET (window), window_shot);
 

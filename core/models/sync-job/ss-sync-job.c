@@ -512,7 +512,6 @@ run_model (SsSynchformer *model, GPtrArray *frames, double fps, const float *aud
   for (guint i = 0; i < frames->len; i++)
     ptrs[i] = ((SsFrame *) g_ptr_array_index (frames, i))->data;
   ss_synchformer_options_init (&opt);
-  opt.hop = 1.0;
   opt.progress = model_progress;
   opt.progress_data = p;
   progress_set (p, 0.0, _("Running the sync model"));
