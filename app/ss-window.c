@@ -19,15 +19,9 @@
 #include "ss-sync-panel.h"
 #include "ss-window.h"
 
-#ifdef HAVE_SS_TRANSPORT
 #include "audio/ss-transport.h"
-#endif
-#ifdef HAVE_SS_TIMELINE
 #include "widgets/ss-timeline.h"
-#endif
-#ifdef HAVE_SS_VIEWER
 #include "widgets/ss-viewer.h"
-#endif
 
 typedef void (*SsContinuation) (SsWindow *self);
 
@@ -256,11 +250,9 @@ setup_autosave (SsWindow *self)
 static void
 apply_latency (SsWindow *self)
 {
-#ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
     ss_transport_set_latency (SS_TRANSPORT (self->transport),
                               g_settings_get_uint (self->settings, "audio-latency") / 1000.0);
-#endif
 }
 
 char *
@@ -380,10 +372,8 @@ update_position (SsWindow *self)
   SsTime pos = 0;
   g_autofree char *text = NULL;
 
-#ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
     pos = ss_transport_get_position (SS_TRANSPORT (self->transport));
-#endif
   text = format_time (self, pos);
   gtk_label_set_label (self->time_label, text);
 }
@@ -394,13 +384,11 @@ update_playing (SsWindow *self)
   gboolean playing = FALSE;
   double rate = 1.0;
 
-#ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
     {
       playing = ss_transport_get_playing (SS_TRANSPORT (self->transport));
       rate = ss_transport_get_rate (SS_TRANSPORT (self->transport));
     }
-#endif
   gtk_button_set_icon_name (self->play_button,
                             playing ? "media-playback-pause-symbolic" : "media-playback-start-symbolic");
   if (playing && rate != 1.0)
@@ -509,17 +497,13 @@ ss_window_set_project (SsWindow *self, SsProject *project)
   self->autosaved_revision = 0;
   g_clear_pointer (&self->relink_queue, g_ptr_array_unref);
 
-#ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
     {
       ss_transport_pause (SS_TRANSPORT (self->transport));
       ss_transport_set_project (SS_TRANSPORT (self->transport), project);
       ss_transport_seek (SS_TRANSPORT (self->transport), 0);
     }
-#endif
-#ifdef HAVE_SS_TIMELINE
   ss_timeline_set_project (SS_TIMELINE (self->timeline), project);
-#endif
   ss_sync_panel_set_project (SS_SYNC_PANEL (self->sync_panel), project);
   update_state (self);
 }
@@ -1438,7 +1422,6 @@ export_stems_activated (GSimpleAction *a, GVariant *p, gpointer user_data)
 static void
 transport_activated (GSimpleAction *action, GVariant *p, gpointer user_data)
 {
-#ifdef HAVE_SS_TRANSPORT
   SsWindow *self = SS_WINDOW (user_data);
   SsTransport *t = SS_TRANSPORT (self->transport);
   const char *name = g_action_get_name (G_ACTION (action));
@@ -1467,7 +1450,6 @@ transport_activated (GSimpleAction *action, GVariant *p, gpointer user_data)
       ss_transport_pause (t);
       ss_transport_seek (t, ss_project_get_duration (self->project));
     }
-#endif
 }
 
 /* window-level wrappers so the shortcuts work wherever the focus is */
@@ -1492,13 +1474,9 @@ ss_window_check_sync (SsWindow *self)
 
   g_return_if_fail (SS_IS_WINDOW (self));
   gtk_revealer_set_reveal_child (self->sync_revealer, TRUE);
-#ifdef HAVE_SS_TIMELINE
   clip_id = ss_timeline_get_selected_clip (SS_TIMELINE (self->timeline));
-#endif
-#ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
     position = ss_transport_get_position (SS_TRANSPORT (self->transport));
-#endif
   if (clip_id == NULL)
     clip_id = ss_sync_panel_find_clip_at (self->project, position);
   if (clip_id == NULL)
@@ -1694,10 +1672,8 @@ ss_window_close_request (GtkWindow *window)
       confirm_discard (self, do_close);
       return TRUE;
     }
-#ifdef HAVE_SS_TRANSPORT
   if (self->transport != NULL)
     ss_transport_pause (SS_TRANSPORT (self->transport));
-#endif
   cancel_jobs_on_close (self);
   /* A clean close: nothing to recover next time. */
   if (self->project != NULL)
@@ -1772,36 +1748,21 @@ ss_window_class_init (SsWindowClass *klass)
 static void
 create_editors (SsWindow *self)
 {
-#ifdef HAVE_SS_TRANSPORT
   self->transport = G_OBJECT (ss_transport_new ());
   g_signal_connect_swapped (self->transport, "notify::position", G_CALLBACK (update_position), self);
   g_signal_connect_swapped (self->transport, "notify::playing", G_CALLBACK (update_playing), self);
   g_signal_connect_swapped (self->transport, "notify::rate", G_CALLBACK (update_playing), self);
-#endif
 
-#ifdef HAVE_SS_VIEWER
   self->viewer = ss_viewer_new ();
-# ifdef HAVE_SS_TRANSPORT
   ss_viewer_set_transport (SS_VIEWER (self->viewer), SS_TRANSPORT (self->transport));
-# endif
-#else
-  self->viewer = adw_status_page_new ();
-  adw_status_page_set_title (ADW_STATUS_PAGE (self->viewer), _("No Viewer in This Build"));
-#endif
   gtk_widget_set_hexpand (self->viewer, TRUE);
   gtk_widget_set_vexpand (self->viewer, TRUE);
   gtk_box_append (self->viewer_bin, self->viewer);
 
-#ifdef HAVE_SS_TIMELINE
   self->timeline = ss_timeline_new ();
-# ifdef HAVE_SS_TRANSPORT
   ss_timeline_set_transport (SS_TIMELINE (self->timeline), SS_TRANSPORT (self->transport));
-# endif
-#else
-  self->timeline = adw_status_page_new ();
-  adw_status_page_set_title (ADW_STATUS_PAGE (self->timeline), _("No Timeline in This Build"));
-  gtk_widget_add_css_class (self->timeline, "placeholder-area");
-#endif
+  /* Refused edits (overlaps, nothing under the playhead...) become toasts. */
+  g_signal_connect_swapped (self->timeline, "error", G_CALLBACK (ss_window_toast), self);
   gtk_widget_set_hexpand (self->timeline, TRUE);
   gtk_widget_set_vexpand (self->timeline, TRUE);
   gtk_box_append (self->timeline_bin, self->timeline);

@@ -187,6 +187,7 @@ fill (GtkSnapshot *s, guint32 hex, float alpha, double x, double y, double w, do
 static void
 emit_error (SsTimeline *self, const char *message)
 {
+  g_debug ("refused: %s", message);
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, message);
 }
 
@@ -1305,7 +1306,9 @@ static void
 seek_to_x (SsTimeline *self, double x)
 {
   SsTime t = MAX (0, snap_to_frame (self, x_to_time (self, x)));
-  if (self->transport != NULL)
+  if (self->transport != NULL && self->drag_moved)
+    ss_transport_scrub (self->transport, t);   /* dragging: let it be heard */
+  else if (self->transport != NULL)
     ss_transport_seek (self->transport, t);
   else
     self->playhead = t;
@@ -1512,6 +1515,8 @@ drag_end_cb (GtkGestureDrag *gesture, double dx, double dy, SsTimeline *self)
   g_autoptr(GError) error = NULL;
   DragMode mode = self->drag_mode;
   self->drag_mode = DRAG_NONE;
+  g_debug ("drag end: mode %d moved %d start %.3f dur %.3f", mode, self->drag_moved,
+           ss_time_to_seconds (self->drag_new_start), ss_time_to_seconds (self->drag_new_dur));
 
   if (mode == DRAG_GAIN)
     {
@@ -2076,7 +2081,6 @@ ss_timeline_class_init (SsTimelineClass *klass)
 
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_s, 0, "timeline.split", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "timeline.delete", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_BackSpace, 0, "timeline.delete", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_t, 0, "timeline.next-take", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_T, GDK_SHIFT_MASK, "timeline.previous-take", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_equal, GDK_CONTROL_MASK, "timeline.zoom-in", NULL);

@@ -7,6 +7,8 @@
 #include <portaudio.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "ss-audio-lock.h"
 #include <unistd.h>
 
 #define RING_FRAMES   32768            /* power of two, ~0.68 s */
@@ -25,13 +27,14 @@ struct _SsAudioEngine {
   PaStream *stream;
 
   /* Everything below is protected by @lock (held only for copies). */
-  GMutex  lock;
-  GCond   cond;
+  SsLock  lock;
+  SsCond  cond;
   float  *ring;               /* RING_FRAMES stereo frames */
   gint64  read_pos;           /* stream frames handed to the device */
   gint64  write_pos;          /* stream frames rendered */
   guint   generation;         /* bumped by flush: renders in flight are dropped */
   gboolean running;
+  gboolean prerolling;        /* start() waits for the first audio */
   gboolean quit;
   guint   underruns;
 
@@ -160,7 +163,7 @@ null_clock_locked (SsAudioEngine *self, gint64 now)
 static void
 null_advance_locked (SsAudioEngine *self)
 {
-  if (!self->null_sink || !self->running)
+  if (!self->null_sink || !self->running || self->prerolling)
     return;
   gint64 played = null_clock_locked (self, g_get_monotonic_time ());
   if (played > self->read_pos)
@@ -178,7 +181,7 @@ feeder_main (gpointer data)
 {
   SsAudioEngine *self = data;
 
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   while (!self->quit)
     {
       null_advance_locked (self);
@@ -189,28 +192,28 @@ feeder_main (gpointer data)
       gint64 buffered = self->write_pos - self->read_pos;
       if (!self->running || buffered >= ahead)
         {
-          g_cond_wait_until (&self->cond, &self->lock, g_get_monotonic_time () + TICK_US);
+          ss_cond_wait_until (&self->cond, &self->lock, g_get_monotonic_time () + TICK_US);
           continue;
         }
 
       gint64 pos = self->write_pos;
       guint gen = self->generation;
       gsize n = (gsize) MIN ((gint64) CHUNK_FRAMES, ahead - buffered);
-      g_mutex_unlock (&self->lock);
+      ss_unlock (&self->lock);
 
       self->func (pos, self->scratch, n, self->user_data);
 
-      g_mutex_lock (&self->lock);
+      ss_lock (&self->lock);
       if (gen == self->generation && pos == self->write_pos)
         {
           gint64 skip = MAX ((gint64) 0, self->read_pos - pos);
           if (skip < (gint64) n)
             ring_write (self, pos + skip, self->scratch + skip * 2, n - (gsize) skip);
           self->write_pos = pos + (gint64) n;
-          g_cond_broadcast (&self->cond);
+          ss_cond_broadcast (&self->cond);
         }
     }
-  g_mutex_unlock (&self->lock);
+  ss_unlock (&self->lock);
   return NULL;
 }
 
@@ -225,7 +228,7 @@ pa_callback (const void *input, void *output, unsigned long frames,
   float *out = output;
   gsize n = 0;
 
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   gint64 avail = self->write_pos - self->read_pos;
   if (avail > 0)
     {
@@ -239,7 +242,7 @@ pa_callback (const void *input, void *output, unsigned long frames,
   self->read_pos += (gint64) n;
   if (n < frames && self->running)
     self->underruns++;
-  g_mutex_unlock (&self->lock);
+  ss_unlock (&self->lock);
 
   if (n < frames)
     memset (out + n * 2, 0, (frames - n) * 2 * sizeof (float));
@@ -326,8 +329,8 @@ engine_new (SsAudioRenderFunc func, gpointer user_data, gboolean force_null)
   self->latency = 0.05;
   self->ring = g_new0 (float, RING_FRAMES * 2);
   self->scratch = g_new0 (float, CHUNK_FRAMES * 2);
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
+  ss_lock_init (&self->lock);
+  ss_cond_init (&self->cond);
 
   const char *env = g_getenv ("SOUNDSTAGE_AUDIO");
   if (env != NULL && g_ascii_strcasecmp (env, "null") == 0)
@@ -367,18 +370,18 @@ ss_audio_engine_free (SsAudioEngine *self)
   if (self == NULL)
     return;
   ss_audio_engine_stop (self);
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   self->quit = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  ss_cond_broadcast (&self->cond);
+  ss_unlock (&self->lock);
   g_thread_join (self->feeder);
   if (!self->null_sink)
     {
       close_device (self);
       pa_release ();
     }
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
+  ss_lock_clear (&self->lock);
+  ss_cond_clear (&self->cond);
   g_free (self->ring);
   g_free (self->scratch);
   g_free (self->device_name);
@@ -415,9 +418,9 @@ ss_audio_engine_set_latency (SsAudioEngine *self, double seconds)
   gboolean was_running = ss_audio_engine_is_running (self);
   if (was_running)
     ss_audio_engine_stop (self);
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   self->latency = seconds;
-  g_mutex_unlock (&self->lock);
+  ss_unlock (&self->lock);
   if (!self->null_sink)
     {
       close_device (self);
@@ -435,9 +438,9 @@ gboolean
 ss_audio_engine_is_running (SsAudioEngine *self)
 {
   g_return_val_if_fail (self != NULL, FALSE);
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   gboolean r = self->running;
-  g_mutex_unlock (&self->lock);
+  ss_unlock (&self->lock);
   return r;
 }
 
@@ -446,10 +449,10 @@ ss_audio_engine_start (SsAudioEngine *self)
 {
   g_return_if_fail (self != NULL);
 
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   if (self->running)
     {
-      g_mutex_unlock (&self->lock);
+      ss_unlock (&self->lock);
       return;
     }
   self->running = TRUE;
@@ -458,19 +461,19 @@ ss_audio_engine_start (SsAudioEngine *self)
   self->last_clock = self->read_pos;
   self->null_start_mono = g_get_monotonic_time ();
   self->null_start_frame = self->read_pos;
-  g_cond_broadcast (&self->cond);
+  self->prerolling = TRUE;
+  ss_cond_broadcast (&self->cond);
 
-  if (!self->null_sink)
-    {
-      /* Let the feeder render a little before the device asks, so playback
-       * does not begin with an underrun. */
-      gint64 want = MIN (ahead_frames (self), (gint64) 4 * CHUNK_FRAMES);
-      gint64 deadline = g_get_monotonic_time () + 80 * 1000;   /* never hold the UI long */
-      while (self->write_pos - self->read_pos < want)
-        if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
-          break;
-    }
-  g_mutex_unlock (&self->lock);
+  /* Let the feeder render a little before the output asks, so playback does not
+   * begin with an underrun (the null sink's clock starts after this too). */
+  gint64 want = MIN (ahead_frames (self), (gint64) 4 * CHUNK_FRAMES);
+  gint64 deadline = g_get_monotonic_time () + 80 * 1000;   /* never hold the UI long */
+  while (self->write_pos - self->read_pos < want)
+    if (!ss_cond_wait_until (&self->cond, &self->lock, deadline))
+      break;
+  self->prerolling = FALSE;
+  self->null_start_mono = g_get_monotonic_time ();
+  ss_unlock (&self->lock);
 
   if (!self->null_sink)
     {
@@ -483,11 +486,11 @@ ss_audio_engine_start (SsAudioEngine *self)
                      Pa_GetErrorText (err));
           close_device (self);
           pa_release ();
-          g_mutex_lock (&self->lock);
+          ss_lock (&self->lock);
           become_null_sink (self);
           self->null_start_mono = g_get_monotonic_time ();
           self->null_start_frame = self->read_pos;
-          g_mutex_unlock (&self->lock);
+          ss_unlock (&self->lock);
         }
     }
 }
@@ -505,14 +508,14 @@ ss_audio_engine_stop (SsAudioEngine *self)
       quiet_stderr_end (q);
     }
 
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   null_advance_locked (self);
   self->running = FALSE;
   self->cb_valid = FALSE;
   self->write_pos = self->read_pos;
   self->generation++;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  ss_cond_broadcast (&self->cond);
+  ss_unlock (&self->lock);
 }
 
 gint64
@@ -520,13 +523,13 @@ ss_audio_engine_flush (SsAudioEngine *self)
 {
   g_return_val_if_fail (self != NULL, 0);
 
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   null_advance_locked (self);
   self->write_pos = self->read_pos;
   self->generation++;
   gint64 pos = self->write_pos;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
+  ss_cond_broadcast (&self->cond);
+  ss_unlock (&self->lock);
   return pos;
 }
 
@@ -535,12 +538,13 @@ ss_audio_engine_get_clock (SsAudioEngine *self)
 {
   g_return_val_if_fail (self != NULL, 0);
 
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   gint64 clock;
   if (!self->running)
     clock = self->read_pos;
   else if (self->null_sink)
-    clock = null_clock_locked (self, g_get_monotonic_time ());
+    clock = self->prerolling ? self->null_start_frame
+                             : null_clock_locked (self, g_get_monotonic_time ());
   else
     {
       if (!self->cb_valid)
@@ -561,7 +565,7 @@ ss_audio_engine_get_clock (SsAudioEngine *self)
       clock = MAX (clock, self->last_clock);
       self->last_clock = clock;
     }
-  g_mutex_unlock (&self->lock);
+  ss_unlock (&self->lock);
   return clock;
 }
 
@@ -569,8 +573,8 @@ guint
 ss_audio_engine_get_underruns (SsAudioEngine *self)
 {
   g_return_val_if_fail (self != NULL, 0);
-  g_mutex_lock (&self->lock);
+  ss_lock (&self->lock);
   guint n = self->underruns;
-  g_mutex_unlock (&self->lock);
+  ss_unlock (&self->lock);
   return n;
 }

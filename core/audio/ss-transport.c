@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "ss-audio-lock.h"
+
 #define TICK_MS          15
 #define NOTIFY_US        (33 * 1000)     /* "position" at most ~30 Hz */
 #define PREFETCH_AHEAD   6
@@ -45,11 +47,12 @@ struct _SsTransport {
   double   rate;              /* 0 when paused */
   SsTime   position;          /* while paused */
   guint    tick_id;
+  guint    scrub_id;
   gint64   last_notify;
 
   /* Segment: maps stream frames (or monotonic time, in reverse) to timeline time.
    * Read by the audio feeder thread under seg_lock. */
-  GMutex   seg_lock;
+  SsLock   seg_lock;
   gint64   seg_frame0;
   SsTime   seg_time0;
   gint64   seg_sample0;       /* seg_time0 in samples at SS_MIX_RATE */
@@ -63,8 +66,8 @@ struct _SsTransport {
 
   /* Video worker. */
   GThread      *video_thread;
-  GMutex        vlock;
-  GCond         vcond;
+  SsLock        vlock;
+  SsCond        vcond;
   gboolean      vquit;
   SsProject    *vsnap;
   guint         vserial;
@@ -130,9 +133,9 @@ static gboolean
 frame_changed_idle (gpointer data)
 {
   SsTransport *self = data;
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   self->frame_notify_pending = FALSE;
-  g_mutex_unlock (&self->vlock);
+  ss_unlock (&self->vlock);
   g_signal_emit (self, signals[SIGNAL_FRAME_CHANGED], 0);
   return G_SOURCE_REMOVE;
 }
@@ -288,7 +291,7 @@ video_worker (gpointer data)
   SsTransport *self = data;
   g_autoptr(GHashTable) decoders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, decoder_free0);
 
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   while (!self->vquit)
     {
       gint64 job = NO_FRAME;
@@ -322,19 +325,19 @@ video_worker (gpointer data)
         }
       if (job == NO_FRAME)
         {
-          g_cond_wait (&self->vcond, &self->vlock);
+          ss_cond_wait (&self->vcond, &self->vlock);
           continue;
         }
 
       guint serial = self->vserial;
       SsProject *snap = self->vsnap ? g_object_ref (self->vsnap) : NULL;
       int num = self->vfps_num, den = self->vfps_den;
-      g_mutex_unlock (&self->vlock);
+      ss_unlock (&self->vlock);
 
       SsFrame *frame = decode_frame (decoders, snap, num, den, job);
       g_clear_object (&snap);
 
-      g_mutex_lock (&self->vlock);
+      ss_lock (&self->vlock);
       if (serial != self->vserial || cache_find (self, job) != NULL)
         {
           g_clear_pointer (&frame, ss_frame_unref);
@@ -342,32 +345,32 @@ video_worker (gpointer data)
         }
       cache_insert (self, job, frame);
     }
-  g_mutex_unlock (&self->vlock);
+  ss_unlock (&self->vlock);
   return NULL;
 }
 
 static void
 request_frame (SsTransport *self, gint64 index)
 {
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   if (!(index == self->shown_index && !self->req_pending) &&
       !(self->req_pending && self->req_index == index))
     {
       self->req_index = index;
       self->req_pending = TRUE;
-      g_cond_signal (&self->vcond);
+      ss_cond_signal (&self->vcond);
     }
-  g_mutex_unlock (&self->vlock);
+  ss_unlock (&self->vlock);
 }
 
 static void
 set_prefetch (SsTransport *self, int dir, int stride)
 {
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   self->prefetch_dir = dir;
   self->prefetch_stride = MAX (1, stride);
-  g_cond_signal (&self->vcond);
-  g_mutex_unlock (&self->vlock);
+  ss_cond_signal (&self->vcond);
+  ss_unlock (&self->vlock);
 }
 
 /* ---- audio ---- */
@@ -398,11 +401,11 @@ transport_render (gint64 stream_frame, float *out, gsize n, gpointer data)
 {
   SsTransport *self = data;
 
-  g_mutex_lock (&self->seg_lock);
+  ss_lock (&self->seg_lock);
   gint64 f0 = self->seg_frame0;
   gint64 s0 = self->seg_sample0;
   int r = self->seg_rate;
-  g_mutex_unlock (&self->seg_lock);
+  ss_unlock (&self->seg_lock);
 
   if (r <= 0)
     {
@@ -416,10 +419,10 @@ transport_render (gint64 stream_frame, float *out, gsize n, gpointer data)
   if (r == 1)
     {
       mix_into (self, t, out, n);
-      g_mutex_lock (&self->seg_lock);
+      ss_lock (&self->seg_lock);
       if (self->tap != NULL)
         self->tap (t, out, n, self->tap_data);
-      g_mutex_unlock (&self->seg_lock);
+      ss_unlock (&self->seg_lock);
       return;
     }
   /* Fast forward: render r times as much and average each group of r frames. */
@@ -466,10 +469,10 @@ live_position (SsTransport *self)
   if (self->rate > 0)
     {
       gint64 clock = ss_audio_engine_get_clock (self->engine);
-      g_mutex_lock (&self->seg_lock);
+      ss_lock (&self->seg_lock);
       pos = self->seg_time0 + (clock - self->seg_frame0) * self->seg_rate * SS_TIME_SECOND / SS_MIX_RATE;
       pos = MAX (pos, self->seg_time0);
-      g_mutex_unlock (&self->seg_lock);
+      ss_unlock (&self->seg_lock);
     }
   else
     {
@@ -488,12 +491,12 @@ start_segment (SsTransport *self, SsTime t)
       ensure_engine (self);
       /* Hold seg_lock across the flush: a render that started before it is
        * dropped by the engine, one that starts after sees the new segment. */
-      g_mutex_lock (&self->seg_lock);
+      ss_lock (&self->seg_lock);
       self->seg_frame0 = ss_audio_engine_flush (self->engine);
       self->seg_time0 = t;
       self->seg_sample0 = (t * SS_MIX_RATE + SS_TIME_SECOND / 2) / SS_TIME_SECOND;
       self->seg_rate = (int) self->rate;
-      g_mutex_unlock (&self->seg_lock);
+      ss_unlock (&self->seg_lock);
       if (!ss_audio_engine_is_running (self->engine))
         {
           if (self->latency_pending)
@@ -509,11 +512,11 @@ start_segment (SsTransport *self, SsTime t)
     {
       if (self->engine != NULL && ss_audio_engine_is_running (self->engine))
         ss_audio_engine_stop (self->engine);
-      g_mutex_lock (&self->seg_lock);
+      ss_lock (&self->seg_lock);
       self->seg_rate = 0;
       self->seg_time0 = t;
       self->seg_mono0 = g_get_monotonic_time ();
-      g_mutex_unlock (&self->seg_lock);
+      ss_unlock (&self->seg_lock);
       set_prefetch (self, -1, (int) -self->rate);
     }
 }
@@ -553,9 +556,9 @@ stop_playing (SsTransport *self, SsTime at)
   g_clear_handle_id (&self->tick_id, g_source_remove);
   if (self->engine != NULL)
     ss_audio_engine_stop (self->engine);
-  g_mutex_lock (&self->seg_lock);
+  ss_lock (&self->seg_lock);
   self->seg_rate = 0;
-  g_mutex_unlock (&self->seg_lock);
+  ss_unlock (&self->seg_lock);
   set_prefetch (self, 0, 1);
 
   gboolean was_playing = self->playing;
@@ -589,6 +592,7 @@ play_at_rate (SsTransport *self, double rate)
   self->rate = rate;
   self->playing = TRUE;
   self->position = pos;
+  g_clear_handle_id (&self->scrub_id, g_source_remove);
   start_segment (self, pos);
   if (self->tick_id == 0)
     self->tick_id = g_timeout_add (TICK_MS, tick_cb, self);
@@ -642,14 +646,14 @@ take_snapshot (SsTransport *self)
     g_atomic_int_set (&self->mixer_ready, FALSE);
   if (self->engine != NULL && self->playing && self->rate > 0)
     {
-      g_mutex_lock (&self->seg_lock);
+      ss_lock (&self->seg_lock);
       ss_audio_engine_flush (self->engine);
-      g_mutex_unlock (&self->seg_lock);
+      ss_unlock (&self->seg_lock);
     }
 
   /* Video: new snapshot to the worker; redecode the current frame. */
   SsTime pos = live_position (self);
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   g_clear_object (&self->vsnap);
   self->vsnap = snap ? g_object_ref (snap) : NULL;
   self->vserial++;
@@ -658,8 +662,8 @@ take_snapshot (SsTransport *self)
   cache_clear (self);
   self->req_index = grid_time_to_frame (self->fps_num, self->fps_den, pos);
   self->req_pending = TRUE;
-  g_cond_signal (&self->vcond);
-  g_mutex_unlock (&self->vlock);
+  ss_cond_signal (&self->vcond);
+  ss_unlock (&self->vlock);
 }
 
 static void
@@ -691,10 +695,10 @@ ss_transport_set_project (SsTransport *self, SsProject *project)
       self->changed_id = g_signal_connect (project, "changed", G_CALLBACK (project_changed_cb), self);
     }
   self->position = 0;
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   g_clear_pointer (&self->cur_frame, ss_frame_unref);
   self->shown_index = NO_FRAME;
-  g_mutex_unlock (&self->vlock);
+  ss_unlock (&self->vlock);
   take_snapshot (self);
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_POSITION]);
   g_signal_emit (self, signals[SIGNAL_FRAME_CHANGED], 0);
@@ -794,6 +798,40 @@ ss_transport_seek (SsTransport *self, SsTime t)
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_POSITION]);
 }
 
+#define SCRUB_MS 90
+
+static gboolean
+scrub_end_cb (gpointer data)
+{
+  SsTransport *self = data;
+  self->scrub_id = 0;
+  if (!self->playing && self->engine != NULL)
+    {
+      ss_audio_engine_stop (self->engine);
+      ss_lock (&self->seg_lock);
+      self->seg_rate = 0;
+      ss_unlock (&self->seg_lock);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+ss_transport_scrub (SsTransport *self, SsTime t)
+{
+  g_return_if_fail (SS_IS_TRANSPORT (self));
+  ss_transport_seek (self, t);
+  if (self->playing)
+    return;
+  /* A short burst at the new position, as if playing at 1x, without moving. */
+  double rate = self->rate;
+  self->rate = 1.0;
+  start_segment (self, self->position);
+  self->rate = rate;
+  set_prefetch (self, 0, 1);
+  g_clear_handle_id (&self->scrub_id, g_source_remove);
+  self->scrub_id = g_timeout_add (SCRUB_MS, scrub_end_cb, self);
+}
+
 gboolean
 ss_transport_get_playing (SsTransport *self)
 {
@@ -819,9 +857,9 @@ SsFrame *
 ss_transport_dup_frame (SsTransport *self)
 {
   g_return_val_if_fail (SS_IS_TRANSPORT (self), NULL);
-  g_mutex_lock (&self->vlock);
+  ss_lock (&self->vlock);
   SsFrame *f = self->cur_frame ? ss_frame_ref (self->cur_frame) : NULL;
-  g_mutex_unlock (&self->vlock);
+  ss_unlock (&self->vlock);
   return f;
 }
 
@@ -876,10 +914,10 @@ void
 ss_transport_set_tap (SsTransport *self, SsTransportTap tap, gpointer user_data)
 {
   g_return_if_fail (SS_IS_TRANSPORT (self));
-  g_mutex_lock (&self->seg_lock);
+  ss_lock (&self->seg_lock);
   self->tap = tap;
   self->tap_data = user_data;
-  g_mutex_unlock (&self->seg_lock);
+  ss_unlock (&self->seg_lock);
 }
 
 SsAudioEngine *
@@ -904,12 +942,13 @@ ss_transport_dispose (GObject *object)
   SsTransport *self = SS_TRANSPORT (object);
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->scrub_id, g_source_remove);
   if (self->video_thread != NULL)
     {
-      g_mutex_lock (&self->vlock);
+      ss_lock (&self->vlock);
       self->vquit = TRUE;
-      g_cond_signal (&self->vcond);
-      g_mutex_unlock (&self->vlock);
+      ss_cond_signal (&self->vcond);
+      ss_unlock (&self->vlock);
       g_thread_join (self->video_thread);
       self->video_thread = NULL;
     }
@@ -934,9 +973,9 @@ ss_transport_finalize (GObject *object)
   cache_clear (self);
   g_array_unref (self->cache);
   g_free (self->render_scratch);
-  g_mutex_clear (&self->seg_lock);
-  g_mutex_clear (&self->vlock);
-  g_cond_clear (&self->vcond);
+  ss_lock_clear (&self->seg_lock);
+  ss_lock_clear (&self->vlock);
+  ss_cond_clear (&self->vcond);
   g_main_context_unref (self->main_context);
   G_OBJECT_CLASS (ss_transport_parent_class)->finalize (object);
 }
@@ -988,9 +1027,9 @@ ss_transport_init (SsTransport *self)
   self->prefetch_stride = 1;
   self->cache = g_array_new (FALSE, FALSE, sizeof (CachedFrame));
   self->main_context = g_main_context_ref_thread_default ();
-  g_mutex_init (&self->seg_lock);
-  g_mutex_init (&self->vlock);
-  g_cond_init (&self->vcond);
+  ss_lock_init (&self->seg_lock);
+  ss_lock_init (&self->vlock);
+  ss_cond_init (&self->vcond);
   self->video_thread = g_thread_new ("ss-video-decode", video_worker, self);
 }
 

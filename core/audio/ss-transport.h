@@ -39,6 +39,9 @@ void         ss_transport_shuttle      (SsTransport *self, int dir);
  * frame's start time. */
 void         ss_transport_step         (SsTransport *self, int frames);
 void         ss_transport_seek         (SsTransport *self, SsTime t);
+/* Seeks and, while paused, plays a short burst of audio from @t (scrubbing the
+ * ruler); the position stays at @t. */
+void         ss_transport_scrub        (SsTransport *self, SsTime t);
 gboolean     ss_transport_get_playing  (SsTransport *self);
 double       ss_transport_get_rate     (SsTransport *self);
 SsTime       ss_transport_get_position (SsTransport *self);

@@ -3,9 +3,15 @@
 #define G_LOG_DOMAIN "ss-media"
 
 #include <string.h>
+#include <math.h>
 #include <libswresample/swresample.h>
 #include <libavutil/opt.h>
+#include <libavutil/avstring.h>
 #include "ss-media-private.h"
+
+/* How far Ogg/WebM-Vorbis files are decoded instead of seeking (a bound on the
+ * time one read can take: about 0.1 s of decoding). */
+#define INEXACT_EXACT_LIMIT (60 * SS_TIME_SECOND)
 
 struct _SsAudioReader {
   char            *path;
@@ -23,6 +29,9 @@ struct _SsAudioReader {
   int              in_channels;
   SsTime           origin, first_pts;
   gboolean         lossy;
+  gboolean         inexact_seek;     /* container whose timestamps after a seek are approximate */
+  int              snap;             /* coarse timestamps of fixed-size frames: round to this */
+  int64_t          first_k;          /* stream start in input samples */
   /* Decoded output not yet consumed: buf[0] is output sample @buf_pos. */
   float           *buf;
   gsize            buf_len, buf_cap;  /* in frames */
@@ -91,7 +100,31 @@ ss_audio_reader_new (const char *path, int rate, int channels, GError **error)
   r->origin = ss_media_origin (r->fmt);
   r->first_pts = r->st->start_time != AV_NOPTS_VALUE ?
                  ss_media_ts_to_time (r->st->start_time, r->st->time_base, r->origin) : 0;
+  /* FFmpeg 5.1 misplaces Ogg timestamps after a seek by up to tens of
+   * milliseconds: such files are positioned by decoding from the start (up to
+   * INEXACT_EXACT_LIMIT) and by decoding forward instead of seeking ahead. */
+  r->inexact_seek = av_match_list (r->fmt->iformat->name, "ogg", ',') > 0;
   id = r->st->codecpar->codec_id;
+  {
+    /* Timestamps coarser than a sample (Matroska's milliseconds): frames of a
+     * fixed size are put back on their grid; other codecs decode forward. */
+    AVRational tb = r->st->time_base;
+    int srate = r->st->codecpar->sample_rate;
+    if ((int64_t) tb.num * srate > tb.den)
+      {
+        if (r->st->codecpar->frame_size > 0 && id != AV_CODEC_ID_VORBIS)
+          r->snap = r->st->codecpar->frame_size;
+        else
+          r->inexact_seek = TRUE;
+      }
+    r->first_k = r->st->start_time != AV_NOPTS_VALUE ?
+                 av_rescale_q_rnd (r->st->start_time - av_rescale_q (r->origin, AV_TIME_BASE_Q, tb), tb,
+                                   (AVRational) { 1, srate }, AV_ROUND_NEAR_INF) : 0;
+    /* a start rounded to the millisecond: the encoder delay gives it exactly */
+    if (r->snap > 0 && r->st->codecpar->initial_padding > 0 &&
+        llabs (r->first_k + r->st->codecpar->initial_padding) <= srate / 1000 + 1)
+      r->first_k = -r->st->codecpar->initial_padding;
+  }
   r->lossy = !(id == AV_CODEC_ID_FLAC || (id >= AV_CODEC_ID_FIRST_AUDIO && id < AV_CODEC_ID_ADPCM_IMA_QT) ||
                id == AV_CODEC_ID_WAVPACK || id == AV_CODEC_ID_ALAC || id == AV_CODEC_ID_TTA);
   return r;
@@ -282,6 +315,8 @@ decode_more (SsAudioReader *r, GError **error)
                * output is sample-accurate. */
               k0 = av_rescale_q_rnd (ts - av_rescale_q (r->origin, AV_TIME_BASE_Q, r->st->time_base),
                                      r->st->time_base, (AVRational) { 1, in_rate }, AV_ROUND_NEAR_INF);
+              if (r->snap > 0 && in_rate == r->st->codecpar->sample_rate && r->frame->nb_samples == r->snap)
+                k0 = r->first_k + (int64_t) llround ((double) (k0 - r->first_k) / r->snap) * r->snap;
               if (step > 1 && step <= in_rate / 10)
                 skip = (int) (((-k0) % step + step) % step);
               if (skip >= r->frame->nb_samples)
@@ -368,7 +403,8 @@ seek_to (SsAudioReader *r, gint64 want, GError **error)
   for (guint i = 0; i <= G_N_ELEMENTS (backoff); i++)
     {
       SsTime target = t - preroll - (i < G_N_ELEMENTS (backoff) ? backoff[i] : 0);
-      gboolean from_start = i == G_N_ELEMENTS (backoff) || target <= r->first_pts;
+      gboolean from_start = i == G_N_ELEMENTS (backoff) || target <= r->first_pts ||
+                            (r->inexact_seek && t <= INEXACT_EXACT_LIMIT);
       int ret;
 
       reset_state (r);
@@ -441,7 +477,8 @@ ss_audio_reader_read (SsAudioReader *r, SsTime t, float *out, gsize n_frames, GE
     ;   /* the stream has no audio after the last seek point: silence */
   else if (r->need_pos || want < r->buf_pos ||
            (!(r->eof && want >= r->buf_pos + (gint64) r->buf_len) &&
-            want > r->buf_pos + (gint64) r->buf_len + r->rate / 2))
+            want > r->buf_pos + (gint64) r->buf_len +
+                   (r->inexact_seek ? r->rate * (INEXACT_EXACT_LIMIT / SS_TIME_SECOND) : r->rate / 2)))
     {
       if (!seek_to (r, want, error))
         return -1;

@@ -27,12 +27,12 @@ typedef struct {
   char *rel_target;   /* missing media only: where the file's relative path
                          pointed (absolute), written back as a relative path
                          so the media is found if the folder comes back */
-  guint ref;
+  gint ref;     /* atomic: records are shared between undo states */
 } SsMediaRec;
 
 typedef struct {
   SsTrack track;
-  guint ref;
+  gint ref;     /* atomic: records are shared between undo states */
 } SsTrackRec;
 
 /* One document state: what an undo step stores. */

@@ -27,7 +27,7 @@ ss_media_rec_new (void)
 static SsMedia *
 ss_media_rec_ref (SsMedia *media)
 {
-  ((SsMediaRec *) media)->ref++;
+  g_atomic_int_inc (&((SsMediaRec *) media)->ref);
   return media;
 }
 
@@ -37,7 +37,7 @@ ss_media_rec_free (SsMedia *media)
   if (media == NULL)
     return;
   SsMediaRec *rec = (SsMediaRec *) media;
-  if (--rec->ref > 0)
+  if (!g_atomic_int_dec_and_test (&rec->ref))
     return;
   g_free (rec->media.id);
   g_free (rec->media.path);
@@ -128,7 +128,7 @@ ss_track_free (SsTrack *track)
 {
   if (track == NULL)
     return;
-  if (--((SsTrackRec *) track)->ref > 0)
+  if (!g_atomic_int_dec_and_test (&((SsTrackRec *) track)->ref))
     return;
   g_free (track->id);
   g_free (track->name);
@@ -139,7 +139,7 @@ ss_track_free (SsTrack *track)
 SsTrack *
 ss_track_ref (SsTrack *track)
 {
-  ((SsTrackRec *) track)->ref++;
+  g_atomic_int_inc (&((SsTrackRec *) track)->ref);
   return track;
 }
 
@@ -793,7 +793,7 @@ edit_commit (SsProject *self, const char *label, SsDoc *before)
 static SsTrack *
 writable_track (SsProject *self, SsTrack *t)
 {
-  if (((SsTrackRec *) t)->ref == 1)
+  if (g_atomic_int_get (&((SsTrackRec *) t)->ref) == 1)
     return t;
   guint i;
   if (!g_ptr_array_find (self->doc->tracks, t, &i))
@@ -817,7 +817,7 @@ writable_clip (SsProject *self, SsTrack **track, SsClip *c)
 static SsMedia *
 writable_media (SsProject *self, SsMedia *m)
 {
-  if (((SsMediaRec *) m)->ref == 1)
+  if (g_atomic_int_get (&((SsMediaRec *) m)->ref) == 1)
     return m;
   guint i;
   if (!g_ptr_array_find (self->doc->media, m, &i))

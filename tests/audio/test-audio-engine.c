@@ -1,12 +1,13 @@
 /* test-audio-engine.c: the null sink plays at the wall clock's rate, the render
  * function sees a continuous stream, flush restarts rendering where playback is. */
 #include "audio/ss-audio-engine.h"
+#include "audio/ss-audio-lock.h"
 
 #include <math.h>
 #include <string.h>
 
 typedef struct {
-  GMutex lock;
+  SsLock lock;
   gint64 next_expected;     /* stream frame the next render should start at */
   gboolean backwards;       /* a render started before the end of the previous one */
   gboolean skipped;         /* a render started after a hole (feeder starved) */
@@ -21,7 +22,7 @@ static void
 render_ramp (gint64 stream_frame, float *out, gsize n, gpointer data)
 {
   Feed *f = data;
-  g_mutex_lock (&f->lock);
+  ss_lock (&f->lock);
   if (f->next_expected >= 0 && stream_frame < f->next_expected)
     f->backwards = TRUE;
   if (f->next_expected >= 0 && stream_frame > f->next_expected)
@@ -31,7 +32,7 @@ render_ramp (gint64 stream_frame, float *out, gsize n, gpointer data)
   f->last_start = stream_frame;
   if (f->recording && f->n_starts < 8)
     f->starts[f->n_starts++] = stream_frame;
-  g_mutex_unlock (&f->lock);
+  ss_unlock (&f->lock);
   for (gsize i = 0; i < n; i++)
     out[2 * i] = out[2 * i + 1] = (float) ((stream_frame + (gint64) i) % 1000) / 1000.f;
 }
@@ -42,7 +43,7 @@ static void
 test_null_clock_rate (void)
 {
   Feed f = { .next_expected = -1 };
-  g_mutex_init (&f.lock);
+  ss_lock_init (&f.lock);
   g_autoptr(SsAudioEngine) e = ss_audio_engine_new_null (render_ramp, &f);
   g_assert_true (ss_audio_engine_is_null_sink (e));
   g_assert_false (ss_audio_engine_is_running (e));
@@ -71,18 +72,18 @@ test_null_clock_rate (void)
   /* The feeder rendered the stream in order, ahead of what was played; a hole is
    * only allowed where the sink ran dry (a starved feeder on a loaded machine), and
    * then it was counted as an underrun. */
-  g_mutex_lock (&f.lock);
+  ss_lock (&f.lock);
   g_assert_false (f.backwards);
   if (f.skipped)
     g_assert_cmpuint (ss_audio_engine_get_underruns (e), >, 0);
-  g_mutex_unlock (&f.lock);
+  ss_unlock (&f.lock);
 
   /* Stopped: the clock holds still. */
   ss_audio_engine_stop (e);
   gint64 s0 = ss_audio_engine_get_clock (e);
   g_usleep (50 * 1000);
   g_assert_cmpint (ss_audio_engine_get_clock (e), ==, s0);
-  g_mutex_clear (&f.lock);
+  ss_lock_clear (&f.lock);
 }
 
 /* After a flush (seek, take switch) the next audio rendered starts where the
@@ -91,7 +92,7 @@ static void
 test_flush_restarts_at_play_position (void)
 {
   Feed f = { .next_expected = -1 };
-  g_mutex_init (&f.lock);
+  ss_lock_init (&f.lock);
   g_autoptr(SsAudioEngine) e = ss_audio_engine_new_null (render_ramp, &f);
   ss_audio_engine_start (e);
 
@@ -101,10 +102,10 @@ test_flush_restarts_at_play_position (void)
   do
     {
       g_usleep (10 * 1000);
-      g_mutex_lock (&f.lock);
+      ss_lock (&f.lock);
       ahead_before = f.next_expected;
       clock = ss_audio_engine_get_clock (e);
-      g_mutex_unlock (&f.lock);
+      ss_unlock (&f.lock);
     }
   while (ahead_before < clock + SS_MIX_RATE / 20 && g_get_monotonic_time () < wait_until);
   g_assert_cmpint (ahead_before, >=, clock + SS_MIX_RATE / 20);
@@ -114,18 +115,18 @@ test_flush_restarts_at_play_position (void)
   g_assert_cmpint (at, <=, ahead_before);
   g_assert_cmpint (at, >=, clock);
 
-  g_mutex_lock (&f.lock);
+  ss_lock (&f.lock);
   f.n_starts = 0;
   f.recording = TRUE;
-  g_mutex_unlock (&f.lock);
+  ss_unlock (&f.lock);
   gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
   int n = 0;
   while (n < 3 && g_get_monotonic_time () < deadline)
     {
       g_usleep (2000);
-      g_mutex_lock (&f.lock);
+      ss_lock (&f.lock);
       n = f.n_starts;
-      g_mutex_unlock (&f.lock);
+      ss_unlock (&f.lock);
     }
   g_assert_cmpint (n, >=, 3);
   /* A render that was in flight during the flush started before @at (and was
@@ -140,7 +141,7 @@ test_flush_restarts_at_play_position (void)
   if (first > at + SS_MIX_RATE / 10)
     g_assert_cmpuint (ss_audio_engine_get_underruns (e), >, underruns_at_flush);
   ss_audio_engine_stop (e);
-  g_mutex_clear (&f.lock);
+  ss_lock_clear (&f.lock);
 }
 
 /* Opening the default device either works or falls back to the null sink, and
@@ -149,7 +150,7 @@ static void
 test_default_device_or_fallback (void)
 {
   Feed f = { .next_expected = -1 };
-  g_mutex_init (&f.lock);
+  ss_lock_init (&f.lock);
   g_autoptr(SsAudioEngine) e = ss_audio_engine_new (render_ramp, &f);
   g_assert_nonnull (ss_audio_engine_get_device_name (e));
   g_test_message ("output: %s", ss_audio_engine_get_device_name (e));
@@ -160,7 +161,7 @@ test_default_device_or_fallback (void)
     g_usleep (5000);
   g_assert_cmpint (ss_audio_engine_get_clock (e), >, c0);
   ss_audio_engine_stop (e);
-  g_mutex_clear (&f.lock);
+  ss_lock_clear (&f.lock);
 }
 
 int

@@ -2,6 +2,7 @@
  * through the decoder, and A/B take switching reaching the mixer at once. */
 #include "audio/ss-transport.h"
 #include "audio/ss-transport-private.h"
+#include "audio/ss-audio-lock.h"
 #include "ss-test-media.h"
 
 #include <glib/gstdio.h>
@@ -301,7 +302,7 @@ test_take_switch (void)
 }
 
 typedef struct {
-  GMutex lock;
+  SsLock lock;
   gboolean armed;
   SsTime   first_t;      /* time of the first quiet block after arming */
   SsTime   loud_end;     /* end of the latest loud block rendered */
@@ -313,7 +314,7 @@ tap_cb (SsTime t, const float *block, gsize n, gpointer data)
 {
   Tap *tap = data;
   double r = rms (block, n);
-  g_mutex_lock (&tap->lock);
+  ss_lock (&tap->lock);
   if (r > 0.2)
     {
       tap->saw_loud = TRUE;
@@ -321,7 +322,7 @@ tap_cb (SsTime t, const float *block, gsize n, gpointer data)
     }
   if (tap->armed && tap->first_t == SS_TIME_NONE && r < 0.1 && r > 0.0)
     tap->first_t = t;
-  g_mutex_unlock (&tap->lock);
+  ss_unlock (&tap->lock);
 }
 
 /* During playback, switching to the quiet take is heard at once: the audio
@@ -346,17 +347,17 @@ test_take_switch_while_playing (void)
   g_assert_true (ss_project_set_active_take (p, clip, 0, &error));
 
   Tap tap = { .first_t = SS_TIME_NONE };
-  g_mutex_init (&tap.lock);
+  ss_lock_init (&tap.lock);
   g_autoptr(SsTransport) t = ss_transport_new ();
   ss_transport_set_null_audio (t, TRUE);
   ss_transport_set_project (t, p);
   ss_transport_set_tap (t, tap_cb, &tap);
   ss_transport_play (t);
   ss_test_spin (300);
-  g_mutex_lock (&tap.lock);
+  ss_lock (&tap.lock);
   g_assert_true (tap.saw_loud);
   tap.armed = TRUE;
-  g_mutex_unlock (&tap.lock);
+  ss_unlock (&tap.lock);
 
   SsTime at_switch = ss_transport_get_position (t);
   g_assert_true (ss_project_set_active_take (p, clip, 1, &error));
@@ -372,9 +373,53 @@ test_take_switch_while_playing (void)
   /* The loud take had been rendered ahead (~150 ms); the quiet take replaced part of
    * that instead of starting after it. */
   g_assert_cmpint (tap.first_t, <=, tap.loud_end - 20 * SS_TIME_MS);
-  g_mutex_clear (&tap.lock);
+  ss_lock_clear (&tap.lock);
   g_unlink (a);
   g_unlink (b);
+  g_rmdir (dir);
+}
+
+static void
+tap_count_cb (SsTime t, const float *block, gsize n, gpointer data)
+{
+  SsTime *first = data;
+  if (*first == SS_TIME_NONE && rms (block, n) > 0.2)
+    *first = t;
+}
+
+/* Scrubbing while paused plays a short burst from the scrub position and leaves
+ * the transport paused there. */
+static void
+test_scrub (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ss-scrub-XXXXXX", &error);
+  g_autofree char *a = g_build_filename (dir, "a.wav", NULL);
+  g_assert_true (ss_test_make_tone (a, 3.0, 440, 0.5, &error));
+  g_autoptr(SsProject) p = ss_project_new ();
+  const char *ma = ss_test_add_media (p, a);
+  g_autofree char *track_id = g_strdup (ss_project_get_track (p, 1)->id);
+  g_assert_nonnull (ss_project_add_clip (p, track_id, ma, SS_TIME_SECOND, 0, 2 * SS_TIME_SECOND, &error));
+
+  g_autoptr(SsTransport) t = ss_transport_new ();
+  ss_transport_set_null_audio (t, TRUE);
+  ss_transport_set_project (t, p);
+  SsTime first = SS_TIME_NONE;
+  ss_transport_set_tap (t, tap_count_cb, &first);   /* written on the feeder thread */
+
+  SsTime at = ss_time_from_seconds (1.5);
+  ss_transport_scrub (t, at);
+  g_assert_false (ss_transport_get_playing (t));
+  g_assert_true (ss_audio_engine_is_running (ss_transport_get_engine (t)));
+  ss_test_spin (400);
+  ss_transport_set_tap (t, NULL, NULL);
+  /* The burst was the audio at the scrub position; then the output stopped and the
+   * position did not move. */
+  g_assert_cmpint (first, >=, at);
+  g_assert_cmpint (first, <=, at + 20 * SS_TIME_MS);
+  g_assert_false (ss_audio_engine_is_running (ss_transport_get_engine (t)));
+  g_assert_cmpint (ss_transport_get_position (t), ==, at);
+  g_unlink (a);
   g_rmdir (dir);
 }
 
@@ -389,5 +434,6 @@ main (int argc, char **argv)
   g_test_add ("/transport/shuttle", Fixture, NULL, fixture_setup, test_shuttle, fixture_teardown);
   g_test_add_func ("/transport/take-switch", test_take_switch);
   g_test_add_func ("/transport/take-switch-while-playing", test_take_switch_while_playing);
+  g_test_add_func ("/transport/scrub", test_scrub);
   return g_test_run ();
 }

@@ -258,6 +258,19 @@ test_edit_play_save (void)
   g_assert_nonnull (strstr (ss_window_get_last_toast (window), "not-a-video.mp4"));
   g_assert_cmpuint (ss_project_get_n_media (project), ==, 2);
 
+  /* A refused timeline edit is not silent: splitting with the playhead past the
+   * last clip shows the timeline's message as a toast and changes nothing. */
+  {
+    g_autofree char *before_json = ss_project_to_json (project, NULL);
+    ss_transport_seek (SS_TRANSPORT (ss_window_get_transport (window)),
+                       ss_project_get_duration (project) + SS_TIME_SECOND);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "split", NULL);
+    g_assert_nonnull (strstr (ss_window_get_last_toast (window), "no clip under the playhead"));
+    g_autofree char *after_json = ss_project_to_json (project, NULL);
+    g_assert_cmpstr (before_json, ==, after_json);
+    ss_transport_seek (SS_TRANSPORT (ss_window_get_transport (window)), 0);
+  }
+
   /* Autosave writes the recovery file while there are unsaved changes. */
   g_assert_true (ss_window_autosave_now (window, &error));
   g_assert_no_error (error);
