@@ -790,7 +790,9 @@ times_ok (Scene *sc, const double *t, int n, double min_gap)
   double D = sc->p->duration;
   for (int i = 0; i < n; i++)
     {
-      if (t[i] < 0.25 || t[i] > D - 0.25)
+      /* both the contact and its (shifted) sound must lie inside the clip */
+      double at = t[i] - sc->p->offset;
+      if (t[i] < 0.25 || t[i] > D - 0.25 || at < 0.25 || at > D - 0.25)
         return FALSE;
       for (guint j = 0; j < sc->times->len; j++)
         if (fabs (g_array_index (sc->times, double, j) - t[i]) < min_gap)
@@ -820,7 +822,7 @@ scene_add_sounding (Scene *sc, SsCorpusEventKind kind, gboolean silent)
     case SS_CORPUS_EVENT_IMPACT:
       {
         a.kind = ACTOR_BOUNCER;
-        a.size = W * ss_rng_range (rng, 0.025, 0.04);
+        a.size = W * ss_rng_range (rng, 0.035, 0.055);
         double fall = ss_rng_range (rng, 0.25, 0.5);
         double e = ss_rng_range (rng, 0.35, 0.7);
         a.t[0] = ss_rng_range (rng, 0.3, D - 0.3);
@@ -853,7 +855,7 @@ scene_add_sounding (Scene *sc, SsCorpusEventKind kind, gboolean silent)
     case SS_CORPUS_EVENT_FLASH:
       {
         a.kind = ACTOR_FLASHER;
-        a.size = W * ss_rng_range (rng, 0.025, 0.045);
+        a.size = W * ss_rng_range (rng, 0.035, 0.055);
         a.n_ev = ss_rng_int (rng, 1, 3);
         double t = ss_rng_range (rng, 0.3, D - 0.3);
         for (int k = 0; k < a.n_ev; k++)
@@ -873,7 +875,7 @@ scene_add_sounding (Scene *sc, SsCorpusEventKind kind, gboolean silent)
     case SS_CORPUS_EVENT_STRIKE:
       {
         a.kind = ACTOR_STRIKER;
-        a.size = W * ss_rng_range (rng, 0.025, 0.035);
+        a.size = W * ss_rng_range (rng, 0.035, 0.05);
         a.n_ev = ss_rng_int (rng, 1, 3);
         double t = ss_rng_range (rng, 0.5, D - 0.3);
         for (int k = 0; k < a.n_ev; k++)
@@ -894,7 +896,7 @@ scene_add_sounding (Scene *sc, SsCorpusEventKind kind, gboolean silent)
     default:
       {
         a.kind = ACTOR_WALKER;
-        a.size = W * ss_rng_range (rng, 0.02, 0.03);
+        a.size = W * ss_rng_range (rng, 0.035, 0.05);
         a.n_ev = ss_rng_int (rng, 2, 5);
         a.step_dur = ss_rng_range (rng, 0.22, 0.32);
         a.lift = a.size * ss_rng_range (rng, 0.8, 1.5);
