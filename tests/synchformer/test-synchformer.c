@@ -344,6 +344,14 @@ test_parity (void)
   g_autoptr (SsTensor) logits2 = ss_synchformer_forward (m, video, spec, 1, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (nerr (logits2, out, "logits"), <, 1e-3);
+
+  /* half-precision storage (fp32 arithmetic): close to the fp32 reference */
+  g_assert_true (ss_synchformer_set_dtype (m, SS_DTYPE_F16, &error));
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) lh = ss_synchformer_forward (m, rvideo, rspec, 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lh->dtype, ==, SS_DTYPE_F16);
+  g_assert_cmpfloat (nerr (lh, out, "logits"), <, 1e-2);
 }
 
 /* ------------------------------------------------------------------------ */

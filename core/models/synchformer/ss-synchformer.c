@@ -9,7 +9,9 @@
 #include "ss-types.h"
 #include "ss-rng.h"
 #include "dsp/ss-mel.h"
+#ifndef SS_SYNCHFORMER_NO_MEDIA
 #include "media/ss-media.h"
+#endif
 #include "tensor/ss-ops.h"
 #include "tensor/ss-safetensors.h"
 
@@ -53,6 +55,7 @@ struct _SsSynchformer {
   GHashTable *by_name;    /* name -> SsTensor* (borrowed) */
   gboolean    sync_head;
   SsMel      *mel;
+  SsDType     dtype;      /* of the parameters and activations */
   char       *source;     /* file name for messages, or "random weights" */
 };
 
@@ -282,6 +285,47 @@ ss_synchformer_count_parameters (SsSynchformer *m)
   return n;
 }
 
+SsDType
+ss_synchformer_get_dtype (SsSynchformer *m)
+{
+  return m->dtype;
+}
+
+gboolean
+ss_synchformer_set_dtype (SsSynchformer *m, SsDType dtype, GError **error)
+{
+  if (dtype == m->dtype)
+    return TRUE;
+  SS_NO_GRAD_SCOPE;
+  g_autoptr (GPtrArray) conv = g_ptr_array_new_with_free_func ((GDestroyNotify) ss_tensor_unref);
+  for (guint i = 0; i < m->params->len; i++)
+    {
+      SsTensor *t = ss_tensor_to_dtype (m->params->pdata[i], dtype, error);
+      if (!t)
+        return FALSE;
+      g_ptr_array_add (conv, t);
+    }
+  for (guint i = 0; i < m->params->len; i++)
+    {
+      SsTensor *t = g_steal_pointer (&conv->pdata[i]);
+      ss_tensor_set_name (t, m->names->pdata[i]);
+      ss_tensor_unref (m->params->pdata[i]);
+      m->params->pdata[i] = t;
+      g_hash_table_insert (m->by_name, m->names->pdata[i], t);
+    }
+  m->dtype = dtype;
+  return TRUE;
+}
+
+/* inputs in the model's dtype (a new reference) */
+static SsTensor *
+as_model_dtype (SsSynchformer *m, SsTensor *x, GError **error)
+{
+  if (x->dtype == m->dtype)
+    return ss_tensor_ref (x);
+  return ss_tensor_to_dtype (x, m->dtype, error);
+}
+
 void
 ss_synchformer_set_trainable (SsSynchformer *m, gboolean trainable)
 {
@@ -460,6 +504,29 @@ agg_layer (SsSynchformer *m, SsTensor *x, const char *p, int heads, GError **err
 /* ------------------------------------------------------------------------ */
 /* video: divided space-time attention */
 
+/* Attention over many short groups as two batched GEMMs and a softmax
+ * (SOUNDSTAGE_SYNCHFORMER_ATTN=matmul), to compare with the fused kernel. */
+static gboolean
+small_group_matmul (void)
+{
+  static int mode = -1;
+  if (mode < 0)
+    mode = g_strcmp0 (g_getenv ("SOUNDSTAGE_SYNCHFORMER_ATTN"), "matmul") == 0;
+  return mode == 1;
+}
+
+static SsTensor *
+attention_matmul (SsTensor *q, SsTensor *k, SsTensor *v, GError **error)
+{
+  g_autoptr (SsTensor) qs = ss_op_scale (q, (float) (1.0 / sqrt ((double) q->shape[3])), 0.0f, error);
+  TRY (qs);
+  g_autoptr (SsTensor) sc = ss_op_matmul (qs, k, FALSE, TRUE, error);
+  TRY (sc);
+  g_autoptr (SsTensor) p = ss_op_softmax (sc, -1, error);
+  TRY (p);
+  return ss_op_matmul (p, v, FALSE, FALSE, error);
+}
+
 /* q, k, v: [B, h, N, dh] with N = 1 + F * Pn. mode_time: patches attend over
  * frames at their position; else over the patches of their frame. Both with
  * the CLS key/value; the CLS query attends to everything.
@@ -510,7 +577,11 @@ divided_attention (SsTensor *q, SsTensor *k, SsTensor *v, int F, gboolean mode_t
         }
       ok = grouped[i] != NULL;
     }
-  SsTensor *o = ok ? ss_op_attention (grouped[0], grouped[1], grouped[2], NULL, FALSE, 0.0f, error) : NULL;
+  SsTensor *o = NULL;
+  if (ok && small_group_matmul ())
+    o = attention_matmul (grouped[0], grouped[1], grouped[2], error);
+  else if (ok)
+    o = ss_op_attention (grouped[0], grouped[1], grouped[2], NULL, FALSE, 0.0f, error);
   for (int i = 0; i < 3; i++)
     g_clear_pointer (&grouped[i], ss_tensor_unref);
   if (!o)
@@ -566,7 +637,9 @@ ss_synchformer_video_features (SsSynchformer *m, SsTensor *video, GError **error
   gint64 N = video->shape[0], D = c->v_dim;
   SsConvParams cp = ss_conv_params_default ();
   cp.stride[0] = c->v_tubelet, cp.stride[1] = cp.stride[2] = c->v_patch;
-  g_autoptr (SsTensor) e = ss_op_conv3d (video, P ("vfeat_extractor.patch_embed_3d.proj.weight"),
+  g_autoptr (SsTensor) vin = as_model_dtype (m, video, error);
+  TRY (vin);
+  g_autoptr (SsTensor) e = ss_op_conv3d (vin, P ("vfeat_extractor.patch_embed_3d.proj.weight"),
                                          P ("vfeat_extractor.patch_embed_3d.proj.bias"), &cp, error);
   TRY (e);                                                         /* [N, D, t, g, g] */
   gint64 t = e->shape[2], Pn = e->shape[3] * e->shape[4];
@@ -652,7 +725,9 @@ ss_synchformer_audio_features (SsSynchformer *m, SsTensor *spec, GError **error)
   const SsSynchformerConfig *c = m->config;
   g_return_val_if_fail (spec != NULL && spec->ndim == 3, NULL);
   gint64 N = spec->shape[0], D = c->a_dim;
-  g_autoptr (SsTensor) s4 = ss_tensor_unsqueeze (spec, 1, error);
+  g_autoptr (SsTensor) sin = as_model_dtype (m, spec, error);
+  TRY (sin);
+  g_autoptr (SsTensor) s4 = ss_tensor_unsqueeze (sin, 1, error);
   TRY (s4);
   SsConvParams cp = ss_conv_params_default ();
   cp.stride[0] = c->a_fstride, cp.stride[1] = c->a_tstride;
@@ -1210,6 +1285,8 @@ ss_synchformer_analyse (SsSynchformer *m, const guint8 *const *rgba, int n_frame
                           opt, name, cancellable, error);
 }
 
+/* Builds without FFmpeg (the device benchmark) leave the file API out. */
+#ifndef SS_SYNCHFORMER_NO_MEDIA
 typedef struct {
   SsVideoDecoder *dec;
   SsTime start;
@@ -1288,3 +1365,4 @@ ss_synchformer_analyse_file (SsSynchformer *m, const char *path, const SsSynchfo
     g_clear_pointer (&ff.cache[i], ss_frame_unref);
   return r;
 }
+#endif

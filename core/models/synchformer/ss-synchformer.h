@@ -61,6 +61,11 @@ const char *const *ss_synchformer_get_param_names (SsSynchformer *model);
 guint          ss_synchformer_get_n_params (SsSynchformer *model);
 SsTensor      *ss_synchformer_get_param_index (SsSynchformer *model, guint i);
 gint64         ss_synchformer_count_parameters (SsSynchformer *model);
+/* Converts the parameters to @dtype (f32 after loading; f16 or bf16 store
+ * weights and activations in half precision, arithmetic stays fp32). Inputs of
+ * any dtype are converted; outputs have @dtype. Inference only. */
+gboolean       ss_synchformer_set_dtype (SsSynchformer *model, SsDType dtype, GError **error);
+SsDType        ss_synchformer_get_dtype (SsSynchformer *model);
 /* Marks every parameter as requiring gradients (training). */
 void           ss_synchformer_set_trainable (SsSynchformer *model, gboolean trainable);
 /* Writes the weights (F32, F16 or BF16 storage) with metadata "config". */

@@ -1,0 +1,464 @@
+/* ss-sync-trainer.c: Synchformer training on the procedural corpus (see the header). */
+#define G_LOG_DOMAIN "ss-sync-trainer"
+
+#include "ss-sync-trainer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ss-types.h"
+#include "ss-rng.h"
+#include "tensor/ss-ops.h"
+#include "tensor/ss-optim.h"
+#include "models/sync/ss-sync-sp.h"
+
+void
+ss_sync_train_options_init (SsSyncTrainOptions *o)
+{
+  memset (o, 0, sizeof *o);
+  o->batch = 8;
+  o->steps = 1000;
+  o->warmup = 50;
+  o->lr = 3e-4f;
+  o->weight_decay = 0.05f;
+  o->max_grad_norm = 1.0f;
+  o->unrelated_fraction = 0.25;
+  o->seed = 1;
+  o->difficulty_max = SS_CORPUS_MODERATE;
+}
+
+typedef struct {
+  SsTensor *video, *spec;
+  gint32   *offset_targets, *sync_targets;
+} Batch;
+
+static void
+batch_clear (Batch *b)
+{
+  g_clear_pointer (&b->video, ss_tensor_unref);
+  g_clear_pointer (&b->spec, ss_tensor_unref);
+  g_clear_pointer (&b->offset_targets, g_free);
+  g_clear_pointer (&b->sync_targets, g_free);
+}
+
+typedef struct {
+  const SsSynchformerConfig *c;
+  guint64 seed, other_seed;
+  int     offset_class;
+  gboolean unrelated;
+  SsCorpusDifficulty difficulty;
+  SsCorpusClip *clip, *other;
+  GError *error;
+} Example;
+
+typedef struct {
+  Example *ex;
+  int      n, n_threads;
+} ExampleSet;
+
+static void
+example_set_free (ExampleSet *set)
+{
+  for (int i = 0; i < set->n; i++)
+    {
+      g_clear_pointer (&set->ex[i].clip, ss_corpus_clip_free);
+      g_clear_pointer (&set->ex[i].other, ss_corpus_clip_free);
+      g_clear_error (&set->ex[i].error);
+    }
+  g_free (set->ex);
+  g_free (set);
+}
+
+struct _SsSyncTrainer {
+  SsSynchformer     *model;
+  SsSyncTrainOptions opt;
+  SsOptim           *optim;
+  SsRng              rng;
+  guint64            next_seed;
+  int                step;
+  double             progress;   /* < 0: from the step count */
+  Batch             *fixed;   /* opt.fixed_batches entries, filled lazily */
+  gpointer           pending;         /* ExampleSet being generated */
+  GThread           *pending_thread;
+};
+
+static double
+window_seconds (const SsSynchformerConfig *c)
+{
+  return (double) ((c->n_segments - 1) * c->segment_hop + c->segment_frames) / c->fps;
+}
+
+SsCorpusClip *
+ss_sync_trainer_make_clip (const SsSynchformerConfig *c, guint64 seed, double offset,
+                           SsCorpusDifficulty difficulty, double duration, GError **error)
+{
+  SsCorpusParams p;
+  ss_corpus_params_init (&p, difficulty);
+  p.seed = seed;
+  p.duration = duration;
+  p.fps = c->fps;
+  p.width = p.height = c->resize_side + (c->resize_side & 1);
+  p.sample_rate = c->sample_rate;
+  p.n_events = MAX (3, (int) lround (duration * 1.25));
+  p.offset = offset;
+  return ss_corpus_generate (&p, error);
+}
+
+SsSyncTrainer *
+ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError **error)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  if (!ss_synchformer_has_sync_head (model))
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "The model to train needs a synchronizability head");
+      return NULL;
+    }
+  SsSyncTrainer *t = g_new0 (SsSyncTrainer, 1);
+  t->model = model;
+  if (opt)
+    t->opt = *opt;
+  else
+    ss_sync_train_options_init (&t->opt);
+  ss_rng_init (&t->rng, t->opt.seed * 7919 + 17);
+  t->next_seed = t->opt.seed * 1000003ull;
+  t->progress = -1;
+  ss_synchformer_set_trainable (model, TRUE);
+  t->optim = ss_optim_new (SS_OPTIM_ADAMW);
+  /* no weight decay on norms, biases, tokens and position embeddings */
+  GPtrArray *decay = g_ptr_array_new (), *no_decay = g_ptr_array_new ();
+  const char *const *names = ss_synchformer_get_param_names (model);
+  for (guint i = 0; names[i]; i++)
+    {
+      SsTensor *p = ss_synchformer_get_param_index (model, i);
+      gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
+      g_ptr_array_add (nd ? no_decay : decay, p);
+    }
+  SsOptimHyper h = ss_optim_hyper_adamw_default ();
+  h.lr = t->opt.lr;
+  h.beta2 = 0.98f;
+  h.weight_decay = t->opt.weight_decay;
+  ss_optim_add_group (t->optim, decay->len, (SsTensor *const *) decay->pdata, &h);
+  h.weight_decay = 0;
+  ss_optim_add_group (t->optim, no_decay->len, (SsTensor *const *) no_decay->pdata, &h);
+  g_ptr_array_unref (decay);
+  g_ptr_array_unref (no_decay);
+  ss_optim_set_max_grad_norm (t->optim, t->opt.max_grad_norm);
+  if (t->opt.fixed_batches > 0)
+    t->fixed = g_new0 (Batch, t->opt.fixed_batches);
+  return t;
+}
+
+void
+ss_sync_trainer_free (SsSyncTrainer *t)
+{
+  if (!t)
+    return;
+  if (t->pending_thread)
+    {
+      g_thread_join (t->pending_thread);
+      example_set_free (t->pending);
+    }
+  if (t->fixed)
+    for (int i = 0; i < t->opt.fixed_batches; i++)
+      batch_clear (&t->fixed[i]);
+  g_free (t->fixed);
+  g_clear_pointer (&t->optim, ss_optim_free);
+  g_free (t);
+}
+
+/* ---- examples, generated on worker threads ---- */
+
+
+static gpointer
+example_thread (gpointer data)
+{
+  Example *e = data;
+  double dur = window_seconds (e->c) + 0.2;
+  double off = ss_sync_class_offset (e->offset_class);
+  /* the generator wants |offset| <= duration / 2 */
+  double gdur = MAX (MAX (dur, 1.0), 2 * fabs (off) + 0.1);
+  e->clip = ss_sync_trainer_make_clip (e->c, e->seed, off, e->difficulty, gdur, &e->error);
+  if (e->clip && e->unrelated)
+    e->other = ss_sync_trainer_make_clip (e->c, e->other_seed, 0.0, e->difficulty, gdur, &e->error);
+  return NULL;
+}
+
+/* generates a set of examples with n_threads threads; runs on its own thread */
+static gpointer
+example_set_thread (gpointer data)
+{
+  ExampleSet *set = data;
+  g_autofree GThread **th = g_new0 (GThread *, set->n);
+  for (int i0 = 0; i0 < set->n; i0 += set->n_threads)
+    {
+      int i1 = MIN (set->n, i0 + set->n_threads);
+      for (int i = i0; i < i1; i++)
+        th[i] = g_thread_new ("clip", example_thread, &set->ex[i]);
+      for (int i = i0; i < i1; i++)
+        g_thread_join (th[i]);
+    }
+  return NULL;
+}
+
+/* draws the labels of the next batch and starts generating its clips */
+static void
+prefetch_start (SsSyncTrainer *t)
+{
+  const SsSynchformerConfig *c = ss_synchformer_get_config (t->model);
+  int B = t->opt.batch;
+  ExampleSet *set = g_new0 (ExampleSet, 1);
+  set->n = B;
+  set->n_threads = t->opt.threads > 0 ? t->opt.threads : (int) g_get_num_processors ();
+  set->ex = g_new0 (Example, B);
+  for (int i = 0; i < B; i++)
+    {
+      Example *e = &set->ex[i];
+      e->c = c;
+      e->seed = t->next_seed++;
+      e->other_seed = e->seed ^ 0x5bd1e995ull;
+      e->offset_class = ss_rng_int (&t->rng, 0, SS_SYNC_N_CLASSES - 1);
+      e->unrelated = ss_rng_uniform (&t->rng) < t->opt.unrelated_fraction;
+      e->difficulty = (SsCorpusDifficulty) ss_rng_int (&t->rng, 0, t->opt.difficulty_max);
+    }
+  t->pending = set;
+  t->pending_thread = g_thread_new ("clips", example_set_thread, set);
+}
+
+static Example *
+prefetch_take (SsSyncTrainer *t)
+{
+  if (!t->pending)
+    prefetch_start (t);
+  g_thread_join (t->pending_thread);
+  t->pending_thread = NULL;
+  ExampleSet *set = t->pending;
+  t->pending = NULL;
+  Example *ex = set->ex;
+  g_free (set);
+  /* the next batch's clips are made on the CPU while the GPU works on this one */
+  if (!t->fixed)
+    prefetch_start (t);
+  return ex;
+}
+
+static gboolean
+make_batch (SsSyncTrainer *t, Batch *b, GError **error)
+{
+  SsSynchformer *m = t->model;
+  const SsSynchformerConfig *c = ss_synchformer_get_config (m);
+  int B = t->opt.batch;
+  g_autofree Example *ex = prefetch_take (t);
+  gboolean ok = TRUE;
+  for (int i = 0; i < B && ok; i++)
+    if (ex[i].error)
+      {
+        g_propagate_error (error, ex[i].error);
+        ex[i].error = NULL;
+        ok = FALSE;
+      }
+  int wf = (c->n_segments - 1) * c->segment_hop + c->segment_frames;
+  g_autofree SsTensor **vids = g_new0 (SsTensor *, B);
+  g_autofree SsTensor **specs = g_new0 (SsTensor *, B);
+  b->offset_targets = g_new (gint32, B);
+  b->sync_targets = g_new (gint32, B);
+  g_autofree const guint8 **fr = g_new (const guint8 *, wf);
+  {
+    SS_NO_GRAD_SCOPE;
+    for (int i = 0; i < B && ok; i++)
+      {
+        SsCorpusClip *clip = ex[i].clip;
+        for (int k = 0; k < wf; k++)
+          fr[k] = ss_corpus_clip_frame (clip, MIN (k, clip->n_frames - 1));
+        int side = clip->params.width;
+        g_autoptr (SsTensor) pre = ss_synchformer_preprocess_frames (m, fr, wf, side, side, side * 4, error);
+        vids[i] = pre ? ss_synchformer_video_segments (m, pre, 0, error) : NULL;
+        SsCorpusClip *aclip = ex[i].unrelated ? ex[i].other : clip;
+        specs[i] = vids[i] ? ss_synchformer_audio_segments (m, aclip->audio, aclip->n_samples, error) : NULL;
+        ok = specs[i] != NULL;
+        b->offset_targets[i] = ex[i].unrelated ? -100 : ex[i].offset_class;
+        b->sync_targets[i] = ex[i].unrelated ? 0 : 1;
+      }
+    if (ok)
+      {
+        b->video = ss_op_concat (B, vids, 0, error);
+        b->spec = b->video ? ss_op_concat (B, specs, 0, error) : NULL;
+        ok = b->spec != NULL;
+      }
+  }
+  for (int i = 0; i < B; i++)
+    {
+      g_clear_pointer (&vids[i], ss_tensor_unref);
+      g_clear_pointer (&specs[i], ss_tensor_unref);
+      g_clear_pointer (&ex[i].clip, ss_corpus_clip_free);
+      g_clear_pointer (&ex[i].other, ss_corpus_clip_free);
+      g_clear_error (&ex[i].error);
+    }
+  /* a batch of unrelated clips only has no offset target: keep one related */
+  if (ok)
+    {
+      gboolean any = FALSE;
+      for (int i = 0; i < B; i++)
+        any |= b->offset_targets[i] >= 0;
+      if (!any)
+        g_debug ("batch without related clips");
+    }
+  if (!ok)
+    batch_clear (b);
+  return ok;
+}
+
+gboolean
+ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError **error)
+{
+  Batch local = { 0 };
+  Batch *b = &local;
+  if (t->fixed)
+    {
+      b = &t->fixed[t->step % t->opt.fixed_batches];
+      if (!b->video && !make_batch (t, b, error))
+        return FALSE;
+    }
+  else if (!make_batch (t, b, error))
+    return FALSE;
+  int B = t->opt.batch;
+  /* schedule: linear warm-up, cosine decay to 10 % */
+  double lr = t->opt.lr;
+  if (t->step < t->opt.warmup)
+    lr *= (t->step + 1.0) / t->opt.warmup;
+  else if (t->opt.steps > t->opt.warmup || t->progress >= 0)
+    {
+      double p = t->progress >= 0 ? MIN (1.0, t->progress)
+                                  : MIN (1.0, (double) (t->step - t->opt.warmup) / (t->opt.steps - t->opt.warmup));
+      lr *= 0.1 + 0.9 * 0.5 * (1 + cos (G_PI * p));
+    }
+  ss_optim_set_lr (t->optim, (float) lr);
+
+  gboolean ok = FALSE;
+  g_autoptr (SsTensor) sync = NULL;
+  g_autoptr (SsTensor) logits = ss_synchformer_forward (t->model, b->video, b->spec, B, &sync, error);
+  if (logits)
+    {
+      gboolean any = FALSE;
+      for (int i = 0; i < B; i++)
+        any |= b->offset_targets[i] >= 0;
+      g_autoptr (SsTensor) l2 = ss_op_cross_entropy (sync, b->sync_targets, -100, 0.0f, error);
+      g_autoptr (SsTensor) l1 = (l2 && any) ? ss_op_cross_entropy (logits, b->offset_targets, -100, 0.0f, error) : NULL;
+      g_autoptr (SsTensor) loss = (l2 && any) ? (l1 ? ss_op_add (l1, l2, error) : NULL)
+                                             : (l2 ? ss_tensor_ref (l2) : NULL);
+      if (loss)
+        {
+          float lv = 0;
+          float lg[64 * SS_SYNC_N_CLASSES];
+          ok = ss_tensor_to_floats (loss, &lv, error)
+               && (B > 64 || ss_tensor_to_floats (logits, lg, error))
+               && ss_tensor_backward (loss, NULL, error)
+               && ss_optim_step (t->optim, error);
+          ss_optim_zero_grad (t->optim);
+          if (ok)
+            {
+              if (loss_out)
+                *loss_out = lv;
+              if (acc_out)
+                {
+                  int n = 0, hit = 0;
+                  for (int i = 0; i < B && B <= 64; i++)
+                    if (b->offset_targets[i] >= 0)
+                      {
+                        int best = 0;
+                        for (int k = 1; k < SS_SYNC_N_CLASSES; k++)
+                          if (lg[i * SS_SYNC_N_CLASSES + k] > lg[i * SS_SYNC_N_CLASSES + best])
+                            best = k;
+                        n++;
+                        hit += best == b->offset_targets[i];
+                      }
+                  *acc_out = n ? (float) hit / n : 0.0f;
+                }
+            }
+        }
+    }
+  if (!ok)
+    ss_optim_zero_grad (t->optim);
+  batch_clear (&local);
+  t->step++;
+  return ok;
+}
+
+void
+ss_sync_trainer_set_progress (SsSyncTrainer *t, double progress)
+{
+  t->progress = progress;
+}
+
+/* ---- evaluation ---- */
+
+gboolean
+ss_sync_trainer_evaluate (SsSynchformer *m, int n_clips, guint64 seed, SsCorpusDifficulty difficulty,
+                          gboolean with_sp, SsSyncEvalResult *r, GError **error)
+{
+  const SsSynchformerConfig *c = ss_synchformer_get_config (m);
+  memset (r, 0, sizeof *r);
+  double dur = MAX (window_seconds (c), SS_SYNC_WINDOW) + 0.2;
+  int n_sync = 0, sync_hit = 0;
+  for (int i = 0; i < n_clips; i++)
+    {
+      int k = i % SS_SYNC_N_CLASSES;
+      g_autoptr (SsCorpusClip) clip = ss_sync_trainer_make_clip (c, seed + i, ss_sync_class_offset (k),
+                                                                 difficulty, dur, error);
+      if (!clip)
+        return FALSE;
+      int side = clip->params.width;
+      g_autofree const guint8 **fr = g_new (const guint8 *, clip->n_frames);
+      for (int f = 0; f < clip->n_frames; f++)
+        fr[f] = ss_corpus_clip_frame (clip, f);
+      g_autoptr (SsSynchformerResult) res = ss_synchformer_analyse (m, fr, clip->n_frames, side, side, side * 4,
+                                                                    clip->params.fps, clip->audio,
+                                                                    clip->n_samples, NULL, "held-out clip",
+                                                                    NULL, error);
+      if (!res)
+        return FALSE;
+      r->model_acc += res->overall.class_index == k;
+      r->model_acc1 += ABS (res->overall.class_index - k) <= 1;
+      if (res->overall.syncability >= 0)
+        {
+          n_sync++;
+          sync_hit += res->overall.syncability >= 0.5;
+        }
+      if (with_sp)
+        {
+          SsSyncSpOptions so;
+          ss_sync_sp_options_init (&so);
+          SsSyncSpVideo v = { side, side, side * 4, clip->n_frames, clip->params.fps, fr };
+          g_autoptr (SsSyncSpResult) sp = ss_sync_sp_analyse (&v, clip->audio, clip->n_samples,
+                                                              clip->params.sample_rate, &so, "held-out clip",
+                                                              NULL, error);
+          if (!sp)
+            return FALSE;
+          r->sp_acc += sp->overall.class_index == k;
+          r->sp_acc1 += ABS (sp->overall.class_index - k) <= 1;
+        }
+      /* every other clip also with unrelated audio: should be judged not synchronizable */
+      if (ss_synchformer_has_sync_head (m) && i % 2 == 0)
+        {
+          g_autoptr (SsCorpusClip) other = ss_sync_trainer_make_clip (c, (seed + i) ^ 0x9e3779b9ull, 0.0,
+                                                                      difficulty, dur, error);
+          if (!other)
+            return FALSE;
+          g_autoptr (SsSynchformerResult) ru = ss_synchformer_analyse (m, fr, clip->n_frames, side, side, side * 4,
+                                                                       clip->params.fps, other->audio,
+                                                                       other->n_samples, NULL, "held-out clip",
+                                                                       NULL, error);
+          if (!ru)
+            return FALSE;
+          n_sync++;
+          sync_hit += ru->overall.syncability < 0.5;
+        }
+    }
+  r->n = n_clips;
+  r->model_acc /= n_clips;
+  r->model_acc1 /= n_clips;
+  r->sp_acc /= n_clips;
+  r->sp_acc1 /= n_clips;
+  r->sync_acc = n_sync ? (double) sync_hit / n_sync : -1;
+  return TRUE;
+}
