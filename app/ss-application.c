@@ -40,6 +40,7 @@ static const SsAccelEntry accels[] = {
   { "win.next-take",        { "t", NULL } },
   { "win.previous-take",    { "<Shift>t", NULL } },
   { "win.add-audio-track",  { "<Control><Shift>n", NULL } },
+  { "win.check-sync",       { "<Control><Shift>y", NULL } },
   { "win.zoom-in",          { "<Control>equal", "<Control>plus", NULL } },
   { "win.zoom-out",         { "<Control>minus", NULL } },
   { "win.zoom-fit",         { "<Control>0", NULL } },

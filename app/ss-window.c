@@ -16,6 +16,7 @@
 #include "media/ss-media.h"
 #include "ss-app-export.h"
 #include "ss-job-row.h"
+#include "ss-sync-panel.h"
 #include "ss-window.h"
 
 #include "audio/ss-transport.h"
@@ -46,12 +47,14 @@ struct _SsWindow
   GtkButton       *clear_jobs_button;
   GtkButton       *undo_button;
   GtkButton       *redo_button;
+  GtkRevealer     *sync_revealer;
 
   GSettings       *settings;
   SsProject       *project;
   GObject         *transport;      /* SsTransport, or NULL */
   GtkWidget       *timeline;       /* SsTimeline or placeholder */
   GtkWidget       *viewer;         /* SsViewer or placeholder */
+  GtkWidget       *sync_panel;     /* SsSyncPanel, in sync_revealer */
 
   GtkFileChooserNative *chooser;   /* the one open file dialog */
   SsContinuation  after_save;      /* run after a successful (interactive) save */
@@ -460,6 +463,7 @@ update_state (SsWindow *self)
   for (guint i = 0; i < G_N_ELEMENTS (transport_actions); i++)
     g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, transport_actions[i])),
                                  has_transport && has_media);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "check-sync")), has_media);
   update_position (self);
 }
 
@@ -500,6 +504,7 @@ ss_window_set_project (SsWindow *self, SsProject *project)
       ss_transport_seek (SS_TRANSPORT (self->transport), 0);
     }
   ss_timeline_set_project (SS_TIMELINE (self->timeline), project);
+  ss_sync_panel_set_project (SS_SYNC_PANEL (self->sync_panel), project);
   update_state (self);
 }
 
@@ -1458,6 +1463,58 @@ timeline_activated (GSimpleAction *action, GVariant *p, gpointer user_data)
     gtk_widget_activate_action (self->timeline, name, NULL);
 }
 
+/* sync */
+
+void
+ss_window_check_sync (SsWindow *self)
+{
+  const char *clip_id = NULL;
+  g_autoptr(GError) error = NULL;
+  SsTime position = 0;
+
+  g_return_if_fail (SS_IS_WINDOW (self));
+  gtk_revealer_set_reveal_child (self->sync_revealer, TRUE);
+  clip_id = ss_timeline_get_selected_clip (SS_TIMELINE (self->timeline));
+  if (self->transport != NULL)
+    position = ss_transport_get_position (SS_TRANSPORT (self->transport));
+  if (clip_id == NULL)
+    clip_id = ss_sync_panel_find_clip_at (self->project, position);
+  if (clip_id == NULL)
+    {
+      ss_window_toast (self, _("Select a clip, or move the playhead over one, to check its sync"));
+      return;
+    }
+  if (!ss_sync_panel_check_clip (SS_SYNC_PANEL (self->sync_panel), clip_id, &error))
+    toast_error (self, _("Cannot check sync"), error);
+}
+
+GtkWidget *
+ss_window_get_sync_panel (SsWindow *self)
+{
+  g_return_val_if_fail (SS_IS_WINDOW (self), NULL);
+  return self->sync_panel;
+}
+
+static void
+check_sync_activated (GSimpleAction *action, GVariant *p, gpointer user_data)
+{
+  ss_window_check_sync (SS_WINDOW (user_data));
+}
+
+static void
+close_sync_panel_activated (GSimpleAction *action, GVariant *p, gpointer user_data)
+{
+  SsWindow *self = SS_WINDOW (user_data);
+
+  gtk_revealer_set_reveal_child (self->sync_revealer, FALSE);
+}
+
+static void
+sync_panel_toast (SsWindow *self, const char *text)
+{
+  ss_window_toast (self, text);
+}
+
 static const GActionEntry win_actions[] = {
   { "new", new_activated },
   { "open", open_activated },
@@ -1484,6 +1541,8 @@ static const GActionEntry win_actions[] = {
   { "next-take", timeline_activated },
   { "previous-take", timeline_activated },
   { "add-audio-track", timeline_activated },
+  { "check-sync", check_sync_activated },
+  { "close-sync-panel", close_sync_panel_activated },
 };
 
 /* ------------------------------------------------------------- jobs list */
@@ -1683,6 +1742,7 @@ ss_window_class_init (SsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SsWindow, clear_jobs_button);
   gtk_widget_class_bind_template_child (widget_class, SsWindow, undo_button);
   gtk_widget_class_bind_template_child (widget_class, SsWindow, redo_button);
+  gtk_widget_class_bind_template_child (widget_class, SsWindow, sync_revealer);
 }
 
 static void
@@ -1706,6 +1766,10 @@ create_editors (SsWindow *self)
   gtk_widget_set_hexpand (self->timeline, TRUE);
   gtk_widget_set_vexpand (self->timeline, TRUE);
   gtk_box_append (self->timeline_bin, self->timeline);
+
+  self->sync_panel = ss_sync_panel_new ();
+  g_signal_connect_swapped (self->sync_panel, "toast", G_CALLBACK (sync_panel_toast), self);
+  gtk_revealer_set_child (self->sync_revealer, self->sync_panel);
 }
 
 static void

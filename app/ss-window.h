@@ -29,6 +29,12 @@ void        ss_window_import_file    (SsWindow *self, GFile *file);
  * jobs popover; a toast tells how it ended. No overwrite question. */
 void        ss_window_export         (SsWindow *self, const char *path, gboolean stems);
 
+/* Check Sync (Ctrl+Shift+Y): shows the sync panel and checks the clip selected
+ * on the timeline, else the one under the playhead. */
+void        ss_window_check_sync     (SsWindow *self);
+/* The SsSyncPanel. */
+GtkWidget  *ss_window_get_sync_panel (SsWindow *self);
+
 SsProject  *ss_window_get_project    (SsWindow *self);
 /* The SsTransport (NULL when the build has no transport). */
 GObject    *ss_window_get_transport  (SsWindow *self);

@@ -1,0 +1,139 @@
+/* test-syncui-model.c: method choice in `soundstage-cli sync`: an installed
+ * sync model is used (and named) by --method auto, a model that cannot be
+ * loaded makes auto fall back to the signal-processing estimate and say why,
+ * and --method model with such a file is a clear error (suite 'gpu': the model
+ * runs on the Vulkan engine, lavapipe in CI). The weights are random: this
+ * checks the plumbing, not the model's accuracy (tools/train and sync-eval
+ * measure that). */
+#define G_LOG_DOMAIN "test-syncui"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "models/synchformer/ss-synchformer.h"
+#include "syncui-clip.h"
+
+static char *tmp_dir;
+static char *cli;
+static char *clip;
+
+static int
+run_cli (const char *model_env, char **out, char **err, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  va_list ap;
+
+  envp = g_environ_setenv (envp, "SOUNDSTAGE_SYNC_MODEL", model_env, TRUE);
+  g_ptr_array_add (argv, cli);
+  va_start (ap, err);
+  for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
+                               out, err, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (status));
+  return WEXITSTATUS (status);
+}
+
+static void
+test_model_used (void)
+{
+  g_autofree char *model = g_build_filename (tmp_dir, "sync-random.safetensors", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsSynchformer) m = ss_synchformer_new_random (ss_synchformer_config_small (), 3, TRUE, &error);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *out = NULL, *err = NULL;
+  JsonObject *o;
+  JsonArray *probs;
+  double sum = 0, best = -1;
+  int argmax = -1;
+
+  g_assert_no_error (error);
+  g_assert_true (ss_synchformer_save (m, model, FALSE, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (run_cli (model, &out, &err, "sync", clip, "--json", NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (o, "method"), ==, "model");
+  g_assert_cmpstr (json_object_get_string_member (o, "model"), ==, model);
+  g_assert_true (json_object_get_null_member (o, "note"));
+  /* the weights have a synchronizability head: it is the model's, not derived */
+  g_assert_cmpstr (json_object_get_string_member (o, "synchronizability_source"), ==, "model");
+  probs = json_object_get_array_member (o, "probabilities");
+  for (guint i = 0; i < json_array_get_length (probs); i++)
+    {
+      double p = json_array_get_double_element (probs, i);
+      sum += p;
+      if (p > best)
+        best = p, argmax = (int) i;
+    }
+  g_assert_cmpfloat (fabs (sum - 1.0), <, 1e-3);
+  g_assert_cmpint (json_object_get_int_member (o, "class"), ==, argmax);
+}
+
+static void
+test_broken_model (void)
+{
+  g_autofree char *model = g_build_filename (tmp_dir, "sync-broken.safetensors", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  JsonObject *o;
+
+  g_assert_true (g_file_set_contents (model, "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}  ", 18, NULL));
+  /* auto: falls back and says why */
+  g_assert_cmpint (run_cli (model, &out, &err, "sync", clip, "--json", NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (o, "method"), ==, "sp");
+  g_assert_nonnull (strstr (json_object_get_string_member (o, "note"), "could not be loaded"));
+  /* model: an error naming the file */
+  g_assert_cmpint (run_cli (model, &out2, &err2, "sync", clip, "--method", "model", NULL), ==, 2);
+  g_test_message ("%s", err2);
+  g_assert_nonnull (strstr (err2, "sync-broken.safetensors"));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  SyncuiClip c;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  tmp_dir = g_dir_make_tmp ("soundstage-syncui-model-XXXXXX", NULL);
+  cli = g_build_filename (SS_BUILD_DIR, "app", "soundstage-cli", NULL);
+  clip = g_build_filename (tmp_dir, "clip.mp4", NULL);
+  g_setenv ("SOUNDSTAGE_PLAIN_PROGRESS", "1", TRUE);
+  syncui_clip_init (&c);
+  c.seconds = 5.0;
+  c.offset = 0.4;
+  g_assert_true (syncui_clip_write (&c, clip, &error));
+  g_assert_no_error (error);
+
+  g_test_add_func ("/syncui/model/used", test_model_used);
+  g_test_add_func ("/syncui/model/broken", test_broken_model);
+  ret = g_test_run ();
+
+  if (ret == 0)
+    {
+      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmp_dir);
+      if (system (cmd) != 0)
+        g_warning ("could not remove %s", tmp_dir);
+    }
+  g_free (tmp_dir);
+  g_free (cli);
+  g_free (clip);
+  return ret;
+}
