@@ -10,7 +10,7 @@ PKGS=(
   libgtk-4-dev libadwaita-1-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
   portaudio19-dev
-  libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-tools
+  libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
   xvfb xauth dbus-x11 at-spi2-core
   desktop-file-utils appstream-util appstream gettext
   python3 python3-numpy
