@@ -50,7 +50,7 @@ static const SsCliCommand commands[] = {
   { "export",       N_("PROJECT -o OUT.mp4"),      N_("Render a project to a video file with the mixed sound"), cmd_export },
   { "export-stems", N_("PROJECT -o DIR"),          N_("Write each audio track of a project as a WAV file into DIR"), cmd_export_stems },
   { "make-demo",    N_("DIR"),                     N_("Generate the demo clip and demo project into DIR"), cmd_make_demo },
-  { "sync",         N_("FILE [--method auto|sp|model] [--json]"), N_("Measure the audio-visual offset of a video (Check Sync)"), ss_cli_sync },
+  { "sync",         N_("FILE [--json]"),            N_("Measure the audio-visual offset of a video (Check Sync)"), ss_cli_sync },
   { "sync-eval",    N_("DIR [--json]"),            N_("Accuracy of each sync method on clips with known offsets"), ss_cli_sync_eval },
 };
 

@@ -347,7 +347,14 @@ show_result (SsSyncPanel *self)
   else
     sync = g_strdup_printf ("%.0f %%", 100.0 * r->syncability);
   gtk_label_set_label (self->syncability_label, sync);
-  gtk_label_set_label (self->method_label, ss_sync_method_display_name (r->method));
+  if (r->model_path != NULL)
+    {
+      g_autofree char *base = g_path_get_basename (r->model_path);
+      g_autofree char *method = g_strdup_printf ("%s (%s)", ss_sync_method_display_name (r->method), base);
+      gtk_label_set_label (self->method_label, method);
+    }
+  else
+    gtk_label_set_label (self->method_label, ss_sync_method_display_name (r->method));
   gtk_label_set_label (self->note_label, r->note ? r->note : "");
   gtk_widget_set_visible (GTK_WIDGET (self->note_label), r->note != NULL);
 

@@ -350,7 +350,8 @@ test_apply_earlier (void)
 static void
 test_cancel_and_errors (void)
 {
-  g_autofree char *project_path = make_project ("cancel", 7, 0.4, NULL);
+  g_autofree char *media = NULL;
+  g_autofree char *project_path = make_project ("cancel", 7, 0.4, &media);
   g_autoptr(GError) error = NULL;
   SsWindow *window = ss_window_new (app);
   SsSyncPanel *panel = SS_SYNC_PANEL (ss_window_get_sync_panel (window));
@@ -385,14 +386,26 @@ test_cancel_and_errors (void)
   g_assert_nonnull (strstr (ss_window_get_last_toast (window), "cancel.mp4"));
   g_assert_cmpuint (ss_project_get_revision (project), ==, revision);
 
-  /* the playhead over nothing and no selection: a toast says what to do */
+  /* the media file vanished after the project was opened: the job fails, a
+   * toast says why, the document stays as it was */
   g_action_group_activate_action (G_ACTION_GROUP (window), "undo", NULL);
+  revision = ss_project_get_revision (project);
+  g_assert_cmpint (g_unlink (media), ==, 0);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "check-sync", NULL);
+  g_assert_nonnull (ss_sync_panel_get_job (panel));
+  g_assert_true (wait_for (panel_idle, panel, 30));
+  g_test_message ("toast: %s", ss_window_get_last_toast (window));
+  g_assert_nonnull (strstr (ss_window_get_last_toast (window), "Could not check sync"));
+  g_assert_nonnull (strstr (ss_window_get_last_toast (window), "cancel.mp4"));
+  g_assert_null (ss_sync_panel_get_result (panel));
+  g_assert_cmpuint (ss_project_get_revision (project), ==, revision);
+
+  /* nothing to check in an empty project */
   {
     g_autoptr(SsProject) empty = ss_project_new ();
     ss_window_set_project (window, empty);
   }
-  g_action_group_activate_action (G_ACTION_GROUP (window), "check-sync", NULL);
-  g_assert_null (ss_sync_panel_get_job (panel));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "check-sync"));
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

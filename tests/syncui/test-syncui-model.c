@@ -49,7 +49,7 @@ test_model_used (void)
 {
   g_autofree char *model = g_build_filename (tmp_dir, "sync-random.safetensors", NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(SsSynchformer) m = ss_synchformer_new_random (ss_synchformer_config_small (), 3, TRUE, &error);
+  g_autoptr(SsSynchformer) m = ss_synchformer_new_random (ss_synchformer_config_tiny (), 3, TRUE, &error);
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *out = NULL, *err = NULL;
   JsonObject *o;
