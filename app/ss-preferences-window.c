@@ -19,6 +19,7 @@ struct _SsPreferencesWindow
   GtkButton      *export_folder_button;
   GtkButton      *export_folder_reset;
   AdwEntryRow    *gpu_row;
+  AdwEntryRow    *sync_model_row;
   GtkFileChooserNative *chooser;
 };
 
@@ -107,6 +108,7 @@ ss_preferences_window_class_init (SsPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SsPreferencesWindow, export_folder_button);
   gtk_widget_class_bind_template_child (widget_class, SsPreferencesWindow, export_folder_reset);
   gtk_widget_class_bind_template_child (widget_class, SsPreferencesWindow, gpu_row);
+  gtk_widget_class_bind_template_child (widget_class, SsPreferencesWindow, sync_model_row);
 }
 
 static void
@@ -129,6 +131,7 @@ ss_preferences_window_new (GSettings *settings)
   g_settings_bind (settings, "audio-latency", self->latency_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "thumbnail-height", self->thumbnail_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (settings, "gpu-device", self->gpu_row, "text", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "sync-model", self->sync_model_row, "text", G_SETTINGS_BIND_DEFAULT);
 
   g_signal_connect_swapped (settings, "changed::export-folder", G_CALLBACK (update_export_folder), self);
   g_signal_connect_swapped (self->export_folder_button, "clicked", G_CALLBACK (choose_folder_clicked), self);
