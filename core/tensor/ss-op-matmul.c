@@ -45,7 +45,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     return FALSE;
   CoopPush p = {
     .M = m, .N = n, .K = k,
-    .flags = (a_col ? 1u : 0u) | (b_col ? 2u : 0u) | ((guint32) bias_mode << 2),
+    .flags = (a_col ? 1u : 0u) | (b_col ? 2u : 0u) | ((guint32) (bias ? bias_mode : 0) << 2),
     .a_off = a->off, .a_bs = a->bs, .a_ld = a_ld,
     .b_off = b->off, .b_bs = b->bs, .b_ld = b_ld,
     .c_off = c->off, .c_bs = c->bs, .c_ld = c->rs,
