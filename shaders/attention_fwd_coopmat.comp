@@ -15,6 +15,7 @@
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
 #include "attention_common.glsl"
 
@@ -94,6 +95,61 @@ void main ()
   if ((p.flags & 2u) != 0u)
     kv_end = min (p.Lk, q0 + 64u);
 
+#ifdef ROT
+  /* ROT variant: two lanes per row (r = lane & 15, half = lane >> 4), each
+   * walking its 32 columns in an order rotated by the row, so the 32 lanes hit
+   * 16 different banks per step; one shuffle per reduction. */
+  uint r = lane & 15u, half_ = lane >> 4;
+  uint i = qrow0 + r;
+  float m = -1.0 / 0.0, l = 0.0;
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
+    SCORES (kb);
+    float x[32];
+    float mx = m;
+    [[unroll]] for (uint c = 0u; c < 32u; c++) {
+      uint cc = half_ * 32u + ((c + r) & 31u);
+      x[c] = score (warp, r, cc, i, kb + cc, b, h);
+      mx = max (mx, x[c]);
+    }
+    mx = max (mx, subgroupShuffleXor (mx, 16u));
+    if (mx != -1.0 / 0.0) {
+      float sum = 0.0;
+      [[unroll]] for (uint c = 0u; c < 32u; c++)
+        sum += x[c] == -1.0 / 0.0 ? 0.0 : exp (x[c] - mx);
+      sum += subgroupShuffleXor (sum, 16u);
+      l = (m == -1.0 / 0.0 ? 0.0 : l * exp (m - mx)) + sum;
+      m = mx;
+    }
+    subgroupBarrier ();
+  }
+  float inv_l = l > 0.0 ? 1.0 / l : 0.0;
+
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[NF];
+  [[unroll]] for (uint j = 0u; j < NF; j++)
+    acc[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
+    SCORES (kb);
+    [[unroll]] for (uint c = 0u; c < 32u; c++) {
+      uint cc = half_ * 32u + ((c + r) & 31u);
+      float x = score (warp, r, cc, i, kb + cc, b, h);
+      float pr = (x == -1.0 / 0.0 || m == -1.0 / 0.0) ? 0.0 : exp (x - m) * inv_l;
+      Ps[warp][r * BK + cc] = float16_t (pr);
+    }
+    subgroupMemoryBarrierShared ();
+    subgroupBarrier ();
+    LOAD_BLOCK (v4, vbase, kb);
+    [[unroll]] for (uint kk = 0u; kk < 4u; kk++) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fp;
+      coopMatLoadNV (fp, Ps[warp], kk * 16u, BK, false);
+      [[unroll]] for (uint j = 0u; j < NF; j++) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fv;
+        coopMatLoadNV (fv, KV, (kk * 16u) * S4 + j * 2u, S4, false);
+        acc[j] = coopMatMulAddNV (fp, fv, acc[j]);
+      }
+    }
+    subgroupBarrier ();
+  }
+#else
   /* pass 1: row max and sum. Lane = column (two halves of 32): conflict-free
    * shared reads, coalesced mask reads; every lane keeps all 16 row stats. */
   float m[16], l[16];
@@ -149,11 +205,17 @@ void main ()
     }
     subgroupBarrier ();
   }
+#endif
   [[unroll]] for (uint j = 0u; j < NF; j++) {
     fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> hres = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (acc[j]);
     coopMatStoreNV (hres, o, p.o_off + (bh * p.Lq + qrow0) * HD + j * 16u, HD, false);
   }
-  [[unroll]] for (uint r = 0u; r < 16u; r++)
-    if (lane == r)
-      lse[p.l_off + bh * p.Lq + qrow0 + r] = l[r] > 0.0 ? m[r] + log (l[r]) : -1.0 / 0.0;
+#ifdef ROT
+  if (half_ == 0u)
+    lse[p.l_off + bh * p.Lq + i] = l > 0.0 ? m + log (l) : -1.0 / 0.0;
+#else
+  [[unroll]] for (uint rr = 0u; rr < 16u; rr++)
+    if (lane == rr)
+      lse[p.l_off + bh * p.Lq + qrow0 + rr] = l[rr] > 0.0 ? m[rr] + log (l[rr]) : -1.0 / 0.0;
+#endif
 }

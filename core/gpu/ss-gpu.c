@@ -89,7 +89,9 @@ struct _SsGpuDevice {
   VkFence          fence;
   gboolean         recording;
   guint            n_recorded;
-  GPtrArray       *held;         /* SsGpuBuffer refs, released after completion */
+  GPtrArray       *held;         /* only with hold_buffers: refs released after completion */
+  gboolean         hold_buffers;
+  GPtrArray       *pending_free; /* Block* emptied while work was recorded: freed after it */
   GArray          *written;      /* Touch since last barrier */
   GArray          *read;         /* Touch since last barrier */
   Staging          staging;
@@ -472,6 +474,8 @@ device_new (GError **error)
   dev->blocks = g_ptr_array_new ();
   dev->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   dev->held = g_ptr_array_new ();
+  dev->pending_free = g_ptr_array_new ();
+  dev->hold_buffers = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOLD_BUFFERS"), "1") == 0;
   dev->written = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->read = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->qlabels = g_ptr_array_new_with_free_func (g_free);
@@ -681,6 +685,9 @@ device_free (SsGpuDevice *dev)
       for (guint i = 0; i < dev->held->len; i++)
         ss_gpu_buffer_unref (dev->held->pdata[i]);
       g_ptr_array_set_size (dev->held, 0);
+      for (guint i = 0; i < dev->pending_free->len; i++)
+        block_free (dev, dev->pending_free->pdata[i]);
+      g_ptr_array_set_size (dev->pending_free, 0);
       GHashTableIter it;
       gpointer k, v;
       g_hash_table_iter_init (&it, dev->pipelines);
@@ -718,6 +725,7 @@ device_free (SsGpuDevice *dev)
   g_hash_table_unref (dev->pipelines);
   g_ptr_array_unref (dev->blocks);
   g_ptr_array_unref (dev->held);
+  g_ptr_array_unref (dev->pending_free);
   g_array_unref (dev->written);
   g_array_unref (dev->read);
   g_ptr_array_unref (dev->qlabels);
@@ -1041,9 +1049,14 @@ ss_gpu_buffer_unref (SsGpuBuffer *buf)
         dev->cached += b->size;
       else
         {
-          dev->reserved -= b->size;
           g_ptr_array_remove (dev->blocks, b);
-          block_free (dev, b);
+          if (dev->recording)
+            g_ptr_array_add (dev->pending_free, b);   /* recorded work may use it */
+          else
+            {
+              dev->reserved -= b->size;
+              block_free (dev, b);
+            }
         }
     }
   g_rec_mutex_unlock (&dev->lock);
@@ -1143,6 +1156,13 @@ ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
       for (guint i = 0; i < dev->held->len; i++)
         ss_gpu_buffer_unref (dev->held->pdata[i]);
       g_ptr_array_set_size (dev->held, 0);
+      for (guint i = 0; i < dev->pending_free->len; i++)
+        {
+          Block *b = dev->pending_free->pdata[i];
+          dev->reserved -= b->size;
+          block_free (dev, b);
+        }
+      g_ptr_array_set_size (dev->pending_free, 0);
       g_array_set_size (dev->written, 0);
       g_array_set_size (dev->read, 0);
       dev->staging.used = 0;
@@ -1224,10 +1244,18 @@ track (SsGpuDevice *dev, const Touch *t, const SsGpuAccess *acc, guint n)
     }
 }
 
+/* Recorded commands do not keep their buffers alive: a sub-allocation freed
+ * while the batch is still recorded can be handed out again at once, because
+ * the barrier tracking works on byte ranges of the block's VkBuffer (a new
+ * tensor at a reused range is ordered after the earlier readers and writers).
+ * Only whole blocks must outlive the batch: see pending_free. */
 static void
 hold (SsGpuDevice *dev, SsGpuBuffer *buf)
 {
-  g_ptr_array_add (dev->held, ss_gpu_buffer_ref (buf));
+  /* SOUNDSTAGE_HOLD_BUFFERS=1: keep every buffer of the batch alive until it
+   * completes (no reuse within a batch; for debugging suspected hazards) */
+  if (dev->hold_buffers)
+    g_ptr_array_add (dev->held, ss_gpu_buffer_ref (buf));
 }
 
 static gboolean

@@ -321,3 +321,65 @@ ss_tensor_backward (SsTensor *loss, SsTensor *grad_output, GError **error)
   g_ptr_array_unref (order);
   return ok;
 }
+
+/* ------------------------------------------------------ checkpointing */
+
+typedef struct {
+  SsCheckpointFunc fn;
+  gpointer user_data;
+} CheckpointData;
+
+static gboolean
+checkpoint_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **error)
+{
+  CheckpointData *cd = node->data;
+  guint n = node->n_inputs;
+  g_autofree SsTensor **det = g_new0 (SsTensor *, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    if (node->inputs[i])
+      {
+        det[i] = ss_tensor_detach (node->inputs[i]);
+        det[i]->requires_grad = node->inputs[i]->requires_grad;
+      }
+  /* recompute with grad mode on (backward runs with it off) */
+  int saved_depth = no_grad_depth;
+  no_grad_depth = 0;
+  SsTensor *out = cd->fn (det, n, cd->user_data, error);
+  gboolean ok = out != NULL;
+  if (ok && !out->requires_grad)
+    ok = TRUE;   /* nothing inside depends on a tensor that requires grad */
+  else if (ok)
+    ok = ss_tensor_backward (out, g, error);
+  no_grad_depth = saved_depth;
+  g_clear_pointer (&out, ss_tensor_unref);
+  for (guint i = 0; i < n; i++)
+    {
+      if (ok && det[i] && det[i]->grad)
+        gi[i] = g_steal_pointer (&det[i]->grad);
+      g_clear_pointer (&det[i], ss_tensor_unref);
+    }
+  return ok;
+}
+
+SsTensor *
+ss_autograd_checkpoint (SsCheckpointFunc fn, guint n_inputs, SsTensor *const *inputs,
+                        gpointer user_data, GError **error)
+{
+  g_return_val_if_fail (fn != NULL, NULL);
+  gboolean record = ss_autograd_is_enabled ();
+  SsTensor *out;
+  {
+    SS_NO_GRAD_SCOPE;
+    out = fn (inputs, n_inputs, user_data, error);
+  }
+  if (!out || !record)
+    return out;
+  /* the node records inputs; weights used inside fn are found again on recompute */
+  SsAutogradNode *node = ss_autograd_node_new ("checkpoint", checkpoint_backward, n_inputs, inputs);
+  CheckpointData *cd = g_new (CheckpointData, 1);
+  cd->fn = fn;
+  cd->user_data = user_data;
+  ss_autograd_node_set_data (node, cd, g_free);
+  ss_autograd_attach (out, node);
+  return out;
+}

@@ -71,6 +71,17 @@ const char *ss_autograd_node_name (SsAutogradNode *node);
 void      ss_autograd_attach (SsTensor *out, SsAutogradNode *node);
 void      ss_autograd_node_free (SsAutogradNode *node);
 
+/* Activation checkpointing: runs fn (inputs) without recording its inner
+ * graph (so its intermediate tensors are freed at once) and records one node;
+ * backward runs fn again with grad mode on and backpropagates through that
+ * recomputation. Tensors fn uses besides its inputs (weights reached through
+ * user_data) get their gradients accumulated as usual. fn must be
+ * deterministic and must not keep references to its inputs. */
+typedef SsTensor *(*SsCheckpointFunc) (SsTensor *const *inputs, guint n_inputs,
+                                       gpointer user_data, GError **error);
+SsTensor *ss_autograd_checkpoint (SsCheckpointFunc fn, guint n_inputs, SsTensor *const *inputs,
+                                  gpointer user_data, GError **error);
+
 /* grad_output NULL means ones (loss must then have one element). */
 gboolean ss_tensor_backward (SsTensor *loss, SsTensor *grad_output, GError **error);
 /* drops t->grad */

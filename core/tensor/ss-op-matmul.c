@@ -45,7 +45,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     return FALSE;
   CoopPush p = {
     .M = m, .N = n, .K = k,
-    .flags = (a_col ? 1u : 0u) | (b_col ? 2u : 0u) | ((guint32) bias_mode << 2),
+    .flags = (a_col ? 1u : 0u) | (b_col ? 2u : 0u) | ((guint32) (bias ? bias_mode : 0) << 2),
     .a_off = a->off, .a_bs = a->bs, .a_ld = a_ld,
     .b_off = b->off, .b_bs = b->bs, .b_ld = b_ld,
     .c_off = c->off, .c_bs = c->bs, .c_ld = c->rs,
@@ -83,10 +83,34 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   return TRUE;
 }
 
+static gboolean gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+                          int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+                          SsTensor *bias, SsGemmBias bias_mode, GError **error);
+
 gboolean
 ss_gemm (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
          int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
          SsTensor *bias, SsGemmBias bias_mode, GError **error)
+{
+  /* the batch is the grid's z dimension: split it within the device limit */
+  const int max_z = 65535;
+  for (int b0 = 0; b0 < batch; b0 += max_z)
+    {
+      int nb = MIN (max_z, batch - b0);
+      SsGemmOperand A = *a, B = *b, C = *c;
+      A.off += (gint64) b0 * a->bs;
+      B.off += (gint64) b0 * b->bs;
+      C.off += (gint64) b0 * c->bs;
+      if (!gemm_one (&A, &B, &C, nb, m, n, k, alpha, beta, bias, bias_mode, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+          int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+          SsTensor *bias, SsGemmBias bias_mode, GError **error)
 {
   g_return_val_if_fail (a->t->dtype == b->t->dtype && b->t->dtype == c->t->dtype, FALSE);
   g_return_val_if_fail (c->cs == 1, FALSE);

@@ -197,7 +197,21 @@ void main ()
     uint base = g * p.block_len;
     float mu = stats[2 * g], rstd = stats[2 * g + 1];
     float sg = 0.0, sgx = 0.0;
-    for (uint i = lid; i < p.block_len; i += OPS_WG) {
+    const uint W = OPS_WG, L = p.block_len;
+    uint i = lid;
+    for (; i + 3u * W < L; i += 4u * W) {
+      float gy[4], xv[4];
+      for (uint k = 0; k < 4u; k++) {
+        gy[k] = SS_LOAD (dy[p.dy_off + base + i + k * W]);
+        xv[k] = SS_LOAD (x[p.x_off + base + i + k * W]);
+      }
+      for (uint k = 0; k < 4u; k++) {
+        float gg = gy[k] * wv (chan (g, i + k * W));
+        sg += gg;
+        sgx += gg * (xv[k] - mu) * rstd;
+      }
+    }
+    for (; i < L; i += W) {
       float gg = SS_LOAD (dy[p.dy_off + base + i]) * wv (chan (g, i));
       float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
       sg += gg;

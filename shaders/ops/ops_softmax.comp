@@ -68,10 +68,23 @@ void main ()
       y[p.y_off + base + i * stride] = SS_STORE (LOG != 0 ? v - l : exp (v - mx) * inv);
     }
   } else {
+    uint xb = p.x_off + base, gb = p.dy_off + base;
     float s = 0.0;
-    for (uint i = start; i < p.n; i += step) {
-      float g = SS_LOAD (dy[p.dy_off + base + i * stride]);
-      s += LOG != 0 ? g : g * SS_LOAD (x[p.x_off + base + i * stride]);
+    uint i = start;
+    for (; i + 3u * step < p.n; i += 4u * step) {
+      float g0 = SS_LOAD (dy[gb + i * stride]), g1 = SS_LOAD (dy[gb + (i + step) * stride]);
+      float g2 = SS_LOAD (dy[gb + (i + 2u * step) * stride]), g3 = SS_LOAD (dy[gb + (i + 3u * step) * stride]);
+      if (LOG != 0) {
+        s += (g0 + g1) + (g2 + g3);
+      } else {
+        float y0 = SS_LOAD (x[xb + i * stride]), y1 = SS_LOAD (x[xb + (i + step) * stride]);
+        float y2 = SS_LOAD (x[xb + (i + 2u * step) * stride]), y3 = SS_LOAD (x[xb + (i + 3u * step) * stride]);
+        s += (g0 * y0 + g1 * y1) + (g2 * y2 + g3 * y3);
+      }
+    }
+    for (; i < p.n; i += step) {
+      float g = SS_LOAD (dy[gb + i * stride]);
+      s += LOG != 0 ? g : g * SS_LOAD (x[xb + i * stride]);
     }
     if (row)
       s = ops_wg_sum (s);

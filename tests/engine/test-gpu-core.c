@@ -219,6 +219,81 @@ test_autograd_views (void)
   }
 }
 
+typedef struct {
+  SsTensor *w1, *w2;
+} Block2;
+
+static SsTensor *
+block_fn (SsTensor *const *in, guint n, gpointer user_data, GError **error)
+{
+  Block2 *b = user_data;
+  g_autoptr (SsTensor) h = ss_op_linear (in[0], b->w1, NULL, error);
+  g_autoptr (SsTensor) ht = h ? ss_tensor_transpose (h, 0, 1, error) : NULL;   /* a view inside */
+  g_autoptr (SsTensor) hc = ht ? ss_tensor_contiguous (ht, error) : NULL;
+  g_autoptr (SsTensor) hb = hc ? ss_tensor_transpose (hc, 0, 1, error) : NULL;
+  return hb ? ss_op_linear (hb, b->w2, NULL, error) : NULL;
+}
+
+static void
+run_block (gboolean checkpoint, float *gx, float *gw1, float *gw2, float *y)
+{
+  g_autoptr (GError) error = NULL;
+  float xv[4 * 6], w1v[5 * 6], w2v[3 * 5], wv[4 * 3];
+  for (int i = 0; i < 24; i++)
+    xv[i] = sinf (i * 0.7f);
+  for (int i = 0; i < 30; i++)
+    w1v[i] = cosf (i * 0.3f) * 0.5f;
+  for (int i = 0; i < 15; i++)
+    w2v[i] = sinf (i * 1.1f + 0.2f) * 0.5f;
+  for (int i = 0; i < 12; i++)
+    wv[i] = (i % 5) - 2.0f;
+  g_autoptr (SsTensor) x = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (4, 6), xv, &error);
+  Block2 b = {
+    ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (5, 6), w1v, &error),
+    ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (3, 5), w2v, &error),
+  };
+  g_assert_no_error (error);
+  ss_tensor_set_requires_grad (x, TRUE);
+  ss_tensor_set_requires_grad (b.w1, TRUE);
+  ss_tensor_set_requires_grad (b.w2, TRUE);
+  g_autoptr (SsTensor) out = checkpoint ? ss_autograd_checkpoint (block_fn, 1, &x, &b, &error)
+                                        : block_fn (&x, 1, &b, &error);
+  g_assert_no_error (error);
+  if (checkpoint)
+    {
+      /* one node, no inner graph kept */
+      g_assert_nonnull (out->node);
+      g_assert_cmpstr (ss_autograd_node_name (out->node), ==, "checkpoint");
+      g_assert_null (ss_autograd_node_input (out->node, 0)->node);
+    }
+  g_autoptr (SsTensor) gw = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (4, 3), wv, &error);
+  g_assert_true (ss_tensor_to_floats (out, y, &error));
+  g_assert_true (ss_tensor_backward (out, gw, &error));
+  g_assert_no_error (error);
+  g_assert_true (ss_tensor_to_floats (x->grad, gx, &error));
+  g_assert_true (ss_tensor_to_floats (b.w1->grad, gw1, &error));
+  g_assert_true (ss_tensor_to_floats (b.w2->grad, gw2, &error));
+  ss_tensor_unref (b.w1);
+  ss_tensor_unref (b.w2);
+}
+
+static void
+test_checkpoint (void)
+{
+  float gx[2][24], gw1[2][30], gw2[2][15], y[2][12];
+  run_block (FALSE, gx[0], gw1[0], gw2[0], y[0]);
+  run_block (TRUE, gx[1], gw1[1], gw2[1], y[1]);
+  /* the same kernels in the same order: identical results */
+  g_assert_cmpmem (y[0], sizeof y[0], y[1], sizeof y[1]);
+  g_assert_cmpmem (gx[0], sizeof gx[0], gx[1], sizeof gx[1]);
+  g_assert_cmpmem (gw1[0], sizeof gw1[0], gw1[1], sizeof gw1[1]);
+  g_assert_cmpmem (gw2[0], sizeof gw2[0], gw2[1], sizeof gw2[1]);
+  float nz = 0;
+  for (int i = 0; i < 30; i++)
+    nz += fabsf (gw1[1][i]);
+  g_assert_cmpfloat (nz, >, 0.1f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -229,6 +304,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gpu/dtype-roundtrip", test_dtype_roundtrip);
   g_test_add_func ("/gpu/views", test_views);
   g_test_add_func ("/gpu/autograd-views", test_autograd_views);
+  g_test_add_func ("/gpu/checkpoint", test_checkpoint);
   int r = g_test_run ();
   ss_gpu_device_shutdown ();
   return r;

@@ -131,11 +131,20 @@ test_matmul (void)
 static void
 test_linear (void)
 {
-  for (int trial = 0; trial < 6; trial++)
+  for (int trial = 0; trial < 8; trial++)
     {
       SsDType dt = trial % 3;
-      gboolean has_bias = trial < 3;
+      gboolean has_bias = trial < 3 || trial == 6;
       int rows = ss_rng_int (&rng, 1, 100), in = ss_rng_int (&rng, 1, 80), out = ss_rng_int (&rng, 1, 80);
+      if (trial >= 6)
+        {
+          /* fp16 sizes that take the cooperative-matrix GEMM (bias epilogue,
+           * transposed operands in backward) on GPUs that have it */
+          dt = SS_DTYPE_F16;
+          rows = 96;
+          in = 64;
+          out = 72;
+        }
       g_test_message ("linear %s rows %d in %d out %d bias %d", ss_dtype_name (dt), rows, in, out, has_bias);
       g_autofree double *x = rand_array (rows * in, -1, 1);
       g_autofree double *w = rand_array (out * in, -1, 1);

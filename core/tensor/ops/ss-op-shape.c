@@ -97,6 +97,38 @@ ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error)
   return g_steal_pointer (&y);
 }
 
+SsTensor *
+ss_op_slice_step (SsTensor *x, int dim, gint64 start, gint64 end, gint64 step, GError **error)
+{
+  g_return_val_if_fail (x != NULL, NULL);
+  int d = ss_ops_dim ("slice", x, dim, error);
+  if (d < 0)
+    return NULL;
+  if (step < 1)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "slice: step %" G_GINT64_FORMAT
+                   " is not positive", step);
+      return NULL;
+    }
+  gint64 len = x->shape[d];
+  if (start < 0)
+    start += len;
+  if (end < 0)
+    end += len;
+  start = CLAMP (start, 0, len);
+  end = CLAMP (end, start, len);
+  if (step == 1)
+    {
+      g_autoptr (SsTensor) v = ss_tensor_slice (x, d, start, end, error);
+      return v ? ss_tensor_contiguous (v, error) : NULL;
+    }
+  gint64 m = (end - start + step - 1) / step;
+  g_autofree gint32 *idx = g_new (gint32, MAX (m, 1));
+  for (gint64 i = 0; i < m; i++)
+    idx[i] = start + i * step;
+  return ss_op_index_select (x, d, idx, m, error);
+}
+
 /* ---------------------------------------------------------------- gather */
 
 typedef struct {

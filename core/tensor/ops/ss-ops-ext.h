@@ -90,6 +90,10 @@ SsTensor *ss_op_l2_normalize (SsTensor *x, float eps, GError **error);
 
 /* ---- shapes (slice, permute, transpose: views in ss-tensor.h) ---- */
 SsTensor *ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error);
+/* x[..., start:end:step, ...] along dim (step >= 1; a copy, unlike
+ * ss_tensor_slice); start/end as in Python, clamped */
+SsTensor *ss_op_slice_step (SsTensor *x, int dim, gint64 start, gint64 end, gint64 step,
+                            GError **error);
 
 /* ---- gather ----
  * index_select: y = x with dim `dim` replaced by the n entries idx[i].

@@ -487,6 +487,42 @@ test_slice_permute (gconstpointer data)
   ss_optest_clear (&t);
 }
 
+typedef struct {
+  gint64 start, end, step;
+} SliceStepCtx;
+
+static SsTensor *
+slice_step_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  SliceStepCtx *c = ctx;
+  return ss_op_slice_step (in[0], 1, c->start, c->end, c->step, error);
+}
+
+static void
+test_slice_step (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const SliceStepCtx cases[] = { { 1, 10, 3 }, { -7, -1, 2 }, { 0, 100, 1 }, { 4, 5, 4 } };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    {
+      SliceStepCtx c = cases[k];
+      int n = 11, start = c.start < 0 ? c.start + n : c.start, end = c.end < 0 ? c.end + n : c.end;
+      end = MIN (end, n);
+      int len = (end - start + c.step - 1) / c.step;
+      g_autofree char *name = g_strdup_printf ("slice_step case %u", k);
+      SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = slice_step_fwd, .ctx = &c,
+                     .grad = { TRUE }, .fd_checks = 3 };
+      set_shape (&t, 0, 3, (gint64[]) { 2, n, 3 });
+      t.x[0] = rnd (66, -1, 1);
+      ss_optest_prepare (&t, (size_t) 2 * len * 3, &rng);
+      ss_ref_slice (t.x[0], t.ref_y, 2, n, 3, start, len, c.step);
+      ss_ref_slice_backward (t.w, t.ref_dx[0], 2, n, 3, start, len, c.step);
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
 /* ================================================================ gather */
 
 typedef struct {
@@ -1128,7 +1164,7 @@ main (int argc, char **argv)
     { "unary", test_unary }, { "binary", test_binary }, { "reduce", test_reduce },
     { "softmax", test_softmax }, { "norms", test_norms }, { "l2-normalize", test_l2_normalize },
     { "concat", test_concat },
-    { "slice-permute", test_slice_permute }, { "gather", test_gather }, { "rope", test_rope },
+    { "slice-permute", test_slice_permute }, { "slice-step", test_slice_step }, { "gather", test_gather }, { "rope", test_rope },
     { "interpolate", test_interp }, { "losses", test_losses },
     { "random-shapes", test_random_shapes }, { "views", test_views },
   };
