@@ -136,6 +136,20 @@ test_shapes (void)
       g_assert_cmpfloat_with_epsilon (lg2[21 + i], lg[i], 1e-4);
     }
 
+  /* inference runs the video network a few segments at a time when activations
+   * are large (reference config on lavapipe): same result */
+  {
+    SS_NO_GRAD_SCOPE;
+    g_setenv ("SOUNDSTAGE_SYNCHFORMER_CHUNK_BYTES", "20000", TRUE);   /* 1 segment per chunk */
+    g_autoptr (SsTensor) lc = ss_synchformer_forward (m, v2, s2, 2, NULL, &error);
+    g_unsetenv ("SOUNDSTAGE_SYNCHFORMER_CHUNK_BYTES");
+    g_assert_no_error (error);
+    float lgc[42];
+    g_assert_true (ss_tensor_to_floats (lc, lgc, &error));
+    for (int i = 0; i < 42; i++)
+      g_assert_cmpfloat_with_epsilon (lgc[i], lg2[i], 1e-5);
+  }
+
   /* wrong input sizes are an error, not a crash */
   g_autoptr (SsTensor) bad = ss_synchformer_forward (m, video, spec, 2, NULL, &error);
   g_assert_null (bad);
