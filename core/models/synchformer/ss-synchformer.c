@@ -879,8 +879,9 @@ ss_synchformer_sync_sequence (SsSynchformer *m, SsTensor *vfeat, SsTensor *afeat
 }
 
 /* Without autograd the video network runs a few segments at a time, so that the
- * largest activation stays under 64 MiB (lavapipe binds at most 128 MiB, and its
- * heap is 2 GiB); with autograd it runs on everything at once. */
+ * largest activation stays under half of what one binding may cover and 1/32 of
+ * the heap (lavapipe: 64 MiB; an H100 runs all 14 segments at once); with
+ * autograd it runs on everything at once. */
 static SsTensor *
 video_features_chunked (SsSynchformer *m, SsTensor *video, GError **error)
 {
@@ -889,7 +890,8 @@ video_features_chunked (SsSynchformer *m, SsTensor *video, GError **error)
   gint64 tokens = 1 + (gint64) ss_synchformer_video_time_tokens (c) * ss_synchformer_video_grid (c)
                         * ss_synchformer_video_grid (c);
   gint64 per_segment = tokens * MAX (c->v_mlp, 3 * c->v_dim) * (gint64) ss_dtype_size (m->dtype);
-  gint64 budget = 64 << 20;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (video->device);
+  gint64 budget = (gint64) MIN (caps->max_storage_buffer_range / 2, caps->heap_size / 32);
   const char *env = g_getenv ("SOUNDSTAGE_SYNCHFORMER_CHUNK_BYTES");   /* tests */
   if (env && g_ascii_strtoll (env, NULL, 10) > 0)
     budget = g_ascii_strtoll (env, NULL, 10);
