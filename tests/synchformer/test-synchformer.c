@@ -19,6 +19,8 @@
 #include "dsp/ss-mel.h"
 #include "tensor/ss-ops.h"
 #include "tensor/ss-safetensors.h"
+#include "media/ss-media.h"
+#include "models/ss-corpus.h"
 #include "models/synchformer/ss-synchformer.h"
 
 static const SsSynchformerConfig *
@@ -133,6 +135,20 @@ test_shapes (void)
       g_assert_cmpfloat_with_epsilon (lg2[i], lg[i], 1e-4);
       g_assert_cmpfloat_with_epsilon (lg2[21 + i], lg[i], 1e-4);
     }
+
+  /* inference runs the video network a few segments at a time when activations
+   * are large (reference config on lavapipe): same result */
+  {
+    SS_NO_GRAD_SCOPE;
+    g_setenv ("SOUNDSTAGE_SYNCHFORMER_CHUNK_BYTES", "20000", TRUE);   /* 1 segment per chunk */
+    g_autoptr (SsTensor) lc = ss_synchformer_forward (m, v2, s2, 2, NULL, &error);
+    g_unsetenv ("SOUNDSTAGE_SYNCHFORMER_CHUNK_BYTES");
+    g_assert_no_error (error);
+    float lgc[42];
+    g_assert_true (ss_tensor_to_floats (lc, lgc, &error));
+    for (int i = 0; i < 42; i++)
+      g_assert_cmpfloat_with_epsilon (lgc[i], lg2[i], 1e-5);
+  }
 
   /* wrong input sizes are an error, not a crash */
   g_autoptr (SsTensor) bad = ss_synchformer_forward (m, video, spec, 2, NULL, &error);
@@ -548,6 +564,74 @@ test_analyse (void)
   g_assert_cmpint (p2.calls, ==, 1);
 }
 
+/* a media file (H.264 + FLAC in Matroska) gives the windows and probabilities of
+ * the same clip analysed in memory */
+static void
+test_analyse_file (void)
+{
+  const SsSynchformerConfig *c = tiny ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SsSynchformer) m = ss_synchformer_new_random (c, 5, TRUE, &error);
+  g_assert_no_error (error);
+  SsCorpusParams p;
+  ss_corpus_params_init (&p, SS_CORPUS_EASY);
+  p.seed = 3;
+  p.duration = 1.2;
+  p.width = 48;
+  p.height = 40;
+  p.n_events = 2;
+  g_autoptr (SsCorpusClip) clip = ss_corpus_generate (&p, &error);
+  g_assert_no_error (error);
+  g_autofree char *dir = g_dir_make_tmp ("ss-synchformer-file-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "clip.mkv", NULL);
+  SsEncoderOptions eo = { .crf = 12 };
+  g_autoptr (SsEncoder) enc = ss_encoder_new_full (path, p.width, p.height, p.fps, 1, p.sample_rate, 1, &eo, &error);
+  g_assert_no_error (error);
+  SsFrame *frame = ss_frame_new (p.width, p.height);
+  gsize spf = (gsize) p.sample_rate / p.fps;
+  for (int f = 0; f < clip->n_frames; f++)
+    {
+      for (int y = 0; y < p.height; y++)
+        memcpy (frame->data + (gsize) y * frame->stride, ss_corpus_clip_frame (clip, f) + (gsize) y * p.width * 4,
+                (gsize) p.width * 4);
+      frame->index = f;
+      frame->pts = (SsTime) f * SS_TIME_SECOND / p.fps;
+      g_assert_true (ss_encoder_write_video (enc, frame, &error));
+      g_assert_true (ss_encoder_write_audio (enc, clip->audio + f * spf, spf, &error));
+    }
+  ss_frame_unref (frame);
+  g_assert_true (ss_encoder_finish (enc, &error));
+  g_assert_no_error (error);
+
+  SsSynchformerOptions opt;
+  ss_synchformer_options_init (&opt);
+  opt.hop = 0.4;
+  g_autoptr (SsSynchformerResult) rf = ss_synchformer_analyse_file (m, path, &opt, NULL, &error);
+  g_assert_no_error (error);
+  g_autofree const guint8 **fr = g_new (const guint8 *, clip->n_frames);
+  for (int f = 0; f < clip->n_frames; f++)
+    fr[f] = ss_corpus_clip_frame (clip, f);
+  g_autoptr (SsSynchformerResult) rm = ss_synchformer_analyse (m, fr, clip->n_frames, p.width, p.height, p.width * 4,
+                                                               p.fps, clip->audio, clip->n_samples, &opt, "clip",
+                                                               NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rf->n_windows, ==, rm->n_windows);
+  for (int w = 0; w < rm->n_windows; w++)
+    {
+      g_assert_cmpfloat_with_epsilon (rf->window_start[w], rm->window_start[w], 1e-9);
+      for (int i = 0; i < SS_SYNC_N_CLASSES; i++)   /* H.264 at CRF 12 changes pixels a little */
+        g_assert_cmpfloat_with_epsilon (rf->windows[w].probs[i], rm->windows[w].probs[i], 0.02);
+    }
+  g_remove (path);
+
+  /* a missing file is an error naming it */
+  g_autoptr (SsSynchformerResult) rx = ss_synchformer_analyse_file (m, path, &opt, NULL, &error);
+  g_assert_null (rx);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "clip.mkv"));
+  g_rmdir (dir);
+}
+
 /* gradients reach every parameter (training) */
 static void
 test_backward (void)
@@ -607,6 +691,7 @@ main (int argc, char **argv)
   g_test_add_func ("/synchformer/parity", test_parity);
   g_test_add_func ("/synchformer/load-errors", test_load_errors);
   g_test_add_func ("/synchformer/analyse", test_analyse);
+  g_test_add_func ("/synchformer/analyse-file", test_analyse_file);
   g_test_add_func ("/synchformer/backward", test_backward);
   return g_test_run ();
 }

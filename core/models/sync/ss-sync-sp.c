@@ -182,6 +182,19 @@ shifted_mad (const Gray *prev, const Gray *cur, double dx, double dy, int border
 {
   double s = 0;
   int n = 0;
+  int ix = (int) dx, iy = (int) dy;
+  if (ix == dx && iy == dy)
+    {
+      /* whole pixels: the same values as the bilinear path, without interpolating */
+      for (int y = border; y < cur->h - border; y += 2)
+        {
+          const float *c = cur->px + y * cur->w, *p = prev->px + (y + iy) * prev->w + ix;
+          for (int x = border; x < cur->w - border; x += 2)
+            s += fabsf (c[x] - p[x]);
+          n += (cur->w - 2 * border + 1) / 2;
+        }
+      return n ? s / n : 0;
+    }
   for (int y = border; y < cur->h - border; y += 2)
     for (int x = border; x < cur->w - border; x += 2)
       {

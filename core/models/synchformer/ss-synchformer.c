@@ -878,6 +878,41 @@ ss_synchformer_sync_sequence (SsSynchformer *m, SsTensor *vfeat, SsTensor *afeat
   return norm (m, xl, "transformer.ln_f", c->s_ln_eps, error);
 }
 
+/* Without autograd the video network runs a few segments at a time, so that the
+ * largest activation stays under half of what one binding may cover and 1/32 of
+ * the heap (lavapipe: 64 MiB; an H100 runs all 14 segments at once); with
+ * autograd it runs on everything at once. */
+static SsTensor *
+video_features_chunked (SsSynchformer *m, SsTensor *video, GError **error)
+{
+  const SsSynchformerConfig *c = m->config;
+  gint64 N = video->shape[0];
+  gint64 tokens = 1 + (gint64) ss_synchformer_video_time_tokens (c) * ss_synchformer_video_grid (c)
+                        * ss_synchformer_video_grid (c);
+  gint64 per_segment = tokens * MAX (c->v_mlp, 3 * c->v_dim) * (gint64) ss_dtype_size (m->dtype);
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (video->device);
+  gint64 budget = (gint64) MIN (caps->max_storage_buffer_range / 2, caps->heap_size / 32);
+  const char *env = g_getenv ("SOUNDSTAGE_SYNCHFORMER_CHUNK_BYTES");   /* tests */
+  if (env && g_ascii_strtoll (env, NULL, 10) > 0)
+    budget = g_ascii_strtoll (env, NULL, 10);
+  gint64 chunk = MAX (1, budget / per_segment);
+  if (ss_autograd_is_enabled () || chunk >= N)
+    return ss_synchformer_video_features (m, video, error);
+  gint64 n_chunks = (N + chunk - 1) / chunk;
+  g_autofree SsTensor **parts = g_new0 (SsTensor *, n_chunks);
+  gboolean ok = TRUE;
+  for (gint64 i = 0; i < n_chunks && ok; i++)
+    {
+      g_autoptr (SsTensor) v = ss_tensor_slice (video, 0, i * chunk, MIN (N, (i + 1) * chunk), error);
+      parts[i] = v ? ss_synchformer_video_features (m, v, error) : NULL;
+      ok = parts[i] != NULL;
+    }
+  SsTensor *out = ok ? ss_op_concat ((guint) n_chunks, parts, 0, error) : NULL;
+  for (gint64 i = 0; i < n_chunks; i++)
+    g_clear_pointer (&parts[i], ss_tensor_unref);
+  return out;
+}
+
 SsTensor *
 ss_synchformer_forward (SsSynchformer *m, SsTensor *video, SsTensor *spec, int batch,
                         SsTensor **sync_logits, GError **error)
@@ -913,7 +948,7 @@ ss_synchformer_forward (SsSynchformer *m, SsTensor *video, SsTensor *spec, int b
                    c->name, dv, ds, batch, c->n_segments);
       return NULL;
     }
-  g_autoptr (SsTensor) vf = ss_synchformer_video_features (m, v5, error);
+  g_autoptr (SsTensor) vf = video_features_chunked (m, v5, error);
   TRY (vf);
   g_autoptr (SsTensor) af = ss_synchformer_audio_features (m, s3, error);
   TRY (af);
