@@ -19,9 +19,16 @@ void     ss_mixer_free        (SsMixer *m);
 void     ss_mixer_set_project (SsMixer *m, SsProject *snapshot);
 /* Renders @n_frames stereo frames starting at timeline time @t into @out.
  * @track_id NULL: the full mix; otherwise that track alone (for stems), with its
- * gain but ignoring mute/solo. */
+ * gain but ignoring mute/solo. Times map to samples by rounding to the nearest
+ * sample at SS_MIX_RATE; consecutive calls with t = round(k * 1e6 / rate) read
+ * each source sequentially (no seeking, no allocation once warmed up).
+ * Opening a media file happens on first use, in the calling thread.
+ * On error (a file that cannot be read) @out still holds the mix of everything
+ * else and FALSE is returned with @error set. */
 gboolean ss_mixer_render      (SsMixer *m, SsTime t, float *out, gsize n_frames,
                                const char *track_id, GError **error);
+/* Open decoders (one per media and track, closed when idle): tests, benchmarks. */
+guint    ss_mixer_get_n_readers (SsMixer *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsMixer, ss_mixer_free)
 
 G_END_DECLS
