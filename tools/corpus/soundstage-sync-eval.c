@@ -144,6 +144,12 @@ run_generated (int count, gint64 seed, SsCorpusDifficulty d, int size, double du
 
 #ifdef SS_HAVE_MEDIA_DECODE
 static int
+compare_paths (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+}
+
+static int
 run_dir (const char *dir, gboolean verbose)
 {
   g_autoptr (GError) error = NULL;
@@ -158,7 +164,7 @@ run_dir (const char *dir, gboolean verbose)
   while ((n = g_dir_read_name (d)))
     if (g_str_has_suffix (n, ".json"))
       g_ptr_array_add (labels, g_build_filename (dir, n, NULL));
-  g_ptr_array_sort (labels, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (labels, compare_paths);
   Score scores[N_METHODS] = { 0 };
   int failed = 0;
   for (guint i = 0; i < labels->len; i++)

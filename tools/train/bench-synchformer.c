@@ -68,6 +68,7 @@ main (int argc, char **argv)
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "Timed runs (after one warm-up)", "N" },
     { NULL }
   };
+  setvbuf (stdout, NULL, _IOLBF, 0);
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- Synchformer parity and timing");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
