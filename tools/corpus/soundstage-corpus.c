@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef SS_HAVE_MEDIA_ENCODE
 static gboolean
 write_clip (const SsCorpusClip *clip, const char *path, GError **error)
 {
@@ -53,7 +52,6 @@ write_clip (const SsCorpusClip *clip, const char *path, GError **error)
   ss_encoder_free (enc);
   return ok;
 }
-#endif
 
 int
 main (int argc, char **argv)
@@ -105,11 +103,6 @@ main (int argc, char **argv)
       fprintf (stderr, "soundstage-corpus: --format must be mkv or mp4\n");
       return 2;
     }
-#ifndef SS_HAVE_MEDIA_ENCODE
-  fprintf (stderr, "soundstage-corpus: this build has no media encoder yet (core/media); "
-                   "nothing was written\n");
-  return 1;
-#else
   if (g_mkdir_with_parents (out, 0755) != 0)
     {
       fprintf (stderr, "soundstage-corpus: cannot create “%s”\n", out);
@@ -153,5 +146,4 @@ main (int argc, char **argv)
       printf ("%s offset %+.1f s, %u events\n", media, p.offset, clip->events->len);
     }
   return 0;
-#endif
 }

@@ -142,7 +142,6 @@ run_generated (int count, gint64 seed, SsCorpusDifficulty d, int size, double du
   return 0;
 }
 
-#ifdef SS_HAVE_MEDIA_DECODE
 static int
 compare_paths (gconstpointer a, gconstpointer b)
 {
@@ -196,7 +195,6 @@ run_dir (const char *dir, gboolean verbose)
   print_scores (scores);
   return failed ? 1 : 0;
 }
-#endif
 
 int
 main (int argc, char **argv)
@@ -238,10 +236,5 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: soundstage-sync-eval DIR | --generate N [--seed S] [--difficulty D]\n");
       return 2;
     }
-#ifdef SS_HAVE_MEDIA_DECODE
   return run_dir (argv[1], verbose);
-#else
-  fprintf (stderr, "soundstage-sync-eval: this build cannot decode media yet (core/media); use --generate\n");
-  return 1;
-#endif
 }
