@@ -74,22 +74,10 @@ ss_audio_reader_new (const char *path, int rate, int channels, GError **error)
   r->path = g_strdup (path);
   r->rate = rate;
   r->channels = channels;
-  r->fmt = ss_media_open_input (path, error);
-  if (!r->fmt)
-    goto fail;
-  r->si = ss_media_find_stream (r->fmt, AVMEDIA_TYPE_AUDIO);
-  if (r->si < 0)
-    {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no audio the editor can decode");
-      goto fail;
-    }
-  r->st = r->fmt->streams[r->si];
-  for (unsigned i = 0; i < r->fmt->nb_streams; i++)
-    if ((int) i != r->si)
-      r->fmt->streams[i]->discard = AVDISCARD_ALL;
-  r->ctx = ss_media_open_decoder (r->fmt, r->si, path, error);
+  r->ctx = ss_media_open_stream (path, AVMEDIA_TYPE_AUDIO, &r->fmt, &r->si, error);
   if (!r->ctx)
     goto fail;
+  r->st = r->fmt->streams[r->si];
   r->pkt = av_packet_alloc ();
   r->frame = av_frame_alloc ();
   if (!r->pkt || !r->frame)

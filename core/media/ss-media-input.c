@@ -252,6 +252,28 @@ ss_media_time_to_ts (SsTime t, AVRational tb, SsTime origin)
   return av_rescale_q_rnd (t + origin, AV_TIME_BASE_Q, tb, AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
 }
 
+AVCodecContext *
+ss_media_open_stream (const char *path, enum AVMediaType type, AVFormatContext **fmt, int *index,
+                      GError **error)
+{
+  g_return_val_if_fail (type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_VIDEO, NULL);
+
+  *fmt = ss_media_open_input (path, error);
+  if (!*fmt)
+    return NULL;
+  *index = ss_media_find_stream (*fmt, type);
+  if (*index < 0)
+    {
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no %s the editor can decode",
+                          av_get_media_type_string (type));
+      return NULL;
+    }
+  for (unsigned i = 0; i < (*fmt)->nb_streams; i++)
+    if ((int) i != *index)
+      (*fmt)->streams[i]->discard = AVDISCARD_ALL;
+  return ss_media_open_decoder (*fmt, *index, path, error);
+}
+
 void
 ss_media_stream_fps (AVStream *s, int *num, int *den)
 {

@@ -244,22 +244,10 @@ ss_video_decoder_new (const char *path, GError **error)
 
   dec = g_new0 (SsVideoDecoder, 1);
   dec->path = g_strdup (path);
-  dec->fmt = ss_media_open_input (path, error);
-  if (!dec->fmt)
-    goto fail;
-  dec->si = ss_media_find_stream (dec->fmt, AVMEDIA_TYPE_VIDEO);
-  if (dec->si < 0)
-    {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no video the editor can decode");
-      goto fail;
-    }
-  dec->st = dec->fmt->streams[dec->si];
-  for (unsigned i = 0; i < dec->fmt->nb_streams; i++)
-    if ((int) i != dec->si)
-      dec->fmt->streams[i]->discard = AVDISCARD_ALL;
-  dec->ctx = ss_media_open_decoder (dec->fmt, dec->si, path, error);
+  dec->ctx = ss_media_open_stream (path, AVMEDIA_TYPE_VIDEO, &dec->fmt, &dec->si, error);
   if (!dec->ctx)
     goto fail;
+  dec->st = dec->fmt->streams[dec->si];
   dec->pkt = av_packet_alloc ();
   dec->tmp = av_frame_alloc ();
   dec->cur = av_frame_alloc ();
