@@ -234,6 +234,28 @@ set_error (GError **error, int code, const char *file, const char *fmt, ...)
   g_set_error (error, SS_ERROR, code, "“%s”: %s", file, msg);
 }
 
+/* Parses @text into @parser; returns its root object, or NULL with an error
+ * about “the @what”. */
+static JsonObject *
+parse_object (JsonParser *parser, const char *text, gsize len, const char *file, const char *what,
+              GError **error)
+{
+  g_autoptr (GError) jerr = NULL;
+  if (!json_parser_load_from_data (parser, text, (gssize) len, &jerr))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the %s is not valid JSON (%s)", what,
+                 jerr->message);
+      return NULL;
+    }
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the %s is not a JSON object", what);
+      return NULL;
+    }
+  return json_node_get_object (root);
+}
+
 /* Recognizes formats that are not safetensors, to say what they are. */
 static gboolean
 refuse_other_formats (const guint8 *buf, gsize len, const char *file, GError **error)
@@ -484,20 +506,9 @@ parse (SsSafetensors *self, GError **error)
   self->data_len = len - 8 - (gsize) hsize;
 
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, header, (gssize) hsize, &jerr))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the header is not valid JSON (%s)",
-                 jerr->message);
-      return FALSE;
-    }
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the header is not a JSON object");
-      return FALSE;
-    }
-  JsonObject *robj = json_node_get_object (root);
+  JsonObject *robj = parse_object (parser, header, hsize, file, "header", error);
+  if (!robj)
+    return FALSE;
   g_autoptr (GList) members = json_object_get_members (robj);
 
   self->entries = g_array_new (FALSE, TRUE, sizeof (Entry));
@@ -1049,20 +1060,9 @@ ss_safetensors_index_parse (const char *data, gsize len, const char *display, GE
       return NULL;
     }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, data, (gssize) len, &jerr))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not valid JSON (%s)",
-                 jerr->message);
-      return NULL;
-    }
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not a JSON object");
-      return NULL;
-    }
-  JsonObject *robj = json_node_get_object (root);
+  JsonObject *robj = parse_object (parser, data, len, file, "index", error);
+  if (!robj)
+    return NULL;
   JsonNode *meta = json_object_get_member (robj, "metadata");
   if (meta && !JSON_NODE_HOLDS_OBJECT (meta) && !JSON_NODE_HOLDS_NULL (meta))
     {
