@@ -337,29 +337,9 @@ decode_more (SsAudioReader *r, GError **error)
           r->eof = TRUE;
           return TRUE;
         }
-      ret = av_read_frame (r->fmt, r->pkt);
-      if (ret < 0)
-        {
-          if (ret != AVERROR_EOF && !avio_feof (r->fmt->pb) && ret != AVERROR_INVALIDDATA)
-            {
-              ss_media_set_error (error, SS_ERROR_IO, r->path, ret, "could not be read");
-              return FALSE;
-            }
-          avcodec_send_packet (r->ctx, NULL);
-          r->sent_eof = TRUE;
-          continue;
-        }
-      if (r->pkt->stream_index == r->si)
-        {
-          ret = avcodec_send_packet (r->ctx, r->pkt);
-          if (ret < 0 && ret != AVERROR (EAGAIN) && ++errors > 64)
-            {
-              av_packet_unref (r->pkt);
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, r->path, ret, "is damaged: audio cannot be decoded");
-              return FALSE;
-            }
-        }
-      av_packet_unref (r->pkt);
+      if (!ss_media_send_next_packet (r->fmt, r->ctx, r->pkt, r->si, &r->sent_eof, &errors,
+                                      r->path, error))
+        return FALSE;
     }
 }
 

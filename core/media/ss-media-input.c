@@ -274,6 +274,37 @@ ss_media_open_stream (const char *path, enum AVMediaType type, AVFormatContext *
   return ss_media_open_decoder (*fmt, *index, path, error);
 }
 
+gboolean
+ss_media_send_next_packet (AVFormatContext *fmt, AVCodecContext *ctx, AVPacket *pkt, int index,
+                           gboolean *sent_eof, int *errors, const char *path, GError **error)
+{
+  int ret = av_read_frame (fmt, pkt);
+  if (ret < 0)
+    {
+      if (ret != AVERROR_EOF && !avio_feof (fmt->pb) && ret != AVERROR_INVALIDDATA)
+        {
+          ss_media_set_error (error, SS_ERROR_IO, path, ret, "could not be read");
+          return FALSE;
+        }
+      avcodec_send_packet (ctx, NULL);
+      *sent_eof = TRUE;
+      return TRUE;
+    }
+  if (pkt->stream_index == index)
+    {
+      ret = avcodec_send_packet (ctx, pkt);
+      if (ret < 0 && ret != AVERROR (EAGAIN) && ++*errors > 64)
+        {
+          av_packet_unref (pkt);
+          ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, ret, "is damaged: %s cannot be decoded",
+                              av_get_media_type_string (fmt->streams[index]->codecpar->codec_type));
+          return FALSE;
+        }
+    }
+  av_packet_unref (pkt);
+  return TRUE;
+}
+
 void
 ss_media_stream_fps (AVStream *s, int *num, int *den)
 {

@@ -35,6 +35,13 @@ AVCodecContext  *ss_media_open_decoder  (AVFormatContext *fmt, int index, const 
  * when the file has no such stream. */
 AVCodecContext  *ss_media_open_stream   (const char *path, enum AVMediaType type, AVFormatContext **fmt,
                                          int *index, GError **error);
+/* Sends @ctx the next packet of stream @index read with @pkt, or the end of
+ * the stream once the file ends (setting *@sent_eof). Send errors are counted
+ * in *@errors; returns FALSE with @error past 64 of them or when the file
+ * cannot be read. */
+gboolean         ss_media_send_next_packet (AVFormatContext *fmt, AVCodecContext *ctx, AVPacket *pkt,
+                                            int index, gboolean *sent_eof, int *errors, const char *path,
+                                            GError **error);
 /* Frame rate of a video stream (average, else real base rate, else 25/1). */
 void             ss_media_stream_fps    (AVStream *s, int *num, int *den);
 /* Media time origin: the container's start time in µs (0 when unknown). */

@@ -127,29 +127,9 @@ decode_one (SsVideoDecoder *dec, AVFrame *out, GError **error)
         }
       if (dec->sent_eof)
         return 0;
-      ret = av_read_frame (dec->fmt, dec->pkt);
-      if (ret < 0)
-        {
-          if (ret != AVERROR_EOF && !avio_feof (dec->fmt->pb) && ret != AVERROR_INVALIDDATA)
-            {
-              ss_media_set_error (error, SS_ERROR_IO, dec->path, ret, "could not be read");
-              return -1;
-            }
-          avcodec_send_packet (dec->ctx, NULL);
-          dec->sent_eof = TRUE;
-          continue;
-        }
-      if (dec->pkt->stream_index == dec->si)
-        {
-          ret = avcodec_send_packet (dec->ctx, dec->pkt);
-          if (ret < 0 && ret != AVERROR (EAGAIN) && ++errors > 64)
-            {
-              av_packet_unref (dec->pkt);
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, ret, "is damaged: video cannot be decoded");
-              return -1;
-            }
-        }
-      av_packet_unref (dec->pkt);
+      if (!ss_media_send_next_packet (dec->fmt, dec->ctx, dec->pkt, dec->si, &dec->sent_eof, &errors,
+                                      dec->path, error))
+        return -1;
     }
 }
 
