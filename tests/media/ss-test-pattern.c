@@ -203,3 +203,17 @@ ss_test_rmdir (const char *dir)
   g_dir_close (d);
   g_rmdir (dir);
 }
+
+const char *
+ss_test_add_media (SsProject *project, const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  SsMedia info = { 0 };
+  if (!ss_media_probe (path, &info, &error))
+    g_error ("probe %s: %s", path, error->message);
+  const char *id = ss_project_add_media (project, &info, &error);
+  ss_media_clear (&info);
+  if (id == NULL)
+    g_error ("add media %s: %s", path, error->message);
+  return id;
+}
