@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ss-half.h"
+
 #if G_BYTE_ORDER != G_LITTLE_ENDIAN
 #error "ss-safetensors assumes a little-endian host (safetensors data is little-endian)"
 #endif
@@ -80,26 +82,10 @@ ss_safetensors_dtype_from_name (const char *name, SsSafetensorsDtype *out)
  * half / bfloat16 conversions
  */
 
-static inline guint32
-f32_bits (float f)
-{
-  guint32 u;
-  memcpy (&u, &f, 4);
-  return u;
-}
-
-static inline float
-bits_f32 (guint32 u)
-{
-  float f;
-  memcpy (&f, &u, 4);
-  return f;
-}
-
 guint16
 ss_safetensors_f32_to_f16 (float f)
 {
-  guint32 x = f32_bits (f);
+  guint32 x = ss_half_f32_bits (f);
   guint32 sign = (x >> 16) & 0x8000u;
   guint32 exp = (x >> 23) & 0xffu;
   guint32 mant = x & 0x7fffffu;
@@ -134,27 +120,13 @@ ss_safetensors_f32_to_f16 (float f)
 float
 ss_safetensors_f16_to_f32 (guint16 h)
 {
-  guint32 sign = ((guint32) h & 0x8000u) << 16;
-  guint32 exp = (h >> 10) & 0x1fu;
-  guint32 mant = h & 0x3ffu;
-
-  if (exp == 0)
-    {
-      if (mant == 0)
-        return bits_f32 (sign);
-      /* subnormal: value = mant * 2^-24 */
-      float v = (float) mant * 5.9604644775390625e-8f;
-      return sign ? -v : v;
-    }
-  if (exp == 0x1f)
-    return bits_f32 (sign | 0x7f800000u | (mant << 13));
-  return bits_f32 (sign | ((exp + 127 - 15) << 23) | (mant << 13));
+  return ss_half_f16_to_f32 (h);
 }
 
 guint16
 ss_safetensors_f32_to_bf16 (float f)
 {
-  guint32 x = f32_bits (f);
+  guint32 x = ss_half_f32_bits (f);
   if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu))
     return (guint16) ((x >> 16) | 0x40u); /* quiet NaN */
   guint32 lsb = (x >> 16) & 1u;
@@ -165,7 +137,7 @@ ss_safetensors_f32_to_bf16 (float f)
 float
 ss_safetensors_bf16_to_f32 (guint16 b)
 {
-  return bits_f32 ((guint32) b << 16);
+  return ss_half_bf16_to_f32 (b);
 }
 
 /* ---------------------------------------------------------------------------
