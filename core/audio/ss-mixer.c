@@ -180,19 +180,24 @@ close_idle_readers (SsMixer *m)
     }
 }
 
+/* x * num / den to the nearest integer, halves away from zero */
+static gint64
+rescale_round (gint64 x, gint64 num, gint64 den)
+{
+  return x >= 0 ? (x * num + den / 2) / den : -((-x * num + den / 2) / den);
+}
+
 static gint64
 to_samples (SsTime t)
 {
   /* nearest sample; exact inverse of to_time for every sample index */
-  return t >= 0 ? (t * SS_MIX_RATE + SS_TIME_SECOND / 2) / SS_TIME_SECOND
-                : -((-t * SS_MIX_RATE + SS_TIME_SECOND / 2) / SS_TIME_SECOND);
+  return rescale_round (t, SS_MIX_RATE, SS_TIME_SECOND);
 }
 
 static SsTime
 to_time (gint64 s)
 {
-  return s >= 0 ? (s * SS_TIME_SECOND + SS_MIX_RATE / 2) / SS_MIX_RATE
-                : -((-s * SS_TIME_SECOND + SS_MIX_RATE / 2) / SS_MIX_RATE);
+  return rescale_round (s, SS_TIME_SECOND, SS_MIX_RATE);
 }
 
 static gboolean

@@ -74,22 +74,10 @@ ss_audio_reader_new (const char *path, int rate, int channels, GError **error)
   r->path = g_strdup (path);
   r->rate = rate;
   r->channels = channels;
-  r->fmt = ss_media_open_input (path, error);
-  if (!r->fmt)
-    goto fail;
-  r->si = ss_media_find_stream (r->fmt, AVMEDIA_TYPE_AUDIO);
-  if (r->si < 0)
-    {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no audio the editor can decode");
-      goto fail;
-    }
-  r->st = r->fmt->streams[r->si];
-  for (unsigned i = 0; i < r->fmt->nb_streams; i++)
-    if ((int) i != r->si)
-      r->fmt->streams[i]->discard = AVDISCARD_ALL;
-  r->ctx = ss_media_open_decoder (r->fmt, r->si, path, error);
+  r->ctx = ss_media_open_stream (path, AVMEDIA_TYPE_AUDIO, &r->fmt, &r->si, error);
   if (!r->ctx)
     goto fail;
+  r->st = r->fmt->streams[r->si];
   r->pkt = av_packet_alloc ();
   r->frame = av_frame_alloc ();
   if (!r->pkt || !r->frame)
@@ -349,29 +337,9 @@ decode_more (SsAudioReader *r, GError **error)
           r->eof = TRUE;
           return TRUE;
         }
-      ret = av_read_frame (r->fmt, r->pkt);
-      if (ret < 0)
-        {
-          if (ret != AVERROR_EOF && !avio_feof (r->fmt->pb) && ret != AVERROR_INVALIDDATA)
-            {
-              ss_media_set_error (error, SS_ERROR_IO, r->path, ret, "could not be read");
-              return FALSE;
-            }
-          avcodec_send_packet (r->ctx, NULL);
-          r->sent_eof = TRUE;
-          continue;
-        }
-      if (r->pkt->stream_index == r->si)
-        {
-          ret = avcodec_send_packet (r->ctx, r->pkt);
-          if (ret < 0 && ret != AVERROR (EAGAIN) && ++errors > 64)
-            {
-              av_packet_unref (r->pkt);
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, r->path, ret, "is damaged: audio cannot be decoded");
-              return FALSE;
-            }
-        }
-      av_packet_unref (r->pkt);
+      if (!ss_media_send_next_packet (r->fmt, r->ctx, r->pkt, r->si, &r->sent_eof, &errors,
+                                      r->path, error))
+        return FALSE;
     }
 }
 

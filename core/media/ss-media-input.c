@@ -252,6 +252,59 @@ ss_media_time_to_ts (SsTime t, AVRational tb, SsTime origin)
   return av_rescale_q_rnd (t + origin, AV_TIME_BASE_Q, tb, AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
 }
 
+AVCodecContext *
+ss_media_open_stream (const char *path, enum AVMediaType type, AVFormatContext **fmt, int *index,
+                      GError **error)
+{
+  g_return_val_if_fail (type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_VIDEO, NULL);
+
+  *fmt = ss_media_open_input (path, error);
+  if (!*fmt)
+    return NULL;
+  *index = ss_media_find_stream (*fmt, type);
+  if (*index < 0)
+    {
+      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no %s the editor can decode",
+                          av_get_media_type_string (type));
+      return NULL;
+    }
+  for (unsigned i = 0; i < (*fmt)->nb_streams; i++)
+    if ((int) i != *index)
+      (*fmt)->streams[i]->discard = AVDISCARD_ALL;
+  return ss_media_open_decoder (*fmt, *index, path, error);
+}
+
+gboolean
+ss_media_send_next_packet (AVFormatContext *fmt, AVCodecContext *ctx, AVPacket *pkt, int index,
+                           gboolean *sent_eof, int *errors, const char *path, GError **error)
+{
+  int ret = av_read_frame (fmt, pkt);
+  if (ret < 0)
+    {
+      if (ret != AVERROR_EOF && !avio_feof (fmt->pb) && ret != AVERROR_INVALIDDATA)
+        {
+          ss_media_set_error (error, SS_ERROR_IO, path, ret, "could not be read");
+          return FALSE;
+        }
+      avcodec_send_packet (ctx, NULL);
+      *sent_eof = TRUE;
+      return TRUE;
+    }
+  if (pkt->stream_index == index)
+    {
+      ret = avcodec_send_packet (ctx, pkt);
+      if (ret < 0 && ret != AVERROR (EAGAIN) && ++*errors > 64)
+        {
+          av_packet_unref (pkt);
+          ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, ret, "is damaged: %s cannot be decoded",
+                              av_get_media_type_string (fmt->streams[index]->codecpar->codec_type));
+          return FALSE;
+        }
+    }
+  av_packet_unref (pkt);
+  return TRUE;
+}
+
 void
 ss_media_stream_fps (AVStream *s, int *num, int *den)
 {

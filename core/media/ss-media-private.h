@@ -28,6 +28,20 @@ AVFormatContext *ss_media_open_input    (const char *path, GError **error);
 int              ss_media_find_stream   (AVFormatContext *fmt, enum AVMediaType type);
 /* Opens a decoder for stream @index. */
 AVCodecContext  *ss_media_open_decoder  (AVFormatContext *fmt, int index, const char *path, GError **error);
+/* Opens @path for decoding its best stream of @type (audio or video): sets
+ * *@fmt (also on failure once opened: the caller closes it) and *@index,
+ * discards the other streams and returns the opened decoder, or NULL.
+ * Errors: those of ss_media_open_input and ss_media_open_decoder, UNSUPPORTED
+ * when the file has no such stream. */
+AVCodecContext  *ss_media_open_stream   (const char *path, enum AVMediaType type, AVFormatContext **fmt,
+                                         int *index, GError **error);
+/* Sends @ctx the next packet of stream @index read with @pkt, or the end of
+ * the stream once the file ends (setting *@sent_eof). Send errors are counted
+ * in *@errors; returns FALSE with @error past 64 of them or when the file
+ * cannot be read. */
+gboolean         ss_media_send_next_packet (AVFormatContext *fmt, AVCodecContext *ctx, AVPacket *pkt,
+                                            int index, gboolean *sent_eof, int *errors, const char *path,
+                                            GError **error);
 /* Frame rate of a video stream (average, else real base rate, else 25/1). */
 void             ss_media_stream_fps    (AVStream *s, int *num, int *den);
 /* Media time origin: the container's start time in µs (0 when unknown). */

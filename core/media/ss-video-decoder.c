@@ -127,29 +127,9 @@ decode_one (SsVideoDecoder *dec, AVFrame *out, GError **error)
         }
       if (dec->sent_eof)
         return 0;
-      ret = av_read_frame (dec->fmt, dec->pkt);
-      if (ret < 0)
-        {
-          if (ret != AVERROR_EOF && !avio_feof (dec->fmt->pb) && ret != AVERROR_INVALIDDATA)
-            {
-              ss_media_set_error (error, SS_ERROR_IO, dec->path, ret, "could not be read");
-              return -1;
-            }
-          avcodec_send_packet (dec->ctx, NULL);
-          dec->sent_eof = TRUE;
-          continue;
-        }
-      if (dec->pkt->stream_index == dec->si)
-        {
-          ret = avcodec_send_packet (dec->ctx, dec->pkt);
-          if (ret < 0 && ret != AVERROR (EAGAIN) && ++errors > 64)
-            {
-              av_packet_unref (dec->pkt);
-              ss_media_set_error (error, SS_ERROR_INVALID_DATA, dec->path, ret, "is damaged: video cannot be decoded");
-              return -1;
-            }
-        }
-      av_packet_unref (dec->pkt);
+      if (!ss_media_send_next_packet (dec->fmt, dec->ctx, dec->pkt, dec->si, &dec->sent_eof, &errors,
+                                      dec->path, error))
+        return -1;
     }
 }
 
@@ -244,22 +224,10 @@ ss_video_decoder_new (const char *path, GError **error)
 
   dec = g_new0 (SsVideoDecoder, 1);
   dec->path = g_strdup (path);
-  dec->fmt = ss_media_open_input (path, error);
-  if (!dec->fmt)
-    goto fail;
-  dec->si = ss_media_find_stream (dec->fmt, AVMEDIA_TYPE_VIDEO);
-  if (dec->si < 0)
-    {
-      ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0, "has no video the editor can decode");
-      goto fail;
-    }
-  dec->st = dec->fmt->streams[dec->si];
-  for (unsigned i = 0; i < dec->fmt->nb_streams; i++)
-    if ((int) i != dec->si)
-      dec->fmt->streams[i]->discard = AVDISCARD_ALL;
-  dec->ctx = ss_media_open_decoder (dec->fmt, dec->si, path, error);
+  dec->ctx = ss_media_open_stream (path, AVMEDIA_TYPE_VIDEO, &dec->fmt, &dec->si, error);
   if (!dec->ctx)
     goto fail;
+  dec->st = dec->fmt->streams[dec->si];
   dec->pkt = av_packet_alloc ();
   dec->tmp = av_frame_alloc ();
   dec->cur = av_frame_alloc ();

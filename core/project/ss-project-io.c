@@ -711,17 +711,43 @@ ss_project_load_from_data (const char *data, gsize len, const char *base_dir, GE
  * Document -> JSON
  */
 
+/* Members of the object being built. */
+static void
+put_string (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, value);
+}
+
+static void
+put_int (JsonBuilder *b, const char *name, gint64 value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
+}
+
+static void
+put_double (JsonBuilder *b, const char *name, double value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_double_value (b, value);
+}
+
+static void
+put_bool (JsonBuilder *b, const char *name, gboolean value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_boolean_value (b, value);
+}
+
 static JsonNode *
 doc_to_json (SsDoc *doc, const char *base_dir, const char *recovery_original, gboolean recovery)
 {
   g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "format");
-  json_builder_add_string_value (b, SS_PROJECT_FORMAT);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, SS_PROJECT_VERSION);
-  json_builder_set_member_name (b, "generator");
-  json_builder_add_string_value (b, "Soundstage " PACKAGE_VERSION);
+  put_string (b, "format", SS_PROJECT_FORMAT);
+  put_int (b, "version", SS_PROJECT_VERSION);
+  put_string (b, "generator", "Soundstage " PACKAGE_VERSION);
   if (recovery)
     {
       json_builder_set_member_name (b, "recovery");
@@ -741,37 +767,21 @@ doc_to_json (SsDoc *doc, const char *base_dir, const char *recovery_original, gb
       SsMediaRec *rec = g_ptr_array_index (doc->media, i);
       SsMedia *m = &rec->media;
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, m->id);
+      put_string (b, "id", m->id);
       g_autofree char *rel = make_relative (base_dir, rec->rel_target ? rec->rel_target : m->path);
       if (rel)
-        {
-          json_builder_set_member_name (b, "path");
-          json_builder_add_string_value (b, rel);
-        }
+        put_string (b, "path", rel);
       if (m->path && g_path_is_absolute (m->path))
-        {
-          json_builder_set_member_name (b, "absolute_path");
-          json_builder_add_string_value (b, m->path);
-        }
-      json_builder_set_member_name (b, "has_video");
-      json_builder_add_boolean_value (b, m->has_video);
-      json_builder_set_member_name (b, "has_audio");
-      json_builder_add_boolean_value (b, m->has_audio);
-      json_builder_set_member_name (b, "duration_us");
-      json_builder_add_int_value (b, m->duration);
-      json_builder_set_member_name (b, "width");
-      json_builder_add_int_value (b, m->width);
-      json_builder_set_member_name (b, "height");
-      json_builder_add_int_value (b, m->height);
-      json_builder_set_member_name (b, "fps_num");
-      json_builder_add_int_value (b, m->fps_num);
-      json_builder_set_member_name (b, "fps_den");
-      json_builder_add_int_value (b, m->fps_den);
-      json_builder_set_member_name (b, "sample_rate");
-      json_builder_add_int_value (b, m->sample_rate);
-      json_builder_set_member_name (b, "channels");
-      json_builder_add_int_value (b, m->channels);
+        put_string (b, "absolute_path", m->path);
+      put_bool (b, "has_video", m->has_video);
+      put_bool (b, "has_audio", m->has_audio);
+      put_int (b, "duration_us", m->duration);
+      put_int (b, "width", m->width);
+      put_int (b, "height", m->height);
+      put_int (b, "fps_num", m->fps_num);
+      put_int (b, "fps_den", m->fps_den);
+      put_int (b, "sample_rate", m->sample_rate);
+      put_int (b, "channels", m->channels);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -782,51 +792,34 @@ doc_to_json (SsDoc *doc, const char *base_dir, const char *recovery_original, gb
     {
       SsTrack *t = g_ptr_array_index (doc->tracks, i);
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, t->id);
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, ss_track_kind_to_string (t->kind));
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, t->name);
-      json_builder_set_member_name (b, "muted");
-      json_builder_add_boolean_value (b, t->muted);
-      json_builder_set_member_name (b, "solo");
-      json_builder_add_boolean_value (b, t->solo);
-      json_builder_set_member_name (b, "gain_db");
-      json_builder_add_double_value (b, t->gain_db);
+      put_string (b, "id", t->id);
+      put_string (b, "kind", ss_track_kind_to_string (t->kind));
+      put_string (b, "name", t->name);
+      put_bool (b, "muted", t->muted);
+      put_bool (b, "solo", t->solo);
+      put_double (b, "gain_db", t->gain_db);
       json_builder_set_member_name (b, "clips");
       json_builder_begin_array (b);
       for (guint j = 0; j < t->clips->len; j++)
         {
           SsClip *c = g_ptr_array_index (t->clips, j);
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "id");
-          json_builder_add_string_value (b, c->id);
-          json_builder_set_member_name (b, "start_us");
-          json_builder_add_int_value (b, c->start);
-          json_builder_set_member_name (b, "duration_us");
-          json_builder_add_int_value (b, c->duration);
-          json_builder_set_member_name (b, "gain_db");
-          json_builder_add_double_value (b, c->gain_db);
-          json_builder_set_member_name (b, "active_take");
-          json_builder_add_int_value (b, c->active_take);
+          put_string (b, "id", c->id);
+          put_int (b, "start_us", c->start);
+          put_int (b, "duration_us", c->duration);
+          put_double (b, "gain_db", c->gain_db);
+          put_int (b, "active_take", c->active_take);
           json_builder_set_member_name (b, "takes");
           json_builder_begin_array (b);
           for (guint k = 0; k < c->takes->len; k++)
             {
               SsTake *take = g_ptr_array_index (c->takes, k);
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "id");
-              json_builder_add_string_value (b, take->id);
-              json_builder_set_member_name (b, "media_id");
-              json_builder_add_string_value (b, take->media_id);
-              json_builder_set_member_name (b, "source_in_us");
-              json_builder_add_int_value (b, take->source_in);
+              put_string (b, "id", take->id);
+              put_string (b, "media_id", take->media_id);
+              put_int (b, "source_in_us", take->source_in);
               if (take->label)
-                {
-                  json_builder_set_member_name (b, "label");
-                  json_builder_add_string_value (b, take->label);
-                }
+                put_string (b, "label", take->label);
               json_builder_end_object (b);
             }
           json_builder_end_array (b);

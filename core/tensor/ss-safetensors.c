@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ss-half.h"
+
 #if G_BYTE_ORDER != G_LITTLE_ENDIAN
 #error "ss-safetensors assumes a little-endian host (safetensors data is little-endian)"
 #endif
@@ -80,26 +82,10 @@ ss_safetensors_dtype_from_name (const char *name, SsSafetensorsDtype *out)
  * half / bfloat16 conversions
  */
 
-static inline guint32
-f32_bits (float f)
-{
-  guint32 u;
-  memcpy (&u, &f, 4);
-  return u;
-}
-
-static inline float
-bits_f32 (guint32 u)
-{
-  float f;
-  memcpy (&f, &u, 4);
-  return f;
-}
-
 guint16
 ss_safetensors_f32_to_f16 (float f)
 {
-  guint32 x = f32_bits (f);
+  guint32 x = ss_half_f32_bits (f);
   guint32 sign = (x >> 16) & 0x8000u;
   guint32 exp = (x >> 23) & 0xffu;
   guint32 mant = x & 0x7fffffu;
@@ -134,27 +120,13 @@ ss_safetensors_f32_to_f16 (float f)
 float
 ss_safetensors_f16_to_f32 (guint16 h)
 {
-  guint32 sign = ((guint32) h & 0x8000u) << 16;
-  guint32 exp = (h >> 10) & 0x1fu;
-  guint32 mant = h & 0x3ffu;
-
-  if (exp == 0)
-    {
-      if (mant == 0)
-        return bits_f32 (sign);
-      /* subnormal: value = mant * 2^-24 */
-      float v = (float) mant * 5.9604644775390625e-8f;
-      return sign ? -v : v;
-    }
-  if (exp == 0x1f)
-    return bits_f32 (sign | 0x7f800000u | (mant << 13));
-  return bits_f32 (sign | ((exp + 127 - 15) << 23) | (mant << 13));
+  return ss_half_f16_to_f32 (h);
 }
 
 guint16
 ss_safetensors_f32_to_bf16 (float f)
 {
-  guint32 x = f32_bits (f);
+  guint32 x = ss_half_f32_bits (f);
   if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu))
     return (guint16) ((x >> 16) | 0x40u); /* quiet NaN */
   guint32 lsb = (x >> 16) & 1u;
@@ -165,7 +137,7 @@ ss_safetensors_f32_to_bf16 (float f)
 float
 ss_safetensors_bf16_to_f32 (guint16 b)
 {
-  return bits_f32 ((guint32) b << 16);
+  return ss_half_bf16_to_f32 (b);
 }
 
 /* ---------------------------------------------------------------------------
@@ -232,6 +204,28 @@ set_error (GError **error, int code, const char *file, const char *fmt, ...)
   g_autofree char *msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   g_set_error (error, SS_ERROR, code, "“%s”: %s", file, msg);
+}
+
+/* Parses @text into @parser; returns its root object, or NULL with an error
+ * about “the @what”. */
+static JsonObject *
+parse_object (JsonParser *parser, const char *text, gsize len, const char *file, const char *what,
+              GError **error)
+{
+  g_autoptr (GError) jerr = NULL;
+  if (!json_parser_load_from_data (parser, text, (gssize) len, &jerr))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the %s is not valid JSON (%s)", what,
+                 jerr->message);
+      return NULL;
+    }
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      set_error (error, SS_ERROR_INVALID_DATA, file, "the %s is not a JSON object", what);
+      return NULL;
+    }
+  return json_node_get_object (root);
 }
 
 /* Recognizes formats that are not safetensors, to say what they are. */
@@ -484,20 +478,9 @@ parse (SsSafetensors *self, GError **error)
   self->data_len = len - 8 - (gsize) hsize;
 
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, header, (gssize) hsize, &jerr))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the header is not valid JSON (%s)",
-                 jerr->message);
-      return FALSE;
-    }
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the header is not a JSON object");
-      return FALSE;
-    }
-  JsonObject *robj = json_node_get_object (root);
+  JsonObject *robj = parse_object (parser, header, hsize, file, "header", error);
+  if (!robj)
+    return FALSE;
   g_autoptr (GList) members = json_object_get_members (robj);
 
   self->entries = g_array_new (FALSE, TRUE, sizeof (Entry));
@@ -1049,20 +1032,9 @@ ss_safetensors_index_parse (const char *data, gsize len, const char *display, GE
       return NULL;
     }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, data, (gssize) len, &jerr))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not valid JSON (%s)",
-                 jerr->message);
-      return NULL;
-    }
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      set_error (error, SS_ERROR_INVALID_DATA, file, "the index is not a JSON object");
-      return NULL;
-    }
-  JsonObject *robj = json_node_get_object (root);
+  JsonObject *robj = parse_object (parser, data, len, file, "index", error);
+  if (!robj)
+    return NULL;
   JsonNode *meta = json_object_get_member (robj, "metadata");
   if (meta && !JSON_NODE_HOLDS_OBJECT (meta) && !JSON_NODE_HOLDS_NULL (meta))
     {

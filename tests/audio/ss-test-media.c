@@ -46,20 +46,6 @@ ss_test_make_tone (const char *path, double seconds, double freq, double amp, GE
   return ss_wav_write (path, buf, n, SS_MIX_RATE, 2, error);
 }
 
-const char *
-ss_test_add_media (SsProject *project, const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  SsMedia info = { 0 };
-  if (!ss_media_probe (path, &info, &error))
-    g_error ("probe %s: %s", path, error->message);
-  const char *id = ss_project_add_media (project, &info, &error);
-  ss_media_clear (&info);
-  if (id == NULL)
-    g_error ("add media %s: %s", path, error->message);
-  return id;
-}
-
 void
 ss_test_spin (guint ms)
 {

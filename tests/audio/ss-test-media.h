@@ -2,8 +2,7 @@
  * transport and timeline tests. */
 #pragma once
 
-#include "media/ss-media.h"
-#include "project/ss-project.h"
+#include "ss-test-pattern.h"
 
 G_BEGIN_DECLS
 
@@ -15,8 +14,6 @@ G_BEGIN_DECLS
 gboolean  ss_test_make_video (const char *path, int n_frames, int fps_num, GError **error);
 /* Writes a stereo float WAV at SS_MIX_RATE: a sine of @freq Hz and @amp. */
 gboolean  ss_test_make_tone  (const char *path, double seconds, double freq, double amp, GError **error);
-/* Probes @path and adds it to @project; returns the media id. */
-const char *ss_test_add_media (SsProject *project, const char *path);
 /* Spins the default main context for @ms milliseconds. */
 void      ss_test_spin       (guint ms);
 

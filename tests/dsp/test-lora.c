@@ -10,16 +10,7 @@
 #include "tensor/ss-ops.h"
 #include "tensor/ss-optim.h"
 #include "tensor/ss-safetensors.h"
-
-static gboolean
-have_gpu (void)
-{
-  g_autoptr (GError) error = NULL;
-  if (ss_gpu_device_get_default (&error))
-    return TRUE;
-  g_test_skip_printf ("no Vulkan device: %s", error->message);
-  return FALSE;
-}
+#include "dsp-test.h"
 
 static float *
 randn (GRand *rng, gint64 n, double scale)

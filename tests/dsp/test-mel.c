@@ -12,16 +12,7 @@
 #include "config.h"
 #include "tensor/ss-safetensors.h"
 #include "tensor/ss-tensor.h"
-
-static gboolean
-have_gpu (void)
-{
-  g_autoptr (GError) error = NULL;
-  if (ss_gpu_device_get_default (&error))
-    return TRUE;
-  g_test_skip_printf ("no Vulkan device: %s", error->message);
-  return FALSE;
-}
+#include "dsp-test.h"
 
 static MelRefParams
 ref_params (const SsMelParams *p)

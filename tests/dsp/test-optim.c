@@ -9,16 +9,7 @@
 
 #include "tensor/ss-ops.h"
 #include "tensor/ss-optim.h"
-
-static gboolean
-have_gpu (void)
-{
-  g_autoptr (GError) error = NULL;
-  if (ss_gpu_device_get_default (&error))
-    return TRUE;
-  g_test_skip_printf ("no Vulkan device: %s", error->message);
-  return FALSE;
-}
+#include "dsp-test.h"
 
 /* Reference state of one parameter. */
 typedef struct {

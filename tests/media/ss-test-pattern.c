@@ -112,6 +112,27 @@ ss_test_pattern_read (const SsFrame *f)
   return n;
 }
 
+#define AUDIO_CHUNK 1000   /* frames per ss_encoder_write_audio */
+
+/* Writes the pattern's audio from sample *@written up to @until, in chunks of
+ * AUDIO_CHUNK frames staged in @buf. */
+static gboolean
+write_audio_until (SsEncoder *enc, const SsTestPattern *p, float *buf, gint64 *written, gint64 until,
+                   GError **error)
+{
+  while (*written < until)
+    {
+      int n = (int) MIN (AUDIO_CHUNK, until - *written);
+      for (int k = 0; k < n; k++)
+        for (int c = 0; c < p->channels; c++)
+          buf[k * p->channels + c] = (float) ss_test_pattern_sample (p, (double) (*written + k) / p->sample_rate, c);
+      if (!ss_encoder_write_audio (enc, buf, (gsize) n, error))
+        return FALSE;
+      *written += n;
+    }
+  return TRUE;
+}
+
 gboolean
 ss_test_pattern_write (const char *path, const SsTestPattern *p, GError **error)
 {
@@ -122,7 +143,6 @@ ss_test_pattern_write (const char *path, const SsTestPattern *p, GError **error)
   double duration = p->duration > 0 ? p->duration : (double) p->n_frames * p->fps_den / p->fps_num;
   gint64 n_samples = p->sample_rate > 0 ? (gint64) llround (duration * p->sample_rate) : 0;
   gint64 written = 0;
-  const int chunk = 1000;
 
   o.video_codec = p->video_codec;
   o.audio_codec = p->audio_codec;
@@ -137,7 +157,7 @@ ss_test_pattern_write (const char *path, const SsTestPattern *p, GError **error)
   if (p->width > 0)
     frame = ss_frame_new (p->width, p->height);
   if (p->sample_rate > 0)
-    buf = g_new (float, (gsize) chunk * p->channels);
+    buf = g_new (float, (gsize) AUDIO_CHUNK * p->channels);
 
   for (int i = 0; p->width > 0 && i < p->n_frames; i++)
     {
@@ -149,29 +169,13 @@ ss_test_pattern_write (const char *path, const SsTestPattern *p, GError **error)
       {
         SsTime frame_end = p->vfr_pts ? (i + 1 < p->n_frames ? p->vfr_pts[i + 1] : (SsTime) (duration * 1e6))
                                       : (SsTime) (i + 1) * p->fps_den * SS_TIME_SECOND / p->fps_num;
-        gint64 until = MIN (n_samples, frame_end * p->sample_rate / SS_TIME_SECOND);
-        while (written < until)
-          {
-            int n = (int) MIN (chunk, until - written);
-            for (int k = 0; k < n; k++)
-              for (int c = 0; c < p->channels; c++)
-                buf[k * p->channels + c] = (float) ss_test_pattern_sample (p, (double) (written + k) / p->sample_rate, c);
-            if (!ss_encoder_write_audio (enc, buf, (gsize) n, error))
-              return FALSE;
-            written += n;
-          }
+        if (!write_audio_until (enc, p, buf, &written, MIN (n_samples, frame_end * p->sample_rate / SS_TIME_SECOND),
+                                error))
+          return FALSE;
       }
     }
-  while (written < n_samples)
-    {
-      int n = (int) MIN (chunk, n_samples - written);
-      for (int k = 0; k < n; k++)
-        for (int c = 0; c < p->channels; c++)
-          buf[k * p->channels + c] = (float) ss_test_pattern_sample (p, (double) (written + k) / p->sample_rate, c);
-      if (!ss_encoder_write_audio (enc, buf, (gsize) n, error))
-        return FALSE;
-      written += n;
-    }
+  if (!write_audio_until (enc, p, buf, &written, n_samples, error))
+    return FALSE;
   return ss_encoder_finish (enc, error);
 }
 
@@ -202,4 +206,18 @@ ss_test_rmdir (const char *dir)
     }
   g_dir_close (d);
   g_rmdir (dir);
+}
+
+const char *
+ss_test_add_media (SsProject *project, const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  SsMedia info = { 0 };
+  if (!ss_media_probe (path, &info, &error))
+    g_error ("probe %s: %s", path, error->message);
+  const char *id = ss_project_add_media (project, &info, &error);
+  ss_media_clear (&info);
+  if (id == NULL)
+    g_error ("add media %s: %s", path, error->message);
+  return id;
 }

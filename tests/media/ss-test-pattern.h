@@ -3,6 +3,7 @@
 #pragma once
 
 #include "media/ss-media.h"
+#include "project/ss-project.h"
 
 G_BEGIN_DECLS
 
@@ -33,5 +34,8 @@ double   ss_test_pattern_sample (const SsTestPattern *p, double t, int ch);
 /* A fresh temporary directory (removed by ss_test_rmdir). */
 char    *ss_test_tmpdir         (void);
 void     ss_test_rmdir          (const char *dir);
+
+/* Probes @path and adds it to @project; returns the media id. */
+const char *ss_test_add_media   (SsProject *project, const char *path);
 
 G_END_DECLS

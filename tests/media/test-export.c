@@ -27,20 +27,6 @@ write_tone (const char *name, double hz, double amp, double seconds)
 }
 
 static const char *
-add_media (SsProject *p, const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  SsMedia info;
-  const char *id;
-
-  g_assert_true (ss_media_probe (path, &info, &error));
-  id = ss_project_add_media (p, &info, &error);
-  g_assert_no_error (error);
-  ss_media_clear (&info);
-  return id;
-}
-
-static const char *
 track_of_kind (SsProject *p, SsTrackKind kind)
 {
   for (guint i = 0; i < ss_project_get_n_tracks (p); i++)
@@ -72,9 +58,9 @@ make_project (void)
       ss_test_pattern_write (video, &pat, &error);
       g_assert_no_error (error);
     }
-  mv = add_media (p, video);
-  m1 = add_media (p, a1);
-  m2 = add_media (p, a2);
+  mv = ss_test_add_media (p, video);
+  m1 = ss_test_add_media (p, a1);
+  m2 = ss_test_add_media (p, a2);
   ss_project_add_clip (p, track_of_kind (p, SS_TRACK_VIDEO), mv, 400 * SS_TIME_MS, 200 * SS_TIME_MS,
                        1200 * SS_TIME_MS, &error);
   g_assert_no_error (error);

@@ -42,21 +42,6 @@ write_signal (const char *name, float (*f) (gint64, int), double seconds)
 }
 
 static const char *
-add_media (SsProject *p, const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  SsMedia info;
-  const char *id;
-
-  g_assert_true (ss_media_probe (path, &info, &error));
-  g_assert_no_error (error);
-  id = ss_project_add_media (p, &info, &error);
-  g_assert_no_error (error);
-  ss_media_clear (&info);
-  return id;
-}
-
-static const char *
 audio_track (SsProject *p, guint nth)
 {
   for (guint i = 0, k = 0; i < ss_project_get_n_tracks (p); i++)
@@ -83,8 +68,8 @@ fixture_init (Fixture *f)
   g_autoptr(GError) error = NULL;
 
   f->p = ss_project_new ();
-  f->ma = add_media (f->p, path_a);
-  f->mb = add_media (f->p, path_b);
+  f->ma = ss_test_add_media (f->p, path_a);
+  f->mb = ss_test_add_media (f->p, path_b);
   f->t1 = audio_track (f->p, 0);
   f->t2 = ss_project_add_track (f->p, SS_TRACK_AUDIO, "Audio 2", &error);
   g_assert_no_error (error);

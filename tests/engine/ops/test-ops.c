@@ -178,6 +178,21 @@ test_binary (gconstpointer data)
 
 /* ================================================================ reduce */
 
+/* Sizes before, along (@len may be NULL) and after dimension @dim (negative:
+ * from the end). */
+static void
+split_at_dim (int ndim, const gint64 *shape, int dim, int *outer, int *len, int *inner)
+{
+  int d = dim < 0 ? dim + ndim : dim;
+  *outer = *inner = 1;
+  if (len)
+    *len = shape[d];
+  for (int i = 0; i < d; i++)
+    *outer *= shape[i];
+  for (int i = d + 1; i < ndim; i++)
+    *inner *= shape[i];
+}
+
 typedef struct {
   SsReduceOp op;
   int dim;
@@ -212,12 +227,8 @@ test_reduce (gconstpointer data)
         set_shape (&t, 0, cases[k].ndim, cases[k].shape);
         size_t n = ss_optest_numel (&t, 0);
         t.x[0] = rnd (n, -1, 1);
-        int d = cases[k].dim < 0 ? cases[k].dim + cases[k].ndim : cases[k].dim;
-        int outer = 1, inner = 1, len = cases[k].shape[d];
-        for (int i = 0; i < d; i++)
-          outer *= cases[k].shape[i];
-        for (int i = d + 1; i < cases[k].ndim; i++)
-          inner *= cases[k].shape[i];
+        int outer, len, inner;
+        split_at_dim (cases[k].ndim, cases[k].shape, cases[k].dim, &outer, &len, &inner);
         ss_optest_prepare (&t, (size_t) outer * inner, &rng);
         ss_ref_reduce (op, t.x[0], t.ref_y, outer, len, inner);
         ss_ref_reduce_backward (op, t.x[0], t.w, t.ref_dx[0], outer, len, inner);
@@ -267,12 +278,8 @@ test_softmax (gconstpointer data)
         set_shape (&t, 0, cases[k].ndim, cases[k].shape);
         size_t n = ss_optest_numel (&t, 0);
         t.x[0] = rnd (n, -4, 4);
-        int d = cases[k].dim < 0 ? cases[k].dim + cases[k].ndim : cases[k].dim;
-        int outer = 1, inner = 1, len = cases[k].shape[d];
-        for (int i = 0; i < d; i++)
-          outer *= cases[k].shape[i];
-        for (int i = d + 1; i < cases[k].ndim; i++)
-          inner *= cases[k].shape[i];
+        int outer, len, inner;
+        split_at_dim (cases[k].ndim, cases[k].shape, cases[k].dim, &outer, &len, &inner);
         ss_optest_prepare (&t, n, &rng);
         if (lg)
           {
@@ -856,14 +863,11 @@ test_random_shapes (gconstpointer data)
       {
         int nd = ri (1, 4), dim = ri (0, nd - 1), op = ri (0, SS_REDUCE_COUNT - 1);
         gint64 shape[4];
-        int outer = 1, inner = 1;
         for (int d = 0; d < nd; d++)
           shape[d] = ri (1, 9);
         shape[dim] = ri (1, 300);
-        for (int d = 0; d < dim; d++)
-          outer *= shape[d];
-        for (int d = dim + 1; d < nd; d++)
-          inner *= shape[d];
+        int outer, inner;
+        split_at_dim (nd, shape, dim, &outer, NULL, &inner);
         for (int which = 0; which < 2; which++)
           {
             ReduceCtx rc = { op, dim, ri (0, 1) };
@@ -947,13 +951,10 @@ test_random_shapes (gconstpointer data)
       {
         int nd = ri (1, 3), dim = ri (0, nd - 1), m = ri (1, 12);
         gint64 shape[3];
-        int outer = 1, inner = 1;
         for (int d = 0; d < nd; d++)
           shape[d] = ri (1, 7);
-        for (int d = 0; d < dim; d++)
-          outer *= shape[d];
-        for (int d = dim + 1; d < nd; d++)
-          inner *= shape[d];
+        int outer, inner;
+        split_at_dim (nd, shape, dim, &outer, NULL, &inner);
         g_autofree gint32 *idx = g_new (gint32, m);
         for (int i = 0; i < m; i++)
           idx[i] = ri (0, shape[dim] - 1);
