@@ -437,6 +437,7 @@ ss_media_probe (const char *path, SsMedia *info, GError **error)
   int vi, ai;
   SsTime duration = 0;
   gboolean any_stream = FALSE;
+  gboolean known_codec = FALSE;   /* an A/V stream whose codec we can decode */
 
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (info != NULL, FALSE);
@@ -451,13 +452,22 @@ ss_media_probe (const char *path, SsMedia *info, GError **error)
       enum AVMediaType t = fmt->streams[i]->codecpar->codec_type;
       if ((t == AVMEDIA_TYPE_VIDEO && !(fmt->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC)) ||
           t == AVMEDIA_TYPE_AUDIO)
-        any_stream = TRUE;
+        {
+          any_stream = TRUE;
+          if (avcodec_find_decoder (fmt->streams[i]->codecpar->codec_id))
+            known_codec = TRUE;
+        }
     }
   vi = ss_media_find_stream (fmt, AVMEDIA_TYPE_VIDEO);
   ai = ss_media_find_stream (fmt, AVMEDIA_TYPE_AUDIO);
   if (vi < 0 && ai < 0)
     {
-      if (any_stream)
+      /* A codec we can decode whose size or rate could not be read means the
+       * data is damaged; an unknown codec means it is unsupported. (Which of the
+       * two FFmpeg's stream analysis reports for a damaged header can vary.) */
+      if (known_codec)
+        ss_media_set_error (error, SS_ERROR_INVALID_DATA, path, 0, "is damaged or incomplete");
+      else if (any_stream)
         ss_media_set_error (error, SS_ERROR_UNSUPPORTED, path, 0,
                             "has no video or audio stream the editor can decode");
       else
