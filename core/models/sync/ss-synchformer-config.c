@@ -7,19 +7,25 @@
 #include <stdarg.h>
 #include <string.h>
 
+/* What the offset model and the synchronizability fine-tune share: everything
+ * but the number of segments, the position embedding and the head. */
+#define REFERENCE_COMMON \
+  .fps = 25, .sample_rate = 16000, \
+  .resize_side = 256, .image_size = 224, \
+  .segment_frames = 16, .segment_hop = 8, \
+  .n_fft = 1024, .win_length = 400, .hop_length = 160, .n_mels = 128, .spec_frames = 66, \
+  .spec_mean = -4.2677393, .spec_std = 4.5689974, \
+  .a_dim = 768, .a_layers = 12, .a_heads = 12, .a_mlp = 3072, .a_patch = 16, .a_fstride = 10, .a_tstride = 10, \
+  .a_ln_eps = 1e-12, \
+  .v_dim = 768, .v_layers = 12, .v_heads = 12, .v_mlp = 3072, .v_patch = 16, .v_tubelet = 2, .v_channels = 3, \
+  .v_ln_eps = 1e-6, .v_keep_patch_embed_2d = TRUE, \
+  .agg_mlp_ratio = 4, .agg_ln_eps = 1e-6, \
+  .s_dim = 768, .s_layers = 3, .s_heads = 8, .s_mlp_ratio = 4, .s_ln_eps = 1e-5
+
 static const SsSynchformerConfig reference = {
   .name = "reference",
-  .fps = 25, .sample_rate = 16000,
-  .resize_side = 256, .image_size = 224,
-  .n_segments = 14, .segment_frames = 16, .segment_hop = 8,
-  .n_fft = 1024, .win_length = 400, .hop_length = 160, .n_mels = 128, .spec_frames = 66,
-  .spec_mean = -4.2677393, .spec_std = 4.5689974,
-  .a_dim = 768, .a_layers = 12, .a_heads = 12, .a_mlp = 3072, .a_patch = 16, .a_fstride = 10, .a_tstride = 10,
-  .a_ln_eps = 1e-12,
-  .v_dim = 768, .v_layers = 12, .v_heads = 12, .v_mlp = 3072, .v_patch = 16, .v_tubelet = 2, .v_channels = 3,
-  .v_ln_eps = 1e-6, .v_keep_patch_embed_2d = TRUE,
-  .agg_mlp_ratio = 4, .agg_ln_eps = 1e-6,
-  .s_dim = 768, .s_layers = 3, .s_heads = 8, .s_mlp_ratio = 4, .s_ln_eps = 1e-5,
+  REFERENCE_COMMON,
+  .n_segments = 14,
   .n_classes = 21, .pos_len = 198,
   .head = SS_SYNCHFORMER_OFFSET,
 };
@@ -29,20 +35,13 @@ static const SsSynchformerConfig reference = {
  * instead of off_head. */
 static const SsSynchformerConfig reference_syncability = {
   .name = "reference-syncability",
-  .fps = 25, .sample_rate = 16000,
-  .resize_side = 256, .image_size = 224,
-  .n_segments = 13, .segment_frames = 16, .segment_hop = 8,
-  .n_fft = 1024, .win_length = 400, .hop_length = 160, .n_mels = 128, .spec_frames = 66,
-  .spec_mean = -4.2677393, .spec_std = 4.5689974,
-  .a_dim = 768, .a_layers = 12, .a_heads = 12, .a_mlp = 3072, .a_patch = 16, .a_fstride = 10, .a_tstride = 10,
-  .a_ln_eps = 1e-12,
-  .v_dim = 768, .v_layers = 12, .v_heads = 12, .v_mlp = 3072, .v_patch = 16, .v_tubelet = 2, .v_channels = 3,
-  .v_ln_eps = 1e-6, .v_keep_patch_embed_2d = TRUE,
-  .agg_mlp_ratio = 4, .agg_ln_eps = 1e-6,
-  .s_dim = 768, .s_layers = 3, .s_heads = 8, .s_mlp_ratio = 4, .s_ln_eps = 1e-5,
+  REFERENCE_COMMON,
+  .n_segments = 13,
   .n_classes = 2, .pos_len = 184,
   .head = SS_SYNCHFORMER_SYNCABILITY,
 };
+
+#undef REFERENCE_COMMON
 
 /* Small enough for lavapipe and unit tests: 3 segments of 4 frames at 32x32. */
 static const SsSynchformerConfig tiny = {
