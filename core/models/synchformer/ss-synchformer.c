@@ -454,6 +454,59 @@ mha (SsTensor *q, SsTensor *k, SsTensor *v, int heads, GError **error)
   return merge_heads (o, error);
 }
 
+/* x + <p>.<fc2> (gelu (<p>.<fc1> (<p>.<ln> (x)))): the pre-norm MLP half of a
+ * transformer layer */
+static SsTensor *
+norm_mlp_residual (SsSynchformer *m, SsTensor *x, const char *p, const char *ln,
+                   const char *fc1, const char *fc2, double eps, GError **error)
+{
+  char q[300];
+  g_snprintf (q, sizeof q, "%s.%s", p, ln);
+  g_autoptr (SsTensor) n = norm (m, x, q, eps, error);
+  TRY (n);
+  char f1[300], f2[300];
+  g_snprintf (f1, sizeof f1, "%s.%s", p, fc1);
+  g_snprintf (f2, sizeof f2, "%s.%s", p, fc2);
+  g_autoptr (SsTensor) mlp = gelu_linear (m, n, f1, f2, error);
+  TRY (mlp);
+  return ss_op_add (x, mlp, error);
+}
+
+/* The parameter names (after the layer's prefix) of a pre-norm ViT layer with
+ * separate query, key and value projections. */
+typedef struct
+{
+  const char *ln1, *query, *key, *value, *proj, *ln2, *fc1, *fc2;
+} BlockNames;
+
+/* x [B, L, D] -> x + attn (ln1 (x)), then + mlp (ln2 (.)) */
+static SsTensor *
+encoder_block (SsSynchformer *m, SsTensor *x, const char *p, const BlockNames *n, int heads,
+               double eps, GError **error)
+{
+  char q[300];
+  g_snprintf (q, sizeof q, "%s.%s", p, n->ln1);
+  g_autoptr (SsTensor) y = norm (m, x, q, eps, error);
+  TRY (y);
+  g_snprintf (q, sizeof q, "%s.%s", p, n->query);
+  g_autoptr (SsTensor) qq = linear (m, y, q, error);
+  TRY (qq);
+  g_snprintf (q, sizeof q, "%s.%s", p, n->key);
+  g_autoptr (SsTensor) kk = linear (m, y, q, error);
+  TRY (kk);
+  g_snprintf (q, sizeof q, "%s.%s", p, n->value);
+  g_autoptr (SsTensor) vv = linear (m, y, q, error);
+  TRY (vv);
+  g_autoptr (SsTensor) a = mha (qq, kk, vv, heads, error);
+  TRY (a);
+  g_snprintf (q, sizeof q, "%s.%s", p, n->proj);
+  g_autoptr (SsTensor) ao = linear (m, a, q, error);
+  TRY (ao);
+  g_autoptr (SsTensor) x1 = ss_op_add (x, ao, error);
+  TRY (x1);
+  return norm_mlp_residual (m, x1, p, n->ln2, n->fc1, n->fc2, eps, error);
+}
+
 /* nn.TransformerEncoderLayer (norm_first, GELU) with its own CLS token:
  * x [N, L, D] -> CLS output [N, D] */
 static SsTensor *
@@ -486,15 +539,8 @@ agg_layer (SsSynchformer *m, SsTensor *x, const char *p, int heads, GError **err
   TRY (ao);
   g_autoptr (SsTensor) h1 = ss_op_add (h0, ao, error);
   TRY (h1);
-  g_snprintf (q, sizeof q, "%s.norm2", p);
-  g_autoptr (SsTensor) n2 = norm (m, h1, q, c->agg_ln_eps, error);
-  TRY (n2);
-  char l1[300], l2[300];
-  g_snprintf (l1, sizeof l1, "%s.linear1", p);
-  g_snprintf (l2, sizeof l2, "%s.linear2", p);
-  g_autoptr (SsTensor) f = gelu_linear (m, n2, l1, l2, error);
-  TRY (f);
-  g_autoptr (SsTensor) h2 = ss_op_add (h1, f, error);
+  g_autoptr (SsTensor) h2 = norm_mlp_residual (m, h1, p, "norm2", "linear1", "linear2",
+                                                c->agg_ln_eps, error);
   TRY (h2);
   g_autoptr (SsTensor) c0 = ss_tensor_slice (h2, 1, 0, 1, error);
   TRY (c0);
@@ -693,15 +739,7 @@ ss_synchformer_video_features (SsSynchformer *m, SsTensor *video, GError **error
       if (!sa) break;
       g_autoptr (SsTensor) x2 = ss_op_add (x1, sa, error);
       if (!x2) break;
-      g_snprintf (q, sizeof q, "%s.norm2", p);
-      g_autoptr (SsTensor) n2 = norm (m, x2, q, c->v_ln_eps, error);
-      if (!n2) break;
-      char f1[300], f2[300];
-      g_snprintf (f1, sizeof f1, "%s.mlp.fc1", p);
-      g_snprintf (f2, sizeof f2, "%s.mlp.fc2", p);
-      g_autoptr (SsTensor) mlp = gelu_linear (m, n2, f1, f2, error);
-      if (!mlp) break;
-      x = ss_op_add (x2, mlp, error);
+      x = norm_mlp_residual (m, x2, p, "norm2", "mlp.fc1", "mlp.fc2", c->v_ln_eps, error);
     }
   TRY (x);
   g_autoptr (SsTensor) xl = x;
@@ -749,40 +787,17 @@ ss_synchformer_audio_features (SsSynchformer *m, SsTensor *spec, GError **error)
   TRY (x0);
   SsTensor *x = ss_op_add (x0, P ("afeat_extractor.ast.embeddings.position_embeddings"), error);
   TRY (x);
-  char p[200], q[300];
+  static const BlockNames ast_block = {
+    "layernorm_before", "attention.attention.query", "attention.attention.key",
+    "attention.attention.value", "attention.output.dense", "layernorm_after",
+    "intermediate.dense", "output.dense",
+  };
+  char p[200];
   for (int i = 0; i < c->a_layers && x; i++)
     {
       g_autoptr (SsTensor) xi = x;
-      x = NULL;
       g_snprintf (p, sizeof p, "afeat_extractor.ast.encoder.layer.%d", i);
-      g_snprintf (q, sizeof q, "%s.layernorm_before", p);
-      g_autoptr (SsTensor) y = norm (m, xi, q, c->a_ln_eps, error);
-      if (!y) break;
-      g_snprintf (q, sizeof q, "%s.attention.attention.query", p);
-      g_autoptr (SsTensor) qq = linear (m, y, q, error);
-      if (!qq) break;
-      g_snprintf (q, sizeof q, "%s.attention.attention.key", p);
-      g_autoptr (SsTensor) kk = linear (m, y, q, error);
-      if (!kk) break;
-      g_snprintf (q, sizeof q, "%s.attention.attention.value", p);
-      g_autoptr (SsTensor) vv = linear (m, y, q, error);
-      if (!vv) break;
-      g_autoptr (SsTensor) a = mha (qq, kk, vv, c->a_heads, error);
-      if (!a) break;
-      g_snprintf (q, sizeof q, "%s.attention.output.dense", p);
-      g_autoptr (SsTensor) ao = linear (m, a, q, error);
-      if (!ao) break;
-      g_autoptr (SsTensor) x1 = ss_op_add (xi, ao, error);
-      if (!x1) break;
-      g_snprintf (q, sizeof q, "%s.layernorm_after", p);
-      g_autoptr (SsTensor) n2 = norm (m, x1, q, c->a_ln_eps, error);
-      if (!n2) break;
-      char f1[300], f2[300];
-      g_snprintf (f1, sizeof f1, "%s.intermediate.dense", p);
-      g_snprintf (f2, sizeof f2, "%s.output.dense", p);
-      g_autoptr (SsTensor) mlp = gelu_linear (m, n2, f1, f2, error);
-      if (!mlp) break;
-      x = ss_op_add (x1, mlp, error);
+      x = encoder_block (m, xi, p, &ast_block, c->a_heads, c->a_ln_eps, error);
     }
   TRY (x);
   g_autoptr (SsTensor) xl = x;
@@ -838,40 +853,15 @@ ss_synchformer_sync_sequence (SsSynchformer *m, SsTensor *vfeat, SsTensor *afeat
     }
   SsTensor *x = ss_op_add (x0, P ("transformer.pos_emb_cfg.pos_emb"), error);
   TRY (x);
-  char p[200], q[300];
+  static const BlockNames sync_block = {
+    "ln1", "attn.query", "attn.key", "attn.value", "attn.proj", "ln2", "mlp.0", "mlp.2",
+  };
+  char p[200];
   for (int i = 0; i < c->s_layers && x; i++)
     {
       g_autoptr (SsTensor) xi = x;
-      x = NULL;
       g_snprintf (p, sizeof p, "transformer.blocks.%d", i);
-      g_snprintf (q, sizeof q, "%s.ln1", p);
-      g_autoptr (SsTensor) y = norm (m, xi, q, c->s_ln_eps, error);
-      if (!y) break;
-      g_snprintf (q, sizeof q, "%s.attn.query", p);
-      g_autoptr (SsTensor) qq = linear (m, y, q, error);
-      if (!qq) break;
-      g_snprintf (q, sizeof q, "%s.attn.key", p);
-      g_autoptr (SsTensor) kk = linear (m, y, q, error);
-      if (!kk) break;
-      g_snprintf (q, sizeof q, "%s.attn.value", p);
-      g_autoptr (SsTensor) vv = linear (m, y, q, error);
-      if (!vv) break;
-      g_autoptr (SsTensor) a = mha (qq, kk, vv, c->s_heads, error);
-      if (!a) break;
-      g_snprintf (q, sizeof q, "%s.attn.proj", p);
-      g_autoptr (SsTensor) ao = linear (m, a, q, error);
-      if (!ao) break;
-      g_autoptr (SsTensor) x1 = ss_op_add (xi, ao, error);
-      if (!x1) break;
-      g_snprintf (q, sizeof q, "%s.ln2", p);
-      g_autoptr (SsTensor) n2 = norm (m, x1, q, c->s_ln_eps, error);
-      if (!n2) break;
-      char f1[300], f2[300];
-      g_snprintf (f1, sizeof f1, "%s.mlp.0", p);
-      g_snprintf (f2, sizeof f2, "%s.mlp.2", p);
-      g_autoptr (SsTensor) mlp = gelu_linear (m, n2, f1, f2, error);
-      if (!mlp) break;
-      x = ss_op_add (x1, mlp, error);
+      x = encoder_block (m, xi, p, &sync_block, c->s_heads, c->s_ln_eps, error);
     }
   TRY (x);
   g_autoptr (SsTensor) xl = x;
