@@ -18,42 +18,10 @@
 #include "ss-demo.h"
 #include "ss-preferences-window.h"
 #include "ss-window.h"
+#include "ss-gui-test-util.h"
 
 static char *tmp_dir;
 static SsApplication *app;
-
-/* Runs the main loop until @cond holds or @seconds passed; returns @cond. */
-typedef gboolean (*Cond) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_for (Cond cond, gpointer data, double seconds)
-{
-  gboolean expired = FALSE;
-  guint id = g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
-
-  while (!cond (data) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (id);
-  return cond (data);
-}
-
-static void
-spin (double seconds)
-{
-  gboolean expired = FALSE;
-
-  g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
-  while (!expired)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 static gboolean
 imports_done (gpointer data)
@@ -65,12 +33,6 @@ static gboolean
 jobs_done (gpointer data)
 {
   return ss_job_manager_get_n_running (ss_job_manager_get_default ()) == 0;
-}
-
-static gboolean
-window_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (GTK_WIDGET (data));
 }
 
 static SsWindow *

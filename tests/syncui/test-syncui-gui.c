@@ -18,47 +18,10 @@
 #include "ss-sync-panel.h"
 #include "ss-window.h"
 #include "syncui-clip.h"
+#include "ss-gui-test-util.h"
 
 static char *tmp_dir;
 static SsApplication *app;
-
-typedef gboolean (*Cond) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_for (Cond cond, gpointer data, double seconds)
-{
-  gboolean expired = FALSE;
-  guint id = g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
-
-  while (!cond (data) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (id);
-  return cond (data);
-}
-
-static void
-spin (double seconds)
-{
-  gboolean expired = FALSE;
-
-  g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
-  while (!expired)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-static gboolean
-window_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (GTK_WIDGET (data));
-}
 
 static gboolean
 panel_idle (gpointer data)
