@@ -626,25 +626,7 @@ main (int argc, char *argv[])
 {
   int ret;
 
-  tmp_dir = g_dir_make_tmp ("soundstage-gui-XXXXXX", NULL);
-  g_assert_nonnull (tmp_dir);
-  {
-    g_autofree char *state = g_build_filename (tmp_dir, "state", NULL);
-    g_autofree char *cache = g_build_filename (tmp_dir, "cache", NULL);
-    g_autofree char *config = g_build_filename (tmp_dir, "config", NULL);
-    g_setenv ("XDG_STATE_HOME", state, TRUE);
-    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
-    g_setenv ("XDG_CONFIG_HOME", config, TRUE);
-  }
-  g_setenv ("SOUNDSTAGE_AUDIO", "null", TRUE);
-  g_setenv ("GTK_A11Y", "none", TRUE);
-
-  g_test_init (&argc, &argv, NULL);
-  /* Criticals stay fatal (G_DEBUG=fatal-criticals); warnings are logged. */
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  gtk_init ();
-  app = ss_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, NULL));
+  app = gui_test_start (&argc, &argv, "soundstage-gui-XXXXXX", &tmp_dir);
 
   g_test_add_func ("/gui/edit-play-save", test_edit_play_save);
   g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
