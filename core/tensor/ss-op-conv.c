@@ -401,48 +401,26 @@ ss_op_conv (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *cp,
   return out;
 }
 
-SsTensor *
-ss_op_conv1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, int padding, int dilation,
-              int groups, GError **error)
+/* Checks that @x has the batch, channel and @ndim - 2 spatial axes of the
+ * public conv*d / conv_transpose*d entry point being called, then runs it. */
+static SsTensor *
+conv_nd (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, gboolean transposed,
+         int ndim, GError **error)
 {
-  SsConvParams p = ss_conv_params_default ();
-  p.stride[0] = stride;
-  p.padding[0] = padding;
-  p.dilation[0] = dilation;
-  p.groups = groups;
-  if (x->ndim != 3)
+  static const char *const shapes[] = { [3] = "[N, C, L]", [4] = "[N, C, H, W]", [5] = "[N, C, D, H, W]" };
+
+  if (x->ndim != ndim)
     {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv1d: input must be [N, C, L]");
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "%s%dd: input must be %s",
+                   transposed ? "conv_transpose" : "conv", ndim - 2, shapes[ndim]);
       return NULL;
     }
-  return ss_op_conv (x, w, bias, &p, FALSE, error);
+  return ss_op_conv (x, w, bias, p, transposed, error);
 }
 
-SsTensor *
-ss_op_conv2d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
-{
-  if (x->ndim != 4)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv2d: input must be [N, C, H, W]");
-      return NULL;
-    }
-  return ss_op_conv (x, w, bias, p, FALSE, error);
-}
-
-SsTensor *
-ss_op_conv3d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
-{
-  if (x->ndim != 5)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv3d: input must be [N, C, D, H, W]");
-      return NULL;
-    }
-  return ss_op_conv (x, w, bias, p, FALSE, error);
-}
-
-SsTensor *
-ss_op_conv_transpose1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, int padding,
-                        int output_padding, int dilation, int groups, GError **error)
+/* The 1-D entry points take their parameters as plain ints. */
+static SsConvParams
+params_1d (int stride, int padding, int output_padding, int dilation, int groups)
 {
   SsConvParams p = ss_conv_params_default ();
   p.stride[0] = stride;
@@ -450,32 +428,45 @@ ss_op_conv_transpose1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, in
   p.output_padding[0] = output_padding;
   p.dilation[0] = dilation;
   p.groups = groups;
-  if (x->ndim != 3)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv_transpose1d: input must be [N, C, L]");
-      return NULL;
-    }
-  return ss_op_conv (x, w, bias, &p, TRUE, error);
+  return p;
+}
+
+SsTensor *
+ss_op_conv1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, int padding, int dilation,
+              int groups, GError **error)
+{
+  SsConvParams p = params_1d (stride, padding, 0, dilation, groups);
+  return conv_nd (x, w, bias, &p, FALSE, 3, error);
+}
+
+SsTensor *
+ss_op_conv2d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
+{
+  return conv_nd (x, w, bias, p, FALSE, 4, error);
+}
+
+SsTensor *
+ss_op_conv3d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
+{
+  return conv_nd (x, w, bias, p, FALSE, 5, error);
+}
+
+SsTensor *
+ss_op_conv_transpose1d (SsTensor *x, SsTensor *w, SsTensor *bias, int stride, int padding,
+                        int output_padding, int dilation, int groups, GError **error)
+{
+  SsConvParams p = params_1d (stride, padding, output_padding, dilation, groups);
+  return conv_nd (x, w, bias, &p, TRUE, 3, error);
 }
 
 SsTensor *
 ss_op_conv_transpose2d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
 {
-  if (x->ndim != 4)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv_transpose2d: input must be [N, C, H, W]");
-      return NULL;
-    }
-  return ss_op_conv (x, w, bias, p, TRUE, error);
+  return conv_nd (x, w, bias, p, TRUE, 4, error);
 }
 
 SsTensor *
 ss_op_conv_transpose3d (SsTensor *x, SsTensor *w, SsTensor *bias, const SsConvParams *p, GError **error)
 {
-  if (x->ndim != 5)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "conv_transpose3d: input must be [N, C, D, H, W]");
-      return NULL;
-    }
-  return ss_op_conv (x, w, bias, p, TRUE, error);
+  return conv_nd (x, w, bias, p, TRUE, 5, error);
 }

@@ -18,42 +18,10 @@
 #include "ss-demo.h"
 #include "ss-preferences-window.h"
 #include "ss-window.h"
+#include "ss-gui-test-util.h"
 
 static char *tmp_dir;
 static SsApplication *app;
-
-/* Runs the main loop until @cond holds or @seconds passed; returns @cond. */
-typedef gboolean (*Cond) (gpointer data);
-
-static gboolean
-timeout_cb (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_for (Cond cond, gpointer data, double seconds)
-{
-  gboolean expired = FALSE;
-  guint id = g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
-
-  while (!cond (data) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (id);
-  return cond (data);
-}
-
-static void
-spin (double seconds)
-{
-  gboolean expired = FALSE;
-
-  g_timeout_add ((guint) (seconds * 1000), timeout_cb, &expired);
-  while (!expired)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 static gboolean
 imports_done (gpointer data)
@@ -65,12 +33,6 @@ static gboolean
 jobs_done (gpointer data)
 {
   return ss_job_manager_get_n_running (ss_job_manager_get_default ()) == 0;
-}
-
-static gboolean
-window_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (GTK_WIDGET (data));
 }
 
 static SsWindow *
@@ -664,25 +626,7 @@ main (int argc, char *argv[])
 {
   int ret;
 
-  tmp_dir = g_dir_make_tmp ("soundstage-gui-XXXXXX", NULL);
-  g_assert_nonnull (tmp_dir);
-  {
-    g_autofree char *state = g_build_filename (tmp_dir, "state", NULL);
-    g_autofree char *cache = g_build_filename (tmp_dir, "cache", NULL);
-    g_autofree char *config = g_build_filename (tmp_dir, "config", NULL);
-    g_setenv ("XDG_STATE_HOME", state, TRUE);
-    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
-    g_setenv ("XDG_CONFIG_HOME", config, TRUE);
-  }
-  g_setenv ("SOUNDSTAGE_AUDIO", "null", TRUE);
-  g_setenv ("GTK_A11Y", "none", TRUE);
-
-  g_test_init (&argc, &argv, NULL);
-  /* Criticals stay fatal (G_DEBUG=fatal-criticals); warnings are logged. */
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  gtk_init ();
-  app = ss_application_new (G_APPLICATION_NON_UNIQUE);
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, NULL));
+  app = gui_test_start (&argc, &argv, "soundstage-gui-XXXXXX", &tmp_dir);
 
   g_test_add_func ("/gui/edit-play-save", test_edit_play_save);
   g_test_add_func ("/gui/recovery-offered", test_recovery_offered);
