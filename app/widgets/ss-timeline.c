@@ -14,7 +14,11 @@
 #define SNAP_PX          8.0
 #define EDGE_PX          6.0
 #define DRAG_THRESHOLD   3.0
-#define THUMB_HEIGHT     48
+#define THUMB_HEIGHT_DEFAULT 48
+#define THUMB_HEIGHT_MIN     16
+#define THUMB_HEIGHT_MAX     256
+/* Room around the thumbnails in a video row: clip margins and the title strip. */
+#define VIDEO_ROW_EXTRA  (SS_TIMELINE_VIDEO_TRACK_H - THUMB_HEIGHT_DEFAULT)
 #define WAVE_BPS         200.0
 #define BTN_W            22
 #define BTN_H            18
@@ -63,6 +67,7 @@ typedef struct {
   char      *path;
   VisualKind kind;
   SsTime     interval;
+  int        height;           /* thumbnails */
 } VisualJobData;
 
 static void
@@ -79,6 +84,7 @@ typedef struct {
   VisualKind kind;
   gulong     handler;
   gboolean   started;
+  int        height;           /* thumbnail height the job computes */
 } PendingJob;
 
 /* ---- drag ---- */
@@ -159,11 +165,12 @@ struct _SsTimeline {
   PangoLayout *layout;
   PangoLayout *small_layout;
   guint        last_drawn;
+  guint        thumb_height;  /* property "thumbnail-height" */
 };
 
 G_DEFINE_FINAL_TYPE (SsTimeline, ss_timeline, GTK_TYPE_WIDGET)
 
-enum { PROP_0, PROP_PROJECT, PROP_TRANSPORT, PROP_SELECTED_CLIP, PROP_ZOOM, N_PROPS };
+enum { PROP_0, PROP_PROJECT, PROP_TRANSPORT, PROP_SELECTED_CLIP, PROP_ZOOM, PROP_THUMBNAIL_HEIGHT, N_PROPS };
 static GParamSpec *props[N_PROPS];
 enum { SIGNAL_ERROR, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -198,9 +205,15 @@ emit_gerror (SsTimeline *self, GError *error, const char *fallback)
 }
 
 static int
-track_height (const SsTrack *t)
+video_row_height (SsTimeline *self)
 {
-  return t->kind == SS_TRACK_VIDEO ? SS_TIMELINE_VIDEO_TRACK_H : SS_TIMELINE_AUDIO_TRACK_H;
+  return MAX (SS_TIMELINE_VIDEO_TRACK_H, (int) self->thumb_height + VIDEO_ROW_EXTRA);
+}
+
+static int
+track_height (SsTimeline *self, const SsTrack *t)
+{
+  return t->kind == SS_TRACK_VIDEO ? video_row_height (self) : SS_TIMELINE_AUDIO_TRACK_H;
 }
 
 static double
@@ -223,7 +236,7 @@ content_height (SsTimeline *self)
   double h = 0;
   guint n = self->project ? ss_project_get_n_tracks (self->project) : 0;
   for (guint i = 0; i < n; i++)
-    h += track_height (ss_project_get_track (self->project, i));
+    h += track_height (self, ss_project_get_track (self->project, i));
   return h + SS_TIMELINE_ADD_ROW_H;
 }
 
@@ -281,7 +294,7 @@ ss_timeline_get_track_y (SsTimeline *self, guint index)
   g_return_val_if_fail (SS_IS_TIMELINE (self), 0);
   double y = SS_TIMELINE_RULER_H - self->scroll_y;
   for (guint i = 0; self->project && i < index && i < ss_project_get_n_tracks (self->project); i++)
-    y += track_height (ss_project_get_track (self->project, i));
+    y += track_height (self, ss_project_get_track (self->project, i));
   return y;
 }
 
@@ -294,7 +307,7 @@ track_at_y (SsTimeline *self, double y, double *top_out)
   guint n = ss_project_get_n_tracks (self->project);
   for (guint i = 0; i < n; i++)
     {
-      int h = track_height (ss_project_get_track (self->project, i));
+      int h = track_height (self, ss_project_get_track (self->project, i));
       if (y >= top && y < top + h)
         {
           if (top_out)
@@ -418,7 +431,7 @@ visual_job_func (SsJob *job, gpointer user_data, GError **error)
   GCancellable *cancellable = ss_job_get_cancellable (job);
   if (d->kind == VISUAL_THUMBS)
     {
-      SsThumbnails *t = ss_thumbnails_compute (d->path, d->interval, THUMB_HEIGHT, cancellable, error);
+      SsThumbnails *t = ss_thumbnails_compute (d->path, d->interval, d->height, cancellable, error);
       if (t == NULL)
         return FALSE;
       ss_job_set_result (job, t, (GDestroyNotify) ss_thumbnails_free);
@@ -488,8 +501,14 @@ visual_job_finished_cb (SsJob *job, SsTimeline *self)
   gboolean ok = ss_job_get_state (job) == SS_JOB_SUCCEEDED && ss_job_get_result (job) != NULL;
   if (v != NULL)
     {
-      if (pj->kind == VISUAL_THUMBS)
+      if (pj->kind == VISUAL_THUMBS && pj->height != (int) self->thumb_height)
         {
+          /* Computed for a previous height; a job at the current one is requested
+           * separately. */
+        }
+      else if (pj->kind == VISUAL_THUMBS)
+        {
+          g_clear_pointer (&v->thumbs, g_ptr_array_unref);
           if (ok)
             {
               SsThumbnails *t = ss_job_get_result (job);
@@ -558,6 +577,7 @@ start_visual_job (SsTimeline *self, const SsMedia *media, VisualKind kind)
   VisualJobData *d = g_new0 (VisualJobData, 1);
   d->path = g_strdup (media->path);
   d->kind = kind;
+  d->height = (int) self->thumb_height;
   /* One thumbnail a second, fewer for long media. */
   d->interval = MAX (SS_TIME_SECOND, media->duration / 400);
   g_autofree char *base = g_path_get_basename (media->path);
@@ -569,6 +589,7 @@ start_visual_job (SsTimeline *self, const SsMedia *media, VisualKind kind)
   pj->job = job;
   pj->media_id = g_strdup (media->id);
   pj->kind = kind;
+  pj->height = d->height;
   pj->handler = g_signal_connect (job, "finished", G_CALLBACK (visual_job_finished_cb), self);
   g_ptr_array_add (self->pending, pj);
   /* Jobs are found while drawing; start them outside the snapshot. */
@@ -607,6 +628,62 @@ visual_for (SsTimeline *self, const SsMedia *media, gboolean want_thumbs, gboole
       start_visual_job (self, media, VISUAL_WAVE);
     }
   return v;
+}
+
+void
+ss_timeline_set_thumbnail_height (SsTimeline *self, guint height)
+{
+  g_return_if_fail (SS_IS_TIMELINE (self));
+  height = CLAMP (height, THUMB_HEIGHT_MIN, THUMB_HEIGHT_MAX);
+  if (height == self->thumb_height)
+    return;
+  self->thumb_height = height;
+
+  /* Drop the thumbnail jobs under way at the old height... */
+  for (guint i = self->pending->len; i > 0; i--)
+    {
+      PendingJob *pj = g_ptr_array_index (self->pending, i - 1);
+      if (pj->kind != VISUAL_THUMBS)
+        continue;
+      g_clear_signal_handler (&pj->handler, pj->job);
+      if (pj->started)
+        ss_job_cancel (pj->job);
+      g_ptr_array_remove_index (self->pending, i - 1);
+    }
+  /* ...and the strips made at it; drawing requests them again at the new one. */
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, self->visuals);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MediaVisual *v = value;
+      g_clear_pointer (&v->thumbs, g_ptr_array_unref);
+      v->thumbs_requested = FALSE;
+      v->thumbs_failed = FALSE;
+      v->thumb_w = v->thumb_h = 0;
+    }
+  update_adjustments (self);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_THUMBNAIL_HEIGHT]);
+}
+
+guint
+ss_timeline_get_thumbnail_height (SsTimeline *self)
+{
+  g_return_val_if_fail (SS_IS_TIMELINE (self), THUMB_HEIGHT_DEFAULT);
+  return self->thumb_height;
+}
+
+int
+ss_timeline_get_cached_thumbnail_height (SsTimeline *self, const char *media_id)
+{
+  g_return_val_if_fail (SS_IS_TIMELINE (self), 0);
+  g_return_val_if_fail (media_id != NULL, 0);
+  MediaVisual *v = g_hash_table_lookup (self->visuals, media_id);
+  if (v == NULL || v->thumbs == NULL)
+    return 0;
+  return v->thumb_h;
 }
 
 /* ---- drawing ---- */
@@ -936,7 +1013,7 @@ ss_timeline_snapshot (GtkWidget *widget, GtkSnapshot *s)
   for (guint i = 0; i < n_tracks; i++)
     {
       const SsTrack *track = ss_project_get_track (self->project, i);
-      int h = track_height (track);
+      int h = track_height (self, track);
       if (y + h > SS_TIMELINE_RULER_H && y < bottom)
         {
           fill (s, SS_TIMELINE_COLOR_LANE, 1, SS_TIMELINE_HEADER_W, y, aw, h);
@@ -983,7 +1060,7 @@ ss_timeline_snapshot (GtkWidget *widget, GtkSnapshot *s)
   for (guint i = 0; i < n_tracks; i++)
     {
       const SsTrack *track = ss_project_get_track (self->project, i);
-      int h = track_height (track);
+      int h = track_height (self, track);
       if (y + h > SS_TIMELINE_RULER_H && y < bottom)
         draw_header (self, s, i, track, y, h);
       y += h;
@@ -1105,7 +1182,7 @@ hit_test (SsTimeline *self, double x, double y)
       return hit;
     }
   const SsTrack *track = ss_project_get_track (self->project, ti);
-  int h = track_height (track);
+  int h = track_height (self, track);
   hit.track = ti;
   if (x < SS_TIMELINE_HEADER_W)
     {
@@ -1982,6 +2059,7 @@ ss_timeline_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_TRANSPORT:     g_value_set_object (value, self->transport); break;
     case PROP_SELECTED_CLIP: g_value_set_string (value, self->selected); break;
     case PROP_ZOOM:          g_value_set_double (value, self->pps); break;
+    case PROP_THUMBNAIL_HEIGHT: g_value_set_uint (value, self->thumb_height); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -1996,6 +2074,7 @@ ss_timeline_set_property (GObject *object, guint prop_id, const GValue *value, G
     case PROP_TRANSPORT:     ss_timeline_set_transport (self, g_value_get_object (value)); break;
     case PROP_SELECTED_CLIP: ss_timeline_set_selected_clip (self, g_value_get_string (value)); break;
     case PROP_ZOOM:          ss_timeline_set_zoom (self, g_value_get_double (value)); break;
+    case PROP_THUMBNAIL_HEIGHT: ss_timeline_set_thumbnail_height (self, g_value_get_uint (value)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -2062,6 +2141,9 @@ ss_timeline_class_init (SsTimelineClass *klass)
                                                    G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   props[PROP_ZOOM] = g_param_spec_double ("zoom", NULL, NULL, SS_TIMELINE_MIN_ZOOM, SS_TIMELINE_MAX_ZOOM, 50,
                                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  props[PROP_THUMBNAIL_HEIGHT] = g_param_spec_uint ("thumbnail-height", NULL, NULL,
+                                                   THUMB_HEIGHT_MIN, THUMB_HEIGHT_MAX, THUMB_HEIGHT_DEFAULT,
+                                                   G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   /* "error" (message): an edit was refused; the shell shows it as a toast. */
@@ -2097,6 +2179,7 @@ ss_timeline_init (SsTimeline *self)
   GtkWidget *widget = GTK_WIDGET (self);
 
   self->pps = 50;
+  self->thumb_height = THUMB_HEIGHT_DEFAULT;
   self->visuals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) media_visual_free);
   self->pending = g_ptr_array_new_with_free_func (pending_job_free);
   self->snap_points = g_array_new (FALSE, FALSE, sizeof (SsTime));

@@ -40,4 +40,13 @@ void         ss_timeline_scroll_to          (SsTimeline *self, SsTime left);
 /* The playhead when no transport is set (with a transport it follows it). */
 SsTime       ss_timeline_get_playhead       (SsTimeline *self);
 
+/* Height in pixels of the video thumbnail strips (16..256, default 48); property
+ * "thumbnail-height". Changing it drops the strips and computes them again at the
+ * new height; the video row grows to fit them. */
+void         ss_timeline_set_thumbnail_height (SsTimeline *self, guint height);
+guint        ss_timeline_get_thumbnail_height (SsTimeline *self);
+/* Testing: pixel height of the thumbnails the timeline holds for @media_id, or 0
+ * while none are loaded. */
+int          ss_timeline_get_cached_thumbnail_height (SsTimeline *self, const char *media_id);
+
 G_END_DECLS

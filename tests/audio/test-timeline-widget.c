@@ -472,6 +472,79 @@ test_viewer (void)
   g_rmdir (dir);
 }
 
+/* Waits until the timeline holds thumbnails of @mid @height pixels high, redrawing
+ * meanwhile (drawing is what requests them). */
+static int
+wait_for_thumbnails (SsTimeline *tl, const char *mid, int height)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  int h = 0;
+  while (g_get_monotonic_time () < deadline)
+    {
+      gtk_widget_queue_draw (GTK_WIDGET (tl));
+      ss_test_spin (20);
+      h = ss_timeline_get_cached_thumbnail_height (tl, mid);
+      if (h == height)
+        break;
+    }
+  return h;
+}
+
+/* The "thumbnail-height" preference: the video clip's thumbnails are computed again
+ * at the new height and the video row grows to show them. */
+static void
+test_thumbnail_height (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ss-thumbs-XXXXXX", &error);
+  g_autofree char *video = g_build_filename (dir, "v.mp4", NULL);
+  g_assert_true (ss_test_make_video (video, 50, 25, &error));
+
+  g_autoptr(SsProject) project = ss_project_new ();
+  const char *mid = ss_test_add_media (project, video);
+  g_assert_nonnull (ss_project_insert_media (project, mid, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ss_project_get_track (project, 0)->kind, ==, SS_TRACK_VIDEO);
+
+  GtkWidget *window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), WIN_W, 500);
+  SsTimeline *tl = SS_TIMELINE (ss_timeline_new ());
+  gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (tl));
+  ss_timeline_set_project (tl, project);
+  gtk_window_present (GTK_WINDOW (window));
+  ss_test_spin (100);
+
+  guint h0 = 0;
+  g_object_get (tl, "thumbnail-height", &h0, NULL);
+  g_assert_cmpuint (h0, ==, 48);
+  g_assert_cmpint (wait_for_thumbnails (tl, mid, 48), ==, 48);
+  double row0 = ss_timeline_get_track_y (tl, 1) - ss_timeline_get_track_y (tl, 0);
+  g_assert_cmpfloat (row0, ==, SS_TIMELINE_VIDEO_TRACK_H);
+
+  /* Taller: recomputed at 120 px, the row grows by the same amount. */
+  g_object_set (tl, "thumbnail-height", 120u, NULL);
+  g_assert_cmpuint (ss_timeline_get_thumbnail_height (tl), ==, 120);
+  g_assert_cmpint (ss_timeline_get_cached_thumbnail_height (tl, mid), ==, 0);   /* old strip dropped */
+  g_assert_cmpint (wait_for_thumbnails (tl, mid, 120), ==, 120);
+  double row1 = ss_timeline_get_track_y (tl, 1) - ss_timeline_get_track_y (tl, 0);
+  g_assert_cmpfloat (row1, ==, SS_TIMELINE_VIDEO_TRACK_H + (120 - 48));
+  /* The audio row keeps its height. */
+  if (ss_project_get_n_tracks (project) > 2)
+    g_assert_cmpfloat (ss_timeline_get_track_y (tl, 2) - ss_timeline_get_track_y (tl, 1), ==,
+                       SS_TIMELINE_AUDIO_TRACK_H);
+
+  /* Smaller than the default: thumbnails at 24 px, the row back to its minimum. */
+  g_object_set (tl, "thumbnail-height", 24u, NULL);
+  g_assert_cmpint (wait_for_thumbnails (tl, mid, 24), ==, 24);
+  g_assert_cmpfloat (ss_timeline_get_track_y (tl, 1) - ss_timeline_get_track_y (tl, 0), ==,
+                     SS_TIMELINE_VIDEO_TRACK_H);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  ss_test_spin (50);
+  g_unlink (video);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -488,5 +561,6 @@ main (int argc, char **argv)
   g_test_add ("/timeline/actions-undo", Fixture, NULL, fixture_setup, test_actions_undo, fixture_teardown);
   g_test_add_func ("/viewer/letterboxed-frame", test_viewer);
   g_test_add ("/timeline/pointer-edits", Fixture, NULL, fixture_setup, test_pointer_edits, fixture_teardown);
+  g_test_add_func ("/timeline/thumbnail-height", test_thumbnail_height);
   return g_test_run ();
 }
