@@ -4,6 +4,7 @@
 #include "config.h"
 #include "tensor/ss-tensor.h"
 #include "tensor/ss-autograd.h"
+#include "ss-half.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,10 +32,7 @@ ss_dtype_name (SsDType dtype)
 float
 ss_bf16_to_float (guint16 v)
 {
-  guint32 u = (guint32) v << 16;
-  float f;
-  memcpy (&f, &u, 4);
-  return f;
+  return ss_half_bf16_to_f32 (v);
 }
 
 guint16
@@ -51,34 +49,7 @@ ss_float_to_bf16 (float v)
 float
 ss_half_to_float (guint16 h)
 {
-  guint32 sign = (guint32) (h & 0x8000) << 16;
-  guint32 exp = (h >> 10) & 0x1f;
-  guint32 man = h & 0x3ff;
-  guint32 u;
-  if (exp == 0)
-    {
-      if (man == 0)
-        u = sign;
-      else
-        {
-          /* subnormal: normalise */
-          int e = -1;
-          do
-            {
-              e++;
-              man <<= 1;
-            }
-          while (!(man & 0x400));
-          u = sign | ((guint32) (127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-        }
-    }
-  else if (exp == 31)
-    u = sign | 0x7f800000u | (man << 13);
-  else
-    u = sign | ((exp + 127 - 15) << 23) | (man << 13);
-  float f;
-  memcpy (&f, &u, 4);
-  return f;
+  return ss_half_f16_to_f32 (h);
 }
 
 guint16
