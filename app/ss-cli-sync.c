@@ -20,15 +20,8 @@
 #include "media/ss-media.h"
 #include "models/ss-corpus.h"
 #include "models/sync-job/ss-sync-job.h"
+#include "ss-cli-common.h"
 #include "ss-cli-sync.h"
-
-enum {
-  EXIT_OK = 0,
-  EXIT_USAGE = 1,
-  EXIT_BAD_INPUT = 2,
-  EXIT_FAILED = 3,
-  EXIT_CANCELLED = 130,
-};
 
 static const char *json_schema_help = N_(
   "Offsets: positive = the audio leads (comes early); delaying the audio by the\n"
@@ -58,151 +51,14 @@ static const char *json_schema_help = N_(
   "shorter than 4.8 s, unreadable or corrupt file, model missing), 3 failed,\n"
   "130 cancelled.");
 
-static const char *
-prgname (void)
-{
-  return "soundstage-cli";
-}
-
-static int
-exit_code_for_error (const GError *error)
-{
-  if (g_error_matches (error, SS_ERROR, SS_ERROR_CANCELLED) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return EXIT_CANCELLED;
-  if (error->domain == SS_ERROR &&
-      (error->code == SS_ERROR_NOT_FOUND || error->code == SS_ERROR_INVALID_DATA ||
-       error->code == SS_ERROR_UNSUPPORTED))
-    return EXIT_BAD_INPUT;
-  return EXIT_FAILED;
-}
-
-static int
-report_error (const GError *error)
-{
-  int code = exit_code_for_error (error);
-
-  if (code == EXIT_CANCELLED)
-    fprintf (stderr, _("%s: cancelled\n"), prgname ());
-  else
-    fprintf (stderr, "%s: %s\n", prgname (), error->message);
-  return code;
-}
-
-static int
-usage_error (const char *command, const char *msg)
-{
-  fprintf (stderr, "%s: %s\n", prgname (), msg);
-  fprintf (stderr, _("Run “%s %s --help” for usage.\n"), prgname (), command);
-  return EXIT_USAGE;
-}
-
 static gboolean
 parse_options (const char *command, const char *params, const char *summary,
                const GOptionEntry *entries, int *argc, char ***argv)
 {
-  g_autoptr(GOptionContext) ctx = g_option_context_new (params);
-  g_autoptr(GError) error = NULL;
-
-  g_option_context_set_summary (ctx, summary);
-  g_option_context_set_description (ctx, _(json_schema_help));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, argc, argv, &error))
-    {
-      usage_error (command, error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------ job runner */
-
-typedef struct {
-  SsJob     *job;
-  GMainLoop *loop;
-  gboolean   quiet;
-  gboolean   tty;
-  int        last_percent;
-  guint      sigint_count;
-} Runner;
-
-static void
-runner_progress (GObject *obj, GParamSpec *pspec, gpointer user_data)
-{
-  Runner *r = user_data;
-  double p = ss_job_get_progress (r->job);
-  g_autofree char *status = ss_job_dup_status (r->job);
-  int percent = p < 0 ? 0 : (int) (p * 100.0);
-
-  if (r->quiet)
-    return;
-  if (r->tty)
-    fprintf (stderr, "\r\033[K[%3d%%] %s%s%s", percent, ss_job_get_title (r->job),
-             status ? " — " : "", status ? status : "");
-  else if (percent / 25 != r->last_percent / 25)
-    fprintf (stderr, "[%3d%%] %s%s%s\n", percent, ss_job_get_title (r->job),
-             status ? " — " : "", status ? status : "");
-  r->last_percent = percent;
-  fflush (stderr);
-}
-
-static void
-runner_finished (SsJob *job, gpointer user_data)
-{
-  g_main_loop_quit (((Runner *) user_data)->loop);
-}
-
-static gboolean
-runner_sigint (gpointer user_data)
-{
-  Runner *r = user_data;
-
-  if (++r->sigint_count > 1)
-    _exit (EXIT_CANCELLED);
-  fprintf (stderr, _("\n%s: cancelling… (press Ctrl+C again to quit at once)\n"), prgname ());
-  ss_job_cancel (r->job);
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs @job on a worker thread while printing progress; returns its state. */
-static SsJobState
-run_job (SsJob *job, gboolean quiet)
-{
-  Runner r = { 0 };
-  guint sig_id;
-
-  r.job = job;
-  r.quiet = quiet;
-  r.loop = g_main_loop_new (NULL, FALSE);
-  r.tty = isatty (STDERR_FILENO) && g_getenv ("SOUNDSTAGE_PLAIN_PROGRESS") == NULL;
-  r.last_percent = -100;
-  g_signal_connect (job, "notify::progress", G_CALLBACK (runner_progress), &r);
-  g_signal_connect (job, "notify::status", G_CALLBACK (runner_progress), &r);
-  g_signal_connect (job, "finished", G_CALLBACK (runner_finished), &r);
-  sig_id = g_unix_signal_add (SIGINT, runner_sigint, &r);
-  ss_job_run (job);
-  g_main_loop_run (r.loop);
-  g_source_remove (sig_id);
-  g_signal_handlers_disconnect_by_data (job, &r);
-  if (!quiet && r.tty)
-    fprintf (stderr, "\r\033[K");
-  g_main_loop_unref (r.loop);
-  return ss_job_get_state (job);
+  return ss_cli_parse_options (command, params, summary, _(json_schema_help), entries, argc, argv);
 }
 
 /* ------------------------------------------------------------------ sync */
-
-static char *
-builder_to_string (JsonBuilder *b)
-{
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
-}
 
 static void
 add_double (JsonBuilder *b, const char *name, double v)
@@ -323,24 +179,6 @@ print_result_text (const char *file, const SsSyncResult *r)
     }
 }
 
-static gboolean
-check_file (const char *path, GError **error)
-{
-  g_autofree char *display = g_filename_display_name (path);
-
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_NOT_FOUND, _("“%s” does not exist"), display);
-      return FALSE;
-    }
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, _("“%s” is a folder, not a media file"), display);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 int
 ss_cli_sync (int argc, char **argv)
 {
@@ -364,34 +202,34 @@ ss_cli_sync (int argc, char **argv)
   if (!parse_options ("sync", _("FILE"), _("Measure the audio-visual offset of a video"), entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error ("sync", argc < 2 ? _("FILE is missing") : _("Too many arguments"));
+    return ss_cli_usage_error ("sync", "%s", argc < 2 ? _("FILE is missing") : _("Too many arguments"));
   if (method_name != NULL && !ss_sync_method_from_string (method_name, &method))
     {
       g_autofree char *msg = g_strdup_printf (_("Unknown method “%s” (auto, sp or model)"), method_name);
-      return usage_error ("sync", msg);
+      return ss_cli_usage_error ("sync", "%s", msg);
     }
-  if (!check_file (argv[1], &error))
-    return report_error (error);
+  if (!ss_cli_check_input_file (argv[1], &error))
+    return ss_cli_report_error (error);
 
   req.video_path = argv[1];
   req.method = method;
   req.model_path = model;
   job = ss_sync_job_new (&req);
-  state = run_job (job, FALSE);
+  state = ss_cli_wait_job (job, FALSE);
   if (state == SS_JOB_CANCELLED)
     {
-      fprintf (stderr, _("%s: cancelled\n"), prgname ());
+      fprintf (stderr, _("%s: cancelled\n"), SS_CLI_PRGNAME);
       return EXIT_CANCELLED;
     }
   if (state != SS_JOB_SUCCEEDED)
-    return report_error (ss_job_get_error (job));
+    return ss_cli_report_error (ss_job_get_error (job));
   r = ss_job_get_result (job);
   if (as_json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       g_autofree char *text = NULL;
       result_to_json (b, argv[1], r);
-      text = builder_to_string (b);
+      text = ss_cli_builder_to_string (b);
       printf ("%s\n", text);
     }
   else
@@ -519,21 +357,21 @@ ss_cli_sync_eval (int argc, char **argv)
                       entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error ("sync-eval", argc < 2 ? _("DIR is missing") : _("Too many arguments"));
+    return ss_cli_usage_error ("sync-eval", "%s", argc < 2 ? _("DIR is missing") : _("Too many arguments"));
   dir = argv[1];
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     {
       g_autofree char *display = g_filename_display_name (dir);
-      fprintf (stderr, _("%s: “%s” is not a folder\n"), prgname (), display);
+      fprintf (stderr, _("%s: “%s” is not a folder\n"), SS_CLI_PRGNAME, display);
       return EXIT_BAD_INPUT;
     }
   labels = scan_labels (dir, &error);
   if (labels == NULL)
-    return report_error (error);
+    return ss_cli_report_error (error);
   if (labels->len == 0)
     {
       g_autofree char *display = g_filename_display_name (dir);
-      fprintf (stderr, _("%s: no clip labels (corpus *.json files) in “%s”\n"), prgname (), display);
+      fprintf (stderr, _("%s: no clip labels (corpus *.json files) in “%s”\n"), SS_CLI_PRGNAME, display);
       return EXIT_BAD_INPUT;
     }
 
@@ -569,7 +407,7 @@ ss_cli_sync_eval (int argc, char **argv)
           json_builder_begin_object (clips_json);
           if (l->media == NULL)
             {
-              fprintf (stderr, _("%s: %s: its media file was not found\n"), prgname (), label_base);
+              fprintf (stderr, _("%s: %s: its media file was not found\n"), SS_CLI_PRGNAME, label_base);
               s->failed++;
               json_builder_set_member_name (clips_json, "error");
               json_builder_add_string_value (clips_json, _("media file not found"));
@@ -580,15 +418,15 @@ ss_cli_sync_eval (int argc, char **argv)
           req.method = s->method;
           req.model_path = s->model_path;
           job = ss_sync_job_new (&req);
-          state = run_job (job, TRUE);
+          state = ss_cli_wait_job (job, TRUE);
           if (state == SS_JOB_CANCELLED)
             {
-              fprintf (stderr, _("%s: cancelled\n"), prgname ());
+              fprintf (stderr, _("%s: cancelled\n"), SS_CLI_PRGNAME);
               return EXIT_CANCELLED;
             }
           if (state != SS_JOB_SUCCEEDED)
             {
-              fprintf (stderr, "%s: %s\n", prgname (), ss_job_get_error (job)->message);
+              fprintf (stderr, "%s: %s\n", SS_CLI_PRGNAME, ss_job_get_error (job)->message);
               s->failed++;
               json_builder_set_member_name (clips_json, "error");
               json_builder_add_string_value (clips_json, ss_job_get_error (job)->message);
@@ -648,7 +486,7 @@ ss_cli_sync_eval (int argc, char **argv)
       json_builder_set_member_name (b, "results");
       json_builder_add_value (b, json_node_copy (clips));
       json_builder_end_object (b);
-      text = builder_to_string (b);
+      text = ss_cli_builder_to_string (b);
       printf ("%s\n", text);
     }
   else

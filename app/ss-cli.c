@@ -22,16 +22,9 @@
 #include "media/ss-media.h"
 #include "project/ss-project.h"
 #include "ss-app-export.h"
+#include "ss-cli-common.h"
 #include "ss-cli-sync.h"
 #include "ss-demo.h"
-
-enum {
-  EXIT_OK = 0,
-  EXIT_USAGE = 1,
-  EXIT_BAD_INPUT = 2,
-  EXIT_FAILED = 3,
-  EXIT_CANCELLED = 130,
-};
 
 typedef struct {
   const char *name;
@@ -54,7 +47,7 @@ static const SsCliCommand commands[] = {
   { "sync-eval",    N_("DIR [--json]"),            N_("Accuracy of each sync method on clips with known offsets"), ss_cli_sync_eval },
 };
 
-static const char *prgname = "soundstage-cli";
+static const char *prgname = SS_CLI_PRGNAME;
 
 /* ------------------------------------------------------------------ output */
 
@@ -78,216 +71,18 @@ print_usage (FILE *out)
                   "  130  cancelled (Ctrl+C cancels the running job cleanly)\n"));
 }
 
-static int
-usage_error (const char *command, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static int
-usage_error (const char *command, const char *fmt, ...)
-{
-  va_list args;
-  g_autofree char *msg = NULL;
-
-  va_start (args, fmt);
-  msg = g_strdup_vprintf (fmt, args);
-  va_end (args);
-  fprintf (stderr, "%s: %s\n", prgname, msg);
-  if (command != NULL)
-    fprintf (stderr, _("Run “%s %s --help” for usage.\n"), prgname, command);
-  else
-    fprintf (stderr, _("Run “%s --help” for usage.\n"), prgname);
-  return EXIT_USAGE;
-}
-
-static int
-exit_code_for_error (const GError *error)
-{
-  if (g_error_matches (error, SS_ERROR, SS_ERROR_CANCELLED) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return EXIT_CANCELLED;
-  if (error->domain == SS_ERROR &&
-      (error->code == SS_ERROR_NOT_FOUND || error->code == SS_ERROR_INVALID_DATA ||
-       error->code == SS_ERROR_UNSUPPORTED))
-    return EXIT_BAD_INPUT;
-  return EXIT_FAILED;
-}
-
-static int
-report_error (const GError *error)
-{
-  int code = exit_code_for_error (error);
-
-  if (code == EXIT_CANCELLED)
-    fprintf (stderr, _("%s: cancelled\n"), prgname);
-  else
-    fprintf (stderr, "%s: %s\n", prgname, error->message);
-  return code;
-}
-
-/* Parses options of a subcommand; FALSE (and prints why) on bad usage. */
+/* Parses options of a subcommand (its summary from the table); FALSE (and
+ * prints why) on bad usage. */
 static gboolean
 parse_options (const char *command, const char *params, const GOptionEntry *entries,
                int *argc, char ***argv)
 {
-  g_autoptr(GOptionContext) ctx = g_option_context_new (params);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *summary = NULL;
+  const char *summary = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (commands[i].name, command))
-      summary = g_strdup (_(commands[i].summary));
-  g_option_context_set_summary (ctx, summary);
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, argc, argv, &error))
-    {
-      usage_error (command, "%s", error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* ------------------------------------------------------------ job runner */
-
-typedef struct {
-  SsJob     *job;
-  GMainLoop *loop;
-  gboolean   tty;
-  int        last_percent;
-  char      *last_status;
-  guint      sigint_count;
-  gboolean   line_open;
-} Runner;
-
-static void
-runner_print (Runner *r, gboolean force)
-{
-  double p = ss_job_get_progress (r->job);
-  g_autofree char *status = ss_job_dup_status (r->job);
-  int percent = p < 0 ? -1 : (int) (p * 100.0 + 1e-9);
-  gboolean status_changed = g_strcmp0 (status, r->last_status) != 0;
-
-  if (!force && percent == r->last_percent && !status_changed)
-    return;
-  r->last_percent = percent;
-  g_free (r->last_status);
-  r->last_status = g_strdup (status);
-
-  if (r->tty)
-    {
-      if (percent >= 0)
-        fprintf (stderr, "\r\033[K[%3d%%] %s", percent, ss_job_get_title (r->job));
-      else
-        fprintf (stderr, "\r\033[K[ … ] %s", ss_job_get_title (r->job));
-      if (status != NULL && status[0] != '\0')
-        fprintf (stderr, " — %s", status);
-      r->line_open = TRUE;
-    }
-  else
-    {
-      /* Plain lines for logs: one per status change or each 10 %. */
-      static int last_logged = -100;
-      if (!status_changed && percent >= 0 && percent - last_logged < 10 && percent != 100)
-        return;
-      last_logged = percent;
-      if (percent >= 0)
-        fprintf (stderr, "[%3d%%] %s", percent, ss_job_get_title (r->job));
-      else
-        fprintf (stderr, "[ … ] %s", ss_job_get_title (r->job));
-      if (status != NULL && status[0] != '\0')
-        fprintf (stderr, " — %s", status);
-      fputc ('\n', stderr);
-    }
-  fflush (stderr);
-}
-
-static void
-runner_notify (GObject *obj, GParamSpec *pspec, gpointer user_data)
-{
-  runner_print (user_data, FALSE);
-}
-
-static void
-runner_finished (SsJob *job, gpointer user_data)
-{
-  Runner *r = user_data;
-
-  g_main_loop_quit (r->loop);
-}
-
-static gboolean
-runner_sigint (gpointer user_data)
-{
-  Runner *r = user_data;
-
-  if (++r->sigint_count > 1)
-    {
-      fprintf (stderr, _("\n%s: interrupted\n"), prgname);
-      _exit (EXIT_CANCELLED);
-    }
-  if (r->line_open)
-    fputc ('\n', stderr);
-  fprintf (stderr, _("%s: cancelling… (press Ctrl+C again to quit at once)\n"), prgname);
-  r->line_open = FALSE;
-  ss_job_cancel (r->job);
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs @job to completion on a worker thread; returns an exit code. */
-static int
-run_job (SsJob *job)
-{
-  Runner r = { 0 };
-  guint sig_id;
-  int code = EXIT_OK;
-
-  r.job = job;
-  r.loop = g_main_loop_new (NULL, FALSE);
-  r.tty = isatty (STDERR_FILENO) && g_getenv ("SOUNDSTAGE_PLAIN_PROGRESS") == NULL;
-  r.last_percent = -2;
-
-  g_signal_connect (job, "notify::progress", G_CALLBACK (runner_notify), &r);
-  g_signal_connect (job, "notify::status", G_CALLBACK (runner_notify), &r);
-  g_signal_connect (job, "finished", G_CALLBACK (runner_finished), &r);
-  sig_id = g_unix_signal_add (SIGINT, runner_sigint, &r);
-
-  runner_print (&r, TRUE);
-  ss_job_run (job);
-  g_main_loop_run (r.loop);
-
-  g_source_remove (sig_id);
-  g_signal_handlers_disconnect_by_data (job, &r);
-
-  switch (ss_job_get_state (job))
-    {
-    case SS_JOB_SUCCEEDED:
-      if (r.tty)
-        fprintf (stderr, "\r\033[K[100%%] %s\n", ss_job_get_title (job));
-      else if (r.last_percent != 100)
-        fprintf (stderr, "[100%%] %s\n", ss_job_get_title (job));
-      code = EXIT_OK;
-      break;
-    case SS_JOB_CANCELLED:
-      if (r.line_open && r.tty)
-        fputc ('\n', stderr);
-      fprintf (stderr, _("%s: cancelled\n"), prgname);
-      code = EXIT_CANCELLED;
-      break;
-    default:
-      if (r.line_open && r.tty)
-        fputc ('\n', stderr);
-      if (ss_job_get_error (job) != NULL)
-        code = report_error (ss_job_get_error (job));
-      else
-        {
-          fprintf (stderr, _("%s: the job failed\n"), prgname);
-          code = EXIT_FAILED;
-        }
-      /* A job that failed without naming bad input failed itself. */
-      break;
-    }
-  g_free (r.last_status);
-  g_main_loop_unref (r.loop);
-  return code;
+      summary = _(commands[i].summary);
+  return ss_cli_parse_options (command, params, summary, NULL, entries, argc, argv);
 }
 
 /* -------------------------------------------------------------- helpers */
@@ -315,31 +110,13 @@ looks_like_project (const char *path)
   return FALSE;
 }
 
-static gboolean
-check_input_file (const char *path, GError **error)
-{
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_autofree char *display = g_filename_display_name (path);
-      g_set_error (error, SS_ERROR, SS_ERROR_NOT_FOUND, _("“%s” does not exist"), display);
-      return FALSE;
-    }
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_autofree char *display = g_filename_display_name (path);
-      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, _("“%s” is a folder, not a file"), display);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static SsProject *
 load_project_checked (const char *path, gboolean need_media, GError **error)
 {
   g_autoptr(SsProject) project = NULL;
   g_autoptr(GString) missing = NULL;
 
-  if (!check_input_file (path, error))
+  if (!ss_cli_check_input_file (path, error))
     return NULL;
   project = ss_project_load (path, error);
   if (project == NULL)
@@ -440,17 +217,6 @@ print_media_text (const SsMedia *m, const char *indent)
     printf (_("%s  audio: %d Hz, %d channel(s)\n"), indent, m->sample_rate, m->channels);
 }
 
-static char *
-builder_to_string (JsonBuilder *b)
-{
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
-
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
-}
-
 static int
 info_media (const char *path, gboolean as_json)
 {
@@ -458,7 +224,7 @@ info_media (const char *path, gboolean as_json)
   SsMedia m = { 0 };
 
   if (!ss_media_probe (path, &m, &error))
-    return report_error (error);
+    return ss_cli_report_error (error);
   if (as_json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -469,7 +235,7 @@ info_media (const char *path, gboolean as_json)
       json_builder_set_member_name (b, "media");
       media_to_json (b, &m);
       json_builder_end_object (b);
-      text = builder_to_string (b);
+      text = ss_cli_builder_to_string (b);
       printf ("%s\n", text);
     }
   else
@@ -486,7 +252,7 @@ info_project (const char *path, gboolean as_json)
   int fps_num = 0, fps_den = 1;
 
   if (project == NULL)
-    return report_error (error);
+    return ss_cli_report_error (error);
   ss_project_get_fps (project, &fps_num, &fps_den);
 
   if (as_json)
@@ -561,7 +327,7 @@ info_project (const char *path, gboolean as_json)
         }
       json_builder_end_array (b);
       json_builder_end_object (b);
-      text = builder_to_string (b);
+      text = ss_cli_builder_to_string (b);
       printf ("%s\n", text);
       return EXIT_OK;
     }
@@ -608,9 +374,9 @@ cmd_info (int argc, char **argv)
   if (!parse_options ("info", _("FILE"), entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error ("info", argc < 2 ? _("FILE is missing") : _("Too many arguments"));
-  if (!check_input_file (argv[1], &error))
-    return report_error (error);
+    return ss_cli_usage_error ("info", argc < 2 ? _("FILE is missing") : _("Too many arguments"));
+  if (!ss_cli_check_input_file (argv[1], &error))
+    return ss_cli_report_error (error);
   if (looks_like_project (argv[1]))
     return info_project (argv[1], as_json);
   return info_media (argv[1], as_json);
@@ -639,13 +405,13 @@ export_common (int argc, char **argv, gboolean stems)
   if (!parse_options (name, _("PROJECT"), entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error (name, argc < 2 ? _("PROJECT is missing") : _("Too many arguments"));
+    return ss_cli_usage_error (name, argc < 2 ? _("PROJECT is missing") : _("Too many arguments"));
   if (output == NULL)
-    return usage_error (name, _("The output is missing (-o)"));
+    return ss_cli_usage_error (name, _("The output is missing (-o)"));
   if (!stems && no_clobber && g_file_test (output, G_FILE_TEST_EXISTS))
     {
       g_autofree char *display = g_filename_display_name (output);
-      return usage_error (name, _("“%s” already exists"), display);
+      return ss_cli_usage_error (name, _("“%s” already exists"), display);
     }
   if (!ss_app_export_available ())
     {
@@ -655,7 +421,7 @@ export_common (int argc, char **argv, gboolean stems)
 
   project = load_project_checked (argv[1], TRUE, &error);
   if (project == NULL)
-    return report_error (error);
+    return ss_cli_report_error (error);
   if (ss_project_get_duration (project) <= 0)
     {
       g_autofree char *display = g_filename_display_name (argv[1]);
@@ -669,7 +435,7 @@ export_common (int argc, char **argv, gboolean stems)
         if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
           {
             g_autofree char *display = g_filename_display_name (paths[i]);
-            return usage_error (name, _("“%s” already exists"), display);
+            return ss_cli_usage_error (name, _("“%s” already exists"), display);
           }
     }
   if (stems && g_mkdir_with_parents (output, 0755) != 0)
@@ -682,8 +448,8 @@ export_common (int argc, char **argv, gboolean stems)
   job = stems ? ss_app_export_stems_job (project, output, &error)
               : ss_app_export_video_job (project, output, &error);
   if (job == NULL)
-    return report_error (error);
-  code = run_job (job);
+    return ss_cli_report_error (error);
+  code = ss_cli_run_job (job);
   if (code == EXIT_OK)
     printf ("%s\n", output);   /* for scripts: where the result is */
   return code;
@@ -750,10 +516,10 @@ cmd_make_demo (int argc, char **argv)
   if (!parse_options ("make-demo", _("DIR"), entries, &argc, &argv))
     return EXIT_USAGE;
   if (argc != 2)
-    return usage_error ("make-demo", argc < 2 ? _("DIR is missing") : _("Too many arguments"));
+    return ss_cli_usage_error ("make-demo", argc < 2 ? _("DIR is missing") : _("Too many arguments"));
   if (!(seconds > 0 && seconds <= 600) || width < 16 || height < 16 || width > 7680 || height > 4320 ||
       width % 2 || height % 2 || fps < 1 || fps > 240)
-    return usage_error ("make-demo", _("Invalid clip settings (0 < seconds ≤ 600, even sizes from 16, 1 ≤ fps ≤ 240)"));
+    return ss_cli_usage_error ("make-demo", _("Invalid clip settings (0 < seconds ≤ 600, even sizes from 16, 1 ≤ fps ≤ 240)"));
   opts.seconds = seconds;
   opts.width = width;
   opts.height = height;
@@ -763,7 +529,7 @@ cmd_make_demo (int argc, char **argv)
   d->dir = g_strdup (argv[1]);
   d->opts = opts;
   job = ss_job_new (_("Making the demo project"), make_demo_func, d, make_demo_free);
-  code = run_job (job);
+  code = ss_cli_run_job (job);
   if (code == EXIT_OK)
     {
       g_autofree char *project = g_build_filename (argv[1], "demo" SS_PROJECT_EXTENSION, NULL);
@@ -822,5 +588,5 @@ main (int argc, char *argv[])
           return commands[i].run (argc - 1, argv + 1);
         }
     }
-  return usage_error (NULL, _("Unknown command “%s”"), name);
+  return ss_cli_usage_error (NULL, _("Unknown command “%s”"), name);
 }
