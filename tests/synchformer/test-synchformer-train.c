@@ -26,8 +26,15 @@ test_micro_run (void)
   opt.unrelated_fraction = 0.5;
   opt.threads = 2;
   opt.seed = 5;
+  opt.weight_decay = 0;       /* so a parameter changes only through its gradient */
   g_autoptr (SsSyncTrainer) t = ss_sync_trainer_new (m, &opt, &error);
   g_assert_no_error (error);
+  /* every parameter the forward pass uses must be updated: a broken gradient path
+   * (features that never learn) shows as an unchanged tensor */
+  guint n_params = ss_synchformer_get_n_params (m);
+  g_autofree float **before = g_new0 (float *, n_params);
+  for (guint i = 0; i < n_params; i++)
+    before[i] = ss_tensor_to_floats_dup (ss_synchformer_get_param_index (m, i), &error);
   float first = 0, last = 0, best = INFINITY;
   for (int s = 0; s < opt.steps; s++)
     {
@@ -45,6 +52,21 @@ test_micro_run (void)
   /* random init: about ln 21 + ln 2 = 3.7; a dozen steps on one batch must cut it clearly */
   g_assert_cmpfloat (first, >, 2.0);
   g_assert_cmpfloat (last, <, 0.7 * first);
+  const char *const *names = ss_synchformer_get_param_names (m);
+  for (guint i = 0; i < n_params; i++)
+    {
+      SsTensor *p = ss_synchformer_get_param_index (m, i);
+      g_autofree float *after = ss_tensor_to_floats_dup (p, &error);
+      gint64 n = ss_tensor_numel (p), changed = 0;
+      for (gint64 k = 0; k < n; k++)
+        changed += after[k] != before[i][k];
+      /* the 2-D patch embedding is kept for the checkpoint's key list but not used */
+      if (g_str_has_prefix (names[i], "vfeat_extractor.patch_embed.proj"))
+        g_assert_cmpint (changed, ==, 0);
+      else if (changed == 0)
+        g_error ("parameter %s was not updated by training", names[i]);
+      g_free (before[i]);
+    }
 
   /* saved weights (fp32) load back with the sync head */
   g_autofree char *dir = g_dir_make_tmp ("ss-train-XXXXXX", &error);

@@ -3,8 +3,12 @@
  *   soundstage-train-sync --out data/models/sync-small.safetensors [--config small]
  *       [--steps 2000] [--batch 8] [--lr 3e-4] [--seed 1] [--eval 105] [--time-limit S]
  *       [--init weights.safetensors] [--difficulty easy|moderate|hard]
+ *       [--pretrain-steps N] [--pretrain-time S] [--pretrain-lr LR] [--freeze-features]
  *   soundstage-train-sync --steps 0 --init W --eval 105 --out unused   (evaluate W only)
  *
+ * With --pretrain-steps, the feature extractors are first trained contrastively
+ * (Synchformer's first stage, segment-level InfoNCE on synchronized clips), then
+ * the whole model (or, with --freeze-features, the rest) on the offset.
  * Writes fp16 safetensors (with the synchronizability head) and prints the loss,
  * then the accuracy on held-out clips next to the signal-processing estimate.
  */
@@ -21,10 +25,10 @@ main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
   g_autofree char *out = NULL, *config_name = g_strdup ("small"), *init = NULL, *difficulty = NULL;
-  int steps = 2000, batch = 8, eval = 105, log_every = 10, save_every = 200;
-  double lr = 3e-4, time_limit = 0, unrelated = 0.25;
+  int steps = 2000, batch = 8, eval = 105, log_every = 10, save_every = 200, pretrain_steps = 0;
+  double lr = 3e-4, time_limit = 0, unrelated = 0.25, pretrain_time = 0, pretrain_lr = 1e-3;
   gint64 seed = 1;
-  gboolean fp32 = FALSE;
+  gboolean fp32 = FALSE, freeze = FALSE;
   GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output safetensors", "PATH" },
     { "config", 'c', 0, G_OPTION_ARG_STRING, &config_name, "Model config (small, tiny)", "NAME" },
@@ -39,6 +43,10 @@ main (int argc, char **argv)
     { "time-limit", 't', 0, G_OPTION_ARG_DOUBLE, &time_limit, "Stop training after this many seconds", "S" },
     { "save-every", 0, 0, G_OPTION_ARG_INT, &save_every, "Save every N steps", "N" },
     { "fp32", 0, 0, G_OPTION_ARG_NONE, &fp32, "Store fp32 instead of fp16", NULL },
+    { "pretrain-steps", 0, 0, G_OPTION_ARG_INT, &pretrain_steps, "Contrastive steps before the offset training", "N" },
+    { "pretrain-time", 0, 0, G_OPTION_ARG_DOUBLE, &pretrain_time, "Stop the contrastive stage after this many seconds", "S" },
+    { "pretrain-lr", 0, 0, G_OPTION_ARG_DOUBLE, &pretrain_lr, "Peak learning rate of the contrastive stage", "LR" },
+    { "freeze-features", 0, 0, G_OPTION_ARG_NONE, &freeze, "Freeze the feature extractors in the offset stage", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- train the Synchformer sync model on the procedural corpus");
@@ -68,6 +76,9 @@ main (int argc, char **argv)
   opt.lr = (float) lr;
   opt.seed = (guint64) seed;
   opt.unrelated_fraction = unrelated;
+  opt.pretrain_steps = pretrain_steps;
+  opt.pretrain_lr = (float) pretrain_lr;
+  opt.freeze_features = freeze;
   if (difficulty && !ss_corpus_difficulty_from_name (difficulty, &opt.difficulty_max))
     {
       fprintf (stderr, "Unknown difficulty “%s”\n", difficulty);
@@ -108,6 +119,34 @@ main (int argc, char **argv)
     gint64 t0 = g_get_monotonic_time ();
     double sum_loss = 0, sum_acc = 0;
     int n_avg = 0, done = 0;
+    for (int s = 0; s < pretrain_steps; s++)
+      {
+        float loss = 0, acc = 0;
+        double el = (g_get_monotonic_time () - t0) / 1e6;
+        if (pretrain_time > 0)
+          ss_sync_trainer_set_progress (tr, MAX ((double) s / pretrain_steps, el / pretrain_time));
+        if (!ss_sync_trainer_pretrain_step (tr, &loss, &acc, &error))
+          {
+            fprintf (stderr, "contrastive step %d: %s\n", s, error->message);
+            return 1;
+          }
+        sum_loss += loss, sum_acc += acc, n_avg++;
+        el = (g_get_monotonic_time () - t0) / 1e6;
+        if ((s + 1) % log_every == 0 || s + 1 == pretrain_steps)
+          {
+            printf ("contrastive %5d  loss %.4f  retrieval %.3f  %.1f s\n", s + 1, sum_loss / n_avg, sum_acc / n_avg, el);
+            fflush (stdout);
+            sum_loss = sum_acc = 0, n_avg = 0;
+          }
+        if (pretrain_time > 0 && el > pretrain_time)
+          {
+            printf ("contrastive stage: time limit reached after %d steps\n", s + 1);
+            break;
+          }
+      }
+    ss_sync_trainer_set_progress (tr, -1);
+    sum_loss = sum_acc = 0, n_avg = 0;
+    t0 = g_get_monotonic_time ();
     for (int s = 0; s < steps; s++)
       {
         float loss = 0, acc = 0;

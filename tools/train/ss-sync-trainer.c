@@ -25,6 +25,8 @@ ss_sync_train_options_init (SsSyncTrainOptions *o)
   o->unrelated_fraction = 0.25;
   o->seed = 1;
   o->difficulty_max = SS_CORPUS_MODERATE;
+  o->pretrain_lr = 1e-3f;
+  o->temperature = 0.07f;
 }
 
 typedef struct {
@@ -54,6 +56,7 @@ typedef struct {
 typedef struct {
   Example *ex;
   int      n, n_threads;
+  gboolean synced;      /* all offsets 0, no unrelated audio (contrastive stage) */
 } ExampleSet;
 
 static void
@@ -73,12 +76,16 @@ struct _SsSyncTrainer {
   SsSynchformer     *model;
   SsSyncTrainOptions opt;
   SsOptim           *optim;
+  SsOptim           *pre_optim;      /* contrastive stage: the extractors and the projections */
+  SsTensor          *proj_v, *proj_a; /* [P, v_dim], [P, a_dim] */
+  int                pre_step;
+  gboolean           frozen;
   SsRng              rng;
   guint64            next_seed;
   int                step;
   double             progress;   /* < 0: from the step count */
   Batch             *fixed;   /* opt.fixed_batches entries, filled lazily */
-  gpointer           pending;         /* ExampleSet being generated */
+  ExampleSet        *pending;         /* being generated */
   GThread           *pending_thread;
 };
 
@@ -164,6 +171,9 @@ ss_sync_trainer_free (SsSyncTrainer *t)
       batch_clear (&t->fixed[i]);
   g_free (t->fixed);
   g_clear_pointer (&t->optim, ss_optim_free);
+  g_clear_pointer (&t->pre_optim, ss_optim_free);
+  g_clear_pointer (&t->proj_v, ss_tensor_unref);
+  g_clear_pointer (&t->proj_a, ss_tensor_unref);
   g_free (t);
 }
 
@@ -203,12 +213,13 @@ example_set_thread (gpointer data)
 
 /* draws the labels of the next batch and starts generating its clips */
 static void
-prefetch_start (SsSyncTrainer *t)
+prefetch_start (SsSyncTrainer *t, gboolean synced)
 {
   const SsSynchformerConfig *c = ss_synchformer_get_config (t->model);
   int B = t->opt.batch;
   ExampleSet *set = g_new0 (ExampleSet, 1);
   set->n = B;
+  set->synced = synced;
   set->n_threads = t->opt.threads > 0 ? t->opt.threads : (int) g_get_num_processors ();
   set->ex = g_new0 (Example, B);
   for (int i = 0; i < B; i++)
@@ -220,16 +231,29 @@ prefetch_start (SsSyncTrainer *t)
       e->offset_class = ss_rng_int (&t->rng, 0, SS_SYNC_N_CLASSES - 1);
       e->unrelated = ss_rng_uniform (&t->rng) < t->opt.unrelated_fraction;
       e->difficulty = (SsCorpusDifficulty) ss_rng_int (&t->rng, 0, t->opt.difficulty_max);
+      if (synced)
+        {
+          e->offset_class = SS_SYNC_N_CLASSES / 2;
+          e->unrelated = FALSE;
+        }
     }
   t->pending = set;
   t->pending_thread = g_thread_new ("clips", example_set_thread, set);
 }
 
 static Example *
-prefetch_take (SsSyncTrainer *t)
+prefetch_take (SsSyncTrainer *t, gboolean synced)
 {
+  if (t->pending && t->pending->synced != synced)
+    {
+      /* the stage changed: drop the clips made for the other one */
+      g_thread_join (t->pending_thread);
+      t->pending_thread = NULL;
+      example_set_free (t->pending);
+      t->pending = NULL;
+    }
   if (!t->pending)
-    prefetch_start (t);
+    prefetch_start (t, synced);
   g_thread_join (t->pending_thread);
   t->pending_thread = NULL;
   ExampleSet *set = t->pending;
@@ -238,17 +262,17 @@ prefetch_take (SsSyncTrainer *t)
   g_free (set);
   /* the next batch's clips are made on the CPU while the GPU works on this one */
   if (!t->fixed)
-    prefetch_start (t);
+    prefetch_start (t, synced);
   return ex;
 }
 
 static gboolean
-make_batch (SsSyncTrainer *t, Batch *b, GError **error)
+make_batch (SsSyncTrainer *t, Batch *b, gboolean synced, GError **error)
 {
   SsSynchformer *m = t->model;
   const SsSynchformerConfig *c = ss_synchformer_get_config (m);
   int B = t->opt.batch;
-  g_autofree Example *ex = prefetch_take (t);
+  g_autofree Example *ex = prefetch_take (t, synced);
   gboolean ok = TRUE;
   for (int i = 0; i < B && ok; i++)
     if (ex[i].error)
@@ -308,6 +332,138 @@ make_batch (SsSyncTrainer *t, Batch *b, GError **error)
   return ok;
 }
 
+/* linear warm-up, then cosine decay to 10 % over the remaining steps (or by @progress when >= 0) */
+static double
+schedule_lr (double base, int step, int warmup, int steps, double progress)
+{
+  if (step < warmup)
+    return base * (step + 1.0) / warmup;
+  if (steps <= warmup && progress < 0)
+    return base;
+  double p = progress >= 0 ? MIN (1.0, progress) : MIN (1.0, (double) (step - warmup) / (steps - warmup));
+  return base * (0.1 + 0.9 * 0.5 * (1 + cos (G_PI * p)));
+}
+
+static SsTensor *
+random_projection (SsRng *rng, int out, int in, GError **error)
+{
+  g_autofree float *w = g_new (float, (gsize) out * in);
+  double sd = 1.0 / sqrt (in);
+  for (gsize i = 0; i < (gsize) out * in; i++)
+    w[i] = (float) (sd * ss_rng_normal (rng));
+  SsTensor *p = ss_tensor_new_from_floats (SS_DTYPE_F32, 2, SS_SHAPE (out, in), w, error);
+  if (p)
+    ss_tensor_set_requires_grad (p, TRUE);
+  return p;
+}
+
+static gboolean
+pretrain_init (SsSyncTrainer *t, GError **error)
+{
+  const SsSynchformerConfig *c = ss_synchformer_get_config (t->model);
+  int P = 128;
+  t->proj_v = random_projection (&t->rng, P, c->v_dim, error);
+  t->proj_a = t->proj_v ? random_projection (&t->rng, P, c->a_dim, error) : NULL;
+  if (!t->proj_a)
+    return FALSE;
+  t->pre_optim = ss_optim_new (SS_OPTIM_ADAMW);
+  GPtrArray *decay = g_ptr_array_new (), *no_decay = g_ptr_array_new ();
+  const char *const *names = ss_synchformer_get_param_names (t->model);
+  for (guint i = 0; names[i]; i++)
+    {
+      if (!g_str_has_prefix (names[i], "vfeat_extractor.") && !g_str_has_prefix (names[i], "afeat_extractor."))
+        continue;
+      SsTensor *p = ss_synchformer_get_param_index (t->model, i);
+      gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
+      g_ptr_array_add (nd ? no_decay : decay, p);
+    }
+  g_ptr_array_add (decay, t->proj_v);
+  g_ptr_array_add (decay, t->proj_a);
+  SsOptimHyper h = ss_optim_hyper_adamw_default ();
+  h.lr = t->opt.pretrain_lr;
+  h.beta2 = 0.98f;
+  h.weight_decay = t->opt.weight_decay;
+  ss_optim_add_group (t->pre_optim, decay->len, (SsTensor *const *) decay->pdata, &h);
+  h.weight_decay = 0;
+  ss_optim_add_group (t->pre_optim, no_decay->len, (SsTensor *const *) no_decay->pdata, &h);
+  g_ptr_array_unref (decay);
+  g_ptr_array_unref (no_decay);
+  ss_optim_set_max_grad_norm (t->pre_optim, t->opt.max_grad_norm);
+  return TRUE;
+}
+
+/* [N, tokens, dim] -> mean over the tokens, projected: [N, P] */
+static SsTensor *
+segment_embedding (SsTensor *feat, SsTensor *proj, GError **error)
+{
+  g_autoptr (SsTensor) mean = ss_op_mean (feat, 1, FALSE, error);
+  return mean ? ss_op_linear (mean, proj, NULL, error) : NULL;
+}
+
+gboolean
+ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError **error)
+{
+  if (!t->pre_optim && !pretrain_init (t, error))
+    return FALSE;
+  Batch b = { 0 };
+  if (!make_batch (t, &b, TRUE, error))
+    return FALSE;
+  int warmup = MAX (1, MIN (100, t->opt.pretrain_steps / 10));
+  ss_optim_set_lr (t->pre_optim, (float) schedule_lr (t->opt.pretrain_lr, t->pre_step, warmup,
+                                                     t->opt.pretrain_steps, t->progress));
+  gboolean ok = FALSE;
+  g_autoptr (SsTensor) vf = ss_synchformer_video_features (t->model, b.video, error);
+  g_autoptr (SsTensor) af = vf ? ss_synchformer_audio_features (t->model, b.spec, error) : NULL;
+  g_autoptr (SsTensor) ve = af ? segment_embedding (vf, t->proj_v, error) : NULL;
+  g_autoptr (SsTensor) ae = ve ? segment_embedding (af, t->proj_a, error) : NULL;
+  g_autoptr (SsTensor) loss = ae ? ss_op_infonce (ve, ae, t->opt.temperature, NULL, TRUE, error) : NULL;
+  if (loss)
+    {
+      gint64 N = ve->shape[0], P = ve->shape[1];
+      g_autofree float *hv = g_new (float, N * P);
+      g_autofree float *ha = g_new (float, N * P);
+      float lv = 0;
+      ok = ss_tensor_to_floats (loss, &lv, error)
+           && ss_tensor_to_floats (ve, hv, error) && ss_tensor_to_floats (ae, ha, error)
+           && ss_tensor_backward (loss, NULL, error)
+           && ss_optim_step (t->pre_optim, error);
+      if (ok && loss_out)
+        *loss_out = lv;
+      if (ok && acc_out)
+        {
+          /* retrieval: is each segment's own audio the most similar one? (cosine) */
+          for (gint64 i = 0; i < N; i++)
+            {
+              double na = 0, nv = 0;
+              for (gint64 k = 0; k < P; k++)
+                na += (double) ha[i * P + k] * ha[i * P + k], nv += (double) hv[i * P + k] * hv[i * P + k];
+              for (gint64 k = 0; k < P; k++)
+                ha[i * P + k] /= (float) sqrt (na + 1e-12), hv[i * P + k] /= (float) sqrt (nv + 1e-12);
+            }
+          int hit = 0;
+          for (gint64 i = 0; i < N; i++)
+            {
+              gint64 best = 0;
+              double best_s = -INFINITY;
+              for (gint64 j = 0; j < N; j++)
+                {
+                  double sum = 0;
+                  for (gint64 k = 0; k < P; k++)
+                    sum += (double) hv[i * P + k] * ha[j * P + k];
+                  if (sum > best_s)
+                    best_s = sum, best = j;
+                }
+              hit += best == i;
+            }
+          *acc_out = (float) hit / N;
+        }
+    }
+  ss_optim_zero_grad (t->pre_optim);
+  batch_clear (&b);
+  t->pre_step++;
+  return ok;
+}
+
 gboolean
 ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError **error)
 {
@@ -316,23 +472,22 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
   if (t->fixed)
     {
       b = &t->fixed[t->step % t->opt.fixed_batches];
-      if (!b->video && !make_batch (t, b, error))
+      if (!b->video && !make_batch (t, b, FALSE, error))
         return FALSE;
     }
-  else if (!make_batch (t, b, error))
+  else if (!make_batch (t, b, FALSE, error))
     return FALSE;
   int B = t->opt.batch;
-  /* schedule: linear warm-up, cosine decay to 10 % */
-  double lr = t->opt.lr;
-  if (t->step < t->opt.warmup)
-    lr *= (t->step + 1.0) / t->opt.warmup;
-  else if (t->opt.steps > t->opt.warmup || t->progress >= 0)
+  if (t->opt.freeze_features && !t->frozen)
     {
-      double p = t->progress >= 0 ? MIN (1.0, t->progress)
-                                  : MIN (1.0, (double) (t->step - t->opt.warmup) / (t->opt.steps - t->opt.warmup));
-      lr *= 0.1 + 0.9 * 0.5 * (1 + cos (G_PI * p));
+      /* the extractors keep what the contrastive stage taught them */
+      const char *const *names = ss_synchformer_get_param_names (t->model);
+      for (guint i = 0; names[i]; i++)
+        if (g_str_has_prefix (names[i], "vfeat_extractor.") || g_str_has_prefix (names[i], "afeat_extractor."))
+          ss_tensor_set_requires_grad (ss_synchformer_get_param_index (t->model, i), FALSE);
+      t->frozen = TRUE;
     }
-  ss_optim_set_lr (t->optim, (float) lr);
+  ss_optim_set_lr (t->optim, (float) schedule_lr (t->opt.lr, t->step, t->opt.warmup, t->opt.steps, t->progress));
 
   gboolean ok = FALSE;
   g_autoptr (SsTensor) sync = NULL;

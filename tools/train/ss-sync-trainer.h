@@ -27,6 +27,10 @@ typedef struct {
   int      fixed_batches;       /* > 0: cycle over this many batches (tests: overfit) */
   int      threads;             /* clip generation threads (0: all cores) */
   SsCorpusDifficulty difficulty_max;   /* difficulties drawn uniformly up to this */
+  int      pretrain_steps;      /* contrastive steps (for their schedule; 0: none planned) */
+  float    pretrain_lr;         /* peak learning rate of the contrastive stage */
+  float    temperature;         /* InfoNCE temperature of the contrastive stage */
+  gboolean freeze_features;     /* offset stage: feature extractors frozen (as in the paper) */
 } SsSyncTrainOptions;
 
 void ss_sync_train_options_init (SsSyncTrainOptions *opt);
@@ -42,6 +46,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsSyncTrainer, ss_sync_trainer_free)
 /* One optimizer step; *loss gets the batch loss (offset CE + sync CE) before the step,
  * *acc the offset accuracy on the batch's related clips. */
 gboolean ss_sync_trainer_step (SsSyncTrainer *t, float *loss, float *acc, GError **error);
+
+/* One step of the contrastive first stage (Synchformer's segment-level
+ * audio-visual pre-training of the feature extractors): clips with synchronized
+ * audio; per segment the mean of the video tokens and of the audio tokens,
+ * projected by trainer-owned linear maps (not saved) and L2-normalized, compared
+ * with symmetric InfoNCE over every segment of the batch, so the other segments of
+ * the same clip (other moments) are negatives too. *loss: the batch loss before
+ * the step; *acc: fraction of segments whose own audio is the nearest. Call these
+ * before the first ss_sync_trainer_step. */
+gboolean ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss, float *acc, GError **error);
 
 /* Overrides the schedule's progress (0..1 after warm-up; < 0: steps / opt.steps),
  * e.g. elapsed time / time budget. */
