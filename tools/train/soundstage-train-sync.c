@@ -27,6 +27,7 @@ main (int argc, char **argv)
   g_autofree char *out = NULL, *config_name = g_strdup ("small"), *init = NULL, *difficulty = NULL;
   int steps = 2000, batch = 8, eval = 105, log_every = 10, save_every = 200, pretrain_steps = 0;
   double lr = 3e-4, time_limit = 0, unrelated = 0.25, pretrain_time = 0, pretrain_lr = 1e-3;
+  double event_weight = 1.0, contrastive_weight = 0.0;
   gint64 seed = 1;
   gboolean fp32 = FALSE, freeze = FALSE;
   GOptionEntry entries[] = {
@@ -46,6 +47,8 @@ main (int argc, char **argv)
     { "pretrain-steps", 0, 0, G_OPTION_ARG_INT, &pretrain_steps, "Contrastive steps before the offset training", "N" },
     { "pretrain-time", 0, 0, G_OPTION_ARG_DOUBLE, &pretrain_time, "Stop the contrastive stage after this many seconds", "S" },
     { "pretrain-lr", 0, 0, G_OPTION_ARG_DOUBLE, &pretrain_lr, "Peak learning rate of the contrastive stage", "LR" },
+    { "event-weight", 0, 0, G_OPTION_ARG_DOUBLE, &event_weight, "Weight of the event-detection loss on the feature tokens (default 1)", "W" },
+    { "contrastive-weight", 0, 0, G_OPTION_ARG_DOUBLE, &contrastive_weight, "Weight of the InfoNCE loss in the first stage (default 0)", "W" },
     { "freeze-features", 0, 0, G_OPTION_ARG_NONE, &freeze, "Freeze the feature extractors in the offset stage", NULL },
     { NULL }
   };
@@ -79,6 +82,8 @@ main (int argc, char **argv)
   opt.pretrain_steps = pretrain_steps;
   opt.pretrain_lr = (float) pretrain_lr;
   opt.freeze_features = freeze;
+  opt.event_weight = (float) event_weight;
+  opt.contrastive_weight = (float) contrastive_weight;
   if (difficulty && !ss_corpus_difficulty_from_name (difficulty, &opt.difficulty_max))
     {
       fprintf (stderr, "Unknown difficulty “%s”\n", difficulty);
@@ -117,7 +122,7 @@ main (int argc, char **argv)
         return 1;
       }
     gint64 t0 = g_get_monotonic_time ();
-    double sum_loss = 0, sum_acc = 0;
+    double sum_loss = 0, sum_acc = 0, sum_ev = 0;
     int n_avg = 0, done = 0;
     for (int s = 0; s < pretrain_steps; s++)
       {
@@ -127,25 +132,26 @@ main (int argc, char **argv)
           ss_sync_trainer_set_progress (tr, MAX ((double) s / pretrain_steps, el / pretrain_time));
         if (!ss_sync_trainer_pretrain_step (tr, &loss, &acc, &error))
           {
-            fprintf (stderr, "contrastive step %d: %s\n", s, error->message);
+            fprintf (stderr, "feature step %d: %s\n", s, error->message);
             return 1;
           }
-        sum_loss += loss, sum_acc += acc, n_avg++;
+        sum_loss += loss, sum_acc += acc, sum_ev += ss_sync_trainer_get_event_accuracy (tr), n_avg++;
         el = (g_get_monotonic_time () - t0) / 1e6;
         if ((s + 1) % log_every == 0 || s + 1 == pretrain_steps)
           {
-            printf ("contrastive %5d  loss %.4f  retrieval %.3f  %.1f s\n", s + 1, sum_loss / n_avg, sum_acc / n_avg, el);
+            printf ("features %5d  loss %.4f  events (balanced acc) %.3f  retrieval %.3f  %.1f s\n", s + 1,
+                    sum_loss / n_avg, sum_ev / n_avg, sum_acc / n_avg, el);
             fflush (stdout);
-            sum_loss = sum_acc = 0, n_avg = 0;
+            sum_loss = sum_acc = sum_ev = 0, n_avg = 0;
           }
         if (pretrain_time > 0 && el > pretrain_time)
           {
-            printf ("contrastive stage: time limit reached after %d steps\n", s + 1);
+            printf ("feature stage: time limit reached after %d steps\n", s + 1);
             break;
           }
       }
     ss_sync_trainer_set_progress (tr, -1);
-    sum_loss = sum_acc = 0, n_avg = 0;
+    sum_loss = sum_acc = sum_ev = 0, n_avg = 0;
     t0 = g_get_monotonic_time ();
     for (int s = 0; s < steps; s++)
       {
@@ -158,13 +164,14 @@ main (int argc, char **argv)
             return 1;
           }
         done = s + 1;
-        sum_loss += loss, sum_acc += acc, n_avg++;
+        sum_loss += loss, sum_acc += acc, sum_ev += ss_sync_trainer_get_event_accuracy (tr), n_avg++;
         double el = (g_get_monotonic_time () - t0) / 1e6;
         if (done % log_every == 0 || done == steps)
           {
-            printf ("step %5d  loss %.4f  acc %.3f  %.1f s\n", done, sum_loss / n_avg, sum_acc / n_avg, el);
+            printf ("step %5d  loss %.4f  acc %.3f  events %.3f  %.1f s\n", done, sum_loss / n_avg, sum_acc / n_avg,
+                    sum_ev / n_avg, el);
             fflush (stdout);
-            sum_loss = sum_acc = 0, n_avg = 0;
+            sum_loss = sum_acc = sum_ev = 0, n_avg = 0;
           }
         if (save_every > 0 && done % save_every == 0
             && !ss_synchformer_save (model, out, !fp32, &error))

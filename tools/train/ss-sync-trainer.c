@@ -27,11 +27,14 @@ ss_sync_train_options_init (SsSyncTrainOptions *o)
   o->difficulty_max = SS_CORPUS_MODERATE;
   o->pretrain_lr = 1e-3f;
   o->temperature = 0.07f;
+  o->event_weight = 1.0f;
+  o->contrastive_weight = 0.0f;
 }
 
 typedef struct {
   SsTensor *video, *spec;
   gint32   *offset_targets, *sync_targets;
+  gint32   *video_events, *audio_events;   /* [B*S*tv], [B*S*ta]: 1 where an event is */
 } Batch;
 
 static void
@@ -41,6 +44,40 @@ batch_clear (Batch *b)
   g_clear_pointer (&b->spec, ss_tensor_unref);
   g_clear_pointer (&b->offset_targets, g_free);
   g_clear_pointer (&b->sync_targets, g_free);
+  g_clear_pointer (&b->video_events, g_free);
+  g_clear_pointer (&b->audio_events, g_free);
+}
+
+/* Event labels of one segment's feature tokens. Video token j covers frames
+ * [j*tubelet, (j+1)*tubelet) of the segment: 1 if a visible event's contact
+ * frame is one of them. Audio token j covers spectrogram frames [j*tstride,
+ * j*tstride + patch): 1 if a sound starts within half a stride of its centre. */
+static void
+segment_event_labels (const SsSynchformerConfig *c, const SsCorpusClip *vclip, const SsCorpusClip *aclip,
+                      int segment, gint32 *vlab, gint32 *alab)
+{
+  int tv = ss_synchformer_video_time_tokens (c), ta = ss_synchformer_audio_time_tokens (c);
+  memset (vlab, 0, sizeof (gint32) * tv);
+  memset (alab, 0, sizeof (gint32) * ta);
+  int first = segment * c->segment_hop;
+  for (guint k = 0; k < vclip->events->len; k++)
+    {
+      const SsCorpusEvent *e = &g_array_index (vclip->events, SsCorpusEvent, k);
+      long rel = lround (e->time * c->fps) - first;
+      if (rel >= 0 && rel < c->segment_frames)
+        vlab[rel / c->v_tubelet] = 1;
+    }
+  double start = (double) first / c->fps;
+  double pitch = (double) c->a_tstride * c->hop_length / c->sample_rate;
+  double centre0 = 0.5 * c->a_patch * c->hop_length / c->sample_rate;
+  for (guint k = 0; k < aclip->events->len; k++)
+    {
+      const SsCorpusEvent *e = &g_array_index (aclip->events, SsCorpusEvent, k);
+      double rel = e->audio_time - start;
+      long j = lround ((rel - centre0) / pitch);
+      if (j >= 0 && j < ta && fabs (rel - (centre0 + j * pitch)) <= 0.5 * pitch + 1e-9)
+        alab[j] = 1;
+    }
 }
 
 typedef struct {
@@ -78,8 +115,10 @@ struct _SsSyncTrainer {
   SsOptim           *optim;
   SsOptim           *pre_optim;      /* contrastive stage: the extractors and the projections */
   SsTensor          *proj_v, *proj_a; /* [P, v_dim], [P, a_dim] */
+  SsTensor          *ev_w[2], *ev_b[2];  /* event heads on video / audio tokens: [2, dim], [2] */
   int                pre_step;
   gboolean           frozen;
+  float              last_event_rate;   /* balanced accuracy of the event heads, last step */
   SsRng              rng;
   guint64            next_seed;
   int                step;
@@ -111,6 +150,8 @@ ss_sync_trainer_make_clip (const SsSynchformerConfig *c, guint64 seed, double of
   return ss_corpus_generate (&p, error);
 }
 
+static SsTensor *random_projection (SsRng *rng, int out, int in, GError **error);
+
 SsSyncTrainer *
 ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError **error)
 {
@@ -131,6 +172,18 @@ ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError
   t->next_seed = t->opt.seed * 1000003ull;
   t->progress = -1;
   ss_synchformer_set_trainable (model, TRUE);
+  const SsSynchformerConfig *c = ss_synchformer_get_config (model);
+  for (int k = 0; k < 2; k++)
+    {
+      t->ev_w[k] = random_projection (&t->rng, 2, k == 0 ? c->v_dim : c->a_dim, error);
+      t->ev_b[k] = t->ev_w[k] ? ss_tensor_zeros (SS_DTYPE_F32, 1, SS_SHAPE (2), error) : NULL;
+      if (!t->ev_b[k])
+        {
+          ss_sync_trainer_free (t);
+          return NULL;
+        }
+      ss_tensor_set_requires_grad (t->ev_b[k], TRUE);
+    }
   t->optim = ss_optim_new (SS_OPTIM_ADAMW);
   /* no weight decay on norms, biases, tokens and position embeddings */
   GPtrArray *decay = g_ptr_array_new (), *no_decay = g_ptr_array_new ();
@@ -140,6 +193,11 @@ ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError
       SsTensor *p = ss_synchformer_get_param_index (model, i);
       gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
       g_ptr_array_add (nd ? no_decay : decay, p);
+    }
+  for (int k = 0; k < 2; k++)
+    {
+      g_ptr_array_add (decay, t->ev_w[k]);
+      g_ptr_array_add (no_decay, t->ev_b[k]);
     }
   SsOptimHyper h = ss_optim_hyper_adamw_default ();
   h.lr = t->opt.lr;
@@ -174,6 +232,11 @@ ss_sync_trainer_free (SsSyncTrainer *t)
   g_clear_pointer (&t->pre_optim, ss_optim_free);
   g_clear_pointer (&t->proj_v, ss_tensor_unref);
   g_clear_pointer (&t->proj_a, ss_tensor_unref);
+  for (int k = 0; k < 2; k++)
+    {
+      g_clear_pointer (&t->ev_w[k], ss_tensor_unref);
+      g_clear_pointer (&t->ev_b[k], ss_tensor_unref);
+    }
   g_free (t);
 }
 
@@ -286,6 +349,9 @@ make_batch (SsSyncTrainer *t, Batch *b, gboolean synced, GError **error)
   g_autofree SsTensor **specs = g_new0 (SsTensor *, B);
   b->offset_targets = g_new (gint32, B);
   b->sync_targets = g_new (gint32, B);
+  int S = c->n_segments, tv = ss_synchformer_video_time_tokens (c), ta = ss_synchformer_audio_time_tokens (c);
+  b->video_events = g_new0 (gint32, (gsize) B * S * tv);
+  b->audio_events = g_new0 (gint32, (gsize) B * S * ta);
   g_autofree const guint8 **fr = g_new (const guint8 *, wf);
   {
     SS_NO_GRAD_SCOPE;
@@ -300,6 +366,9 @@ make_batch (SsSyncTrainer *t, Batch *b, gboolean synced, GError **error)
         SsCorpusClip *aclip = ex[i].unrelated ? ex[i].other : clip;
         specs[i] = vids[i] ? ss_synchformer_audio_segments (m, aclip->audio, aclip->n_samples, error) : NULL;
         ok = specs[i] != NULL;
+        for (int sg = 0; sg < S && ok; sg++)
+          segment_event_labels (c, clip, aclip, sg, b->video_events + ((gsize) i * S + sg) * tv,
+                                b->audio_events + ((gsize) i * S + sg) * ta);
         b->offset_targets[i] = ex[i].unrelated ? -100 : ex[i].offset_class;
         b->sync_targets[i] = ex[i].unrelated ? 0 : 1;
       }
@@ -379,6 +448,11 @@ pretrain_init (SsSyncTrainer *t, GError **error)
     }
   g_ptr_array_add (decay, t->proj_v);
   g_ptr_array_add (decay, t->proj_a);
+  for (int k = 0; k < 2; k++)
+    {
+      g_ptr_array_add (decay, t->ev_w[k]);
+      g_ptr_array_add (no_decay, t->ev_b[k]);
+    }
   SsOptimHyper h = ss_optim_hyper_adamw_default ();
   h.lr = t->opt.pretrain_lr;
   h.beta2 = 0.98f;
@@ -400,6 +474,76 @@ segment_embedding (SsTensor *feat, SsTensor *proj, GError **error)
   return mean ? ss_op_linear (mean, proj, NULL, error) : NULL;
 }
 
+/* Cross-entropy of the event heads on every feature token (video and audio,
+ * summed); *balanced gets the mean of the true-positive and true-negative
+ * rates of both (0.5: chance), when not NULL. */
+static SsTensor *
+event_loss (SsSyncTrainer *t, SsTensor *vf, SsTensor *af, const Batch *b, float *balanced, GError **error)
+{
+  SsTensor *feat[2] = { vf, af };
+  const gint32 *lab[2] = { b->video_events, b->audio_events };
+  SsTensor *total = NULL;
+  double rate_sum = 0;
+  int rates = 0;
+  for (int k = 0; k < 2; k++)
+    {
+      gint64 n = feat[k]->shape[0] * feat[k]->shape[1];
+      g_autoptr (SsTensor) flat = ss_tensor_reshape (feat[k], 2, SS_SHAPE (n, feat[k]->shape[2]), error);
+      g_autoptr (SsTensor) logits = flat ? ss_op_linear (flat, t->ev_w[k], t->ev_b[k], error) : NULL;
+      g_autoptr (SsTensor) l = logits ? ss_op_cross_entropy (logits, lab[k], -100, 0.0f, error) : NULL;
+      if (!l)
+        {
+          g_clear_pointer (&total, ss_tensor_unref);
+          return NULL;
+        }
+      if (balanced)
+        {
+          g_autofree float *h = ss_tensor_to_floats_dup (logits, error);
+          if (!h)
+            {
+              g_clear_pointer (&total, ss_tensor_unref);
+              return NULL;
+            }
+          gint64 pos = 0, tp = 0, neg = 0, tn = 0;
+          for (gint64 i = 0; i < n; i++)
+            {
+              gboolean said = h[2 * i + 1] > h[2 * i];
+              if (lab[k][i])
+                pos++, tp += said;
+              else
+                neg++, tn += !said;
+            }
+          if (pos)
+            rate_sum += (double) tp / pos, rates++;
+          if (neg)
+            rate_sum += (double) tn / neg, rates++;
+        }
+      if (!total)
+        total = g_steal_pointer (&l);
+      else
+        {
+          SsTensor *sum = ss_op_add (total, l, error);
+          ss_tensor_unref (total);
+          total = sum;
+          if (!total)
+            return NULL;
+        }
+    }
+  if (balanced)
+    *balanced = rates ? (float) (rate_sum / rates) : 0.5f;
+  return total;
+}
+
+/* loss + weight * extra (weight 0 or extra NULL: loss) */
+static SsTensor *
+add_weighted (SsTensor *loss, SsTensor *extra, float weight, GError **error)
+{
+  if (!extra || weight == 0.0f)
+    return ss_tensor_ref (loss);
+  g_autoptr (SsTensor) w = weight == 1.0f ? ss_tensor_ref (extra) : ss_op_scale (extra, weight, 0.0f, error);
+  return w ? ss_op_add (loss, w, error) : NULL;
+}
+
 gboolean
 ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError **error)
 {
@@ -416,7 +560,15 @@ ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss_out, float *acc_out
   g_autoptr (SsTensor) af = vf ? ss_synchformer_audio_features (t->model, b.spec, error) : NULL;
   g_autoptr (SsTensor) ve = af ? segment_embedding (vf, t->proj_v, error) : NULL;
   g_autoptr (SsTensor) ae = ve ? segment_embedding (af, t->proj_a, error) : NULL;
-  g_autoptr (SsTensor) loss = ae ? ss_op_infonce (ve, ae, t->opt.temperature, NULL, TRUE, error) : NULL;
+  g_autoptr (SsTensor) nce = ae ? ss_op_infonce (ve, ae, t->opt.temperature, NULL, TRUE, error) : NULL;
+  float balanced = 0.5f;
+  g_autoptr (SsTensor) ev = nce ? event_loss (t, vf, af, &b, &balanced, error) : NULL;
+  g_autoptr (SsTensor) loss = NULL;
+  if (ev)
+    {
+      g_autoptr (SsTensor) scaled = ss_op_scale (ev, t->opt.event_weight, 0.0f, error);
+      loss = scaled ? add_weighted (scaled, nce, t->opt.contrastive_weight, error) : NULL;
+    }
   if (loss)
     {
       gint64 N = ve->shape[0], P = ve->shape[1];
@@ -457,6 +609,7 @@ ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss_out, float *acc_out
             }
           *acc_out = (float) hit / N;
         }
+      t->last_event_rate = balanced;
     }
   ss_optim_zero_grad (t->pre_optim);
   batch_clear (&b);
@@ -491,7 +644,15 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
 
   gboolean ok = FALSE;
   g_autoptr (SsTensor) sync = NULL;
-  g_autoptr (SsTensor) logits = ss_synchformer_forward (t->model, b->video, b->spec, B, &sync, error);
+  g_autoptr (SsTensor) vf = ss_synchformer_video_features (t->model, b->video, error);
+  g_autoptr (SsTensor) af = vf ? ss_synchformer_audio_features (t->model, b->spec, error) : NULL;
+  g_autoptr (SsTensor) logits = af ? ss_synchformer_forward_features (t->model, vf, af, B, &sync, error) : NULL;
+  float balanced = 0.5f;
+  g_autoptr (SsTensor) ev = (logits && t->opt.event_weight > 0 && !t->frozen)
+                            ? event_loss (t, vf, af, b, &balanced, error) : NULL;
+  if (logits && t->opt.event_weight > 0 && !t->frozen && !ev)
+    g_clear_pointer (&logits, ss_tensor_unref);
+  t->last_event_rate = balanced;
   if (logits)
     {
       gboolean any = FALSE;
@@ -499,8 +660,9 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
         any |= b->offset_targets[i] >= 0;
       g_autoptr (SsTensor) l2 = ss_op_cross_entropy (sync, b->sync_targets, -100, 0.0f, error);
       g_autoptr (SsTensor) l1 = (l2 && any) ? ss_op_cross_entropy (logits, b->offset_targets, -100, 0.0f, error) : NULL;
-      g_autoptr (SsTensor) loss = (l2 && any) ? (l1 ? ss_op_add (l1, l2, error) : NULL)
-                                             : (l2 ? ss_tensor_ref (l2) : NULL);
+      g_autoptr (SsTensor) l12 = (l2 && any) ? (l1 ? ss_op_add (l1, l2, error) : NULL)
+                                            : (l2 ? ss_tensor_ref (l2) : NULL);
+      g_autoptr (SsTensor) loss = l12 ? add_weighted (l12, ev, t->opt.event_weight, error) : NULL;
       if (loss)
         {
           float lv = 0;
@@ -616,4 +778,10 @@ ss_sync_trainer_evaluate (SsSynchformer *m, int n_clips, guint64 seed, SsCorpusD
   r->sp_acc1 /= n_clips;
   r->sync_acc = n_sync ? (double) sync_hit / n_sync : -1;
   return TRUE;
+}
+
+float
+ss_sync_trainer_get_event_accuracy (SsSyncTrainer *t)
+{
+  return t->last_event_rate;
 }

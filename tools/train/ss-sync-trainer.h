@@ -31,6 +31,8 @@ typedef struct {
   float    pretrain_lr;         /* peak learning rate of the contrastive stage */
   float    temperature;         /* InfoNCE temperature of the contrastive stage */
   gboolean freeze_features;     /* offset stage: feature extractors frozen (as in the paper) */
+  float    event_weight;        /* weight of the event-detection loss on the feature tokens */
+  float    contrastive_weight;  /* weight of the InfoNCE loss in the first stage */
 } SsSyncTrainOptions;
 
 void ss_sync_train_options_init (SsSyncTrainOptions *opt);
@@ -47,15 +49,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsSyncTrainer, ss_sync_trainer_free)
  * *acc the offset accuracy on the batch's related clips. */
 gboolean ss_sync_trainer_step (SsSyncTrainer *t, float *loss, float *acc, GError **error);
 
-/* One step of the contrastive first stage (Synchformer's segment-level
- * audio-visual pre-training of the feature extractors): clips with synchronized
- * audio; per segment the mean of the video tokens and of the audio tokens,
- * projected by trainer-owned linear maps (not saved) and L2-normalized, compared
- * with symmetric InfoNCE over every segment of the batch, so the other segments of
- * the same clip (other moments) are negatives too. *loss: the batch loss before
- * the step; *acc: fraction of segments whose own audio is the nearest. Call these
- * before the first ss_sync_trainer_step. */
+/* One step of the first stage, which trains the feature extractors alone.
+ * Event detection: trainer-owned linear heads (not saved) on every video and
+ * audio feature token predict whether an event's contact frame / sound onset
+ * falls in that token (labels from the generator's event list); this gives the
+ * extractors a dense signal about *when* things happen, which the offset loss
+ * alone does not (measured: the offset head stays at chance). With
+ * contrastive_weight > 0, plus Synchformer's segment-level InfoNCE: per
+ * segment the mean of the video tokens and of the audio tokens, projected by
+ * trainer-owned maps and L2-normalized, against every segment of the batch (the
+ * other moments of the same clip are negatives too). Clips have synchronized
+ * audio. *loss: the batch loss before the step; *acc: fraction of segments whose
+ * own audio is the nearest. Call these before the first ss_sync_trainer_step,
+ * which keeps the event loss (event_weight) unless the extractors are frozen. */
 gboolean ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss, float *acc, GError **error);
+
+/* Balanced accuracy (mean of true-positive and true-negative rates, 0.5 is
+ * chance) of the event heads in the last step. */
+float    ss_sync_trainer_get_event_accuracy (SsSyncTrainer *t);
 
 /* Overrides the schedule's progress (0..1 after warm-up; < 0: steps / opt.steps),
  * e.g. elapsed time / time budget. */

@@ -942,6 +942,16 @@ ss_synchformer_forward (SsSynchformer *m, SsTensor *video, SsTensor *spec, int b
   TRY (vf);
   g_autoptr (SsTensor) af = ss_synchformer_audio_features (m, s3, error);
   TRY (af);
+  return ss_synchformer_forward_features (m, vf, af, batch, sync_logits, error);
+}
+
+SsTensor *
+ss_synchformer_forward_features (SsSynchformer *m, SsTensor *vf, SsTensor *af, int batch,
+                                 SsTensor **sync_logits, GError **error)
+{
+  const SsSynchformerConfig *c = m->config;
+  if (sync_logits)
+    *sync_logits = NULL;
   g_autoptr (SsTensor) seq = ss_synchformer_sync_sequence (m, vf, af, batch, error);
   TRY (seq);
   g_autoptr (SsTensor) first = ss_tensor_slice (seq, 1, 0, 1, error);

@@ -101,6 +101,10 @@ SsTensor *ss_synchformer_sync_sequence (SsSynchformer *model, SsTensor *vfeat, S
  * (if not NULL and the model has a sync head) gets [B, 2]. */
 SsTensor *ss_synchformer_forward (SsSynchformer *model, SsTensor *video, SsTensor *spec,
                                   int batch, SsTensor **sync_logits, GError **error);
+/* The same from features [B*S, tv, v_dim] and [B*S, ta, a_dim] (training with
+ * losses on the features too). */
+SsTensor *ss_synchformer_forward_features (SsSynchformer *model, SsTensor *vfeat, SsTensor *afeat,
+                                           int batch, SsTensor **sync_logits, GError **error);
 
 /* ---- analysis ---- */
 
