@@ -1,7 +1,10 @@
 /* test-syncui-model.c: method choice in `soundstage-cli sync`: an installed
  * sync model is used (and named) by --method auto, a model that cannot be
  * loaded makes auto fall back to the signal-processing estimate and say why,
- * and --method model with such a file is a clear error (suite 'gpu': the model
+ * and --method model with such a file is a clear error; a model found
+ * automatically whose file records that it lost to the signal-processing
+ * estimate on held-out clips is skipped by auto (and says so) but runs when
+ * asked for (suite 'gpu': the model
  * runs on the Vulkan engine, lavapipe in CI). The weights are random: this
  * checks the plumbing, not the model's accuracy (tools/train and sync-eval
  * measure that). */
@@ -20,6 +23,7 @@
 static char *tmp_dir;
 static char *cli;
 static char *clip;
+static char *data_home;   /* XDG_DATA_HOME for the CLI, or NULL */
 
 static int
 run_cli (const char *model_env, char **out, char **err, ...)
@@ -31,6 +35,8 @@ run_cli (const char *model_env, char **out, char **err, ...)
   va_list ap;
 
   envp = g_environ_setenv (envp, "SOUNDSTAGE_SYNC_MODEL", model_env, TRUE);
+  if (data_home)
+    envp = g_environ_setenv (envp, "XDG_DATA_HOME", data_home, TRUE);
   g_ptr_array_add (argv, cli);
   va_start (ap, err);
   for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
@@ -104,6 +110,66 @@ test_broken_model (void)
   g_assert_nonnull (strstr (err2, "sync-broken.safetensors"));
 }
 
+static JsonObject *
+parse_object (JsonParser *parser, const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_assert_true (json_parser_load_from_data (parser, text, -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* an installed model (found in $XDG_DATA_HOME/soundstage/models) with the trainer's figures */
+static void
+install_model (const char *model_acc, const char *sp_acc)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (tmp_dir, "data", "soundstage", "models", NULL);
+  g_autofree char *path = g_build_filename (dir, "sync-trained.safetensors", NULL);
+  g_autoptr(SsSynchformer) m = ss_synchformer_new_random (ss_synchformer_config_tiny (), 4, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  ss_synchformer_set_metadata (m, SS_SYNCHFORMER_META_HELDOUT_ACC, model_acc);
+  ss_synchformer_set_metadata (m, SS_SYNCHFORMER_META_HELDOUT_SP_ACC, sp_acc);
+  g_assert_true (ss_synchformer_save (m, path, TRUE, &error));
+  g_assert_no_error (error);
+  /* the figures survive a save/load round trip */
+  g_autoptr(SsSynchformer) back = ss_synchformer_load (NULL, path, &error);
+  g_assert_no_error (error);
+  double a = -1, b = -1;
+  g_assert_true (ss_synchformer_get_heldout_accuracy (back, &a, &b));
+  g_assert_cmpfloat (fabs (a - g_ascii_strtod (model_acc, NULL)), <, 1e-9);
+  g_assert_cmpfloat (fabs (b - g_ascii_strtod (sp_acc, NULL)), <, 1e-9);
+  data_home = g_build_filename (tmp_dir, "data", NULL);
+}
+
+static void
+test_worse_model_skipped (void)
+{
+  g_autoptr(JsonParser) p1 = json_parser_new (), p2 = json_parser_new (), p3 = json_parser_new ();
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
+  JsonObject *o;
+
+  install_model ("0.2286", "0.7143");
+  /* auto: the estimate that measured better, and a note that says why */
+  g_assert_cmpint (run_cli ("", &out, &err, "sync", clip, "--json", NULL), ==, 0);
+  o = parse_object (p1, out);
+  g_assert_cmpstr (json_object_get_string_member (o, "method"), ==, "sp");
+  g_test_message ("note: %s", json_object_get_string_member (o, "note"));
+  g_assert_nonnull (strstr (json_object_get_string_member (o, "note"), "23 %"));
+  g_assert_nonnull (strstr (json_object_get_string_member (o, "note"), "71 %"));
+  /* asked for by name: the model runs */
+  g_assert_cmpint (run_cli ("", &out2, &err2, "sync", clip, "--json", "--method", "model", NULL), ==, 0);
+  o = parse_object (p2, out2);
+  g_assert_cmpstr (json_object_get_string_member (o, "method"), ==, "model");
+  /* a model that measured at least as well as the estimate is used by auto */
+  install_model ("0.9", "0.7143");
+  g_assert_cmpint (run_cli ("", &out3, &err3, "sync", clip, "--json", NULL), ==, 0);
+  o = parse_object (p3, out3);
+  g_assert_cmpstr (json_object_get_string_member (o, "method"), ==, "model");
+  g_clear_pointer (&data_home, g_free);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -124,6 +190,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/syncui/model/used", test_model_used);
   g_test_add_func ("/syncui/model/broken", test_broken_model);
+  g_test_add_func ("/syncui/model/worse-than-sp-skipped", test_worse_model_skipped);
   ret = g_test_run ();
 
   if (ret == 0)

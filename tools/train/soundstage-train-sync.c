@@ -4,13 +4,16 @@
  *       [--steps 2000] [--batch 8] [--lr 3e-4] [--seed 1] [--eval 105] [--time-limit S]
  *       [--init weights.safetensors] [--difficulty easy|moderate|hard]
  *       [--pretrain-steps N] [--pretrain-time S] [--pretrain-lr LR] [--freeze-features]
- *   soundstage-train-sync --steps 0 --init W --eval 105 --out unused   (evaluate W only)
+ *   soundstage-train-sync --steps 0 --init W --eval 105 --out W2   (evaluate W only)
  *
  * With --pretrain-steps, the feature extractors are first trained contrastively
  * (Synchformer's first stage, segment-level InfoNCE on synchronized clips), then
  * the whole model (or, with --freeze-features, the rest) on the offset.
  * Writes fp16 safetensors (with the synchronizability head) and prints the loss,
- * then the accuracy on held-out clips next to the signal-processing estimate.
+ * then the accuracy on held-out clips next to the signal-processing estimate;
+ * those figures go into the file's metadata (heldout_<difficulty>_accuracy,
+ * ..._accuracy1, ..._sp_accuracy, ..._sp_accuracy1), which the editor's "auto"
+ * method reads to decide whether the model beats the signal-processing estimate.
  */
 #define G_LOG_DOMAIN "soundstage-train-sync"
 
@@ -212,11 +215,29 @@ main (int argc, char **argv)
               fprintf (stderr, "evaluation: %s\n", error->message);
               return 1;
             }
+          const char *dn = ss_corpus_difficulty_name ((SsCorpusDifficulty) d);
+          const char *keys[4] = { "accuracy", "accuracy1", "sp_accuracy", "sp_accuracy1" };
+          double vals[4] = { r.model_acc, r.model_acc1, r.sp_acc, r.sp_acc1 };
+          for (int k = 0; k < 4; k++)
+            {
+              char key[64], val[G_ASCII_DTOSTR_BUF_SIZE];
+              g_snprintf (key, sizeof key, "heldout_%s_%s", dn, keys[k]);
+              ss_synchformer_set_metadata (saved, key, g_ascii_formatd (val, sizeof val, "%.4f", vals[k]));
+            }
           printf ("held-out %-8s n=%d  model acc %.3f  +-1 %.3f  | signal-processing acc %.3f  +-1 %.3f | synchronizability acc %.3f\n",
                   ss_corpus_difficulty_name ((SsCorpusDifficulty) d), r.n, r.model_acc, r.model_acc1,
                   r.sp_acc, r.sp_acc1, r.sync_acc);
           fflush (stdout);
         }
+      char n[32];
+      g_snprintf (n, sizeof n, "%d", eval);
+      ss_synchformer_set_metadata (saved, "heldout_clips", n);
+      if (!ss_synchformer_save (saved, out, !fp32, &error))
+        {
+          fprintf (stderr, "%s\n", error->message);
+          return 1;
+        }
+      printf ("wrote %s with the held-out figures\n", out);
     }
   return 0;
 }

@@ -560,6 +560,34 @@ run_model (SsSynchformer *model, GPtrArray *frames, double fps, const float *aud
   return r;
 }
 
+/* A model named by $SOUNDSTAGE_SYNC_MODEL or in Preferences is used as chosen. */
+static gboolean
+model_chosen_by_user (void)
+{
+  const char *env = g_getenv ("SOUNDSTAGE_SYNC_MODEL");
+  g_autofree char *configured = NULL;
+  if (env != NULL && env[0] != '\0')
+    return TRUE;
+  configured = model_from_settings ();
+  return configured != NULL && configured[0] != '\0';
+}
+
+/* TRUE (with a note for the user) when the model's file records that it was
+ * less accurate than the signal-processing estimate on the same held-out clips
+ * (the trainer writes both figures); files without the record (converted public
+ * weights) are trusted. */
+static gboolean
+model_is_worse_than_sp (SsSynchformer *model, char **note)
+{
+  double m = 0, sp = 0;
+  if (!ss_synchformer_get_heldout_accuracy (model, &m, &sp) || m >= sp)
+    return FALSE;
+  *note = g_strdup_printf (_("Signal-processing estimate used: it found the offset of %.0f %% of the "
+                             "held-out test clips, the installed sync model only %.0f %% (choose the "
+                             "model in Preferences to use it anyway)"), 100 * sp, 100 * m);
+  return TRUE;
+}
+
 SsSyncResult *
 ss_sync_analyse (const SsSyncRequest *req, SsJob *job, GError **error)
 {
@@ -620,6 +648,13 @@ ss_sync_analyse (const SsSyncRequest *req, SsJob *job, GError **error)
                 }
               note = g_strdup_printf (_("Signal-processing estimate used: the sync model could not be loaded (%s)"),
                                       local->message);
+              g_clear_pointer (&model_path, g_free);
+              method = SS_SYNC_METHOD_SP;
+            }
+          else if (method == SS_SYNC_METHOD_AUTO && req->model_path == NULL && !model_chosen_by_user ()
+                   && model_is_worse_than_sp (model, &note))
+            {
+              g_clear_pointer (&model, ss_synchformer_free);
               g_clear_pointer (&model_path, g_free);
               method = SS_SYNC_METHOD_SP;
             }

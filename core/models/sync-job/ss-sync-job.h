@@ -12,7 +12,10 @@
  *    which needs no weights.
  * SS_SYNC_METHOD_AUTO uses the model when its weights are installed (see
  * ss_sync_find_model) and loadable, else the signal-processing estimate; the
- * result says which one ran and why.
+ * result says which one ran and why. A model found automatically (not named by
+ * the request, $SOUNDSTAGE_SYNC_MODEL or Preferences) whose file records that it
+ * was less accurate than the signal-processing estimate on the same held-out
+ * clips (ss_synchformer_get_heldout_accuracy) is not used by AUTO either.
  *
  * Offsets follow ss-sync.h: positive = the audio leads (comes early); delaying
  * the audio by the offset puts it in sync.

@@ -57,6 +57,7 @@ struct _SsSynchformer {
   SsMel      *mel;
   SsDType     dtype;      /* of the parameters and activations */
   char       *source;     /* file name for messages, or "random weights" */
+  GHashTable *metadata;   /* extra safetensors metadata (string -> string), kept on save */
 };
 
 #define SYNC_HEAD_W "transformer.sync_head.weight"
@@ -82,6 +83,7 @@ model_new (const SsSynchformerConfig *config, GError **error)
   m->config = config;
   m->mel = mel;
   m->names = g_ptr_array_new_with_free_func (g_free);
+  m->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   m->params = g_ptr_array_new_with_free_func ((GDestroyNotify) ss_tensor_unref);
   m->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   return m;
@@ -113,6 +115,7 @@ ss_synchformer_free (SsSynchformer *m)
   g_ptr_array_unref (m->names);
   g_clear_pointer (&m->mel, ss_mel_free);
   g_free (m->source);
+  g_clear_pointer (&m->metadata, g_hash_table_unref);
   g_free (m);
 }
 
@@ -196,6 +199,16 @@ ss_synchformer_load (const SsSynchformerConfig *config, const char *path, GError
   g_autoptr (SsSynchformer) m = model_new (config, error);
   if (!m)
     return NULL;
+  GHashTable *meta = ss_safetensors_get_metadata (st);
+  if (meta)
+    {
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, meta);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        if (strcmp (k, "config") != 0 && strcmp (k, "format") != 0)
+          g_hash_table_insert (m->metadata, g_strdup (k), g_strdup (v));
+    }
   g_autoptr (GPtrArray) specs = ss_synchformer_config_tensors (config);
   if (config->head == SS_SYNCHFORMER_OFFSET && ss_safetensors_has (st, SYNC_HEAD_W))
     {
@@ -237,6 +250,38 @@ ss_synchformer_load (const SsSynchformerConfig *config, const char *path, GError
   model_finish (m);
   m->source = g_strdup (base);
   return g_steal_pointer (&m);
+}
+
+const char *
+ss_synchformer_get_metadata (SsSynchformer *m, const char *key)
+{
+  return g_hash_table_lookup (m->metadata, key);
+}
+
+void
+ss_synchformer_set_metadata (SsSynchformer *m, const char *key, const char *value)
+{
+  g_return_if_fail (key != NULL && strcmp (key, "config") != 0 && strcmp (key, "format") != 0);
+  if (value)
+    g_hash_table_insert (m->metadata, g_strdup (key), g_strdup (value));
+  else
+    g_hash_table_remove (m->metadata, key);
+}
+
+gboolean
+ss_synchformer_get_heldout_accuracy (SsSynchformer *m, double *model_acc, double *sp_acc)
+{
+  const char *a = ss_synchformer_get_metadata (m, SS_SYNCHFORMER_META_HELDOUT_ACC);
+  const char *b = ss_synchformer_get_metadata (m, SS_SYNCHFORMER_META_HELDOUT_SP_ACC);
+  if (!a || !b)
+    return FALSE;
+  char *end1 = NULL, *end2 = NULL;
+  double x = g_ascii_strtod (a, &end1), y = g_ascii_strtod (b, &end2);
+  if (end1 == a || *end1 || end2 == b || *end2 || !(x >= 0 && x <= 1) || !(y >= 0 && y <= 1))
+    return FALSE;
+  *model_acc = x;
+  *sp_acc = y;
+  return TRUE;
 }
 
 const SsSynchformerConfig *
@@ -339,6 +384,11 @@ ss_synchformer_save (SsSynchformer *m, const char *path, gboolean fp16, GError *
   SsSafetensorsWriter *w = ss_safetensors_writer_new ();
   ss_safetensors_writer_set_metadata (w, "config", m->config->name);
   ss_safetensors_writer_set_metadata (w, "format", "synchformer");
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, m->metadata);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    ss_safetensors_writer_set_metadata (w, k, v);
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < m->params->len; i++)
     {

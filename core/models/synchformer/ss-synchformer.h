@@ -53,6 +53,17 @@ void           ss_synchformer_free (SsSynchformer *model);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsSynchformer, ss_synchformer_free)
 
 const SsSynchformerConfig *ss_synchformer_get_config (SsSynchformer *model);
+/* Extra safetensors metadata (besides "config" and "format"): read by
+ * ss_synchformer_load, written by ss_synchformer_save. NULL value removes. */
+const char    *ss_synchformer_get_metadata (SsSynchformer *model, const char *key);
+void           ss_synchformer_set_metadata (SsSynchformer *model, const char *key, const char *value);
+/* The trainer records the accuracy (exact class, 0..1) of the model and of the
+ * signal-processing estimate on the same held-out moderate corpus clips under
+ * these keys; the "auto" sync method uses the model only if it is not worse. */
+#define SS_SYNCHFORMER_META_HELDOUT_ACC    "heldout_moderate_accuracy"
+#define SS_SYNCHFORMER_META_HELDOUT_SP_ACC "heldout_moderate_sp_accuracy"
+/* Both recorded figures, FALSE when the file has none (e.g. converted public weights). */
+gboolean       ss_synchformer_get_heldout_accuracy (SsSynchformer *model, double *model_acc, double *sp_acc);
 gboolean       ss_synchformer_has_sync_head (SsSynchformer *model);
 /* The parameter of that checkpoint name (borrowed), NULL if none. */
 SsTensor      *ss_synchformer_get_param (SsSynchformer *model, const char *name);
