@@ -11,6 +11,7 @@ layout (push_constant) uniform P {
   uint v_off, o_off, m_off, m_bs;
   uint m_hs, l_off, do_off, g_off;
   float scale;
+  uint BH;
 } p;
 
 float att_score_bias (uint bh, uint i, uint j)

@@ -2,7 +2,8 @@
  * Forward streams K/V tiles with an online softmax and keeps the per-row
  * log-sum-exp; backward recomputes the probabilities tile by tile (one kernel
  * for dK/dV over key tiles, one for dQ over query tiles), never storing the
- * Lq x Lk matrix. */
+ * Lq x Lk matrix. Short key sequences (divided space-time attention) use a
+ * kernel with one thread per query row (attention_fwd_rows.comp). */
 #define G_LOG_DOMAIN "ss-op-attention"
 
 #include "config.h"
@@ -16,6 +17,7 @@ typedef struct {
   guint32 v_off, o_off, m_off, m_bs;
   guint32 m_hs, l_off, do_off, g_off;
   float scale;
+  guint32 BH;
 } AttnPush;
 
 typedef struct {
@@ -162,11 +164,6 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   gint64 BH = B * H;
   if (scale <= 0.0f)
     scale = 1.0f / sqrtf ((float) D);
-  if (BH > 65535)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "attention: batch*heads %" G_GINT64_FORMAT " > 65535", BH);
-      return NULL;
-    }
   g_autoptr (SsTensor) qc = NULL, kc = NULL, vc = NULL, mc = NULL;
   {
     SS_NO_GRAD_SCOPE;
@@ -206,6 +203,28 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   static int rot = -1;
   if (rot < 0)
     rot = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_ROT"), "0") != 0;
+  /* one thread per query row: for short key sequences, where the tiled kernels
+   * spend their time on barriers and padding (SOUNDSTAGE_ATTN_ROWS=0 turns it off) */
+  static int rows_ok = -1;
+  if (rows_ok < 0)
+    rows_ok = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_ROWS"), "0") != 0;
+  gboolean rows = rows_ok && D <= 128 && Dv <= 128 && (Lk <= 64 || (!coop && Lk <= 256));
+  int rd = MAX (D, Dv) <= 32 ? 32 : MAX (D, Dv) <= 64 ? 64 : 128;
+  if (rows)
+    {
+      coop = FALSE;
+      g_snprintf (name, sizeof name, "attention_fwd_rows.d%d_%s", rd, ss_dtype_name (q->dtype));
+    }
+  if (!rows && BH > 65535)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "attention: batch*heads %" G_GINT64_FORMAT " > 65535", BH);
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  p.BH = (guint32) BH;
+  guint groups[3] = { coop ? Lq / 64 : (Lq + 15) / 16, BH, 1 };
+  if (rows)
+    ss_gpu_groups_1d (q->device, (guint64) (BH * Lq + 63) / 64, groups);
   if (coop)
     g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D, rot ? "r" : "");
   SsGpuBinding b[6] = {
@@ -215,8 +234,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   };
   SsGpuDispatch d = { .shader = name,
                       .bindings = b, .n_bindings = 6, .push = &p, .push_size = sizeof p,
-                      .groups = { coop ? Lq / 64 : (Lq + 15) / 16, BH, 1 },
-                      .label = coop ? "attention_fwd_coopmat" : "attention_fwd" };
+                      .groups = { groups[0], groups[1], groups[2] },
+                      .label = coop ? "attention_fwd_coopmat" : rows ? "attention_fwd_rows" : "attention_fwd" };
   if (!ss_gpu_dispatch (q->device, &d, error))
     {
       ss_tensor_unref (out);

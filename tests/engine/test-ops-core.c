@@ -248,6 +248,30 @@ test_attention (void)
       c.mask_kind = trial % 3 == 2 ? 1 + trial / 5 : 0;
       run_attention_case (dt, &c);
     }
+  /* keys beyond the one-thread-per-row kernel's range (Lk > 256): the tiled kernel */
+  for (int trial = 0; trial < 3; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = 1;
+      c.p.h = 2;
+      c.p.lq = 19 + trial;
+      c.p.lk = 270 + 7 * trial;
+      c.p.d = c.p.dv = trial == 1 ? 128 : 64;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial == 2;
+      c.mask_kind = trial == 0 ? 1 : 0;
+      run_attention_case ((SsDType) trial, &c);
+    }
+  /* divided attention in time: very many tiny groups (more than 65535 batch*heads) */
+  {
+    AttnCase c = { 0 };
+    c.p.b = 17000;
+    c.p.h = 4;
+    c.p.lq = c.p.lk = 2;
+    c.p.d = c.p.dv = 8;
+    c.p.scale = 1.0 / sqrt (c.p.d);
+    run_attention_case (SS_DTYPE_F16, &c);
+  }
   /* fp16 shapes eligible for the cooperative-matrix kernel on GPUs with it */
   for (int trial = 0; trial < 3; trial++)
     {
