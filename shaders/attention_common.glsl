@@ -12,6 +12,7 @@ layout (push_constant) uniform P {
   uint m_hs, l_off, do_off, g_off;
   float scale;
   uint BH;
+  uint bh0;    /* first batch*head of this dispatch (grids over 65535 are split) */
 } p;
 
 float att_score_bias (uint bh, uint i, uint j)

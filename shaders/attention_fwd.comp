@@ -26,7 +26,7 @@ void main ()
 {
   uint tid = gl_LocalInvocationID.x;
   uint q0 = gl_WorkGroupID.x * BQ;
-  uint bh = gl_WorkGroupID.y;
+  uint bh = gl_WorkGroupID.y + p.bh0;
   uint b = bh / p.H, h = bh % p.H;
   uint qbase = p.q_off + bh * p.Lq * p.D;
   uint kbase = p.k_off + bh * p.Lk * p.D;

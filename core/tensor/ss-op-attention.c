@@ -18,7 +18,23 @@ typedef struct {
   guint32 m_hs, l_off, do_off, g_off;
   float scale;
   guint32 BH;
+  guint32 bh0;     /* first batch*head of a dispatch: grids over 65535 are split */
 } AttnPush;
+
+/* Dispatches d once per slice of at most 65535 batch*heads (the y grid size
+ * every Vulkan device supports), with p->bh0 set to the slice's first. */
+static gboolean
+dispatch_bh_slices (SsGpuDevice *dev, SsGpuDispatch *d, AttnPush *p, gint64 BH, GError **error)
+{
+  for (gint64 b0 = 0; b0 < BH; b0 += 65535)
+    {
+      p->bh0 = (guint32) b0;
+      d->groups[1] = (guint) MIN (65535, BH - b0);
+      if (!ss_gpu_dispatch (dev, d, error))
+        return FALSE;
+    }
+  return TRUE;
+}
 
 typedef struct {
   gboolean causal;
@@ -126,8 +142,8 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       };
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dkv", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p,
-                          .groups = { (Lk + 15) / 16, BH, 1 } };
-      if (!ss_gpu_dispatch (q->device, &d, error))
+                          .groups = { (Lk + 15) / 16, 1, 1 } };
+      if (!dispatch_bh_slices (q->device, &d, &p, BH, error))
         return FALSE;
     }
   if (ss_autograd_node_needs_input_grad (node, 0))
@@ -144,8 +160,8 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       };
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dq", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 7, .push = &p, .push_size = sizeof p,
-                          .groups = { (Lq + 15) / 16, BH, 1 } };
-      if (!ss_gpu_dispatch (q->device, &d, error))
+                          .groups = { (Lq + 15) / 16, 1, 1 } };
+      if (!dispatch_bh_slices (q->device, &d, &p, BH, error))
         return FALSE;
     }
   return TRUE;
@@ -215,7 +231,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       coop = FALSE;
       g_snprintf (name, sizeof name, "attention_fwd_rows.d%d_%s", rd, ss_dtype_name (q->dtype));
     }
-  if (!rows && BH > 65535)
+  if (coop && BH > 65535)
     {
       g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "attention: batch*heads %" G_GINT64_FORMAT " > 65535", BH);
       ss_tensor_unref (out);
@@ -236,7 +252,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
                       .bindings = b, .n_bindings = 6, .push = &p, .push_size = sizeof p,
                       .groups = { groups[0], groups[1], groups[2] },
                       .label = coop ? "attention_fwd_coopmat" : rows ? "attention_fwd_rows" : "attention_fwd" };
-  if (!ss_gpu_dispatch (q->device, &d, error))
+  if (rows || coop ? !ss_gpu_dispatch (q->device, &d, error)
+                  : !dispatch_bh_slices (q->device, &d, &p, BH, error))
     {
       ss_tensor_unref (out);
       return NULL;
