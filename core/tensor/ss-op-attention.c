@@ -3,7 +3,9 @@
  * log-sum-exp; backward recomputes the probabilities tile by tile (one kernel
  * for dK/dV over key tiles, one for dQ over query tiles), never storing the
  * Lq x Lk matrix. Short key sequences (divided space-time attention) use a
- * kernel with one thread per query row (attention_fwd_rows.comp). */
+ * kernel with one thread per query row (attention_fwd_rows.comp), a few rows
+ * over many keys one with the keys split among a workgroup
+ * (attention_fwd_split.comp). */
 #define G_LOG_DOMAIN "ss-op-attention"
 
 #include "config.h"
@@ -231,6 +233,14 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       coop = FALSE;
       g_snprintf (name, sizeof name, "attention_fwd_rows.d%d_%s", rd, ss_dtype_name (q->dtype));
     }
+  /* a few query rows over many keys (a CLS query over a whole clip): the keys of
+   * each row split among a workgroup (SOUNDSTAGE_ATTN_SPLIT=0 turns it off) */
+  static int split_ok = -1;
+  if (split_ok < 0)
+    split_ok = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_SPLIT"), "0") != 0;
+  gboolean split = split_ok && !rows && !coop && D <= 128 && Dv <= 128 && Lq <= 16 && Lk >= 128;
+  if (split)
+    g_snprintf (name, sizeof name, "attention_fwd_split.d%d_%s", rd, ss_dtype_name (q->dtype));
   if (coop && BH > 65535)
     {
       g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "attention: batch*heads %" G_GINT64_FORMAT " > 65535", BH);
@@ -241,6 +251,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   guint groups[3] = { coop ? Lq / 64 : (Lq + 15) / 16, BH, 1 };
   if (rows)
     ss_gpu_groups_1d (q->device, (guint64) (BH * Lq + 63) / 64, groups);
+  if (split)
+    ss_gpu_groups_1d (q->device, (guint64) (BH * Lq), groups);
   if (coop)
     g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D, rot ? "r" : "");
   SsGpuBinding b[6] = {
@@ -251,8 +263,9 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   SsGpuDispatch d = { .shader = name,
                       .bindings = b, .n_bindings = 6, .push = &p, .push_size = sizeof p,
                       .groups = { groups[0], groups[1], groups[2] },
-                      .label = coop ? "attention_fwd_coopmat" : rows ? "attention_fwd_rows" : "attention_fwd" };
-  if (rows || coop ? !ss_gpu_dispatch (q->device, &d, error)
+                      .label = coop ? "attention_fwd_coopmat" : rows ? "attention_fwd_rows"
+                               : split ? "attention_fwd_split" : "attention_fwd" };
+  if (rows || split || coop ? !ss_gpu_dispatch (q->device, &d, error)
                   : !dispatch_bh_slices (q->device, &d, &p, BH, error))
     {
       ss_tensor_unref (out);
@@ -272,6 +285,63 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       ss_autograd_node_save (node, od);
       ss_autograd_node_save (node, lse);
       ss_autograd_attach (out, node);
+    }
+  return out;
+}
+
+typedef struct {
+  guint32 B, N, F, Pn;
+  guint32 H, dh, D, time_mode;
+  guint32 qkv_off, o_off;
+  float scale;
+} DividedPush;
+
+SsTensor *
+ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mode, GError **error)
+{
+  g_return_val_if_fail (qkv != NULL && heads > 0 && frames > 0, NULL);
+  gint64 B = qkv->ndim == 3 ? qkv->shape[0] : 0, N = qkv->ndim == 3 ? qkv->shape[1] : 0;
+  gint64 D = qkv->ndim == 3 ? qkv->shape[2] / 3 : 0, dh = D / heads;
+  if (qkv->ndim != 3 || qkv->shape[2] != 3 * D || D % heads || dh > 128 || N < 2 || (N - 1) % frames)
+    {
+      g_autofree char *d = ss_tensor_describe (qkv);
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "divided attention: qkv %s does not hold 1 + %d frames of patches for %d heads of at most 128",
+                   d, frames, heads);
+      return NULL;
+    }
+  if (ss_autograd_needs_grad (1, &qkv))
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "divided attention: the fused kernel is for inference (no gradient)");
+      return NULL;
+    }
+  g_autoptr (SsTensor) xc = ss_tensor_contiguous (qkv, error);
+  if (!xc)
+    return NULL;
+  SsTensor *out = ss_tensor_new (qkv->dtype, 3, SS_SHAPE (B, N, D), error);
+  if (!out)
+    return NULL;
+  DividedPush p = {
+    .B = B, .N = N, .F = frames, .Pn = (N - 1) / frames, .H = heads, .dh = dh, .D = D,
+    .time_mode = time_mode ? 1u : 0u, .qkv_off = xc->offset, .o_off = out->offset,
+    .scale = 1.0f / sqrtf ((float) dh),
+  };
+  int rd = dh <= 32 ? 32 : dh <= 64 ? 64 : 128;
+  SsGpuBinding b[2] = { ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE) };
+  for (int cls = 0; cls < 2; cls++)
+    {
+      char name[64];
+      g_snprintf (name, sizeof name, "attention_divided.%sd%d_%s", cls ? "cls_" : "", rd, ss_dtype_name (qkv->dtype));
+      SsGpuDispatch d = { .shader = name, .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p,
+                          .label = "attention_divided" };
+      ss_gpu_groups_1d (qkv->device, cls ? (guint64) (B * heads) : (guint64) (B * (N - 1) * heads + 63) / 64,
+                        d.groups);
+      if (!ss_gpu_dispatch (qkv->device, &d, error))
+        {
+          ss_tensor_unref (out);
+          return NULL;
+        }
     }
   return out;
 }

@@ -39,6 +39,16 @@ SsTensor *ss_op_linear (SsTensor *x, SsTensor *w, SsTensor *bias, GError **error
 SsTensor *ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
                            gboolean causal, float scale, GError **error);
 
+/* Divided space-time attention (TimeSformer/Motionformer) for inference, on the
+ * packed projection qkv [B, N, 3*D] (q, k, v side by side; N = 1 + frames*P
+ * tokens: CLS, then frames of P patches; D = heads*dh, dh <= 128) ->
+ * [B, N, D] with the heads merged. The CLS query attends to every token; patch
+ * (f, p) to the CLS key and, with time_mode, to patch p of every frame, else to
+ * the patches of frame f. Scale 1/sqrt(dh). No autograd: SS_ERROR_UNSUPPORTED
+ * when qkv needs a gradient (train through ss_op_attention on grouped views). */
+SsTensor *ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mode,
+                                   GError **error);
+
 /* Convolutions. x: [N, C, L] / [N, C, H, W] / [N, C, D, H, W];
  * w: [O, C/groups, k...]; bias: [O] or NULL. Output size per dim:
  * (in + 2*pad - dil*(k-1) - 1) / stride + 1. */

@@ -262,6 +262,21 @@ test_attention (void)
       c.mask_kind = trial == 0 ? 1 : 0;
       run_attention_case ((SsDType) trial, &c);
     }
+  /* a few queries over many keys (a CLS token over a clip): keys split in a workgroup */
+  for (int trial = 0; trial < 3; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = 2;
+      c.p.h = 3;
+      c.p.lq = 1 + 5 * trial;
+      c.p.lk = 300 + 181 * trial;
+      c.p.d = trial == 2 ? 128 : 64;
+      c.p.dv = trial == 1 ? 40 : c.p.d;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial == 1;
+      c.mask_kind = trial == 2 ? 1 : 0;
+      run_attention_case ((SsDType) ((trial + 1) % 3), &c);
+    }
   /* divided attention in time: very many tiny groups (more than 65535 batch*heads) */
   {
     AttnCase c = { 0 };
@@ -286,6 +301,79 @@ test_attention (void)
       c.mask_kind = trial == 1 ? 1 : 0;
       run_attention_case (SS_DTYPE_F16, &c);
     }
+}
+
+/* divided space-time attention on a packed qkv (inference kernel) against a
+ * direct double-precision computation */
+static void
+test_divided_attention (void)
+{
+  struct { int b, heads, dh, frames, patches; gboolean time; SsDType dt; } cases[] = {
+    { 2, 2, 8, 3, 5, TRUE, SS_DTYPE_F32 },  { 1, 3, 40, 4, 6, FALSE, SS_DTYPE_F16 },
+    { 2, 2, 100, 2, 9, TRUE, SS_DTYPE_BF16 }, { 1, 4, 64, 8, 49, FALSE, SS_DTYPE_F32 },
+  };
+  for (guint ci = 0; ci < G_N_ELEMENTS (cases); ci++)
+    {
+      int B = cases[ci].b, H = cases[ci].heads, dh = cases[ci].dh, F = cases[ci].frames, P = cases[ci].patches;
+      int D = H * dh, N = 1 + F * P;
+      gboolean tm = cases[ci].time;
+      SsDType dt = cases[ci].dt;
+      g_test_message ("divided attention %s B %d heads %d dh %d frames %d patches %d %s", ss_dtype_name (dt),
+                      B, H, dh, F, P, tm ? "time" : "space");
+      size_t n = (size_t) B * N * 3 * D;
+      g_autofree double *x = rand_array (n, -1, 1);
+      g_autoptr (SsTensor) X = upload (dt, 3, SS_SHAPE (B, N, 3 * D), x, FALSE);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SsTensor) O = ss_op_divided_attention (X, H, F, tm, &error);
+      g_assert_no_error (error);
+      g_autofree double *got = download (O);
+      g_autofree double *ref = g_new0 (double, (size_t) B * N * D);
+      g_autofree int *keys = g_new (int, N);
+      g_autofree double *w = g_new (double, N);
+      for (int b = 0; b < B; b++)
+        for (int t = 0; t < N; t++)
+          for (int h = 0; h < H; h++)
+            {
+              int nk = 0;
+              if (t == 0)
+                for (int j = 0; j < N; j++)
+                  keys[nk++] = j;
+              else
+                {
+                  int f = (t - 1) / P, pp = (t - 1) % P;
+                  keys[nk++] = 0;
+                  for (int j = 0; j < (tm ? F : P); j++)
+                    keys[nk++] = tm ? 1 + j * P + pp : 1 + f * P + j;
+                }
+              const double *qr = x + ((size_t) b * N + t) * 3 * D + h * dh;
+              double mx = -INFINITY, sum = 0;
+              for (int j = 0; j < nk; j++)
+                {
+                  const double *kr = x + ((size_t) b * N + keys[j]) * 3 * D + D + h * dh;
+                  double s = 0;
+                  for (int c = 0; c < dh; c++)
+                    s += qr[c] * kr[c];
+                  w[j] = s / sqrt (dh);
+                  mx = MAX (mx, w[j]);
+                }
+              for (int j = 0; j < nk; j++)
+                sum += (w[j] = exp (w[j] - mx));
+              double *o = ref + ((size_t) b * N + t) * D + h * dh;
+              for (int j = 0; j < nk; j++)
+                {
+                  const double *vr = x + ((size_t) b * N + keys[j]) * 3 * D + 2 * D + h * dh;
+                  for (int c = 0; c < dh; c++)
+                    o[c] += w[j] / sum * vr[c];
+                }
+            }
+      ss_assert_close ("divided attention", ref, got, (size_t) B * N * D, thr (dt, 2));
+    }
+  /* training takes the autograd path: the fused kernel refuses a tensor that needs a gradient */
+  g_autofree double *x = rand_array (3 * 3 * 6, -1, 1);
+  g_autoptr (SsTensor) X = upload (SS_DTYPE_F32, 3, SS_SHAPE (1, 3, 6), x, TRUE);
+  g_autoptr (GError) error = NULL;
+  g_assert_null (ss_op_divided_attention (X, 1, 2, TRUE, &error));
+  g_assert_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED);
 }
 
 /* --------------------------------------------------- finite differences */
@@ -401,6 +489,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/matmul", test_matmul);
   g_test_add_func ("/ops/linear", test_linear);
   g_test_add_func ("/ops/attention", test_attention);
+  g_test_add_func ("/ops/divided-attention", test_divided_attention);
   g_test_add_func ("/ops/finite-differences", test_finite_differences);
   add_conv_tests ();
   int r = g_test_run ();

@@ -611,6 +611,21 @@ small_group_matmul (void)
   return mode == 1;
 }
 
+/* Inference runs divided attention as one fused kernel (ss_op_divided_attention)
+ * unless SOUNDSTAGE_SYNCHFORMER_ATTN is "grouped" or "matmul" (the autograd path,
+ * which training always takes). */
+static gboolean
+fused_divided_attention (void)
+{
+  static int mode = -1;
+  if (mode < 0)
+    {
+      const char *e = g_getenv ("SOUNDSTAGE_SYNCHFORMER_ATTN");
+      mode = g_strcmp0 (e, "grouped") != 0 && g_strcmp0 (e, "matmul") != 0;
+    }
+  return mode == 1;
+}
+
 static SsTensor *
 attention_matmul (SsTensor *q, SsTensor *k, SsTensor *v, GError **error)
 {
@@ -705,6 +720,14 @@ divided_attn_module (SsSynchformer *m, SsTensor *x, const char *p, int F, gboole
   g_snprintf (q, sizeof q, "%s.qkv", p);
   g_autoptr (SsTensor) qkv = linear (m, x, q, error);
   TRY (qkv);
+  if (fused_divided_attention () && !ss_autograd_needs_grad (1, &qkv))
+    {
+      /* inference: one kernel from the packed projection to merged heads */
+      g_autoptr (SsTensor) fo = ss_op_divided_attention (qkv, c->v_heads, F, mode_time, error);
+      TRY (fo);
+      g_snprintf (q, sizeof q, "%s.proj", p);
+      return linear (m, fo, q, error);
+    }
   SsTensor *hs[3] = { NULL, NULL, NULL };
   gboolean ok = TRUE;
   for (int i = 0; i < 3 && ok; i++)
