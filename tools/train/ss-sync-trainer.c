@@ -152,6 +152,44 @@ ss_sync_trainer_make_clip (const SsSynchformerConfig *c, guint64 seed, double of
 
 static SsTensor *random_projection (SsRng *rng, int out, int in, GError **error);
 
+/* AdamW over the model's parameters (only the feature extractors' with
+ * @extractors_only), the event heads and @extra (decayed): no weight decay on
+ * norms, biases, tokens and position embeddings; beta2 0.98; clipping. */
+static SsOptim *
+new_adamw (SsSyncTrainer *t, gboolean extractors_only, float lr, SsTensor *const *extra, int n_extra)
+{
+  SsOptim *o = ss_optim_new (SS_OPTIM_ADAMW);
+  GPtrArray *decay = g_ptr_array_new (), *no_decay = g_ptr_array_new ();
+  const char *const *names = ss_synchformer_get_param_names (t->model);
+  for (guint i = 0; names[i]; i++)
+    {
+      if (extractors_only && !g_str_has_prefix (names[i], "vfeat_extractor.")
+          && !g_str_has_prefix (names[i], "afeat_extractor."))
+        continue;
+      SsTensor *p = ss_synchformer_get_param_index (t->model, i);
+      gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
+      g_ptr_array_add (nd ? no_decay : decay, p);
+    }
+  for (int k = 0; k < n_extra; k++)
+    g_ptr_array_add (decay, extra[k]);
+  for (int k = 0; k < 2; k++)
+    {
+      g_ptr_array_add (decay, t->ev_w[k]);
+      g_ptr_array_add (no_decay, t->ev_b[k]);
+    }
+  SsOptimHyper h = ss_optim_hyper_adamw_default ();
+  h.lr = lr;
+  h.beta2 = 0.98f;
+  h.weight_decay = t->opt.weight_decay;
+  ss_optim_add_group (o, decay->len, (SsTensor *const *) decay->pdata, &h);
+  h.weight_decay = 0;
+  ss_optim_add_group (o, no_decay->len, (SsTensor *const *) no_decay->pdata, &h);
+  g_ptr_array_unref (decay);
+  g_ptr_array_unref (no_decay);
+  ss_optim_set_max_grad_norm (o, t->opt.max_grad_norm);
+  return o;
+}
+
 SsSyncTrainer *
 ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError **error)
 {
@@ -184,31 +222,7 @@ ss_sync_trainer_new (SsSynchformer *model, const SsSyncTrainOptions *opt, GError
         }
       ss_tensor_set_requires_grad (t->ev_b[k], TRUE);
     }
-  t->optim = ss_optim_new (SS_OPTIM_ADAMW);
-  /* no weight decay on norms, biases, tokens and position embeddings */
-  GPtrArray *decay = g_ptr_array_new (), *no_decay = g_ptr_array_new ();
-  const char *const *names = ss_synchformer_get_param_names (model);
-  for (guint i = 0; names[i]; i++)
-    {
-      SsTensor *p = ss_synchformer_get_param_index (model, i);
-      gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
-      g_ptr_array_add (nd ? no_decay : decay, p);
-    }
-  for (int k = 0; k < 2; k++)
-    {
-      g_ptr_array_add (decay, t->ev_w[k]);
-      g_ptr_array_add (no_decay, t->ev_b[k]);
-    }
-  SsOptimHyper h = ss_optim_hyper_adamw_default ();
-  h.lr = t->opt.lr;
-  h.beta2 = 0.98f;
-  h.weight_decay = t->opt.weight_decay;
-  ss_optim_add_group (t->optim, decay->len, (SsTensor *const *) decay->pdata, &h);
-  h.weight_decay = 0;
-  ss_optim_add_group (t->optim, no_decay->len, (SsTensor *const *) no_decay->pdata, &h);
-  g_ptr_array_unref (decay);
-  g_ptr_array_unref (no_decay);
-  ss_optim_set_max_grad_norm (t->optim, t->opt.max_grad_norm);
+  t->optim = new_adamw (t, FALSE, t->opt.lr, NULL, 0);
   if (t->opt.fixed_batches > 0)
     t->fixed = g_new0 (Batch, t->opt.fixed_batches);
   return t;
@@ -435,34 +449,8 @@ pretrain_init (SsSyncTrainer *t, GError **error)
   t->proj_a = t->proj_v ? random_projection (&t->rng, P, c->a_dim, error) : NULL;
   if (!t->proj_a)
     return FALSE;
-  t->pre_optim = ss_optim_new (SS_OPTIM_ADAMW);
-  GPtrArray *decay = g_ptr_array_new (), *no_decay = g_ptr_array_new ();
-  const char *const *names = ss_synchformer_get_param_names (t->model);
-  for (guint i = 0; names[i]; i++)
-    {
-      if (!g_str_has_prefix (names[i], "vfeat_extractor.") && !g_str_has_prefix (names[i], "afeat_extractor."))
-        continue;
-      SsTensor *p = ss_synchformer_get_param_index (t->model, i);
-      gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
-      g_ptr_array_add (nd ? no_decay : decay, p);
-    }
-  g_ptr_array_add (decay, t->proj_v);
-  g_ptr_array_add (decay, t->proj_a);
-  for (int k = 0; k < 2; k++)
-    {
-      g_ptr_array_add (decay, t->ev_w[k]);
-      g_ptr_array_add (no_decay, t->ev_b[k]);
-    }
-  SsOptimHyper h = ss_optim_hyper_adamw_default ();
-  h.lr = t->opt.pretrain_lr;
-  h.beta2 = 0.98f;
-  h.weight_decay = t->opt.weight_decay;
-  ss_optim_add_group (t->pre_optim, decay->len, (SsTensor *const *) decay->pdata, &h);
-  h.weight_decay = 0;
-  ss_optim_add_group (t->pre_optim, no_decay->len, (SsTensor *const *) no_decay->pdata, &h);
-  g_ptr_array_unref (decay);
-  g_ptr_array_unref (no_decay);
-  ss_optim_set_max_grad_norm (t->pre_optim, t->opt.max_grad_norm);
+  SsTensor *proj[2] = { t->proj_v, t->proj_a };
+  t->pre_optim = new_adamw (t, TRUE, t->opt.pretrain_lr, proj, 2);
   return TRUE;
 }
 
