@@ -69,6 +69,7 @@ struct _SsGpuDevice {
   SsGpuCaps        caps;
   VkPhysicalDeviceMemoryProperties memprops;
   guint32          dev_memtype;
+  guint64          block_size;     /* sub-allocated blocks; larger buffers get their own */
   guint32          host_memtype;
   guint32          api_version;
 
@@ -638,6 +639,13 @@ device_new (GError **error)
   dev->profiling = g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0 && dev->caps.timestamps;
   /* empty blocks are kept (up to this much) so steady-state allocation does
    * not call vkAllocateMemory for every tensor */
+  /* SOUNDSTAGE_GPU_BLOCK_MB: block size override (experiments) */
+  dev->block_size = dev->caps.uma ? UMA_BLOCK_SIZE : BLOCK_SIZE;
+  {
+    const char *bs = g_getenv ("SOUNDSTAGE_GPU_BLOCK_MB");
+    if (bs && g_ascii_strtoull (bs, NULL, 10) >= 16 && g_ascii_strtoull (bs, NULL, 10) <= 4096)
+      dev->block_size = g_ascii_strtoull (bs, NULL, 10) << 20;
+  }
   dev->cache_limit = dev->caps.uma ? ((guint64) 256 << 20) : MIN (dev->caps.heap_size / 4, (guint64) 8 << 30);
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
@@ -921,7 +929,7 @@ static gboolean
 alloc_once (SsGpuDevice *dev, guint64 asize, Block **out_b, guint64 *out_off, GError **error)
 {
   guint64 align = dev->caps.min_storage_offset_align;
-  guint64 bsize = dev->caps.uma ? UMA_BLOCK_SIZE : BLOCK_SIZE;
+  guint64 bsize = dev->block_size;
   if (asize <= bsize / 4)
     {
       for (guint i = 0; i < dev->blocks->len; i++)

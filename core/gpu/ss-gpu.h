@@ -13,6 +13,9 @@
  *   SOUNDSTAGE_VALIDATION=1          enable VK_LAYER_KHRONOS_validation
  *   SOUNDSTAGE_PROFILE=1             per-dispatch timestamps (see profile API)
  *   SOUNDSTAGE_NO_COOPMAT=1          never use cooperative-matrix shaders
+ *   SOUNDSTAGE_GPU_BLOCK_MB=N        size of the sub-allocated blocks (16..4096;
+ *                                    buffers over a quarter of it get their own
+ *                                    block): for memory experiments
  *
  * All functions are thread-safe (the device holds one recursive lock).
  * Failures a user can cause (out of memory, device lost, no Vulkan device) are
