@@ -50,6 +50,7 @@ struct _SsSyncPanel
   GtkLabel       *syncability_label;
   GtkLabel       *method_label;
   GtkLabel       *note_label;
+  GtkDropDown    *method_dropdown;   /* Automatic, Signal processing, Sync model */
   GtkBox         *time_box;
   GtkButton      *apply_button;
 
@@ -216,7 +217,7 @@ resolve_target (SsProject *project, const char *clip_id, SsSyncRequest *req, GEr
     .audio_path = am->path,
     .audio_start = at->source_in + (t0 - audio->start),
     .duration = t1 - t0,
-    .method = SS_SYNC_METHOD_AUTO,
+    .method = SS_SYNC_METHOD_AUTO,   /* the panel's choice is set by the caller */
   };
 
   t = g_new0 (Target, 1);
@@ -468,6 +469,7 @@ ss_sync_panel_check_clip (SsSyncPanel *self, const char *clip_id, GError **error
   if (t == NULL)
     return FALSE;
   req.name = t->name;
+  req.method = ss_sync_panel_get_method (self);
 
   if (self->job != NULL)
     {
@@ -734,6 +736,7 @@ ss_sync_panel_class_init (SsSyncPanelClass *klass)
   gtk_widget_class_bind_template_child (widget_class, SsSyncPanel, syncability_label);
   gtk_widget_class_bind_template_child (widget_class, SsSyncPanel, method_label);
   gtk_widget_class_bind_template_child (widget_class, SsSyncPanel, note_label);
+  gtk_widget_class_bind_template_child (widget_class, SsSyncPanel, method_dropdown);
   gtk_widget_class_bind_template_child (widget_class, SsSyncPanel, time_box);
   gtk_widget_class_bind_template_child (widget_class, SsSyncPanel, apply_button);
 
@@ -757,4 +760,21 @@ GtkWidget *
 ss_sync_panel_new (void)
 {
   return g_object_new (SS_TYPE_SYNC_PANEL, NULL);
+}
+
+/* The dropdown lists the methods in SsSyncMethod order (AUTO, SP, MODEL). */
+SsSyncMethod
+ss_sync_panel_get_method (SsSyncPanel *self)
+{
+  g_return_val_if_fail (SS_IS_SYNC_PANEL (self), SS_SYNC_METHOD_AUTO);
+  guint i = gtk_drop_down_get_selected (self->method_dropdown);
+  return i == 1 ? SS_SYNC_METHOD_SP : i == 2 ? SS_SYNC_METHOD_MODEL : SS_SYNC_METHOD_AUTO;
+}
+
+void
+ss_sync_panel_set_method (SsSyncPanel *self, SsSyncMethod method)
+{
+  g_return_if_fail (SS_IS_SYNC_PANEL (self));
+  gtk_drop_down_set_selected (self->method_dropdown, method == SS_SYNC_METHOD_SP ? 1
+                                                     : method == SS_SYNC_METHOD_MODEL ? 2 : 0);
 }

@@ -49,5 +49,8 @@ gboolean            ss_sync_panel_apply        (SsSyncPanel *self, GError **erro
  * number of points in the offset-over-time plot. */
 int                 ss_sync_panel_get_shown_class (SsSyncPanel *self);
 int                 ss_sync_panel_get_n_time_points (SsSyncPanel *self);
+/* The method the next check uses (the panel's Method menu; Automatic by default). */
+SsSyncMethod        ss_sync_panel_get_method   (SsSyncPanel *self);
+void                ss_sync_panel_set_method   (SsSyncPanel *self, SsSyncMethod method);
 
 G_END_DECLS

@@ -258,6 +258,25 @@ test_check_apply_undo (void)
   g_assert_cmpint (ss_project_find_clip (project, audio_id, NULL)->start, ==, moved);
   g_action_group_activate_action (G_ACTION_GROUP (window), "undo", NULL);
 
+  /* the Method menu: "Sync model" with none installed fails with a message
+   * that says why and keeps nothing; "Signal processing" runs the estimate */
+  g_assert_cmpint (ss_sync_panel_get_method (panel), ==, SS_SYNC_METHOD_AUTO);
+  ss_sync_panel_set_method (panel, SS_SYNC_METHOD_MODEL);
+  revision = ss_project_get_revision (project);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "check-sync", NULL);
+  g_assert_nonnull (ss_sync_panel_get_job (panel));
+  g_assert_true (wait_for (panel_idle, panel, 60));
+  g_test_message ("toast: %s", ss_window_get_last_toast (window));
+  g_assert_nonnull (strstr (ss_window_get_last_toast (window), "sync model"));
+  g_assert_null (ss_sync_panel_get_result (panel));
+  g_assert_cmpuint (ss_project_get_revision (project), ==, revision);
+  ss_sync_panel_set_method (panel, SS_SYNC_METHOD_SP);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "check-sync", NULL);
+  g_assert_true (wait_for (panel_idle, panel, 60));
+  g_assert_nonnull (ss_sync_panel_get_result (panel));
+  g_assert_cmpint (ss_sync_panel_get_result (panel)->method, ==, SS_SYNC_METHOD_SP);
+  g_assert_null (ss_sync_panel_get_result (panel)->note);   /* asked for: nothing to explain */
+
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

@@ -584,7 +584,7 @@ model_is_worse_than_sp (SsSynchformer *model, char **note)
     return FALSE;
   *note = g_strdup_printf (_("Signal-processing estimate used: it found the offset of %.0f %% of the "
                              "held-out test clips, the installed sync model only %.0f %% (choose the "
-                             "model in Preferences to use it anyway)"), 100 * sp, 100 * m);
+                             "Sync model method, or --method model, to use it anyway)"), 100 * sp, 100 * m);
   return TRUE;
 }
 
