@@ -80,7 +80,7 @@ void main ()
   uint tid = gl_LocalInvocationID.x;
   uint warp = tid / 32u, lane = tid % 32u;
   uint q0 = gl_WorkGroupID.x * 64u;
-  uint bh = gl_WorkGroupID.y;
+  uint bh = gl_WorkGroupID.y + p.bh0;
   uint b = bh / p.H, h = bh % p.H;
   uint qrow0 = q0 + warp * 16u;
   uint qbase = p.q_off + bh * p.Lq * HD;

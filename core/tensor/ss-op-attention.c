@@ -38,6 +38,17 @@ dispatch_bh_slices (SsGpuDevice *dev, SsGpuDispatch *d, AttnPush *p, gint64 BH, 
   return TRUE;
 }
 
+typedef enum { ATTN_TILED, ATTN_COOP, ATTN_ROWS, ATTN_SPLIT } AttnKernel;
+
+/* FALSE when the variable is "0" (read once into *cache) */
+static gboolean
+env_enabled (const char *var, int *cache)
+{
+  if (*cache < 0)
+    *cache = g_strcmp0 (g_getenv (var), "0") != 0;
+  return *cache;
+}
+
 typedef struct {
   gboolean causal;
   float scale;
@@ -210,63 +221,62 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     .m_off = mt->offset, .m_bs = mbs, .m_hs = mhs, .l_off = lse->offset,
     .scale = scale,
   };
-  char name[64];
-  ss_tensor_shader ("attention_fwd", q->dtype, name, sizeof name);
   gboolean coop = q->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (q->device) &&
                   D == Dv && (D == 64 || D == 128) && Lq % 64 == 0 && Lk % 64 == 0 &&
                   qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 &&
                   out->offset % 8 == 0;
-  /* two lanes per row with rotated columns (about 2x faster on the H100)
-   * unless SOUNDSTAGE_ATTN_ROT=0 selects the lane-per-column softmax */
-  static int rot = -1;
-  if (rot < 0)
-    rot = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_ROT"), "0") != 0;
-  /* one thread per query row: for short key sequences, where the tiled kernels
-   * spend their time on barriers and padding (SOUNDSTAGE_ATTN_ROWS=0 turns it off) */
-  static int rows_ok = -1;
-  if (rows_ok < 0)
-    rows_ok = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_ROWS"), "0") != 0;
-  gboolean rows = rows_ok && D <= 128 && Dv <= 128 && (Lk <= 64 || (!coop && Lk <= 256));
+  /* Kernel choice. One thread per query row for short key sequences, where the
+   * tiled kernels spend their time on barriers and padding; a few query rows over
+   * many keys (a CLS query over a whole clip) with the keys of each row split
+   * among a workgroup. SOUNDSTAGE_ATTN_ROWS=0 / SOUNDSTAGE_ATTN_SPLIT=0 turn
+   * those off; the tensor-core kernel uses two lanes per row with rotated columns
+   * (about 2x faster on the H100) unless SOUNDSTAGE_ATTN_ROT=0. */
+  static int rows_env = -1, split_env = -1, rot_env = -1;
+  AttnKernel kernel = coop ? ATTN_COOP : ATTN_TILED;
+  gboolean in_registers = D <= 128 && Dv <= 128;
+  if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
+    kernel = ATTN_ROWS;
+  else if (kernel == ATTN_TILED && in_registers && Lq <= 16 && Lk >= 128
+           && env_enabled ("SOUNDSTAGE_ATTN_SPLIT", &split_env))
+    kernel = ATTN_SPLIT;
   int rd = MAX (D, Dv) <= 32 ? 32 : MAX (D, Dv) <= 64 ? 64 : 128;
-  if (rows)
+  static const char *const labels[] = {
+    [ATTN_TILED] = "attention_fwd", [ATTN_COOP] = "attention_fwd_coopmat",
+    [ATTN_ROWS] = "attention_fwd_rows", [ATTN_SPLIT] = "attention_fwd_split",
+  };
+  char name[64];
+  SsGpuDispatch d = { .shader = name, .push = &p, .push_size = sizeof p, .label = labels[kernel],
+                      .groups = { 1, 1, 1 } };
+  switch (kernel)
     {
-      coop = FALSE;
-      g_snprintf (name, sizeof name, "attention_fwd_rows.d%d_%s", rd, ss_dtype_name (q->dtype));
-    }
-  /* a few query rows over many keys (a CLS query over a whole clip): the keys of
-   * each row split among a workgroup (SOUNDSTAGE_ATTN_SPLIT=0 turns it off) */
-  static int split_ok = -1;
-  if (split_ok < 0)
-    split_ok = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_SPLIT"), "0") != 0;
-  gboolean split = split_ok && !rows && !coop && D <= 128 && Dv <= 128 && Lq <= 16 && Lk >= 128;
-  if (split)
-    g_snprintf (name, sizeof name, "attention_fwd_split.d%d_%s", rd, ss_dtype_name (q->dtype));
-  if (coop && BH > 65535)
-    {
-      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED, "attention: batch*heads %" G_GINT64_FORMAT " > 65535", BH);
-      ss_tensor_unref (out);
-      return NULL;
+    case ATTN_TILED:
+      ss_tensor_shader ("attention_fwd", q->dtype, name, sizeof name);
+      d.groups[0] = (Lq + 15) / 16;
+      break;
+    case ATTN_COOP:
+      g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D,
+                  env_enabled ("SOUNDSTAGE_ATTN_ROT", &rot_env) ? "r" : "");
+      d.groups[0] = Lq / 64;
+      break;
+    case ATTN_ROWS:
+    case ATTN_SPLIT:
+      g_snprintf (name, sizeof name, "%s.d%d_%s", labels[kernel], rd, ss_dtype_name (q->dtype));
+      /* a thread per row (64 per workgroup) or a workgroup per row */
+      ss_gpu_groups_1d (q->device, kernel == ATTN_ROWS ? (guint64) (BH * Lq + 63) / 64 : (guint64) (BH * Lq),
+                        d.groups);
+      break;
     }
   p.BH = (guint32) BH;
-  guint groups[3] = { coop ? Lq / 64 : (Lq + 15) / 16, BH, 1 };
-  if (rows)
-    ss_gpu_groups_1d (q->device, (guint64) (BH * Lq + 63) / 64, groups);
-  if (split)
-    ss_gpu_groups_1d (q->device, (guint64) (BH * Lq), groups);
-  if (coop)
-    g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D, rot ? "r" : "");
   SsGpuBinding b[6] = {
     ss_tensor_binding (qc, SS_GPU_READ), ss_tensor_binding (kc, SS_GPU_READ),
     ss_tensor_binding (vc, SS_GPU_READ), ss_tensor_binding (mt, SS_GPU_READ),
     ss_tensor_binding (out, SS_GPU_WRITE), ss_tensor_binding (lse, SS_GPU_WRITE),
   };
-  SsGpuDispatch d = { .shader = name,
-                      .bindings = b, .n_bindings = 6, .push = &p, .push_size = sizeof p,
-                      .groups = { groups[0], groups[1], groups[2] },
-                      .label = coop ? "attention_fwd_coopmat" : rows ? "attention_fwd_rows"
-                               : split ? "attention_fwd_split" : "attention_fwd" };
-  if (rows || split || coop ? !ss_gpu_dispatch (q->device, &d, error)
-                  : !dispatch_bh_slices (q->device, &d, &p, BH, error))
+  d.bindings = b;
+  d.n_bindings = 6;
+  /* the tiled kernels take batch*heads from the y grid, in slices */
+  if (kernel == ATTN_ROWS || kernel == ATTN_SPLIT ? !ss_gpu_dispatch (q->device, &d, error)
+                                                  : !dispatch_bh_slices (q->device, &d, &p, BH, error))
     {
       ss_tensor_unref (out);
       return NULL;
