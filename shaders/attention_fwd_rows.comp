@@ -1,15 +1,26 @@
 #version 450
-/* Attention forward for short key sequences (divided space-time attention:
- * 8 frames in time, 197 patches in space; audio patch sequences): one thread
- * per query row, the row of q and its output accumulator in registers, keys and
- * values read in order from memory (the threads of a workgroup read the same
- * rows at the same time, so they come from the cache), online softmax over the
- * keys. No shared memory and no barriers: every thread works on its own, so
- * thousands of tiny groups fill the GPU. RD (32, 64 or 128) bounds D and Dv.
- * Same inputs, outputs and lse as attention_fwd.comp. */
+/* Attention forward with a query row kept in registers (attention_row.glsl),
+ * keys and values read in order from memory (the threads of a workgroup read
+ * the same rows at the same time, so they come from the cache).
+ * Default (attention_fwd_rows): one thread per query row, for short key
+ * sequences (divided space-time attention: 8 frames in time, 197 patches in
+ * space; audio patch sequences); no shared memory and no barriers, so
+ * thousands of tiny groups fill the GPU.
+ * SPLIT=1 (attention_fwd_split): a few query rows over many keys (a CLS token
+ * that attends to every token of a clip): one workgroup of 32 threads per row,
+ * the keys dealt out among them (thread t takes t, t+32, ...), the partial rows
+ * merged in shared memory.
+ * RD (32, 64 or 128) bounds D and Dv. Same inputs, outputs and lse as
+ * attention_fwd.comp. */
 #include "ss-common.glsl"
 #include "attention_common.glsl"
+#ifdef SPLIT
+#define ROW_NT 32
+layout (local_size_x = 32) in;
+#else
+#define ROW_NT 1
 layout (local_size_x = 64) in;
+#endif
 
 layout (binding = 0) readonly buffer Qb { SS_T q[]; };
 layout (binding = 1) readonly buffer Kb { SS_T k[]; };
@@ -18,45 +29,45 @@ layout (binding = 3) readonly buffer Mb { SS_T mask[]; };
 layout (binding = 4) writeonly buffer Ob { SS_T o[]; };
 layout (binding = 5) writeonly buffer Lb { float lse[]; };
 
+#define ROW_Q(i) SS_LOAD (q[i])
+#define ROW_K(i) SS_LOAD (k[i])
+#define ROW_V(i) SS_LOAD (v[i])
+#include "attention_row.glsl"
+
 void main ()
 {
+#ifdef SPLIT
+  uint row = ss_linear_group ();
+  uint t = gl_LocalInvocationID.x;
+#else
   uint row = ss_linear_group () * 64u + gl_LocalInvocationID.x;
+  uint t = 0u;
+#endif
   uint bh = row / p.Lq, i = row % p.Lq;
   if (bh >= p.BH)
-    return;
+    return;      /* SPLIT: the whole workgroup, so no barrier is skipped by part of it */
   uint b = bh / p.H, h = bh % p.H;
-  float qr[RD], acc[RD];
-  uint qbase = p.q_off + row * p.D;
-  for (uint c = 0u; c < RD; c++) {
-    qr[c] = c < p.D ? SS_LOAD (q[qbase + c]) * p.scale : 0.0;
-    acc[c] = 0.0;
-  }
+  row_begin (p.q_off + row * p.D, p.D, p.scale);
   uint kbase = p.k_off + bh * p.Lk * p.D;
   uint vbase = p.v_off + bh * p.Lk * p.Dv;
   uint kv_end = (p.flags & 2u) != 0u ? min (p.Lk, i + 1u) : p.Lk;
-  float m = -1.0 / 0.0, l = 0.0;
-  for (uint j = 0u; j < kv_end; j++) {
-    float s = 0.0;
-    for (uint c = 0u; c < RD; c++)
-      if (c < p.D)
-        s += qr[c] * SS_LOAD (k[kbase + j * p.D + c]);
-    if ((p.flags & 1u) != 0u)
-      s += SS_LOAD (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + j]);
-    if (s == -1.0 / 0.0)
-      continue;
-    float mn = max (m, s);
-    float alpha = exp (m - mn);   /* m = -inf at first: exp(-inf) = 0 */
-    float w = exp (s - mn);
-    l = l * alpha + w;
-    for (uint c = 0u; c < RD; c++)
-      if (c < p.Dv)
-        acc[c] = acc[c] * alpha + w * SS_LOAD (v[vbase + j * p.Dv + c]);
-    m = mn;
+  for (uint j = t; j < kv_end; j += ROW_NT) {
+    float bias = (p.flags & 1u) != 0u ? SS_LOAD (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + j]) : 0.0;
+    row_key (kbase + j * p.D, vbase + j * p.Dv, p.D, p.Dv, bias);
   }
-  float inv = l > 0.0 ? 1.0 / l : 0.0;
   uint obase = p.o_off + row * p.Dv;
+#ifdef SPLIT
+  row_merge (t);
+  float inv = row_inv ();
+  for (uint c = t; c < p.Dv; c += ROW_NT)
+    o[obase + c] = SS_STORE (row_merged (c) * inv);
+  if (t == 0u)
+    lse[p.l_off + row] = row_lse ();
+#else
+  float inv = row_inv ();
   for (uint c = 0u; c < RD; c++)
     if (c < p.Dv)
-      o[obase + c] = SS_STORE (acc[c] * inv);
-  lse[p.l_off + row] = l > 0.0 ? m + log (l) : -1.0 / 0.0;
+      o[obase + c] = SS_STORE (row_acc[c] * inv);
+  lse[p.l_off + row] = row_lse ();
+#endif
 }
