@@ -152,6 +152,13 @@ ss_sync_trainer_make_clip (const SsSynchformerConfig *c, guint64 seed, double of
 
 static SsTensor *random_projection (SsRng *rng, int out, int in, GError **error);
 
+/* a parameter of the video or audio feature extractor (checkpoint name) */
+static gboolean
+is_extractor_param (const char *name)
+{
+  return g_str_has_prefix (name, "vfeat_extractor.") || g_str_has_prefix (name, "afeat_extractor.");
+}
+
 /* AdamW over the model's parameters (only the feature extractors' with
  * @extractors_only), the event heads and @extra (decayed): no weight decay on
  * norms, biases, tokens and position embeddings; beta2 0.98; clipping. */
@@ -163,8 +170,7 @@ new_adamw (SsSyncTrainer *t, gboolean extractors_only, float lr, SsTensor *const
   const char *const *names = ss_synchformer_get_param_names (t->model);
   for (guint i = 0; names[i]; i++)
     {
-      if (extractors_only && !g_str_has_prefix (names[i], "vfeat_extractor.")
-          && !g_str_has_prefix (names[i], "afeat_extractor."))
+      if (extractors_only && !is_extractor_param (names[i]))
         continue;
       SsTensor *p = ss_synchformer_get_param_index (t->model, i);
       gboolean nd = p->ndim == 1 || p->ndim == 3 || g_str_has_suffix (names[i], "bias");
@@ -560,11 +566,11 @@ ss_sync_trainer_pretrain_step (SsSyncTrainer *t, float *loss_out, float *acc_out
   if (loss)
     {
       gint64 N = ve->shape[0], P = ve->shape[1];
-      g_autofree float *hv = g_new (float, N * P);
-      g_autofree float *ha = g_new (float, N * P);
+      g_autofree float *hv = acc_out ? g_new (float, N * P) : NULL;
+      g_autofree float *ha = acc_out ? g_new (float, N * P) : NULL;
       float lv = 0;
       ok = ss_tensor_to_floats (loss, &lv, error)
-           && ss_tensor_to_floats (ve, hv, error) && ss_tensor_to_floats (ae, ha, error)
+           && (!acc_out || (ss_tensor_to_floats (ve, hv, error) && ss_tensor_to_floats (ae, ha, error)))
            && ss_tensor_backward (loss, NULL, error)
            && ss_optim_step (t->pre_optim, error);
       if (ok && loss_out)
@@ -624,7 +630,7 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
       /* the extractors keep what the contrastive stage taught them */
       const char *const *names = ss_synchformer_get_param_names (t->model);
       for (guint i = 0; names[i]; i++)
-        if (g_str_has_prefix (names[i], "vfeat_extractor.") || g_str_has_prefix (names[i], "afeat_extractor."))
+        if (is_extractor_param (names[i]))
           ss_tensor_set_requires_grad (ss_synchformer_get_param_index (t->model, i), FALSE);
       t->frozen = TRUE;
     }
@@ -636,9 +642,9 @@ ss_sync_trainer_step (SsSyncTrainer *t, float *loss_out, float *acc_out, GError 
   g_autoptr (SsTensor) af = vf ? ss_synchformer_audio_features (t->model, b->spec, error) : NULL;
   g_autoptr (SsTensor) logits = af ? ss_synchformer_forward_features (t->model, vf, af, B, &sync, error) : NULL;
   float balanced = 0.5f;
-  g_autoptr (SsTensor) ev = (logits && t->opt.event_weight > 0 && !t->frozen)
-                            ? event_loss (t, vf, af, b, &balanced, error) : NULL;
-  if (logits && t->opt.event_weight > 0 && !t->frozen && !ev)
+  g_autoptr (SsTensor) ev = NULL;
+  if (logits && t->opt.event_weight > 0 && !t->frozen
+      && !(ev = event_loss (t, vf, af, b, &balanced, error)))
     g_clear_pointer (&logits, ss_tensor_unref);
   t->last_event_rate = balanced;
   if (logits)

@@ -155,8 +155,11 @@ model_from_settings (void)
   return g_settings_get_string (settings, "sync-model");
 }
 
-char *
-ss_sync_find_model (char **why)
+/* ss_sync_find_model; *chosen (if not NULL) tells whether the user named the
+ * file ($SOUNDSTAGE_SYNC_MODEL or Preferences) rather than it being found in
+ * the model folders. */
+static char *
+find_model (char **why, gboolean *chosen)
 {
   const char *env = g_getenv ("SOUNDSTAGE_SYNC_MODEL");
   g_autofree char *configured = NULL;
@@ -167,6 +170,8 @@ ss_sync_find_model (char **why)
 
   if (why != NULL)
     *why = NULL;
+  if (chosen != NULL)
+    *chosen = TRUE;
   if (env != NULL && env[0] != '\0')
     {
       if (g_str_equal (env, "none"))
@@ -191,6 +196,8 @@ ss_sync_find_model (char **why)
       return NULL;
     }
 
+  if (chosen != NULL)
+    *chosen = FALSE;
   user_dir = g_build_filename (g_get_user_data_dir (), "soundstage", "models", NULL);
   src_dir = g_build_filename (SS_SOURCE_DIR, "data", "models", NULL);
   build_dir = g_build_filename (SS_BUILD_DIR, "data", "models", NULL);
@@ -207,6 +214,12 @@ ss_sync_find_model (char **why)
   if (why != NULL)
     *why = g_strdup (_("no sync model is installed (sync-*.safetensors)"));
   return NULL;
+}
+
+char *
+ss_sync_find_model (char **why)
+{
+  return find_model (why, NULL);
 }
 
 /* ------------------------------------------------------------ decoding */
@@ -560,18 +573,6 @@ run_model (SsSynchformer *model, GPtrArray *frames, double fps, const float *aud
   return r;
 }
 
-/* A model named by $SOUNDSTAGE_SYNC_MODEL or in Preferences is used as chosen. */
-static gboolean
-model_chosen_by_user (void)
-{
-  const char *env = g_getenv ("SOUNDSTAGE_SYNC_MODEL");
-  g_autofree char *configured = NULL;
-  if (env != NULL && env[0] != '\0')
-    return TRUE;
-  configured = model_from_settings ();
-  return configured != NULL && configured[0] != '\0';
-}
-
 /* TRUE (with a note for the user) when the model's file records that it was
  * less accurate than the signal-processing estimate on the same held-out clips
  * (the trainer writes both figures); files without the record (converted public
@@ -622,7 +623,8 @@ ss_sync_analyse (const SsSyncRequest *req, SsJob *job, GError **error)
   if (method != SS_SYNC_METHOD_SP)
     {
       g_autofree char *why = NULL;
-      model_path = req->model_path != NULL ? g_strdup (req->model_path) : ss_sync_find_model (&why);
+      gboolean chosen = TRUE;   /* a path in the request is the caller's choice */
+      model_path = req->model_path != NULL ? g_strdup (req->model_path) : find_model (&why, &chosen);
       if (model_path == NULL)
         {
           if (method == SS_SYNC_METHOD_MODEL)
@@ -651,8 +653,7 @@ ss_sync_analyse (const SsSyncRequest *req, SsJob *job, GError **error)
               g_clear_pointer (&model_path, g_free);
               method = SS_SYNC_METHOD_SP;
             }
-          else if (method == SS_SYNC_METHOD_AUTO && req->model_path == NULL && !model_chosen_by_user ()
-                   && model_is_worse_than_sp (model, &note))
+          else if (method == SS_SYNC_METHOD_AUTO && !chosen && model_is_worse_than_sp (model, &note))
             {
               g_clear_pointer (&model, ss_synchformer_free);
               g_clear_pointer (&model_path, g_free);
