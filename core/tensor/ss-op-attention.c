@@ -4,8 +4,8 @@
  * for dK/dV over key tiles, one for dQ over query tiles), never storing the
  * Lq x Lk matrix. Short key sequences (divided space-time attention) use a
  * kernel with one thread per query row (attention_fwd_rows.comp), a few rows
- * over many keys one with the keys split among a workgroup
- * (attention_fwd_split.comp). */
+ * over many keys its SPLIT form with the keys split among a workgroup
+ * (attention_fwd_split). */
 #define G_LOG_DOMAIN "ss-op-attention"
 
 #include "config.h"
