@@ -1083,6 +1083,12 @@ ss_gpu_buffer_get_device (SsGpuBuffer *buf)
   return buf->dev;
 }
 
+gboolean
+ss_gpu_buffer_is_shared (SsGpuBuffer *buf)
+{
+  return g_atomic_int_get (&buf->ref_count) > 1;
+}
+
 /* ---------------------------------------------------------------- stream */
 
 static gboolean

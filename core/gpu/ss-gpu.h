@@ -86,6 +86,8 @@ SsGpuBuffer *ss_gpu_buffer_ref (SsGpuBuffer *buf);
 void         ss_gpu_buffer_unref (SsGpuBuffer *buf);
 gsize        ss_gpu_buffer_get_size (SsGpuBuffer *buf);
 SsGpuDevice *ss_gpu_buffer_get_device (SsGpuBuffer *buf);
+/* whether more than one reference is held (e.g. by several tensor views) */
+gboolean     ss_gpu_buffer_is_shared (SsGpuBuffer *buf);
 
 /* Host -> device; ordered after earlier recorded work. */
 gboolean ss_gpu_buffer_upload (SsGpuBuffer *buf, gsize offset, const void *data,

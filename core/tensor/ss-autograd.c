@@ -197,6 +197,16 @@ topo_sort (SsTensor *root)
   return order;
 }
 
+/* Whether a gradient held only by the backward pass's table (one reference,
+ * its own buffer, contiguous, no graph) may be kept or updated in place
+ * instead of copied. */
+static gboolean
+owned_by_table (SsTensor *g)
+{
+  return g_atomic_int_get (&g->ref_count) == 1 && !ss_gpu_buffer_is_shared (g->buffer) &&
+         !g->node && !g->requires_grad && ss_tensor_is_contiguous (g);
+}
+
 static gboolean
 accumulate (GHashTable *grads, SsTensor *t, SsTensor *g, GError **error)
 {
@@ -205,6 +215,11 @@ accumulate (GHashTable *grads, SsTensor *t, SsTensor *g, GError **error)
     {
       g_hash_table_insert (grads, t, ss_tensor_ref (g));
       return TRUE;
+    }
+  if (owned_by_table (cur))
+    {
+      g_autoptr (SsTensor) gc = ss_tensor_contiguous (g, error);
+      return gc && ss_tensor_axpy (cur, 1.0f, gc, 1.0f, error);
     }
   /* sum into a fresh contiguous tensor (grads may alias other tensors) */
   SsTensor *sum = ss_tensor_new (t->dtype, t->ndim, t->shape, error);
@@ -267,7 +282,8 @@ ss_tensor_backward (SsTensor *loss, SsTensor *grad_output, GError **error)
             continue;
           if (!t->grad)
             {
-              t->grad = ss_tensor_clone (g, error);
+              /* a gradient nothing else holds becomes .grad as it is */
+              t->grad = owned_by_table (g) ? ss_tensor_ref (g) : ss_tensor_clone (g, error);
               ok = t->grad != NULL;
             }
           else

@@ -360,15 +360,36 @@ ss_tensor_copy_into (SsTensor *dst, SsTensor *src, GError **error)
   gint64 n = ss_tensor_numel (dst);
   if (n == 0)
     return TRUE;
-  CopyPush p = { .n = n, .ndim = MAX (dst->ndim, 1), .src_off = src->offset, .dst_off = dst->offset };
+  if (src->dtype == dst->dtype && ss_tensor_is_contiguous (src) && ss_tensor_is_contiguous (dst))
+    {
+      /* a plain byte copy (vkCmdCopyBuffer): no index arithmetic */
+      gsize es = ss_dtype_size (src->dtype);
+      return ss_gpu_buffer_copy (src->buffer, src->offset * es, dst->buffer, dst->offset * es, n * es, error);
+    }
+  CopyPush p = { .n = n, .ndim = 1, .src_off = src->offset, .dst_off = dst->offset };
   p.shape[0] = 1;
   p.src_stride[0] = p.dst_stride[0] = 0;
+  /* dims of size 1 dropped, and a dim merged into the next (inner) one where
+   * both tensors step over it as one run: fewer divisions per element */
+  int nd = 0;
   for (int i = 0; i < dst->ndim; i++)
     {
-      p.shape[i] = dst->shape[i];
-      p.src_stride[i] = src->strides[i];
-      p.dst_stride[i] = dst->strides[i];
+      if (dst->shape[i] == 1)
+        continue;
+      guint32 sh = dst->shape[i], ss = src->strides[i], ds = dst->strides[i];
+      if (nd > 0 && p.src_stride[nd - 1] == (guint64) ss * sh && p.dst_stride[nd - 1] == (guint64) ds * sh)
+        {
+          p.shape[nd - 1] *= sh;
+          p.src_stride[nd - 1] = ss;
+          p.dst_stride[nd - 1] = ds;
+          continue;
+        }
+      p.shape[nd] = sh;
+      p.src_stride[nd] = ss;
+      p.dst_stride[nd] = ds;
+      nd++;
     }
+  p.ndim = MAX (nd, 1);
   char name[64];
   g_snprintf (name, sizeof name, "tensor_copy.%s_%s", ss_dtype_name (src->dtype), ss_dtype_name (dst->dtype));
   SsGpuBinding b[2] = { ss_tensor_binding (src, SS_GPU_READ), ss_tensor_binding (dst, SS_GPU_WRITE) };

@@ -294,6 +294,120 @@ test_checkpoint (void)
   g_assert_cmpfloat (nz, >, 0.1f);
 }
 
+static void
+assert_values (SsTensor *t, const float *want, int n)
+{
+  g_autoptr (GError) error = NULL;
+  float got[16];
+  g_assert_cmpint (n, <=, 16);
+  g_assert_true (ss_tensor_to_floats (t, got, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < n; i++)
+    g_assert_cmpfloat (got[i], ==, want[i]);
+}
+
+/* Gradients are kept without a copy, or summed in place, only where nothing
+ * else holds them: a leaf's .grad never aliases another leaf's .grad or the
+ * caller's output gradient. */
+static void
+test_autograd_grad_ownership (void)
+{
+  g_autoptr (GError) error = NULL;
+  float av[4] = { 1, 2, 3, 4 }, bv[4] = { -1, 0, 5, 2 }, gv[4] = { 0.5f, 1, -2, 3 };
+  g_autoptr (SsTensor) a = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (4), av, &error);
+  g_autoptr (SsTensor) b = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (4), bv, &error);
+  g_autoptr (SsTensor) g = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (4), gv, &error);
+  g_assert_no_error (error);
+  ss_tensor_set_requires_grad (a, TRUE);
+  ss_tensor_set_requires_grad (b, TRUE);
+
+  /* z = a + b hands the same output gradient to both inputs */
+  g_autoptr (SsTensor) z = ss_op_add (a, b, &error);
+  g_assert_true (ss_tensor_backward (z, g, &error));
+  g_assert_no_error (error);
+  assert_values (a->grad, gv, 4);
+  assert_values (b->grad, gv, 4);
+  g_assert_true (a->grad->buffer != b->grad->buffer && a->grad->buffer != g->buffer);
+  g_assert_true (ss_tensor_fill (a->grad, 7.0f, &error));
+  assert_values (b->grad, gv, 4);
+  assert_values (g, gv, 4);
+
+  /* y = a + a: two contributions to one leaf; the caller's g is untouched */
+  ss_tensor_zero_grad (a);
+  g_autoptr (SsTensor) y = ss_op_add (a, a, &error);
+  g_assert_true (ss_tensor_backward (y, g, &error));
+  float twice[4], thrice[4];
+  for (int i = 0; i < 4; i++)
+    twice[i] = 2 * gv[i], thrice[i] = 3 * gv[i];
+  assert_values (a->grad, twice, 4);
+  assert_values (g, gv, 4);
+
+  /* w = (a * 1) + a: a fresh gradient and a pass-through one are summed */
+  ss_tensor_zero_grad (a);
+  g_autoptr (SsTensor) one = ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE (4), 1.0f, &error);
+  g_autoptr (SsTensor) a1 = ss_op_mul (a, one, &error);
+  g_autoptr (SsTensor) w = ss_op_add (a1, a, &error);
+  g_assert_true (ss_tensor_backward (w, g, &error));
+  assert_values (a->grad, twice, 4);
+  assert_values (g, gv, 4);
+
+  /* a second backward accumulates into the kept gradient */
+  g_autoptr (SsTensor) v = ss_op_mul (a, one, &error);
+  g_assert_true (ss_tensor_backward (v, g, &error));
+  g_assert_no_error (error);
+  assert_values (a->grad, thrice, 4);
+  assert_values (g, gv, 4);
+}
+
+/* copies between views at element offsets, same dtype (byte copy) and
+ * converting (strided kernel), including f16 at odd offsets */
+static void
+test_copy_views (void)
+{
+  g_autoptr (GError) error = NULL;
+  float data[4 * 6];
+  for (int i = 0; i < 24; i++)
+    data[i] = i - 7;
+  for (int dt = 0; dt < 2; dt++)
+    {
+      SsDType t = dt ? SS_DTYPE_F16 : SS_DTYPE_F32;
+      g_autoptr (SsTensor) x = ss_tensor_new_from_floats (t, 2, SS_SHAPE (4, 6), data, &error);
+      g_assert_no_error (error);
+      /* rows 1..2 of x flattened from element 6; columns 1..4 of every row */
+      g_autoptr (SsTensor) rows = ss_tensor_slice (x, 0, 1, 3, &error);
+      g_autoptr (SsTensor) flat = ss_tensor_reshape (x, 1, SS_SHAPE (24), &error);
+      g_autoptr (SsTensor) odd = ss_tensor_slice (flat, 0, 3, 16, &error);   /* 13 elements from 3 */
+      g_autoptr (SsTensor) cols = ss_tensor_slice (x, 1, 1, 5, &error);
+      g_assert_no_error (error);
+      g_assert_true (ss_tensor_is_contiguous (rows) && ss_tensor_is_contiguous (odd));
+      g_assert_false (ss_tensor_is_contiguous (cols));
+      g_autoptr (SsTensor) rc = ss_tensor_clone (rows, &error);
+      g_autoptr (SsTensor) oc = ss_tensor_clone (odd, &error);
+      g_autoptr (SsTensor) cc = ss_tensor_clone (cols, &error);
+      g_assert_no_error (error);
+      assert_values (rc, data + 6, 12);
+      assert_values (oc, data + 3, 13);
+      float want[16];
+      for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+          want[r * 4 + c] = data[r * 6 + 1 + c];
+      assert_values (cc, want, 16);
+      /* into a view at an offset: the rest of the destination is kept */
+      g_autoptr (SsTensor) dst = ss_tensor_full (t, 1, SS_SHAPE (16), 100.0f, &error);
+      g_autoptr (SsTensor) dv = ss_tensor_slice (dst, 0, 1, 14, &error);
+      g_assert_true (ss_tensor_copy_into (dv, odd, &error));
+      g_assert_no_error (error);
+      float wd[16];
+      for (int i = 0; i < 16; i++)
+        wd[i] = i >= 1 && i < 14 ? data[3 + i - 1] : 100.0f;
+      assert_values (dst, wd, 16);
+      /* a converting copy of the same view */
+      g_autoptr (SsTensor) o32 = ss_tensor_to_dtype (odd, dt ? SS_DTYPE_F32 : SS_DTYPE_F16, &error);
+      g_assert_no_error (error);
+      assert_values (o32, data + 3, 13);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -304,6 +418,8 @@ main (int argc, char **argv)
   g_test_add_func ("/gpu/dtype-roundtrip", test_dtype_roundtrip);
   g_test_add_func ("/gpu/views", test_views);
   g_test_add_func ("/gpu/autograd-views", test_autograd_views);
+  g_test_add_func ("/gpu/autograd-grad-ownership", test_autograd_grad_ownership);
+  g_test_add_func ("/gpu/copy-views", test_copy_views);
   g_test_add_func ("/gpu/checkpoint", test_checkpoint);
   int r = g_test_run ();
   ss_gpu_device_shutdown ();

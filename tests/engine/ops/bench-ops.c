@@ -4,9 +4,10 @@
  *
  *   <op> <dtype> <shape> fwd <ms> fwdbwd <ms> <GB/s of the forward>
  *
- * Usage: bench-ops [--quick] [substring...] (only cases whose name contains
+ * Usage: bench-ops [--quick] [--profile] [substring...] (only cases whose name contains
  * one of the substrings). Timing: a warm-up call, then reps calls recorded
- * back to back and waited for together (wall time / reps). */
+ * back to back and waited for together (wall time / reps). --profile adds one
+ * timestamped call per case and prints its kernels (lines starting with "#"). */
 #define G_LOG_DOMAIN "bench-ops"
 
 #include "config.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 #include "tensor/ss-ops.h"
 
-static gboolean quick;
+static gboolean quick, profile;
 static SsGpuDevice *dev;
 
 typedef struct {
@@ -81,6 +82,31 @@ run (Case *c, gboolean bwd, double target_s)
       if (pass == 1)
         reps = quick ? 2 : CLAMP ((int) (target_s / MAX (per, 1e-6)), 3, 200);
     }
+  if (profile)
+    {
+      /* one more call with GPU timestamps: where the time goes, kernel by kernel */
+      ss_gpu_device_set_profiling (dev, TRUE);
+      SsTensor *y = c->fn (c->in, &error);
+      if (!y)
+        g_error ("%s: %s", c->name, error->message);
+      if (bwd)
+        {
+          g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, &error);
+          if (!g || !ss_tensor_backward (y, g, &error))
+            g_error ("%s backward: %s", c->name, error->message);
+          for (int i = 0; i < c->n_in; i++)
+            ss_tensor_zero_grad (c->in[i]);
+        }
+      ss_tensor_unref (y);
+      g_autoptr (GArray) pr = ss_gpu_device_take_profile (dev, &error);
+      ss_gpu_device_set_profiling (dev, FALSE);
+      for (guint i = 0; pr && i < pr->len; i++)
+        {
+          SsGpuProfileEntry *e = &g_array_index (pr, SsGpuProfileEntry, i);
+          printf ("#   %s %-28s x%-3" G_GUINT64_FORMAT " %.4f ms\n", bwd ? "fwdbwd" : "fwd   ",
+                  e->label, e->count, e->total_ms);
+        }
+    }
   return per;
 }
 
@@ -120,6 +146,8 @@ main (int argc, char **argv)
   for (int i = 1; i < argc; i++)
     if (g_str_equal (argv[i], "--quick"))
       quick = TRUE;
+    else if (g_str_equal (argv[i], "--profile"))
+      profile = TRUE;
     else
       g_ptr_array_add (filters, argv[i]);
   printf ("# device: %s\n", ss_gpu_device_get_caps (dev)->name);
