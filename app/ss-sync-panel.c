@@ -771,6 +771,34 @@ ss_sync_panel_get_method (SsSyncPanel *self)
   return i == 1 ? SS_SYNC_METHOD_SP : i == 2 ? SS_SYNC_METHOD_MODEL : SS_SYNC_METHOD_AUTO;
 }
 
+static gboolean
+method_from_setting (GValue *value, GVariant *variant, gpointer user_data)
+{
+  SsSyncMethod m = SS_SYNC_METHOD_AUTO;
+  ss_sync_method_from_string (g_variant_get_string (variant, NULL), &m);
+  g_value_set_uint (value, m == SS_SYNC_METHOD_SP ? 1 : m == SS_SYNC_METHOD_MODEL ? 2 : 0);
+  return TRUE;
+}
+
+static GVariant *
+method_to_setting (const GValue *value, const GVariantType *type, gpointer user_data)
+{
+  guint i = g_value_get_uint (value);
+  SsSyncMethod m = i == 1 ? SS_SYNC_METHOD_SP : i == 2 ? SS_SYNC_METHOD_MODEL : SS_SYNC_METHOD_AUTO;
+  return g_variant_new_string (ss_sync_method_to_string (m));
+}
+
+/* The Method menu follows (and writes) a string key of settings: "auto",
+ * "sp" or "model", so the choice is kept between sessions. */
+void
+ss_sync_panel_bind_method (SsSyncPanel *self, GSettings *settings, const char *key)
+{
+  g_return_if_fail (SS_IS_SYNC_PANEL (self));
+  g_return_if_fail (G_IS_SETTINGS (settings));
+  g_settings_bind_with_mapping (settings, key, self->method_dropdown, "selected", G_SETTINGS_BIND_DEFAULT,
+                                method_from_setting, method_to_setting, NULL, NULL);
+}
+
 void
 ss_sync_panel_set_method (SsSyncPanel *self, SsSyncMethod method)
 {

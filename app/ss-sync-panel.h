@@ -52,5 +52,6 @@ int                 ss_sync_panel_get_n_time_points (SsSyncPanel *self);
 /* The method the next check uses (the panel's Method menu; Automatic by default). */
 SsSyncMethod        ss_sync_panel_get_method   (SsSyncPanel *self);
 void                ss_sync_panel_set_method   (SsSyncPanel *self, SsSyncMethod method);
+void                ss_sync_panel_bind_method  (SsSyncPanel *self, GSettings *settings, const char *key);
 
 G_END_DECLS

@@ -1826,6 +1826,7 @@ ss_window_new (SsApplication *app)
   g_settings_bind (self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+  ss_sync_panel_bind_method (SS_SYNC_PANEL (self->sync_panel), self->settings, "sync-method");
   g_signal_connect_swapped (self->settings, "changed::autosave-interval", G_CALLBACK (setup_autosave), self);
   g_signal_connect_swapped (self->settings, "changed::audio-latency", G_CALLBACK (apply_latency), self);
   /* The timeline draws thumbnails at the preferred height once it offers the property. */

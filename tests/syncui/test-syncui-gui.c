@@ -277,6 +277,20 @@ test_check_apply_undo (void)
   g_assert_cmpint (ss_sync_panel_get_result (panel)->method, ==, SS_SYNC_METHOD_SP);
   g_assert_null (ss_sync_panel_get_result (panel)->note);   /* asked for: nothing to explain */
 
+  /* the choice is kept in the settings and a new window starts with it */
+  GSettings *settings = ss_application_get_settings (app);
+  g_autofree char *kept = g_settings_get_string (settings, "sync-method");
+  g_assert_cmpstr (kept, ==, "sp");
+  SsWindow *second = ss_window_new (app);
+  g_assert_cmpint (ss_sync_panel_get_method (SS_SYNC_PANEL (ss_window_get_sync_panel (second))), ==,
+                   SS_SYNC_METHOD_SP);
+  g_settings_set_string (settings, "sync-method", "model");
+  g_assert_cmpint (ss_sync_panel_get_method (panel), ==, SS_SYNC_METHOD_MODEL);
+  gtk_window_destroy (GTK_WINDOW (second));
+  ss_sync_panel_set_method (panel, SS_SYNC_METHOD_AUTO);
+  g_autofree char *back = g_settings_get_string (settings, "sync-method");
+  g_assert_cmpstr (back, ==, "auto");
+
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
