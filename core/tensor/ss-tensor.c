@@ -425,6 +425,20 @@ ss_tensor_fill (SsTensor *t, float value, GError **error)
   gint64 n = ss_tensor_numel (t);
   if (n == 0)
     return TRUE;
+  /* whole 32-bit words: vkCmdFillBuffer (16-bit values repeated in both halves) */
+  gsize es = ss_dtype_size (t->dtype);
+  if ((t->offset * es) % 4 == 0 && (n * es) % 4 == 0)
+    {
+      guint32 word;
+      if (t->dtype == SS_DTYPE_F32)
+        memcpy (&word, &value, 4);
+      else
+        {
+          guint16 h = t->dtype == SS_DTYPE_F16 ? ss_float_to_half (value) : ss_float_to_bf16 (value);
+          word = h | ((guint32) h << 16);
+        }
+      return ss_gpu_buffer_fill (t->buffer, t->offset * es, n * es, word, error);
+    }
   struct { guint32 n, y_off; float value; } p = { n, t->offset, value };
   char name[64];
   SsGpuBinding b[1] = { ss_tensor_binding (t, SS_GPU_WRITE) };

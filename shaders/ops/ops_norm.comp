@@ -17,6 +17,9 @@
  * STAGE 7: per (block, chunk) sums of g and g * xhat -> part
  * STAGE 8: per block (one thread) means -> part[2 nparts + 2 bk]
  * STAGE 9: per element dx
+ * Many rows (layer / RMS norm dw / db), rows split in chunks of chunk_len rows:
+ * STAGE 10: per (32 channels, row chunk) sums -> part[2 (chunk channels + c)]
+ * STAGE 11: per channel (one thread) sums over the chunks -> dw / db
  * RMS 1: no mean subtraction (RMS norm). */
 #include "ss-common.glsl"
 #define OPS_WG 128
@@ -224,12 +227,29 @@ void main ()
       float xh = (SS_LOAD (x[p.x_off + base + i]) - mu) * rstd;
       y[p.y_off + base + i] = SS_STORE (rstd * (gg - mg - xh * mgx));
     }
-  } else if (STAGE == 3) {
+  } else if (STAGE == 11) {
+    uint c = g * OPS_WG + lid;
+    if (c >= p.channels)
+      return;
+    float sw = 0.0, sb = 0.0;
+    for (uint k = 0; k < p.chunks; k++) {
+      sw += part[2 * (k * p.channels + c)];
+      sb += part[2 * (k * p.channels + c) + 1];
+    }
+    if (p.has_w != 0)
+      y[p.y_off + c] = SS_STORE (sw);
+    if (p.has_b != 0)
+      db[p.db_off + c] = SS_STORE (sb);
+  } else if (STAGE == 3 || STAGE == 10) {
     uint col = lid % 32u, lane = lid / 32u;
-    uint c = g * 32u + col;
+    uint ncg = (p.channels + 31u) / 32u;
+    uint chunk = STAGE == 10 ? g / ncg : 0u;
+    uint c = (STAGE == 10 ? g % ncg : g) * 32u + col;
+    uint r0 = STAGE == 10 ? chunk * p.chunk_len : 0u;
+    uint r1 = STAGE == 10 ? min (p.nblocks, r0 + p.chunk_len) : p.nblocks;
     float sw = 0.0, sb = 0.0;
     if (c < p.channels)
-      for (uint r = lane; r < p.nblocks; r += OPS_WG / 32u) {
+      for (uint r = r0 + lane; r < r1; r += OPS_WG / 32u) {
         uint idx = r * p.block_len + c;
         float gy = SS_LOAD (dy[p.dy_off + idx]);
         sw += gy * (SS_LOAD (x[p.x_off + idx]) - stats[2 * r]) * stats[2 * r + 1];
@@ -246,7 +266,10 @@ void main ()
     if (lane == 0) {
       for (uint k = 1; k < OPS_WG / 32u; k++)
         sb += ops_red[lid + 32u * k];
-      if (c < p.channels) {
+      if (c < p.channels && STAGE == 10) {
+        part[2 * (chunk * p.channels + c)] = sw;
+        part[2 * (chunk * p.channels + c) + 1] = sb;
+      } else if (c < p.channels) {
         if (p.has_w != 0)
           y[p.y_off + c] = SS_STORE (sw);
         if (p.has_b != 0)

@@ -401,6 +401,15 @@ test_copy_views (void)
       for (int i = 0; i < 16; i++)
         wd[i] = i >= 1 && i < 14 ? data[3 + i - 1] : 100.0f;
       assert_values (dst, wd, 16);
+      /* fill of a view: words where aligned (f32), the kernel at 16-bit offsets;
+       * a 16-bit value that is not the same in both halves of a word */
+      g_assert_true (ss_tensor_fill (dv, -3.0f, &error));
+      g_autoptr (SsTensor) d2 = ss_tensor_slice (dst, 0, 2, 6, &error);
+      g_assert_true (ss_tensor_fill (d2, 0.25f, &error));
+      g_assert_no_error (error);
+      for (int i = 0; i < 16; i++)
+        wd[i] = i >= 2 && i < 6 ? 0.25f : i >= 1 && i < 14 ? -3.0f : 100.0f;
+      assert_values (dst, wd, 16);
       /* a converting copy of the same view */
       g_autoptr (SsTensor) o32 = ss_tensor_to_dtype (odd, dt ? SS_DTYPE_F32 : SS_DTYPE_F16, &error);
       g_assert_no_error (error);

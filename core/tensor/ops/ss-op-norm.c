@@ -99,8 +99,25 @@ norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **err
       p.db_off = db ? db->offset : 0;
       SsTensor *out0 = dw ? dw : db;
       gboolean rowwise = p.s == 1 && p.groups == 1;   /* layer / RMS norm */
-      SS_OPS_TRY (norm_dispatch (rowwise ? 3 : 2, nd->rms, &p, x, NULL, NULL, g, nd->stats, NULL, out0, db,
-                                 rowwise ? (p.channels + 31) / 32 : p.channels, error));
+      guint64 colgroups = CDIV (p.channels, 32);
+      /* rows in chunks (at least 64 rows each) so that some 512 workgroups
+       * share the column sums, then one thread per channel adds the chunks */
+      guint64 chunks = MIN (CDIV (512, colgroups), CDIV (p.nblocks, 64));
+      if (rowwise && chunks > 1)
+        {
+          p.chunk_len = CDIV (p.nblocks, chunks);
+          p.chunks = CDIV (p.nblocks, p.chunk_len);
+          g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (x->device, sizeof (float) * 2 * p.chunks * p.channels,
+                                                            error);
+          SS_OPS_TRY (part);
+          SS_OPS_TRY (norm_dispatch (10, nd->rms, &p, x, NULL, NULL, g, nd->stats, part, out0, db,
+                                     colgroups * p.chunks, error));
+          SS_OPS_TRY (norm_dispatch (11, nd->rms, &p, x, NULL, NULL, g, nd->stats, part, out0, db,
+                                     CDIV (p.channels, 128), error));
+        }
+      else
+        SS_OPS_TRY (norm_dispatch (rowwise ? 3 : 2, nd->rms, &p, x, NULL, NULL, g, nd->stats, NULL, out0, db,
+                                   rowwise ? colgroups : p.channels, error));
       (void) wb;
       gi[1] = g_steal_pointer (&dw);
       gi[2] = g_steal_pointer (&db);

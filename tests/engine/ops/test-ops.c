@@ -338,6 +338,9 @@ test_norms (gconstpointer data)
     { 2, TRUE, TRUE, 4, { 2, 4, 64, 80 }, 2 },
     { 0, TRUE, TRUE, 2, { 2, 10000 }, 0 },
     { 1, TRUE, FALSE, 2, { 3, 9000 }, 0 },
+    /* more than 64 rows: weight / bias gradients summed in row chunks */
+    { 0, TRUE, TRUE, 2, { 300, 40 }, 0 },
+    { 1, TRUE, FALSE, 3, { 2, 65, 96 }, 0 },
   };
   static const char *names[] = { "layer_norm", "rms_norm", "group_norm" };
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -906,7 +909,7 @@ test_random_shapes (gconstpointer data)
         /* (blocks of at least 8 elements: with 2 or 3 the normalized values are
          * nearly fixed and the gradient is all cancellation) */
         int kind = ri (0, 2), groups = ri (1, 4), cg = ri (2, 5), s = ri (4, 30);
-        int rows = ri (1, 20), ch = kind == 2 ? groups * cg : ri (8, 400);
+        int rows = ri (1, 20) * ri (1, 8), ch = kind == 2 ? groups * cg : ri (8, 400);
         NormCtx c = { kind, ri (0, 1), kind != 1 && ri (0, 1), groups, 1e-5f };
         g_autofree char *name = g_strdup_printf ("random norm %d (%d x %d)", kind, rows, ch);
         SsOpTest t = { .name = name, .dtype = dt, .fwd = norm_fwd, .ctx = &c, .tol_y = 4, .tol_dx = 20 };
