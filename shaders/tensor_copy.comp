@@ -35,17 +35,31 @@ layout (push_constant) uniform P {
   uint dst_stride[5];
 } p;
 
+/* EPT elements per thread, all loads issued before the stores */
+#define EPT 4u
+
 void main ()
 {
-  uint i = ss_linear_group () * 256u + gl_LocalInvocationID.x;
-  if (i >= p.n)
-    return;
-  uint rem = i, so = p.src_off, d_o = p.dst_off;
-  for (int d = int (p.ndim) - 1; d >= 0; d--) {
-    uint c = rem % p.shape[d];
-    rem /= p.shape[d];
-    so += c * p.src_stride[d];
-    d_o += c * p.dst_stride[d];
+  uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
+  float v[EPT];
+  uint dsto[EPT];
+  for (uint k = 0; k < EPT; k++) {
+    uint i = base + k * 256u;
+    dsto[k] = ~0u;
+    v[k] = 0.0;
+    if (i < p.n) {
+      uint rem = i, so = p.src_off, d_o = p.dst_off;
+      for (int d = int (p.ndim) - 1; d >= 0; d--) {
+        uint c = rem % p.shape[d];
+        rem /= p.shape[d];
+        so += c * p.src_stride[d];
+        d_o += c * p.dst_stride[d];
+      }
+      v[k] = SRC_LOAD (src[so]);
+      dsto[k] = d_o;
+    }
   }
-  dst[d_o] = DST_STORE (SRC_LOAD (src[so]));
+  for (uint k = 0; k < EPT; k++)
+    if (dsto[k] != ~0u)
+      dst[dsto[k]] = DST_STORE (v[k]);
 }

@@ -394,7 +394,7 @@ ss_tensor_copy_into (SsTensor *dst, SsTensor *src, GError **error)
   g_snprintf (name, sizeof name, "tensor_copy.%s_%s", ss_dtype_name (src->dtype), ss_dtype_name (dst->dtype));
   SsGpuBinding b[2] = { ss_tensor_binding (src, SS_GPU_READ), ss_tensor_binding (dst, SS_GPU_WRITE) };
   SsGpuDispatch d = { .shader = name, .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
-  ss_gpu_groups_1d (dst->device, (n + 255) / 256, d.groups);
+  ss_gpu_groups_1d (dst->device, (n + 1023) / 1024, d.groups);   /* 256 threads x 4 elements */
   return ss_gpu_dispatch (dst->device, &d, error);
 }
 

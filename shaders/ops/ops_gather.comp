@@ -14,15 +14,27 @@ layout (binding = 1) readonly buffer I { int idx[]; };
 layout (binding = 2) writeonly buffer Y { SS_T y[]; };  /* y or dx */
 layout (push_constant) uniform P { uint outer, n, inner, m, x_off, y_off; } p;
 
+/* forward: EPT elements per thread, loads issued before the stores */
+#define EPT 4u
+
 void main ()
 {
-  uint e = ss_linear_group () * 256u + gl_LocalInvocationID.x;
   if (BWD == 0) {
-    if (e >= p.outer * p.m * p.inner)
+    uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
+    uint total = p.outer * p.m * p.inner;
+    if (total == 0u)
       return;
-    uint k = e % p.inner, i = (e / p.inner) % p.m, o = e / (p.inner * p.m);
-    y[p.y_off + e] = x[p.x_off + (o * p.n + uint (idx[i])) * p.inner + k];
+    SS_T v[EPT];
+    for (uint q = 0; q < EPT; q++) {
+      uint e = min (base + q * 256u, total - 1u);
+      uint k = e % p.inner, i = (e / p.inner) % p.m, o = e / (p.inner * p.m);
+      v[q] = x[p.x_off + (o * p.n + uint (idx[i])) * p.inner + k];
+    }
+    for (uint q = 0; q < EPT; q++)
+      if (base + q * 256u < total)
+        y[p.y_off + base + q * 256u] = v[q];
   } else {
+    uint e = ss_linear_group () * 256u + gl_LocalInvocationID.x;
     if (e >= p.outer * p.n * p.inner)
       return;
     uint k = e % p.inner, j = (e / p.inner) % p.n, o = e / (p.inner * p.n);

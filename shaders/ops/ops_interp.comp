@@ -35,6 +35,8 @@ uvec2 sub64 (uvec2 a, uvec2 b)
 /* floor (num / den) for a quotient below 2^31: float estimate, exact correction */
 uint div64 (uvec2 num, uint den)
 {
+  if (num.x == 0u)
+    return num.y / den;   /* the common case: the product fits in 32 bits */
   float est = (float (num.x) * 4294967296.0 + float (num.y)) / float (den);
   uint q = uint (clamp (est, 0.0, 2147483647.0));
   while (q > 0u && !ge64 (num, mul64 (q, den)))

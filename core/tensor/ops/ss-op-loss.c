@@ -6,6 +6,49 @@
 
 /* ---------------------------------------------------------------- MSE */
 
+typedef struct {
+  guint32 n, a_off, b_off, dy_off, y_off, db_off, chunks, chunk_len, has_da, has_db;
+} MsePush;
+
+#define MSE_CHUNK 16384
+
+static gboolean
+mse_dispatch (guint32 stage, MsePush *p, SsTensor *a, SsTensor *b, SsTensor *dy, SsGpuBuffer *part,
+              SsTensor *y, SsTensor *db, guint64 groups, GError **error)
+{
+  guint32 spec[1] = { stage };
+  SsGpuBinding bind[6] = {
+    ss_tensor_binding (a, SS_GPU_READ),
+    ss_tensor_binding (b, SS_GPU_READ),
+    ss_tensor_binding (dy ? dy : a, SS_GPU_READ),
+    { part ? part : a->buffer, 0, 0, stage == 0 ? SS_GPU_WRITE : SS_GPU_READ },   /* unused by stage 2 */
+    ss_tensor_binding (y, SS_GPU_WRITE),
+    ss_tensor_binding (db ? db : y, SS_GPU_WRITE),
+  };
+  return ss_ops_dispatch (a->device, "ops_mse", a->dtype, spec, 1, bind, 6, p, sizeof *p, groups, error);
+}
+
+static gboolean
+mse_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)
+{
+  SsTensor *a = ss_autograd_node_saved (node, 0), *b = ss_autograd_node_saved (node, 1);
+  gboolean need_a = ss_autograd_node_needs_input_grad (node, 0);
+  gboolean need_b = ss_autograd_node_needs_input_grad (node, 1);
+  g_autoptr (SsTensor) g = ss_ops_contig (grad, error);
+  g_autoptr (SsTensor) da = need_a ? ss_tensor_new_like (a, error) : NULL;
+  g_autoptr (SsTensor) db = need_b ? ss_tensor_new_like (b, error) : NULL;
+  SS_OPS_TRY (g && (!need_a || da) && (!need_b || db));
+  if (!need_a && !need_b)
+    return TRUE;
+  guint32 n = ss_tensor_numel (a);
+  MsePush p = { n, a->offset, b->offset, g->offset, da ? da->offset : db->offset, db ? db->offset : 0,
+                0, 0, need_a, need_b };
+  SS_OPS_TRY (mse_dispatch (2, &p, a, b, g, NULL, da ? da : db, db, (n + 1023) / 1024, error));
+  gi[0] = g_steal_pointer (&da);
+  gi[1] = g_steal_pointer (&db);
+  return TRUE;
+}
+
 SsTensor *
 ss_op_mse_loss (SsTensor *x, SsTensor *target, GError **error)
 {
@@ -17,13 +60,28 @@ ss_op_mse_loss (SsTensor *x, SsTensor *target, GError **error)
                    "mse_loss: prediction %s and target %s differ in shape", a, b);
       return NULL;
     }
-  g_autoptr (SsTensor) d = ss_op_sub (x, target, error);
-  if (!d)
+  if (!ss_ops_check_dtypes ("mse_loss", 2, (SsTensor *[]) { x, target }, error))
     return NULL;
-  g_autoptr (SsTensor) sq = ss_op_unary (d, SS_UNARY_SQUARE, 0, 0, error);
-  if (!sq)
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  g_autoptr (SsTensor) tc = xc ? ss_ops_contig (target, error) : NULL;
+  if (!tc)
     return NULL;
-  return ss_op_mean_all (sq, error);
+  g_autoptr (SsTensor) y = ss_tensor_new (x->dtype, 1, (gint64[]) { 1 }, error);
+  if (!y)
+    return NULL;
+  guint32 n = ss_tensor_numel (xc);
+  MsePush p = { n, xc->offset, tc->offset, 0, y->offset, 0, MAX (1, (n + MSE_CHUNK - 1) / MSE_CHUNK), MSE_CHUNK, 0, 0 };
+  g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, sizeof (float) * p.chunks, error);
+  if (!part || !mse_dispatch (0, &p, xc, tc, NULL, part, y, NULL, p.chunks, error)
+      || !mse_dispatch (1, &p, xc, tc, NULL, part, y, NULL, 1, error))
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, "mse_loss", mse_backward, 2, (SsTensor *[]) { x, target });
+  if (node)
+    {
+      ss_ops_save_detached (node, xc);
+      ss_ops_save_detached (node, tc);
+    }
+  return g_steal_pointer (&y);
 }
 
 /* ---------------------------------------------------------------- cross-entropy */

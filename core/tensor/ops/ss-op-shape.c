@@ -214,7 +214,7 @@ ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 m, GError **
     ss_tensor_binding (xc, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ }, ss_tensor_binding (y, SS_GPU_WRITE),
   };
   if (!ss_ops_dispatch (y->device, "ops_gather", y->dtype, spec, 1, bind, 3, &p, sizeof p,
-                        ((guint64) outer * m * inner + 255) / 256, error))
+                        ((guint64) outer * m * inner + 1023) / 1024, error))   /* 256 x 4 */
     return NULL;
   SsAutogradNode *node = ss_ops_record (y, "index_select", gather_backward, 1, &x);
   if (node)
