@@ -46,4 +46,14 @@ float16_t ss_f32_to_f16 (float v) { return float16_t (v); }
 
 uint ss_linear_group () { return gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x; }
 
+/* n / d by multiplication for a divisor given as (m, sh) by ss_fastdiv_magic()
+ * in core/gpu (Granlund & Montgomery 1994, fig. 4.1): exact for every 32-bit
+ * n; sh holds two shifts, bits 0-7 and 8-15. */
+uint ss_fastdiv (uint n, uint m, uint sh)
+{
+  uint hi, lo;
+  umulExtended (m, n, hi, lo);
+  return (hi + ((n - hi) >> (sh & 0xffu))) >> (sh >> 8);
+}
+
 #endif

@@ -33,6 +33,7 @@ layout (push_constant) uniform P {
   uint shape[5];
   uint src_stride[5];
   uint dst_stride[5];
+  uint magic[5], shift[5];   /* ss_fastdiv of shape[d] */
 } p;
 
 /* EPT elements per thread, all loads issued before the stores */
@@ -50,8 +51,9 @@ void main ()
     if (i < p.n) {
       uint rem = i, so = p.src_off, d_o = p.dst_off;
       for (int d = int (p.ndim) - 1; d >= 0; d--) {
-        uint c = rem % p.shape[d];
-        rem /= p.shape[d];
+        uint q = ss_fastdiv (rem, p.magic[d], p.shift[d]);
+        uint c = rem - q * p.shape[d];
+        rem = q;
         so += c * p.src_stride[d];
         d_o += c * p.dst_stride[d];
       }

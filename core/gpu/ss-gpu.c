@@ -1558,6 +1558,25 @@ ss_gpu_groups_1d (SsGpuDevice *dev, guint64 n_groups, guint groups[3])
   groups[2] = 1;
 }
 
+void
+ss_fastdiv_magic (guint32 d, guint32 *m, guint32 *sh)
+{
+  g_return_if_fail (d >= 1);
+  guint l = 0;
+  while (l < 32 && ((guint64) 1 << l) < d)
+    l++;
+  /* m = floor (2^32 (2^l - d) / d) + 1 < 2^32 because 2^(l-1) < d <= 2^l */
+  *m = (guint32) ((((guint64) 1 << 32) * (((guint64) 1 << l) - d)) / d + 1);
+  *sh = MIN (l, 1u) | ((l > 0 ? l - 1 : 0) << 8);
+}
+
+guint32
+ss_fastdiv (guint32 n, guint32 m, guint32 sh)
+{
+  guint32 hi = (guint32) (((guint64) m * n) >> 32);
+  return (hi + ((n - hi) >> (sh & 0xff))) >> (sh >> 8);
+}
+
 gboolean
 ss_gpu_dispatch (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
 {

@@ -145,6 +145,11 @@ gboolean ss_gpu_has_shader (const char *name);
  * compute the linear id as gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x
  * and return if it is >= the real count. */
 void     ss_gpu_groups_1d (SsGpuDevice *dev, guint64 n_groups, guint groups[3]);
+/* multiplier and shifts for ss_fastdiv (n, m, sh) in shaders (ss-common.glsl):
+ * n / d for any 32-bit n; d >= 1 */
+void     ss_fastdiv_magic (guint32 d, guint32 *m, guint32 *sh);
+/* the same arithmetic on the CPU (for tests) */
+guint32  ss_fastdiv (guint32 n, guint32 m, guint32 sh);
 
 /* Profiling ------------------------------------------------------------ */
 

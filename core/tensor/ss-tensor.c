@@ -350,6 +350,7 @@ typedef struct {
   guint32 shape[5];
   guint32 src_stride[5];
   guint32 dst_stride[5];
+  guint32 magic[5], shift[5];   /* ss_fastdiv_magic of shape[] */
 } CopyPush;
 
 gboolean
@@ -390,6 +391,8 @@ ss_tensor_copy_into (SsTensor *dst, SsTensor *src, GError **error)
       nd++;
     }
   p.ndim = MAX (nd, 1);
+  for (guint d = 0; d < p.ndim; d++)
+    ss_fastdiv_magic (MAX (p.shape[d], 1), &p.magic[d], &p.shift[d]);
   char name[64];
   g_snprintf (name, sizeof name, "tensor_copy.%s_%s", ss_dtype_name (src->dtype), ss_dtype_name (dst->dtype));
   SsGpuBinding b[2] = { ss_tensor_binding (src, SS_GPU_READ), ss_tensor_binding (dst, SS_GPU_WRITE) };

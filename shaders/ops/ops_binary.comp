@@ -13,6 +13,7 @@ layout (push_constant) uniform P {
   uint shape[5];
   uint a_stride[5];
   uint b_stride[5];
+  uint magic[5], shift[5];   /* ss_fastdiv of shape[d] */
 } p;
 
 /* EPT elements per thread, all loads issued before the arithmetic */
@@ -29,8 +30,9 @@ void main ()
     if (i < p.n) {
       uint rem = i, ia = p.a_off, ib = p.b_off;
       for (int d = int (p.ndim) - 1; d >= 0; d--) {
-        uint c = rem % p.shape[d];
-        rem /= p.shape[d];
+        uint q = ss_fastdiv (rem, p.magic[d], p.shift[d]);
+        uint c = rem - q * p.shape[d];
+        rem = q;
         ia += c * p.a_stride[d];
         ib += c * p.b_stride[d];
       }

@@ -417,6 +417,31 @@ test_copy_views (void)
     }
 }
 
+/* the division by multiplication used by the index arithmetic of the
+ * elementwise and copy kernels: exact for every divisor and dividend */
+static void
+test_fastdiv (void)
+{
+  const guint32 ds[] = { 1, 2, 3, 5, 7, 10, 33, 64, 100, 641, 1000, 1536, 4096, 65535, 65536, 65537,
+                         1u << 24, (1u << 31) - 1, 1u << 31, (1u << 31) + 1, 0xfffffffeu, 0xffffffffu };
+  const guint32 ns[] = { 0, 1, 2, 63, 64, 65, 1023, 1024, 65535, 65536, 1u << 31, 0xfffffffeu, 0xffffffffu };
+  guint32 s = 99;
+  for (guint i = 0; i < G_N_ELEMENTS (ds) + 2000; i++)
+    {
+      s = s * 1664525u + 1013904223u;
+      guint32 d = i < G_N_ELEMENTS (ds) ? ds[i] : (i % 2 ? (s >> (s % 31)) | 1 : s % 5000 + 1);
+      guint32 m, sh;
+      ss_fastdiv_magic (d, &m, &sh);
+      for (guint j = 0; j < G_N_ELEMENTS (ns) + 200; j++)
+        {
+          s = s * 1664525u + 1013904223u;
+          guint32 n = j < G_N_ELEMENTS (ns) ? ns[j] : j % 3 == 0 ? d * (s % 1000) - (j & 1) : s;
+          if (ss_fastdiv (n, m, sh) != n / d)
+            g_error ("%u / %u: %u, want %u", n, d, ss_fastdiv (n, m, sh), n / d);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -429,6 +454,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gpu/autograd-views", test_autograd_views);
   g_test_add_func ("/gpu/autograd-grad-ownership", test_autograd_grad_ownership);
   g_test_add_func ("/gpu/copy-views", test_copy_views);
+  g_test_add_func ("/gpu/fastdiv", test_fastdiv);
   g_test_add_func ("/gpu/checkpoint", test_checkpoint);
   int r = g_test_run ();
   ss_gpu_device_shutdown ();

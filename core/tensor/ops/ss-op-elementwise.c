@@ -96,6 +96,7 @@ typedef struct {
   guint32 shape[5];
   guint32 a_stride[5];
   guint32 b_stride[5];
+  guint32 magic[5], shift[5];   /* ss_fastdiv_magic of shape[] (forward kernel) */
 } BinaryPush;
 
 /* Right-aligns t to ndim dims: aligned shape (1 on missing dims) and strides
@@ -198,6 +199,8 @@ collapse_dims (BinaryPush *p)
       p->b_stride[d] = bs[d];
     }
   p->ndim = n;
+  for (int d = 0; d < n; d++)
+    ss_fastdiv_magic (MAX (p->shape[d], 1), &p->magic[d], &p->shift[d]);
 }
 
 typedef struct {
