@@ -6,13 +6,14 @@
 #   1. 380 steps training the feature extractors alone on event detection
 #      (heads on every video/audio token say whether an event happens there),
 #      then 894 steps on the offset (+ synchronizability, + events as an auxiliary loss);
-#   2.-5. 2055, 2015, 1455 and 1447 more offset steps on new clips (seeds 4-7), each
-#      with its own warm-up and cosine decay, at learning rates 4e-4, 3e-4, 2.5e-4, 2e-4.
+#   2.-7. 2055, 2015, 1455, 1447, 925 and 1160 more offset steps on new clips (seeds
+#      4-7, 9, 10), each with its own warm-up and cosine decay, at learning rates 4e-4,
+#      3e-4, 2.5e-4, 2e-4, 2e-4, 2e-4.
 # Every phase evaluates on held-out clips next to the signal-processing estimate
 # and records the figures in the file's metadata.
 #   tools/train/train-sync.sh [OUT]
 # Environment: BUILD (build folder, default build-train), EVAL (held-out clips per
-# difficulty, default 105). About 30 minutes on an H100, impractical on lavapipe.
+# difficulty, default 105). About 40 minutes on an H100, impractical on lavapipe.
 set -e
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$root/build-train}
@@ -29,5 +30,7 @@ $train --seed 4 --init "$tmp/1.safetensors" --steps 2055 --lr 4e-4 --out "$tmp/2
 $train --seed 5 --init "$tmp/2.safetensors" --steps 2015 --lr 3e-4 --out "$tmp/3.safetensors"
 $train --seed 6 --init "$tmp/3.safetensors" --steps 1455 --lr 2.5e-4 --out "$tmp/4.safetensors"
 $train --seed 7 --init "$tmp/4.safetensors" --steps 1447 --lr 2e-4 --out "$tmp/5.safetensors"
-cp "$tmp/5.safetensors" "$out"
+$train --seed 9 --init "$tmp/5.safetensors" --steps 925 --lr 2e-4 --out "$tmp/6.safetensors"
+$train --seed 10 --init "$tmp/6.safetensors" --steps 1160 --lr 2e-4 --out "$tmp/7.safetensors"
+cp "$tmp/7.safetensors" "$out"
 echo "wrote $out"
