@@ -4,6 +4,24 @@
 #include "ss-common.glsl"
 layout (local_size_x = 256) in;
 
+#if defined(RAW)
+/* same-dtype copies moved as whole 4-, 8- or 16-byte units (bit-exact, fewer
+ * and wider memory instructions): shape and strides are in units */
+#if RAW == 16
+#define SRC_T uvec4
+#elif RAW == 8
+#define SRC_T uvec2
+#else
+#define SRC_T uint
+#endif
+#define DST_T SRC_T
+#define VAL_T SRC_T
+#define SRC_LOAD(x) (x)
+#define DST_STORE(v) (v)
+#define VAL_ZERO SRC_T (0u)
+#else
+#define VAL_T float
+#define VAL_ZERO 0.0
 #if defined(SRC_F32)
 #define SRC_T float
 #define SRC_LOAD(x) (x)
@@ -24,6 +42,7 @@ layout (local_size_x = 256) in;
 #define DST_T uint16_t
 #define DST_STORE(v) ss_f32_to_bf16 (v)
 #endif
+#endif
 
 layout (binding = 0) readonly buffer Src { SRC_T src[]; };
 layout (binding = 1) writeonly buffer Dst { DST_T dst[]; };
@@ -42,12 +61,12 @@ layout (push_constant) uniform P {
 void main ()
 {
   uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
-  float v[EPT];
+  VAL_T v[EPT];
   uint dsto[EPT];
   for (uint k = 0; k < EPT; k++) {
     uint i = base + k * 256u;
     dsto[k] = ~0u;
-    v[k] = 0.0;
+    v[k] = VAL_ZERO;
     if (i < p.n) {
       uint rem = i, so = p.src_off, d_o = p.dst_off;
       for (int d = int (p.ndim) - 1; d >= 0; d--) {

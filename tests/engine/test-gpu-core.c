@@ -410,6 +410,39 @@ test_copy_views (void)
       for (int i = 0; i < 16; i++)
         wd[i] = i >= 2 && i < 6 ? 0.25f : i >= 1 && i < 14 ? -3.0f : 100.0f;
       assert_values (dst, wd, 16);
+      /* column blocks whose offsets and strides allow 16-, 8- or 4-byte units */
+      {
+        float d8[32];
+        for (int i = 0; i < 32; i++)
+          d8[i] = i * 0.5f - 3;
+        g_autoptr (SsTensor) m = ss_tensor_new_from_floats (t, 2, SS_SHAPE (4, 8), d8, &error);
+        g_autoptr (SsTensor) out = ss_tensor_full (t, 2, SS_SHAPE (4, 8), 9.0f, &error);
+        for (int c0 = 0; c0 <= 4; c0 += 2)
+          {
+            g_autoptr (SsTensor) blk = ss_tensor_slice (m, 1, c0, c0 + 4, &error);
+            g_autoptr (SsTensor) bc = ss_tensor_clone (blk, &error);
+            g_assert_no_error (error);
+            float wb[16];
+            for (int r = 0; r < 4; r++)
+              for (int c = 0; c < 4; c++)
+                wb[r * 4 + c] = d8[r * 8 + c0 + c];
+            assert_values (bc, wb, 16);
+          }
+        /* concatenation-like: the two halves swapped into a destination's columns */
+        g_autoptr (SsTensor) left = ss_tensor_slice (m, 1, 0, 4, &error);
+        g_autoptr (SsTensor) right = ss_tensor_slice (m, 1, 4, 8, &error);
+        g_autoptr (SsTensor) ol = ss_tensor_slice (out, 1, 0, 4, &error);
+        g_autoptr (SsTensor) or_ = ss_tensor_slice (out, 1, 4, 8, &error);
+        g_assert_true (ss_tensor_copy_into (ol, right, &error) && ss_tensor_copy_into (or_, left, &error));
+        g_assert_no_error (error);
+        float want2[32], got2[32];
+        for (int r = 0; r < 4; r++)
+          for (int c = 0; c < 8; c++)
+            want2[r * 8 + c] = d8[r * 8 + (c + 4) % 8];
+        g_assert_true (ss_tensor_to_floats (out, got2, &error));
+        for (int i = 0; i < 32; i++)
+          g_assert_cmpfloat (got2[i], ==, want2[i]);
+      }
       /* a converting copy of the same view */
       g_autoptr (SsTensor) o32 = ss_tensor_to_dtype (odd, dt ? SS_DTYPE_F32 : SS_DTYPE_F16, &error);
       g_assert_no_error (error);
