@@ -44,6 +44,31 @@ float16_t ss_f32_to_f16 (float v) { return float16_t (v); }
 #define SS_STORE(v) ss_f32_to_bf16 (v)
 #endif
 
+/* Four consecutive elements as one 8- or 16-byte unit (SS_T4; a buffer block
+ * of SS_T4 may alias the SS_T block at the same binding): ss_load4 / ss_store4
+ * convert them like SS_LOAD / SS_STORE, element 0 in the low bits. */
+#if defined(SS_DTYPE_F32)
+#define SS_T4 uvec4
+vec4 ss_load4 (uvec4 u) { return uintBitsToFloat (u); }
+uvec4 ss_store4 (vec4 v) { return floatBitsToUint (v); }
+#elif defined(SS_DTYPE_F16)
+#define SS_T4 uvec2
+vec4 ss_load4 (uvec2 u) { return vec4 (vec2 (unpackFloat2x16 (u.x)), vec2 (unpackFloat2x16 (u.y))); }
+uvec2 ss_store4 (vec4 v) { return uvec2 (packFloat2x16 (f16vec2 (v.xy)), packFloat2x16 (f16vec2 (v.zw))); }
+#elif defined(SS_DTYPE_BF16)
+#define SS_T4 uvec2
+vec4 ss_load4 (uvec2 u)
+{
+  return vec4 (uintBitsToFloat (u.x << 16), uintBitsToFloat (u.x & 0xffff0000u),
+               uintBitsToFloat (u.y << 16), uintBitsToFloat (u.y & 0xffff0000u));
+}
+uvec2 ss_store4 (vec4 v)
+{
+  return uvec2 (uint (ss_f32_to_bf16 (v.x)) | (uint (ss_f32_to_bf16 (v.y)) << 16),
+                uint (ss_f32_to_bf16 (v.z)) | (uint (ss_f32_to_bf16 (v.w)) << 16));
+}
+#endif
+
 uint ss_linear_group () { return gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x; }
 
 /* n / d by multiplication for a divisor given as (m, sh) by ss_fastdiv_magic()

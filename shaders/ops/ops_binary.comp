@@ -5,9 +5,17 @@
 layout (local_size_x = 256) in;
 layout (constant_id = 0) const uint OP = 0;
 
+/* VEC: groups of 4 consecutive elements along the innermost dim, loaded and
+ * stored as one unit (SS_T4): 1 both operands step through the group, 2 only
+ * a (b is the same for all 4), 3 only b; 0 element by element. */
+layout (constant_id = 1) const uint VEC = 0;
+
 layout (binding = 0) readonly buffer A { SS_T a[]; };
 layout (binding = 1) readonly buffer B { SS_T b[]; };
 layout (binding = 2) writeonly buffer Y { SS_T y[]; };
+layout (binding = 0) readonly buffer A4 { SS_T4 a4[]; };
+layout (binding = 1) readonly buffer B4 { SS_T4 b4[]; };
+layout (binding = 2) writeonly buffer Y4 { SS_T4 y4[]; };
 layout (push_constant) uniform P {
   uint n, ndim, a_off, b_off, y_off;
   uint shape[5];
@@ -19,8 +27,56 @@ layout (push_constant) uniform P {
 /* EPT elements per thread, all loads issued before the arithmetic */
 #define EPT 4u
 
+vec4 apply4 (vec4 x, vec4 z)
+{
+  switch (OP) {
+  case 0: return x + z;
+  case 1: return x - z;
+  case 2: return x * z;
+  default: return x / z;
+  }
+}
+
+/* index of element i in a and b */
+void offsets (uint i, out uint ia, out uint ib)
+{
+  uint rem = i;
+  ia = p.a_off;
+  ib = p.b_off;
+  for (int d = int (p.ndim) - 1; d >= 0; d--) {
+    uint q = ss_fastdiv (rem, p.magic[d], p.shift[d]);
+    uint c = rem - q * p.shape[d];
+    rem = q;
+    ia += c * p.a_stride[d];
+    ib += c * p.b_stride[d];
+  }
+}
+
 void main ()
 {
+  if (VEC != 0) {
+    uint g0 = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
+    uint n4 = p.n / 4u;
+    vec4 va[EPT], vb[EPT];
+    for (uint k = 0; k < EPT; k++) {
+      uint g = g0 + k * 256u;
+      va[k] = vec4 (0.0);
+      vb[k] = vec4 (1.0);
+      if (g < n4) {
+        uint ia, ib;
+        offsets (4u * g, ia, ib);
+        va[k] = VEC == 3 ? vec4 (SS_LOAD (a[ia])) : ss_load4 (a4[ia / 4u]);
+        vb[k] = VEC == 2 ? vec4 (SS_LOAD (b[ib])) : ss_load4 (b4[ib / 4u]);
+      }
+    }
+    for (uint k = 0; k < EPT; k++) {
+      uint g = g0 + k * 256u;
+      if (g >= n4)
+        break;
+      y4[p.y_off / 4u + g] = ss_store4 (apply4 (va[k], vb[k]));
+    }
+    return;
+  }
   uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
   float va[EPT], vb[EPT];
   for (uint k = 0; k < EPT; k++) {
@@ -28,14 +84,8 @@ void main ()
     va[k] = 0.0;
     vb[k] = 1.0;
     if (i < p.n) {
-      uint rem = i, ia = p.a_off, ib = p.b_off;
-      for (int d = int (p.ndim) - 1; d >= 0; d--) {
-        uint q = ss_fastdiv (rem, p.magic[d], p.shift[d]);
-        uint c = rem - q * p.shape[d];
-        rem = q;
-        ia += c * p.a_stride[d];
-        ib += c * p.b_stride[d];
-      }
+      uint ia, ib;
+      offsets (i, ia, ib);
       va[k] = SS_LOAD (a[ia]);
       vb[k] = SS_LOAD (b[ib]);
     }

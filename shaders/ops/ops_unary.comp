@@ -8,9 +8,16 @@ layout (local_size_x = 256) in;
 layout (constant_id = 0) const uint OP = 0;
 layout (constant_id = 1) const uint BWD = 0;
 
+/* VEC 1: every offset a multiple of 4 and n too: groups of 4 elements are
+ * loaded and stored as one unit (SS_T4) */
+layout (constant_id = 2) const uint VEC = 0;
+
 layout (binding = 0) readonly buffer X { SS_T x[]; };
 layout (binding = 1) readonly buffer DY { SS_T dy[]; };
 layout (binding = 2) writeonly buffer Y { SS_T y[]; };
+layout (binding = 0) readonly buffer X4 { SS_T4 x4[]; };
+layout (binding = 1) readonly buffer DY4 { SS_T4 dy4[]; };
+layout (binding = 2) writeonly buffer Y4 { SS_T4 y4[]; };
 layout (push_constant) uniform P { uint n, x_off, dy_off, y_off; float a, b; } p;
 
 #define GELU_K 0.7978845608028654
@@ -68,8 +75,30 @@ float df (float v)
  * (bandwidth on large GPUs); each load instruction is still coalesced. */
 #define EPT 8u
 
+#define EPT4 4u
+
 void main ()
 {
+  if (VEC != 0) {
+    uint g0 = ss_linear_group () * (256u * EPT4) + gl_LocalInvocationID.x;
+    uint n4 = p.n / 4u;
+    vec4 v[EPT4], g[EPT4];
+    for (uint k = 0; k < EPT4; k++) {
+      uint i = g0 + k * 256u;
+      v[k] = i < n4 ? ss_load4 (x4[p.x_off / 4u + i]) : vec4 (1.0);
+      g[k] = BWD != 0 && i < n4 ? ss_load4 (dy4[p.dy_off / 4u + i]) : vec4 (0.0);
+    }
+    for (uint k = 0; k < EPT4; k++) {
+      uint i = g0 + k * 256u;
+      if (i >= n4)
+        break;
+      vec4 r;
+      for (uint c = 0; c < 4u; c++)
+        r[c] = BWD == 0 ? f (v[k][c]) : g[k][c] * df (v[k][c]);
+      y4[p.y_off / 4u + i] = ss_store4 (r);
+    }
+    return;
+  }
   uint base = ss_linear_group () * (256u * EPT) + gl_LocalInvocationID.x;
   float v[EPT], g[EPT];
   for (uint k = 0; k < EPT; k++) {

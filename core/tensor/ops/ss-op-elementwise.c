@@ -21,14 +21,16 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
   struct { guint32 n, x_off, dy_off, y_off; float a, b; } p = {
     n, x->offset, dy ? dy->offset : 0, y->offset, a, b
   };
-  guint32 spec[2] = { op, dy != NULL };
+  /* groups of 4 as one load / store where every offset and n allow it */
+  guint32 vec = n % 4 == 0 && p.x_off % 4 == 0 && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
+  guint32 spec[3] = { op, dy != NULL, vec };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (x, SS_GPU_READ),
     ss_tensor_binding (dy ? dy : x, SS_GPU_READ),
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
-  return ss_ops_dispatch (y->device, "ops_unary", y->dtype, spec, 2, bind, 3, &p, sizeof p,
-                          (n + 2047) / 2048, error);   /* 256 threads x 8 elements */
+  return ss_ops_dispatch (y->device, "ops_unary", y->dtype, spec, 3, bind, 3, &p, sizeof p,
+                          vec ? (n + 4095) / 4096 : (n + 2047) / 2048, error);   /* 256 x 8 elements (4 groups of 4) */
 }
 
 static gboolean
@@ -201,6 +203,35 @@ collapse_dims (BinaryPush *p)
   p->ndim = n;
   for (int d = 0; d < n; d++)
     ss_fastdiv_magic (MAX (p->shape[d], 1), &p->magic[d], &p->shift[d]);
+}
+
+/* The forward kernel's VEC mode (ops_binary.comp): groups of 4 along the
+ * innermost (collapsed) dim when the output and every operand that steps
+ * through the group start each group at a multiple of 4 elements. */
+static guint32
+binary_vec_mode (const BinaryPush *p)
+{
+  guint last = p->ndim - 1;
+  if (p->shape[last] % 4 != 0 || p->y_off % 4 != 0)
+    return 0;
+  gboolean vec[2];
+  const guint32 *strides[2] = { p->a_stride, p->b_stride };
+  const guint32 offs[2] = { p->a_off, p->b_off };
+  for (int o = 0; o < 2; o++)
+    {
+      if (strides[o][last] > 1)
+        return 0;
+      vec[o] = strides[o][last] == 1;
+      if (vec[o])
+        {
+          if (offs[o] % 4 != 0)
+            return 0;
+          for (guint d = 0; d < last; d++)
+            if (strides[o][d] % 4 != 0)
+              return 0;
+        }
+    }
+  return vec[0] && vec[1] ? 1 : vec[0] ? 2 : vec[1] ? 3 : 0;
 }
 
 typedef struct {
@@ -395,13 +426,14 @@ ss_op_binary (SsTensor *a, SsTensor *b, SsBinaryOp op, GError **error)
   binary_push (a, b, nd, shape, &p, sa, sb);
   collapse_dims (&p);
   p.y_off = y->offset;
-  guint32 spec[1] = { op };
+  guint32 vec = binary_vec_mode (&p);
+  guint32 spec[2] = { op, vec };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (a, SS_GPU_READ), ss_tensor_binding (b, SS_GPU_READ),
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
-  if (!ss_ops_dispatch (y->device, "ops_binary", y->dtype, spec, 1, bind, 3, &p, sizeof p,
-                        (p.n + 1023) / 1024, error))   /* 256 threads x 4 elements */
+  if (!ss_ops_dispatch (y->device, "ops_binary", y->dtype, spec, 2, bind, 3, &p, sizeof p,
+                        vec ? (p.n + 4095) / 4096 : (p.n + 1023) / 1024, error))   /* 256 threads x 4 (groups of 4) */
     return NULL;
   static const char *names[] = { "add", "sub", "mul", "div" };
   SsAutogradNode *node = ss_ops_record (y, names[op], binary_backward, 2, (SsTensor *[]) { a, b });
