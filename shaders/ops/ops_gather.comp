@@ -12,6 +12,15 @@ layout (constant_id = 0) const uint BWD = 0;
 layout (binding = 0) readonly buffer X { SS_T x[]; };   /* x or dy */
 layout (binding = 1) readonly buffer I { int idx[]; };
 layout (binding = 2) writeonly buffer Y { SS_T y[]; };  /* y or dx */
+/* the forward moves elements unchanged: the raw16 variant moves 16-byte units
+ * (inner, x_off and y_off in units) */
+#ifdef RAW16
+#define G_T uvec4
+#else
+#define G_T SS_T
+#endif
+layout (binding = 0) readonly buffer XG { G_T xg[]; };
+layout (binding = 2) writeonly buffer YG { G_T yg[]; };
 layout (push_constant) uniform P { uint outer, n, inner, m, x_off, y_off; } p;
 
 /* forward: EPT elements per thread, loads issued before the stores */
@@ -24,15 +33,15 @@ void main ()
     uint total = p.outer * p.m * p.inner;
     if (total == 0u)
       return;
-    SS_T v[EPT];
+    G_T v[EPT];
     for (uint q = 0; q < EPT; q++) {
       uint e = min (base + q * 256u, total - 1u);
       uint k = e % p.inner, i = (e / p.inner) % p.m, o = e / (p.inner * p.m);
-      v[q] = x[p.x_off + (o * p.n + uint (idx[i])) * p.inner + k];
+      v[q] = xg[p.x_off + (o * p.n + uint (idx[i])) * p.inner + k];
     }
     for (uint q = 0; q < EPT; q++)
       if (base + q * 256u < total)
-        y[p.y_off + base + q * 256u] = v[q];
+        yg[p.y_off + base + q * 256u] = v[q];
   } else {
     uint e = ss_linear_group () * 256u + gl_LocalInvocationID.x;
     if (e >= p.outer * p.n * p.inner)

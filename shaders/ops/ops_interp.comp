@@ -12,7 +12,17 @@ layout (constant_id = 2) const uint BWD = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };   /* x or dy */
 layout (binding = 1) writeonly buffer Y { SS_T y[]; };  /* y or dx */
-layout (push_constant) uniform P { uint nc, ih, iw, oh, ow, x_off, y_off; } p;
+layout (push_constant) uniform P {
+  uint nc, ih, iw, oh, ow, x_off, y_off;
+  uint m_oh, s_oh, m_ow, s_ow;   /* ss_fastdiv of oh and ow */
+} p;
+
+/* ss_fastdiv of an output length: oh or ow (the only divisors of the forward's
+ * element index and of the nearest taps) */
+uint div_out (uint n, uint out_)
+{
+  return out_ == p.ow ? ss_fastdiv (n, p.m_ow, p.s_ow) : ss_fastdiv (n, p.m_oh, p.s_oh);
+}
 
 /* Exact index arithmetic: products like dst * in pass 2^32 for audio-length
  * signals, so they are formed in 64 bits (umulExtended; uvec2 = (hi, lo)). */
@@ -63,7 +73,8 @@ void tap (uint dst, uint in_, uint out_, out uint i0, out uint i1, out float w0,
 {
   if (LINEAR == 0) {
     /* floor (dst * in / out) */
-    i0 = min (div64 (mul64 (dst, in_), out_), in_ - 1);
+    uvec2 prod = mul64 (dst, in_);
+    i0 = min (prod.x == 0u ? div_out (prod.y, out_) : div64 (prod, out_), in_ - 1);
     i1 = i0;
     w0 = 1.0;
     w1 = 0.0;
@@ -145,7 +156,8 @@ void main ()
   if (BWD == 0) {
     if (e >= p.nc * p.oh * p.ow)
       return;
-    uint q = e % p.ow, r = (e / p.ow) % p.oh, c = e / (p.ow * p.oh);
+    uint t = ss_fastdiv (e, p.m_ow, p.s_ow), c = ss_fastdiv (t, p.m_oh, p.s_oh);
+    uint q = e - t * p.ow, r = t - c * p.oh;
     uint h0, h1, w0i, w1i;
     float a0, a1, b0, b1;
     tap (r, p.ih, p.oh, h0, h1, a0, a1);

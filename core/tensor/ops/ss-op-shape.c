@@ -213,8 +213,22 @@ ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 m, GError **
   SsGpuBinding bind[3] = {
     ss_tensor_binding (xc, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ }, ss_tensor_binding (y, SS_GPU_WRITE),
   };
-  if (!ss_ops_dispatch (y->device, "ops_gather", y->dtype, spec, 1, bind, 3, &p, sizeof p,
-                        ((guint64) outer * m * inner + 1023) / 1024, error))   /* 256 x 4 */
+  /* rows of whole 16-byte units at 16-byte offsets: moved as units */
+  guint32 k = 16 / ss_dtype_size (x->dtype);
+  gboolean raw = inner % k == 0 && p.x_off % k == 0 && p.y_off % k == 0;
+  if (raw)
+    {
+      p.inner /= k;
+      p.x_off /= k;
+      p.y_off /= k;
+    }
+  char shader[32];
+  if (raw)
+    g_strlcpy (shader, "ops_gather.raw16", sizeof shader);
+  else
+    ss_tensor_shader ("ops_gather", y->dtype, shader, sizeof shader);
+  if (!ss_ops_dispatch_shader (y->device, shader, spec, 1, bind, 3, &p, sizeof p,
+                               ((guint64) outer * m * p.inner + 1023) / 1024, error))   /* 256 x 4 */
     return NULL;
   SsAutogradNode *node = ss_ops_record (y, "index_select", gather_backward, 1, &x);
   if (node)
@@ -407,9 +421,11 @@ typedef struct {
 static gboolean
 interp_run (InterpData *id, SsTensor *x, SsTensor *y, gboolean bwd, GError **error)
 {
-  struct { guint32 nc, ih, iw, oh, ow, x_off, y_off; } p = {
-    id->nc, id->ih, id->iw, id->oh, id->ow, x->offset, y->offset
+  struct { guint32 nc, ih, iw, oh, ow, x_off, y_off, m_oh, s_oh, m_ow, s_ow; } p = {
+    id->nc, id->ih, id->iw, id->oh, id->ow, x->offset, y->offset, 0, 0, 0, 0
   };
+  ss_fastdiv_magic (MAX (id->oh, 1), &p.m_oh, &p.s_oh);
+  ss_fastdiv_magic (MAX (id->ow, 1), &p.m_ow, &p.s_ow);
   guint32 spec[3] = { id->mode == SS_INTERP_LINEAR, id->align, bwd };
   SsGpuBinding bind[2] = { ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE) };
   guint64 n = (guint64) id->nc * (bwd ? (guint64) id->ih * id->iw : (guint64) id->oh * id->ow);

@@ -5,23 +5,34 @@
 #include "tensor/ops/ss-ops-private.h"
 
 gboolean
-ss_ops_dispatch (SsGpuDevice *dev, const char *stem, SsDType dtype,
-                 const guint32 *spec, guint n_spec,
-                 const SsGpuBinding *bindings, guint n_bindings,
-                 const void *push, guint push_size,
-                 guint64 n_groups, GError **error)
+ss_ops_dispatch_shader (SsGpuDevice *dev, const char *shader,
+                        const guint32 *spec, guint n_spec,
+                        const SsGpuBinding *bindings, guint n_bindings,
+                        const void *push, guint push_size,
+                        guint64 n_groups, GError **error)
 {
   if (n_groups == 0)
     return TRUE;
-  char name[96];
   SsGpuDispatch d = {
-    .shader = ss_tensor_shader (stem, dtype, name, sizeof name),
+    .shader = shader,
     .spec = spec, .n_spec = n_spec,
     .bindings = bindings, .n_bindings = n_bindings,
     .push = push, .push_size = push_size,
   };
   ss_gpu_groups_1d (dev, n_groups, d.groups);
   return ss_gpu_dispatch (dev, &d, error);
+}
+
+gboolean
+ss_ops_dispatch (SsGpuDevice *dev, const char *stem, SsDType dtype,
+                 const guint32 *spec, guint n_spec,
+                 const SsGpuBinding *bindings, guint n_bindings,
+                 const void *push, guint push_size,
+                 guint64 n_groups, GError **error)
+{
+  char name[96];
+  return ss_ops_dispatch_shader (dev, ss_tensor_shader (stem, dtype, name, sizeof name), spec, n_spec,
+                                 bindings, n_bindings, push, push_size, n_groups, error);
 }
 
 int

@@ -11,6 +11,12 @@ gboolean ss_ops_dispatch (SsGpuDevice *dev, const char *stem, SsDType dtype,
                           const SsGpuBinding *bindings, guint n_bindings,
                           const void *push, guint push_size,
                           guint64 n_groups, GError **error);
+/* the same for a shader named in full (variants that are not a dtype) */
+gboolean ss_ops_dispatch_shader (SsGpuDevice *dev, const char *shader,
+                                 const guint32 *spec, guint n_spec,
+                                 const SsGpuBinding *bindings, guint n_bindings,
+                                 const void *push, guint push_size,
+                                 guint64 n_groups, GError **error);
 
 /* dim normalised into [0, ndim), or -1 with an error naming the op */
 int       ss_ops_dim (const char *op, SsTensor *t, int dim, GError **error);
