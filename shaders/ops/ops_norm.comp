@@ -20,6 +20,9 @@
  * Many rows (layer / RMS norm dw / db), rows split in chunks of chunk_len rows:
  * STAGE 10: per (32 channels, row chunk) sums -> part[2 (chunk channels + c)]
  * STAGE 11: per channel (one thread) sums over the chunks -> dw / db
+ * STAGE 12: forward of layer / RMS norm for rows of at most 4 x 4 x OPS_WG
+ *          elements in multiples of 4 at 4-element offsets: the row is read
+ *          once into registers in units of 4 (stage 0 reads it three times)
  * RMS 1: no mean subtraction (RMS norm). */
 #include "ss-common.glsl"
 #define OPS_WG 128
@@ -36,6 +39,11 @@ layout (binding = 4) buffer ST { float stats[]; };
 layout (binding = 5) writeonly buffer Y { SS_T y[]; };     /* y or dx or dw */
 layout (binding = 6) writeonly buffer DB { SS_T db[]; };   /* db (stage 2) */
 layout (binding = 7) buffer PT { float part[]; };          /* stages 4..9 */
+/* groups of 4 elements as one unit (stage 12) */
+layout (binding = 0) readonly buffer X4 { SS_T4 x4[]; };
+layout (binding = 1) readonly buffer W4 { SS_T4 w4[]; };
+layout (binding = 2) readonly buffer Bi4 { SS_T4 bias4[]; };
+layout (binding = 5) writeonly buffer Y4 { SS_T4 y4[]; };
 layout (push_constant) uniform P {
   uint nblocks, block_len, s, cg, groups, channels;
   uint x_off, w_off, b_off, dy_off, y_off, db_off;
@@ -136,6 +144,40 @@ void main ()
       uint o = 2 * p.nblocks * p.chunks;
       float gg = SS_LOAD (dy[p.dy_off + e]) * wv (c);
       y[p.y_off + e] = SS_STORE (rstd * (gg - part[o + 2 * bk] - xh * part[o + 2 * bk + 1]));
+    }
+    return;
+  }
+  if (STAGE == 12) {
+    if (g >= p.nblocks)
+      return;
+    uint L4 = p.block_len / 4u, base4 = (p.x_off + g * p.block_len) / 4u;
+    vec4 v[4];
+    float s = 0.0;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      v[k] = j < L4 ? ss_load4 (x4[base4 + j]) : vec4 (0.0);
+      s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
+    }
+    float mu = RMS == 0 ? ops_wg_sum (s) * inv_len : 0.0;
+    float q = 0.0;
+    for (uint k = 0; k < 4u; k++)
+      if (lid + k * OPS_WG < L4) {
+        vec4 d = v[k] - mu;
+        q += dot (d, d);
+      }
+    float rstd = inversesqrt (ops_wg_sum (q) * inv_len + p.eps);
+    uint ybase4 = (p.y_off + g * p.block_len) / 4u;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      if (j < L4) {
+        vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
+        vec4 bj = RMS == 0 && p.has_b != 0 ? ss_load4 (bias4[p.b_off / 4u + j]) : vec4 (0.0);
+        y4[ybase4 + j] = ss_store4 ((v[k] - mu) * rstd * wj + bj);
+      }
+    }
+    if (lid == 0) {
+      stats[2 * g] = mu;
+      stats[2 * g + 1] = rstd;
     }
     return;
   }

@@ -176,8 +176,14 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
                              CDIV ((guint64) nblocks * block_len, 128), error))
         return NULL;
     }
-  else if (!norm_dispatch (0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL, nblocks, error))
-    return NULL;
+  else
+    {
+      /* layer / RMS norm rows that fit in registers in units of 4 (stage 12) */
+      gboolean regs = s == 1 && groups == 1 && block_len % 4 == 0 && block_len <= 4 * 4 * 128 &&
+                      p.x_off % 4 == 0 && p.y_off % 4 == 0 && p.w_off % 4 == 0 && p.b_off % 4 == 0;
+      if (!norm_dispatch (regs ? 12 : 0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL, nblocks, error))
+        return NULL;
+    }
   SsAutogradNode *node = ss_ops_record (y, name, norm_backward, 3, (SsTensor *[]) { x, w, b });
   if (node)
     {
