@@ -23,6 +23,7 @@
  * STAGE 12: forward of layer / RMS norm for rows of at most 4 x 4 x OPS_WG
  *          elements in multiples of 4 at 4-element offsets: the row is read
  *          once into registers in units of 4 (stage 0 reads it three times)
+ * STAGE 13: dx of stage 1 for the rows stage 12 takes, dy and x read once
  * RMS 1: no mean subtraction (RMS norm). */
 #include "ss-common.glsl"
 #define OPS_WG 128
@@ -43,6 +44,7 @@ layout (binding = 7) buffer PT { float part[]; };          /* stages 4..9 */
 layout (binding = 0) readonly buffer X4 { SS_T4 x4[]; };
 layout (binding = 1) readonly buffer W4 { SS_T4 w4[]; };
 layout (binding = 2) readonly buffer Bi4 { SS_T4 bias4[]; };
+layout (binding = 3) readonly buffer DY4 { SS_T4 dy4[]; };
 layout (binding = 5) writeonly buffer Y4 { SS_T4 y4[]; };
 layout (push_constant) uniform P {
   uint nblocks, block_len, s, cg, groups, channels;
@@ -178,6 +180,36 @@ void main ()
     if (lid == 0) {
       stats[2 * g] = mu;
       stats[2 * g + 1] = rstd;
+    }
+    return;
+  }
+  if (STAGE == 13) {
+    if (g >= p.nblocks)
+      return;
+    uint L4 = p.block_len / 4u;
+    uint xb4 = (p.x_off + g * p.block_len) / 4u, db4 = (p.dy_off + g * p.block_len) / 4u;
+    float mu = stats[2 * g], rstd = stats[2 * g + 1];
+    vec4 gg[4], xh[4];
+    float sg = 0.0, sgx = 0.0;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      gg[k] = vec4 (0.0);
+      xh[k] = vec4 (0.0);
+      if (j < L4) {
+        vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
+        gg[k] = ss_load4 (dy4[db4 + j]) * wj;
+        xh[k] = (ss_load4 (x4[xb4 + j]) - mu) * rstd;
+      }
+      sg += (gg[k].x + gg[k].y) + (gg[k].z + gg[k].w);
+      sgx += dot (gg[k], xh[k]);
+    }
+    float mg = RMS == 0 ? ops_wg_sum (sg) * inv_len : 0.0;
+    float mgx = ops_wg_sum (sgx) * inv_len;
+    uint yb4 = (p.y_off + g * p.block_len) / 4u;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      if (j < L4)
+        y4[yb4 + j] = ss_store4 (rstd * (gg[k] - mg - xh[k] * mgx));
     }
     return;
   }

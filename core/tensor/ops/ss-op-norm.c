@@ -20,6 +20,7 @@ typedef struct {
 typedef struct {
   NormPush p;
   gboolean rms;
+  gboolean regs;        /* rows in registers (stages 12 / 13) */
   SsGpuBuffer *stats;
   SsGpuBuffer *part;    /* split path only */
 } NormData;
@@ -81,8 +82,11 @@ norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **err
                                      CDIV ((guint64) p.nblocks * p.block_len, 128), error));
         }
       else
-        SS_OPS_TRY (norm_dispatch (1, nd->rms, &p, x, w, b, g, nd->stats, NULL, dx, NULL,
-                                   p.nblocks, error));
+        {
+          gboolean regs = nd->regs && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
+          SS_OPS_TRY (norm_dispatch (regs ? 13 : 1, nd->rms, &p, x, w, b, g, nd->stats, NULL, dx, NULL,
+                                     p.nblocks, error));
+        }
       gi[0] = g_steal_pointer (&dx);
     }
   gboolean need_w = w && ss_autograd_node_needs_input_grad (node, 1);
@@ -161,6 +165,9 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
     wc != NULL, bc != NULL, eps, 0, 0,
   };
   g_autoptr (SsGpuBuffer) part = NULL;
+  /* layer / RMS norm rows that fit in registers in units of 4 (stages 12, 13) */
+  gboolean regs = s == 1 && groups == 1 && block_len % 4 == 0 && block_len <= 4 * 4 * 128 &&
+                  p.x_off % 4 == 0 && p.y_off % 4 == 0 && p.w_off % 4 == 0 && p.b_off % 4 == 0;
   if (block_len > NORM_SPLIT)
     {
       p.chunk_len = NORM_CHUNK;
@@ -176,20 +183,15 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
                              CDIV ((guint64) nblocks * block_len, 128), error))
         return NULL;
     }
-  else
-    {
-      /* layer / RMS norm rows that fit in registers in units of 4 (stage 12) */
-      gboolean regs = s == 1 && groups == 1 && block_len % 4 == 0 && block_len <= 4 * 4 * 128 &&
-                      p.x_off % 4 == 0 && p.y_off % 4 == 0 && p.w_off % 4 == 0 && p.b_off % 4 == 0;
-      if (!norm_dispatch (regs ? 12 : 0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL, nblocks, error))
-        return NULL;
-    }
+  else if (!norm_dispatch (regs ? 12 : 0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL, nblocks, error))
+    return NULL;
   SsAutogradNode *node = ss_ops_record (y, name, norm_backward, 3, (SsTensor *[]) { x, w, b });
   if (node)
     {
       NormData *nd = g_new0 (NormData, 1);
       nd->p = p;
       nd->rms = rms;
+      nd->regs = regs;
       nd->stats = g_steal_pointer (&stats);
       nd->part = g_steal_pointer (&part);
       ss_autograd_node_set_data (node, nd, norm_data_free);
