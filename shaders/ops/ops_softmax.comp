@@ -1,7 +1,9 @@
 #version 450
 /* Softmax / log-softmax along the middle axis of (outer, n, inner), forward
  * (BWD 0: y from x) and backward (BWD 1: dx from y and dy).
- * MODE 0 (inner == 1): one workgroup per row; MODE 1: one thread per (o, k). */
+ * MODE 0 (inner == 1): one workgroup per row; MODE 1: one thread per (o, k);
+ * MODE 2: as MODE 0 for rows of at most 4 x 4 x OPS_WG elements in multiples
+ * of 4 at 4-element offsets, read once into registers in units of 4. */
 #include "ss-common.glsl"
 #define OPS_WG 128
 #include "ops/ops-common.glsl"
@@ -14,9 +16,61 @@ layout (binding = 0) readonly buffer X { SS_T x[]; };     /* x (fwd) or y (bwd) 
 layout (binding = 1) readonly buffer DY { SS_T dy[]; };   /* bwd only */
 layout (binding = 2) writeonly buffer Y { SS_T y[]; };    /* y (fwd) or dx (bwd) */
 layout (push_constant) uniform P { uint outer, n, inner, x_off, dy_off, y_off; } p;
+layout (binding = 0) readonly buffer X4 { SS_T4 x4[]; };
+layout (binding = 1) readonly buffer DY4 { SS_T4 dy4[]; };
+layout (binding = 2) writeonly buffer Y4 { SS_T4 y4[]; };
+
+void rows_in_registers ()
+{
+  uint o = ss_linear_group (), lid = gl_LocalInvocationID.x;
+  if (o >= p.outer)
+    return;
+  uint n4 = p.n / 4u, xb = p.x_off / 4u + o * n4, gb = p.dy_off / 4u + o * n4, yb = p.y_off / 4u + o * n4;
+  vec4 v[4], g[4];
+  if (BWD == 0) {
+    float mx = -1.0 / 0.0;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      v[k] = j < n4 ? ss_load4 (x4[xb + j]) : vec4 (-1.0 / 0.0);
+      mx = max (mx, max (max (v[k].x, v[k].y), max (v[k].z, v[k].w)));
+    }
+    mx = ops_wg_max (mx);
+    float s = 0.0;
+    for (uint k = 0; k < 4u; k++)
+      if (lid + k * OPS_WG < n4) {
+        vec4 e = exp (v[k] - mx);
+        s += (e.x + e.y) + (e.z + e.w);
+      }
+    s = ops_wg_sum (s);
+    float l = mx + log (s), inv = 1.0 / s;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      if (j < n4)
+        y4[yb + j] = ss_store4 (LOG != 0 ? v[k] - l : exp (v[k] - mx) * inv);
+    }
+  } else {
+    float s = 0.0;
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      v[k] = j < n4 ? ss_load4 (x4[xb + j]) : vec4 (0.0);
+      g[k] = j < n4 ? ss_load4 (dy4[gb + j]) : vec4 (0.0);
+      s += LOG != 0 ? (g[k].x + g[k].y) + (g[k].z + g[k].w) : dot (g[k], v[k]);
+    }
+    s = ops_wg_sum (s);
+    for (uint k = 0; k < 4u; k++) {
+      uint j = lid + k * OPS_WG;
+      if (j < n4)
+        y4[yb + j] = ss_store4 (LOG != 0 ? g[k] - exp (v[k]) * s : v[k] * (g[k] - s));
+    }
+  }
+}
 
 void main ()
 {
+  if (MODE == 2) {
+    rows_in_registers ();
+    return;
+  }
   uint base, stride, start, step, o;
   bool row = MODE == 0;
   if (row) {

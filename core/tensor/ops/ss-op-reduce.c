@@ -199,16 +199,19 @@ static gboolean
 softmax_run (SsTensor *x, SsTensor *dy, SsTensor *y, gboolean log, guint32 outer,
              guint32 n, guint32 inner, GError **error)
 {
-  guint32 mode = inner == 1 ? 0 : 1;
   struct { guint32 outer, n, inner, x_off, dy_off, y_off; } p = {
     outer, n, inner, x->offset, dy ? dy->offset : 0, y->offset
   };
+  /* rows in registers (MODE 2) where they fit in units of 4 */
+  gboolean regs = inner == 1 && n % 4 == 0 && n <= 4 * 4 * 128 &&
+                  p.x_off % 4 == 0 && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
+  guint32 mode = regs ? 2 : inner == 1 ? 0 : 1;
   guint32 spec[3] = { log, dy != NULL, mode };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (dy ? dy : x, SS_GPU_READ),
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
-  guint64 groups = mode == 0 ? outer : ((guint64) outer * inner + 127) / 128;
+  guint64 groups = mode != 1 ? outer : ((guint64) outer * inner + 127) / 128;
   return ss_ops_dispatch (y->device, "ops_softmax", y->dtype, spec, 3, bind, 3, &p, sizeof p,
                           groups, error);
 }
