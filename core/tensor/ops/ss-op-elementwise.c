@@ -275,13 +275,16 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
   g_autoptr (SsTensor) a32 = NULL, b32 = NULL, g32 = NULL;
   if (g->dtype != SS_DTYPE_F32 && (op == SS_BINARY_MUL || op == SS_BINARY_DIV))
     {
-      a32 = ss_tensor_to_dtype (a, SS_DTYPE_F32, error);
-      b32 = a32 ? ss_tensor_to_dtype (b, SS_DTYPE_F32, error) : NULL;
-      g32 = b32 ? ss_tensor_to_dtype (g, SS_DTYPE_F32, error) : NULL;
-      if (!g32)
+      /* only the operands the term uses: g and the other operand (a product),
+       * g and b, or g, a and b (a quotient's gradient for a or b) */
+      gboolean need_a = which == 1, need_b = which == 0 || op == SS_BINARY_DIV;
+      a32 = need_a ? ss_tensor_to_dtype (a, SS_DTYPE_F32, error) : NULL;
+      b32 = need_b ? ss_tensor_to_dtype (b, SS_DTYPE_F32, error) : NULL;
+      g32 = ss_tensor_to_dtype (g, SS_DTYPE_F32, error);
+      if ((need_a && !a32) || (need_b && !b32) || !g32)
         return NULL;
-      a = a32;
-      b = b32;
+      a = need_a ? a32 : NULL;
+      b = need_b ? b32 : NULL;
       g = g32;
     }
   SsTensor *other = which ? a : b;

@@ -108,11 +108,12 @@ ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **er
         return NULL;
       mode = 4;   /* done */
     }
-  else if (mode == 1 && op != SS_REDUCE_MAX && (guint64) outer * inner < 8192 && n >= 256)
+  else if (mode == 1 && op != SS_REDUCE_MAX && (guint64) outer * inner < 65536 && n >= 256)
     {
-      /* few long columns: partial sums over chunks of rows, then per column */
+      /* few long columns: partial sums over chunks of rows (about 128 K threads
+       * in all, so that a large GPU is busy), then per column */
       guint64 cols = (guint64) outer * inner;
-      p.chunks = CLAMP (16384 / cols, 1, n / 32);
+      p.chunks = CLAMP (131072 / cols, 1, n / 32);
       p.chunk_len = (n + p.chunks - 1) / p.chunks;
       p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
       g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, cols * p.chunks * 4, error);
