@@ -163,6 +163,10 @@ void main ()
     tap (r, p.ih, p.oh, h0, h1, a0, a1);
     tap (q, p.iw, p.ow, w0i, w1i, b0, b1);
     uint base = p.x_off + c * p.ih * p.iw;
+    if (LINEAR == 0) {
+      y[p.y_off + e] = x[base + h0 * p.iw + w0i];   /* nearest: the element itself */
+      return;
+    }
     float v = a0 * (b0 * SS_LOAD (x[base + h0 * p.iw + w0i]) + b1 * SS_LOAD (x[base + h0 * p.iw + w1i]))
             + a1 * (b0 * SS_LOAD (x[base + h1 * p.iw + w0i]) + b1 * SS_LOAD (x[base + h1 * p.iw + w1i]));
     y[p.y_off + e] = SS_STORE (v);

@@ -360,6 +360,14 @@ binary_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int which,
       *out = ss_tensor_reshape (g, target->ndim, target->shape, error);
       return *out != NULL;
     }
+  if (reduce_n == 1 && (op == SS_BINARY_MUL || (op == SS_BINARY_DIV && which == 0)))
+    {
+      /* nothing to sum: g * other (g / b), the forward kernel with its
+       * broadcasting (rounded to the storage type once, like the general kernel) */
+      g_autoptr (SsTensor) t = op == SS_BINARY_MUL ? ss_op_mul (g, which ? a : b, error) : ss_op_div (g, b, error);
+      *out = t ? ss_tensor_reshape (t, target->ndim, target->shape, error) : NULL;
+      return *out != NULL;
+    }
 
   if (reduce_n > 32)
     {
