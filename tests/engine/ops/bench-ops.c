@@ -48,6 +48,25 @@ rnd (SsDType dt, int nd, const gint64 *shape)
   return t;
 }
 
+/* one forward (and backward from a constant gradient, input gradients cleared) */
+static void
+call_once (Case *c, gboolean bwd)
+{
+  g_autoptr (GError) error = NULL;
+  SsTensor *y = c->fn (c->in, &error);
+  if (!y)
+    g_error ("%s: %s", c->name, error->message);
+  if (bwd)
+    {
+      g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, &error);
+      if (!g || !ss_tensor_backward (y, g, &error))
+        g_error ("%s backward: %s", c->name, error->message);
+      for (int i = 0; i < c->n_in; i++)
+        ss_tensor_zero_grad (c->in[i]);
+    }
+  ss_tensor_unref (y);
+}
+
 static double
 run (Case *c, gboolean bwd, double target_s)
 {
@@ -61,18 +80,7 @@ run (Case *c, gboolean bwd, double target_s)
       gint64 t0 = g_get_monotonic_time ();
       for (int r = 0; r < reps; r++)
         {
-          SsTensor *y = c->fn (c->in, &error);
-          if (!y)
-            g_error ("%s: %s", c->name, error->message);
-          if (bwd)
-            {
-              g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, &error);
-              if (!g || !ss_tensor_backward (y, g, &error))
-                g_error ("%s backward: %s", c->name, error->message);
-              for (int i = 0; i < c->n_in; i++)
-                ss_tensor_zero_grad (c->in[i]);
-            }
-          ss_tensor_unref (y);
+          call_once (c, bwd);
         }
       if (!ss_gpu_device_flush (dev, &error))
         g_error ("%s: %s", c->name, error->message);
@@ -86,18 +94,7 @@ run (Case *c, gboolean bwd, double target_s)
     {
       /* one more call with GPU timestamps: where the time goes, kernel by kernel */
       ss_gpu_device_set_profiling (dev, TRUE);
-      SsTensor *y = c->fn (c->in, &error);
-      if (!y)
-        g_error ("%s: %s", c->name, error->message);
-      if (bwd)
-        {
-          g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, &error);
-          if (!g || !ss_tensor_backward (y, g, &error))
-            g_error ("%s backward: %s", c->name, error->message);
-          for (int i = 0; i < c->n_in; i++)
-            ss_tensor_zero_grad (c->in[i]);
-        }
-      ss_tensor_unref (y);
+      call_once (c, bwd);
       g_autoptr (GArray) pr = ss_gpu_device_take_profile (dev, &error);
       ss_gpu_device_set_profiling (dev, FALSE);
       for (guint i = 0; pr && i < pr->len; i++)
