@@ -7,8 +7,11 @@
  * accumulators, which the NV extension cannot scale per row). Scores go
  * through shared memory for the softmax (scale, mask, causal).
  * K and V blocks are staged in shared memory (16-byte loads, padded rows).
- * Requires Lq, Lk multiples of 64, D == Dv == HD (64 or 128), subgroup 32,
- * k and v offsets multiples of 8. */
+ * Any Lq, Lk: K/V rows past Lk are zero-filled and their scores -inf; a warp
+ * whose 16 query rows pass Lq loads them through shared memory (zero-filled)
+ * and stores its output rows one by one, so nothing outside [0, Lq) of this
+ * batch*head is read or written. D == Dv == HD (64 or 128), subgroup 32, q, k,
+ * v and o offsets multiples of 8. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -43,7 +46,7 @@ shared uvec4 KV[BK * S4];     /* the current K or V block, shared by the 4 warps
     [[unroll]] for (uint t = 0u; t < BK * ROW4 / 128u; t++) { \
       uint e = tid + t * 128u; \
       uint row = e / ROW4, seg = e % ROW4; \
-      KV[row * S4 + seg] = src[((base) + ((kb) + row) * HD) / 8u + seg]; \
+      KV[row * S4 + seg] = (kb) + row < p.Lk ? src[((base) + ((kb) + row) * HD) / 8u + seg] : uvec4 (0u); \
     } \
     barrier (); \
   }
@@ -67,8 +70,10 @@ shared uvec4 KV[BK * S4];     /* the current K or V block, shared by the 4 warps
 
 float score (uint warp, uint r, uint c, uint i, uint j, uint b, uint h)
 {
+  if (j >= p.Lk)
+    return -1.0 / 0.0;
   float x = Ss[warp][r * BK + c] * p.scale;
-  if ((p.flags & 1u) != 0u)
+  if ((p.flags & 1u) != 0u && i < p.Lq)
     x += float (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + j]);
   if ((p.flags & 2u) != 0u && j > i)
     x = -1.0 / 0.0;
@@ -88,8 +93,25 @@ void main ()
   uint vbase = p.v_off + bh * p.Lk * HD;
 
   fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fq[NF];
-  [[unroll]] for (uint kd = 0u; kd < NF; kd++)
-    coopMatLoadNV (fq[kd], q, qbase + qrow0 * HD + kd * 16u, HD, false);
+  bool ragged = qrow0 + 16u > p.Lq;   /* this warp's rows pass the end */
+  if (!ragged) {
+    [[unroll]] for (uint kd = 0u; kd < NF; kd++)
+      coopMatLoadNV (fq[kd], q, qbase + qrow0 * HD + kd * 16u, HD, false);
+  } else {
+    /* through Ps[warp] (16 x 64 halves), 64 columns at a time, rows past Lq zero */
+    [[unroll]] for (uint c0 = 0u; c0 < HD; c0 += 64u) {
+      for (uint e = lane; e < 16u * 64u; e += 32u) {
+        uint r = e / 64u, c = e % 64u;
+        Ps[warp][e] = qrow0 + r < p.Lq ? q[qbase + (qrow0 + r) * HD + c0 + c] : float16_t (0.0);
+      }
+      subgroupMemoryBarrierShared ();
+      subgroupBarrier ();
+      [[unroll]] for (uint kd = 0u; kd < 4u; kd++)
+        coopMatLoadNV (fq[c0 / 16u + kd], Ps[warp], kd * 16u, BK, false);
+      subgroupMemoryBarrierShared ();
+      subgroupBarrier ();
+    }
+  }
 
   uint kv_end = p.Lk;
   if ((p.flags & 2u) != 0u)
@@ -208,14 +230,29 @@ void main ()
 #endif
   [[unroll]] for (uint j = 0u; j < NF; j++) {
     fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> hres = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (acc[j]);
-    coopMatStoreNV (hres, o, p.o_off + (bh * p.Lq + qrow0) * HD + j * 16u, HD, false);
+    if (!ragged) {
+      coopMatStoreNV (hres, o, p.o_off + (bh * p.Lq + qrow0) * HD + j * 16u, HD, false);
+    } else {
+      /* staged in Ps[warp], then the rows before Lq */
+      subgroupBarrier ();
+      coopMatStoreNV (hres, Ps[warp], 0u, 16u, false);
+      subgroupMemoryBarrierShared ();
+      subgroupBarrier ();
+      for (uint e = lane; e < 256u; e += 32u) {
+        uint r = e / 16u, c = e % 16u;
+        if (qrow0 + r < p.Lq)
+          o[p.o_off + (bh * p.Lq + qrow0 + r) * HD + j * 16u + c] = Ps[warp][e];
+      }
+      subgroupMemoryBarrierShared ();
+      subgroupBarrier ();
+    }
   }
 #ifdef ROT
-  if (half_ == 0u)
+  if (half_ == 0u && i < p.Lq)
     lse[p.l_off + bh * p.Lq + i] = l > 0.0 ? m + log (l) : -1.0 / 0.0;
 #else
   [[unroll]] for (uint rr = 0u; rr < 16u; rr++)
-    if (lane == rr)
+    if (lane == rr && qrow0 + rr < p.Lq)
       lse[p.l_off + bh * p.Lq + qrow0 + rr] = l[rr] > 0.0 ? m[rr] + log (l[rr]) : -1.0 / 0.0;
 #endif
 }

@@ -221,23 +221,24 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     .m_off = mt->offset, .m_bs = mbs, .m_hs = mhs, .l_off = lse->offset,
     .scale = scale,
   };
+  static int rows_env = -1, split_env = -1, rot_env = -1, coop_env = -1;
+  /* the tensor-core kernel: fp16, head size 64 or 128, any lengths (ragged last
+   * blocks are handled in the kernel); SOUNDSTAGE_ATTN_COOP=0 turns it off */
   gboolean coop = q->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (q->device) &&
-                  D == Dv && (D == 64 || D == 128) && Lq % 64 == 0 && Lk % 64 == 0 &&
+                  D == Dv && (D == 64 || D == 128) &&
                   qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 &&
-                  out->offset % 8 == 0;
+                  out->offset % 8 == 0 && env_enabled ("SOUNDSTAGE_ATTN_COOP", &coop_env);
   /* Kernel choice. One thread per query row for short key sequences, where the
    * tiled kernels spend their time on barriers and padding; a few query rows over
    * many keys (a CLS query over a whole clip) with the keys of each row split
    * among a workgroup. SOUNDSTAGE_ATTN_ROWS=0 / SOUNDSTAGE_ATTN_SPLIT=0 turn
    * those off; the tensor-core kernel uses two lanes per row with rotated columns
    * (about 2x faster on the H100) unless SOUNDSTAGE_ATTN_ROT=0. */
-  static int rows_env = -1, split_env = -1, rot_env = -1;
   AttnKernel kernel = coop ? ATTN_COOP : ATTN_TILED;
   gboolean in_registers = D <= 128 && Dv <= 128;
   if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
     kernel = ATTN_ROWS;
-  else if (kernel == ATTN_TILED && in_registers && Lq <= 16 && Lk >= 128
-           && env_enabled ("SOUNDSTAGE_ATTN_SPLIT", &split_env))
+  else if (in_registers && Lq <= 16 && Lk >= 128 && env_enabled ("SOUNDSTAGE_ATTN_SPLIT", &split_env))
     kernel = ATTN_SPLIT;
   int rd = MAX (D, Dv) <= 32 ? 32 : MAX (D, Dv) <= 64 ? 64 : 128;
   static const char *const labels[] = {
@@ -256,7 +257,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     case ATTN_COOP:
       g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D,
                   env_enabled ("SOUNDSTAGE_ATTN_ROT", &rot_env) ? "r" : "");
-      d.groups[0] = Lq / 64;
+      d.groups[0] = (Lq + 63) / 64;   /* the last block may be ragged */
       break;
     case ATTN_ROWS:
     case ATTN_SPLIT:

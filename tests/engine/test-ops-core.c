@@ -301,6 +301,22 @@ test_attention (void)
       c.mask_kind = trial == 1 ? 1 : 0;
       run_attention_case (SS_DTYPE_F16, &c);
     }
+  /* fp16 lengths that are not multiples of 64 (ragged last blocks in the
+   * tensor-core kernel): a space-attention group (197 tokens), cross-attention
+   * with a per-batch mask, causal */
+  for (int trial = 0; trial < 3; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = trial == 1 ? 2 : 1;
+      c.p.h = trial == 2 ? 3 : 2;
+      c.p.lq = trial == 0 ? 197 : trial == 1 ? 100 : 70;
+      c.p.lk = trial == 0 ? 197 : trial == 1 ? 150 : 90;
+      c.p.d = c.p.dv = trial == 1 ? 128 : 64;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial == 2;
+      c.mask_kind = trial == 1 ? 2 : 0;
+      run_attention_case (SS_DTYPE_F16, &c);
+    }
 }
 
 /* divided space-time attention on a packed qkv (inference kernel) against a
