@@ -270,6 +270,44 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
       else
         inner *= g->shape[d];
     }
+  /* a product whose other operand has the output's shape: one fused kernel
+   * multiplies and sums in fp32 (ops_mulsum.comp) */
+  SsTensor *full = which ? a : b;
+  if (op == SS_BINARY_MUL && ss_tensor_same_shape (full, g) && full->dtype == g->dtype)
+    {
+      g_autoptr (SsTensor) gc = ss_ops_contig (g, error);
+      g_autoptr (SsTensor) zc = gc ? ss_ops_contig (full, error) : NULL;
+      if (!zc)
+        return NULL;
+      g_autoptr (SsTensor) r = ss_tensor_new (g->dtype, 1, (gint64[]) { outer * inner }, error);
+      if (!r)
+        return NULL;
+      guint64 cols = (guint64) outer * inner;
+      struct { guint32 outer, n, inner, g_off, z_off, y_off, chunks, chunk_len; } p = {
+        outer, n, inner, gc->offset, zc->offset, r->offset, 1, n
+      };
+      if (n >= 64)
+        {
+          /* about 128 K threads, at least 32 rows each */
+          p.chunks = CLAMP ((gint64) (131072 / cols), 1, n / 32);
+          p.chunk_len = (n + p.chunks - 1) / p.chunks;
+          p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
+        }
+      g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (g->device, MAX (cols * p.chunks * 4, 16), error);
+      if (!part)
+        return NULL;
+      SsGpuBinding bind[4] = {
+        ss_tensor_binding (gc, SS_GPU_READ), ss_tensor_binding (zc, SS_GPU_READ),
+        { part, 0, 0, SS_GPU_RW }, ss_tensor_binding (r, SS_GPU_WRITE),
+      };
+      guint32 s0[1] = { 0 }, s1[1] = { 1 };
+      if (!ss_ops_dispatch (g->device, "ops_mulsum", g->dtype, s0, 1, bind, 4, &p, sizeof p,
+                            (cols * p.chunks + 127) / 128, error)
+          || !ss_ops_dispatch (g->device, "ops_mulsum", g->dtype, s1, 1, bind, 4, &p, sizeof p,
+                               (cols + 127) / 128, error))
+        return NULL;
+      return ss_tensor_reshape (r, target->ndim, target->shape, error);
+    }
   /* products and quotients of 16-bit values are formed in fp32 (rounding each
    * term to 16 bits before a long sum loses the small totals) */
   g_autoptr (SsTensor) a32 = NULL, b32 = NULL, g32 = NULL;

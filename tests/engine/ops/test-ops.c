@@ -127,6 +127,7 @@ test_binary (gconstpointer data)
     { 3, 3, { 2, 6, 5 }, { 2, 1, 6 }, TRUE },     /* strided (transposed) a */
     { 3, 3, { 2, 40, 8 }, { 2, 1, 8 }, FALSE },   /* [B, L, C] * [B, 1, C]: block reduction */
     { 4, 4, { 1, 3, 50, 9 }, { 1, 3, 1, 1 }, FALSE }, /* per-channel: block reduction, inner 1 */
+    { 3, 3, { 2, 150, 8 }, { 2, 1, 8 }, FALSE },  /* a modulation over 150 rows: sums in row chunks */
   };
   for (int op = 0; op < SS_BINARY_COUNT; op++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
