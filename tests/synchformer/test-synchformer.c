@@ -203,6 +203,21 @@ test_preprocess_frames (void)
           max_err = MAX (max_err, fabs (want - v[(ch * S + y) * S + x]));
         }
   g_assert_cmpfloat (max_err, <, 1e-4);
+
+  /* rows with padding (a whole number of pixels, or not): the same result */
+  for (int pad = 12; pad <= 14; pad += 2)
+    {
+      int st = w * 4 + pad;
+      g_autofree guint8 *padded = g_new (guint8, (gsize) st * h);
+      memset (padded, 0xee, (gsize) st * h);
+      for (int y = 0; y < h; y++)
+        memcpy (padded + (gsize) y * st, rgba + (gsize) y * w * 4, (gsize) w * 4);
+      const guint8 *pp[1] = { padded };
+      g_autoptr (SsTensor) tp = ss_synchformer_preprocess_frames (m, pp, 1, w, h, st, &error);
+      g_assert_no_error (error);
+      g_autofree float *vp = ss_tensor_to_floats_dup (tp, &error);
+      g_assert_cmpmem (vp, sizeof (float) * 3 * S * S, v, sizeof (float) * 3 * S * S);
+    }
   g_free (rgba);
 
   /* a frame already at the resize size is only cropped and normalized */
@@ -223,6 +238,20 @@ test_preprocess_frames (void)
           g_assert_cmpfloat_with_epsilon (v2[(ch * S + y) * S + x], want, 1e-5);
         }
   g_free (rgba);
+}
+
+/* the frames are split into planes on the host or on the GPU (GPUs with
+ * their own memory): both give the same result */
+static void
+test_preprocess_frames_both (void)
+{
+  for (int gpu = 0; gpu < 2; gpu++)
+    {
+      g_test_message ("frames split on the %s", gpu ? "GPU" : "host");
+      g_setenv ("SOUNDSTAGE_FRAMES_ON_GPU", gpu ? "1" : "0", TRUE);
+      test_preprocess_frames ();
+    }
+  g_unsetenv ("SOUNDSTAGE_FRAMES_ON_GPU");
 }
 
 static void
@@ -686,7 +715,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/synchformer/shapes", test_shapes);
-  g_test_add_func ("/synchformer/preprocess-frames", test_preprocess_frames);
+  g_test_add_func ("/synchformer/preprocess-frames", test_preprocess_frames_both);
   g_test_add_func ("/synchformer/preprocess-audio", test_preprocess_audio);
   g_test_add_func ("/synchformer/parity", test_parity);
   g_test_add_func ("/synchformer/load-errors", test_load_errors);

@@ -1053,11 +1053,11 @@ ss_synchformer_forward_features (SsSynchformer *m, SsTensor *vf, SsTensor *af, i
 
 #define FRAME_CHUNK 16
 
+/* RGBA frames -> planar fp32 [n, 3, height, width] of 0..255 values, split on
+ * the host (CPU devices: it is the faster loop there) */
 static SsTensor *
-preprocess_chunk (SsSynchformer *m, const guint8 *const *rgba, int n, int width, int height,
-                  int stride, GError **error)
+planar_on_host (const guint8 *const *rgba, int n, int width, int height, int stride, GError **error)
 {
-  const SsSynchformerConfig *c = m->config;
   gsize plane = (gsize) width * height;
   g_autofree float *host = g_try_new (float, (gsize) n * 3 * plane);
   if (!host)
@@ -1080,8 +1080,60 @@ preprocess_chunk (SsSynchformer *m, const guint8 *const *rgba, int n, int width,
             }
         }
     }
-  g_autoptr (SsTensor) raw = ss_tensor_new_from_floats (SS_DTYPE_F32, 4, SS_SHAPE (n, 3, height, width),
-                                                        host, error);
+  return ss_tensor_new_from_floats (SS_DTYPE_F32, 4, SS_SHAPE (n, 3, height, width), host, error);
+}
+
+/* the same on the GPU: the RGBA bytes are uploaded as they are (a third of the
+ * floats' size over PCIe) and split into planes there; rows are packed when
+ * the stride is not a whole number of pixels */
+static SsTensor *
+planar_on_gpu (SsGpuDevice *dev, const guint8 *const *rgba, int n, int width, int height, int stride,
+               GError **error)
+{
+  gsize row_words = stride % 4 == 0 ? (gsize) stride / 4 : (gsize) width;
+  gsize frame_bytes = row_words * 4 * height;
+  g_autofree guint8 *packed = g_try_malloc ((gsize) n * frame_bytes);
+  if (!packed)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY, "Out of memory for %d video frames", n);
+      return NULL;
+    }
+  for (int f = 0; f < n; f++)
+    {
+      if (row_words * 4 == (gsize) stride)
+        memcpy (packed + f * frame_bytes, rgba[f], frame_bytes - (stride - (gsize) width * 4));
+      else
+        for (int y = 0; y < height; y++)
+          memcpy (packed + f * frame_bytes + (gsize) y * row_words * 4, rgba[f] + (gsize) y * stride,
+                  (gsize) width * 4);
+    }
+  g_autoptr (SsGpuBuffer) pixels = ss_gpu_buffer_new (dev, (gsize) n * frame_bytes, error);
+  TRY (pixels);
+  TRY (ss_gpu_buffer_upload (pixels, 0, packed, (gsize) n * frame_bytes, error));
+  g_autoptr (SsTensor) raw = ss_tensor_new (SS_DTYPE_F32, 4, SS_SHAPE (n, 3, height, width), error);
+  TRY (raw);
+  struct { guint32 n, width, height, row_words, y_off; } pc = { n, width, height, row_words, raw->offset };
+  SsGpuBinding b[2] = { { pixels, 0, 0, SS_GPU_READ }, ss_tensor_binding (raw, SS_GPU_WRITE) };
+  SsGpuDispatch d = { .shader = "image_rgba_planar.f32", .bindings = b, .n_bindings = 2,
+                      .push = &pc, .push_size = sizeof pc };
+  ss_gpu_groups_1d (dev, ((guint64) n * width * height + 255) / 256, d.groups);
+  TRY (ss_gpu_dispatch (dev, &d, error));
+  return g_steal_pointer (&raw);
+}
+
+static SsTensor *
+preprocess_chunk (SsSynchformer *m, const guint8 *const *rgba, int n, int width, int height,
+                  int stride, GError **error)
+{
+  const SsSynchformerConfig *c = m->config;
+  SsGpuDevice *dev = ss_gpu_device_get_default (error);
+  TRY (dev);
+  /* GPUs with their own memory split the frames themselves (less to upload);
+   * SOUNDSTAGE_FRAMES_ON_GPU=0/1 overrides (tests run both) */
+  const char *env = g_getenv ("SOUNDSTAGE_FRAMES_ON_GPU");
+  gboolean on_gpu = env ? g_strcmp0 (env, "1") == 0 : !ss_gpu_device_get_caps (dev)->uma;
+  g_autoptr (SsTensor) raw = on_gpu ? planar_on_gpu (dev, rgba, n, width, height, stride, error)
+                                    : planar_on_host (rgba, n, width, height, stride, error);
   TRY (raw);
   /* torchvision Resize(int): short side -> resize_side, long side int(size * long / short) */
   gint64 rh, rw;
