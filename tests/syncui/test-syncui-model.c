@@ -88,6 +88,50 @@ test_model_used (void)
 }
 
 static void
+read_probs (const char *json, double *probs, int *n)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (o, "method"), ==, "model");
+  JsonArray *a = json_object_get_array_member (o, "probabilities");
+  *n = json_array_get_length (a);
+  for (int i = 0; i < *n && i < 32; i++)
+    probs[i] = json_array_get_double_element (a, i);
+}
+
+/* the model in fp16 storage (what GPUs with tensor cores get) gives the same
+ * probabilities as in fp32, within fp16 rounding */
+static void
+test_model_f16 (void)
+{
+  g_autofree char *model = g_build_filename (tmp_dir, "sync-random-f16.safetensors", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsSynchformer) m = ss_synchformer_new_random (ss_synchformer_config_tiny (), 5, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_true (ss_synchformer_save (m, model, FALSE, &error));
+  double p32[32], p16[32];
+  int n32 = 0, n16 = 0;
+  for (int half = 0; half < 2; half++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      g_setenv ("SOUNDSTAGE_SYNC_DTYPE", half ? "f16" : "f32", TRUE);
+      g_assert_cmpint (run_cli (model, &out, &err, "sync", clip, "--json", "--method", "model", NULL), ==, 0);
+      read_probs (out, half ? p16 : p32, half ? &n16 : &n32);
+    }
+  g_unsetenv ("SOUNDSTAGE_SYNC_DTYPE");
+  g_assert_cmpint (n16, ==, n32);
+  g_assert_cmpint (n32, ==, 21);
+  double worst = 0;
+  for (int i = 0; i < n32; i++)
+    worst = MAX (worst, fabs (p16[i] - p32[i]));
+  g_test_message ("largest probability difference fp16 - fp32: %.2e", worst);
+  g_assert_cmpfloat (worst, <, 0.01);
+  g_assert_cmpfloat (worst, >, 0.0);   /* the fp16 run did run in fp16 */
+}
+
+static void
 test_broken_model (void)
 {
   g_autofree char *model = g_build_filename (tmp_dir, "sync-broken.safetensors", NULL);
@@ -189,6 +233,7 @@ main (int argc, char *argv[])
   g_assert_no_error (error);
 
   g_test_add_func ("/syncui/model/used", test_model_used);
+  g_test_add_func ("/syncui/model/f16", test_model_f16);
   g_test_add_func ("/syncui/model/broken", test_broken_model);
   g_test_add_func ("/syncui/model/worse-than-sp-skipped", test_worse_model_skipped);
   ret = g_test_run ();
