@@ -23,12 +23,45 @@
 #include "ss-types.h"
 #include "ss-sync-trainer.h"
 
+/* --profile-steps: GPU time by kernel over the profiled steps (start: switch
+ * timestamps on; else print and switch them off) */
+static void
+print_profile (gboolean start, int n_steps)
+{
+  SsGpuDevice *dev = ss_gpu_device_get_default (NULL);
+  if (!dev)
+    return;
+  if (start)
+    {
+      GArray *before = ss_gpu_device_take_profile (dev, NULL);   /* drop what came before */
+      if (before)
+        g_array_unref (before);
+      ss_gpu_device_set_profiling (dev, TRUE);
+      return;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) pr = ss_gpu_device_take_profile (dev, &error);
+  ss_gpu_device_set_profiling (dev, FALSE);
+  double total = 0;
+  for (guint i = 0; pr && i < pr->len; i++)
+    total += g_array_index (pr, SsGpuProfileEntry, i).total_ms;
+  printf ("GPU time of %d steps: %.1f ms per step\n", n_steps, total / n_steps);
+  for (guint i = 0; pr && i < pr->len && i < 20; i++)
+    {
+      SsGpuProfileEntry *e = &g_array_index (pr, SsGpuProfileEntry, i);
+      printf ("  %-36s %6" G_GUINT64_FORMAT " x %9.2f ms per step (%4.1f %%)\n", e->label, e->count / n_steps,
+              e->total_ms / n_steps, 100 * e->total_ms / MAX (total, 1e-9));
+    }
+  fflush (stdout);
+}
+
 int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
   g_autofree char *out = NULL, *config_name = g_strdup ("small"), *init = NULL, *difficulty = NULL;
   int steps = 2000, batch = 8, eval = 105, log_every = 10, save_every = 200, pretrain_steps = 0;
+  int profile_steps = 0;
   double lr = 3e-4, time_limit = 0, unrelated = 0.25, pretrain_time = 0, pretrain_lr = 1e-3;
   double event_weight = 1.0, contrastive_weight = 0.0;
   gint64 seed = 1;
@@ -46,6 +79,8 @@ main (int argc, char **argv)
     { "difficulty", 'd', 0, G_OPTION_ARG_STRING, &difficulty, "Hardest training difficulty (default moderate)", "NAME" },
     { "time-limit", 't', 0, G_OPTION_ARG_DOUBLE, &time_limit, "Stop training after this many seconds", "S" },
     { "save-every", 0, 0, G_OPTION_ARG_INT, &save_every, "Save every N steps", "N" },
+    { "profile-steps", 0, 0, G_OPTION_ARG_INT, &profile_steps,
+      "Time the GPU kernels of N offset steps (after 20) and print where the time goes", "N" },
     { "fp32", 0, 0, G_OPTION_ARG_NONE, &fp32, "Store fp32 instead of fp16", NULL },
     { "pretrain-steps", 0, 0, G_OPTION_ARG_INT, &pretrain_steps, "Contrastive steps before the offset training", "N" },
     { "pretrain-time", 0, 0, G_OPTION_ARG_DOUBLE, &pretrain_time, "Stop the contrastive stage after this many seconds", "S" },
@@ -161,6 +196,8 @@ main (int argc, char **argv)
         float loss = 0, acc = 0;
         if (time_limit > 0)
           ss_sync_trainer_set_progress (tr, MAX ((double) s / steps, (g_get_monotonic_time () - t0) / 1e6 / time_limit));
+        if (profile_steps > 0 && (s == 20 || s == 20 + profile_steps))
+          print_profile (s == 20, profile_steps);
         if (!ss_sync_trainer_step (tr, &loss, &acc, &error))
           {
             fprintf (stderr, "step %d: %s\n", s, error->message);
