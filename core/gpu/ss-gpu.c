@@ -643,8 +643,9 @@ device_new (GError **error)
   dev->block_size = dev->caps.uma ? UMA_BLOCK_SIZE : BLOCK_SIZE;
   {
     const char *bs = g_getenv ("SOUNDSTAGE_GPU_BLOCK_MB");
-    if (bs && g_ascii_strtoull (bs, NULL, 10) >= 16 && g_ascii_strtoull (bs, NULL, 10) <= 4096)
-      dev->block_size = g_ascii_strtoull (bs, NULL, 10) << 20;
+    guint64 mb = bs ? g_ascii_strtoull (bs, NULL, 10) : 0;
+    if (mb >= 16 && mb <= 4096)
+      dev->block_size = mb << 20;
   }
   dev->cache_limit = dev->caps.uma ? ((guint64) 256 << 20) : MIN (dev->caps.heap_size / 4, (guint64) 8 << 30);
 

@@ -573,10 +573,6 @@ run_model (SsSynchformer *model, GPtrArray *frames, double fps, const float *aud
   return r;
 }
 
-/* TRUE (with a note for the user) when the model's file records that it was
- * less accurate than the signal-processing estimate on the same held-out clips
- * (the trainer writes both figures); files without the record (converted public
- * weights) are trusted. */
 /* fp16 storage on GPUs with tensor cores (the reference model runs 2.5x faster
  * on an H100 than in fp32, with the same offsets in the parity checks); fp32
  * elsewhere, where fp16 gains nothing. SOUNDSTAGE_SYNC_DTYPE=f16|f32 overrides.
@@ -598,6 +594,10 @@ use_model_dtype (SsSynchformer *model)
     g_warning ("sync model kept in fp32: %s", local->message);
 }
 
+/* TRUE (with a note for the user) when the model's file records that it was
+ * less accurate than the signal-processing estimate on the same held-out clips
+ * (the trainer writes both figures); files without the record (converted public
+ * weights) are trusted. */
 static gboolean
 model_is_worse_than_sp (SsSynchformer *model, char **note)
 {

@@ -287,12 +287,7 @@ block_reduce_grad (SsTensor *a, SsTensor *b, SsTensor *g, SsBinaryOp op, int whi
         outer, n, inner, gc->offset, zc->offset, r->offset, 1, n
       };
       if (n >= 64)
-        {
-          /* about 128 K threads, at least 32 rows each */
-          p.chunks = CLAMP ((gint64) (131072 / cols), 1, n / 32);
-          p.chunk_len = (n + p.chunks - 1) / p.chunks;
-          p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
-        }
+        ss_ops_row_chunks (cols, n, &p.chunks, &p.chunk_len);
       g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (g->device, MAX (cols * p.chunks * 4, 16), error);
       if (!part)
         return NULL;

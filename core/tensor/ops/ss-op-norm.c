@@ -166,7 +166,7 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
   };
   g_autoptr (SsGpuBuffer) part = NULL;
   /* layer / RMS norm rows that fit in registers in units of 4 (stages 12, 13) */
-  gboolean regs = s == 1 && groups == 1 && block_len % 4 == 0 && block_len <= 4 * 4 * 128 &&
+  gboolean regs = s == 1 && groups == 1 && block_len % 4 == 0 && block_len <= SS_OPS_REGISTER_ROW_MAX &&
                   p.x_off % 4 == 0 && p.y_off % 4 == 0 && p.w_off % 4 == 0 && p.b_off % 4 == 0;
   if (block_len > NORM_SPLIT)
     {

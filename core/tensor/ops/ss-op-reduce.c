@@ -113,9 +113,7 @@ ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **er
       /* few long columns: partial sums over chunks of rows (about 128 K threads
        * in all, so that a large GPU is busy), then per column */
       guint64 cols = (guint64) outer * inner;
-      p.chunks = CLAMP (131072 / cols, 1, n / 32);
-      p.chunk_len = (n + p.chunks - 1) / p.chunks;
-      p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
+      ss_ops_row_chunks (cols, n, &p.chunks, &p.chunk_len);
       g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, cols * p.chunks * 4, error);
       if (!part)
         return NULL;
@@ -204,7 +202,7 @@ softmax_run (SsTensor *x, SsTensor *dy, SsTensor *y, gboolean log, guint32 outer
     outer, n, inner, x->offset, dy ? dy->offset : 0, y->offset
   };
   /* rows in registers (MODE 2) where they fit in units of 4 */
-  gboolean regs = inner == 1 && n % 4 == 0 && n <= 4 * 4 * 128 &&
+  gboolean regs = inner == 1 && n % 4 == 0 && n <= SS_OPS_REGISTER_ROW_MAX &&
                   p.x_off % 4 == 0 && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
   guint32 mode = regs ? 2 : inner == 1 ? 0 : 1;
   guint32 spec[3] = { log, dy != NULL, mode };

@@ -216,15 +216,14 @@ ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 m, GError **
   /* rows of whole 16-byte units at 16-byte offsets: moved as units */
   guint32 k = 16 / ss_dtype_size (x->dtype);
   gboolean raw = inner % k == 0 && p.x_off % k == 0 && p.y_off % k == 0;
+  char shader[32];
   if (raw)
     {
       p.inner /= k;
       p.x_off /= k;
       p.y_off /= k;
+      g_strlcpy (shader, "ops_gather.raw16", sizeof shader);
     }
-  char shader[32];
-  if (raw)
-    g_strlcpy (shader, "ops_gather.raw16", sizeof shader);
   else
     ss_tensor_shader ("ops_gather", y->dtype, shader, sizeof shader);
   if (!ss_ops_dispatch_shader (y->device, shader, spec, 1, bind, 3, &p, sizeof p,

@@ -35,6 +35,14 @@ ss_ops_dispatch (SsGpuDevice *dev, const char *stem, SsDType dtype,
                                  bindings, n_bindings, push, push_size, n_groups, error);
 }
 
+void
+ss_ops_row_chunks (guint64 cols, guint32 n, guint32 *chunks, guint32 *chunk_len)
+{
+  guint64 c = CLAMP ((gint64) (131072 / MAX (cols, 1)), 1, MAX (n / 32, 1));
+  *chunk_len = (n + c - 1) / c;
+  *chunks = (n + *chunk_len - 1) / *chunk_len;
+}
+
 int
 ss_ops_dim (const char *op, SsTensor *t, int dim, GError **error)
 {

@@ -29,6 +29,15 @@ gint64    ss_ops_prod (SsTensor *t, int from, int to);
 
 gboolean  ss_ops_check_dtypes (const char *op, guint n, SsTensor *const *ts, GError **error);
 
+/* Column sums over n long rows of cols columns in two passes: the rows split
+ * into *chunks chunks of *chunk_len rows (at least 32 each), about 128 K
+ * partial sums in all so that a large GPU is busy. */
+void      ss_ops_row_chunks (guint64 cols, guint32 n, guint32 *chunks, guint32 *chunk_len);
+
+/* Longest row the kernels that read a row once into registers take: 4 units of
+ * 4 elements per thread, 128 threads (ops_norm stages 12/13, ops_softmax MODE 2) */
+#define SS_OPS_REGISTER_ROW_MAX (4 * 4 * 128)
+
 /* a raw device buffer holding host data */
 SsGpuBuffer *ss_ops_upload (SsGpuDevice *dev, const void *data, gsize size, GError **error);
 
