@@ -41,6 +41,120 @@ concat_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
   return TRUE;
 }
 
+/* The row stride of x seen as rows (the dims before d, merged) of contiguous
+ * columns (dims d.. : one run of elements), or -1 when x is not laid out so. */
+static gint64
+concat_row_stride (SsTensor *x, int d)
+{
+  gint64 run = 1;
+  for (int k = x->ndim - 1; k >= d; k--)
+    {
+      if (x->shape[k] != 1 && x->strides[k] != run)
+        return -1;
+      run *= x->shape[k];
+    }
+  gint64 row = -1, next = 0;   /* stride of the innermost outer dim; expected stride of the next */
+  for (int k = d - 1; k >= 0; k--)
+    {
+      if (x->shape[k] == 1)
+        continue;
+      if (row < 0)
+        row = x->strides[k];
+      else if (x->strides[k] != next)
+        return -1;
+      next = x->strides[k] * x->shape[k];
+    }
+  return row < 0 ? run : row;
+}
+
+/* y = the inputs side by side along d: one ops_concat dispatch per 7 inputs
+ * (one binding each, the output the eighth). Inputs that are not rows of
+ * contiguous columns are copied first. */
+static gboolean
+concat_run (guint n, SsTensor *const *xs, int d, SsTensor *y, GError **error)
+{
+  enum { GROUP = 7 };
+  guint64 rows = ss_ops_prod (y, 0, d), y_cols = ss_ops_prod (y, d, y->ndim);
+  if (rows == 0 || y_cols == 0)
+    return TRUE;
+  gsize es = ss_dtype_size (y->dtype);
+  guint max_unit = MIN (16, ss_gpu_device_get_caps (y->device)->min_storage_offset_align);
+  guint64 col = 0;
+  guint i = 0;
+  while (i < n)
+    {
+      SsTensor *grp[GROUP] = { 0 };
+      guint64 cols[GROUP], stride[GROUP], start[GROUP];
+      guint64 c0 = col;
+      guint k = 0;
+      gboolean ok = TRUE;
+      for (; i < n && k < GROUP; i++)
+        {
+          guint64 ci = ss_ops_prod (xs[i], d, xs[i]->ndim);
+          if (ci == 0)
+            continue;
+          gint64 s = concat_row_stride (xs[i], d);
+          if (s >= 0)
+            grp[k] = ss_tensor_ref (xs[i]);
+          else if (!(grp[k] = ss_ops_contig (xs[i], error)))
+            {
+              ok = FALSE;
+              break;
+            }
+          else
+            s = ci;
+          cols[k] = ci;
+          stride[k] = s;
+          start[k] = col - c0;
+          col += ci;
+          k++;
+        }
+      if (ok && k > 0)
+        {
+          guint64 win = col - c0, y_off = y->offset + c0;
+          /* the widest unit that divides every offset, stride and column count */
+          guint unit = es, q = 1;
+          for (guint u = max_unit; u > es; u /= 2)
+            {
+              guint64 kk = u / es;
+              gboolean fits = win % kk == 0 && y_cols % kk == 0 && y_off % kk == 0;
+              for (guint j = 0; fits && j < k; j++)
+                fits = cols[j] % kk == 0 && stride[j] % kk == 0 && grp[j]->offset % kk == 0;
+              if (fits)
+                {
+                  unit = u;
+                  q = kk;
+                  break;
+                }
+            }
+          struct {
+            guint32 rows, win, m_win, s_win, y_off, y_cols, n;
+            guint32 start[GROUP], off[GROUP], stride[GROUP];
+          } p = { rows, win / q, 0, 0, y_off / q, y_cols / q, k };
+          ss_fastdiv_magic (p.win, &p.m_win, &p.s_win);
+          SsGpuBinding b[GROUP + 1];
+          for (guint j = 0; j < GROUP; j++)
+            {
+              SsTensor *x = grp[j < k ? j : 0];
+              b[j] = ss_tensor_binding (x, SS_GPU_READ);
+              p.start[j] = j < k ? start[j] / q : p.win;
+              p.off[j] = j < k ? x->offset / q : 0;
+              p.stride[j] = j < k ? stride[j] / q : 0;
+            }
+          b[GROUP] = ss_tensor_binding (y, SS_GPU_WRITE);
+          char shader[32];
+          g_snprintf (shader, sizeof shader, "ops_concat.raw%u", unit);
+          ok = ss_ops_dispatch_shader (y->device, shader, NULL, 0, b, GROUP + 1, &p, sizeof p,
+                                       ((guint64) p.rows * p.win + 1023) / 1024, error);   /* 256 x 4 */
+        }
+      for (guint j = 0; j < k; j++)
+        ss_tensor_unref (grp[j]);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 SsTensor *
 ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error)
 {
@@ -67,22 +181,8 @@ ss_op_concat (guint n, SsTensor *const *xs, int dim, GError **error)
       shape[d] += xs[i]->shape[d];
     }
   g_autoptr (SsTensor) y = ss_tensor_new (xs[0]->dtype, xs[0]->ndim, shape, error);
-  if (!y)
+  if (!y || !concat_run (n, xs, d, y, error))
     return NULL;
-  {
-    g_auto (SsNoGradGuard) guard G_GNUC_UNUSED = ss_autograd_no_grad ();
-    gint64 off = 0;
-    for (guint i = 0; i < n; i++)
-      {
-        if (xs[i]->shape[d] > 0)
-          {
-            g_autoptr (SsTensor) view = ss_tensor_slice (y, d, off, off + xs[i]->shape[d], error);
-            if (!view || !ss_tensor_copy_into (view, xs[i], error))
-              return NULL;
-          }
-        off += xs[i]->shape[d];
-      }
-  }
   SsAutogradNode *node = ss_ops_record (y, "concat", concat_backward, n, xs);
   if (node)
     {
@@ -417,9 +517,41 @@ typedef struct {
   gboolean align;
 } InterpData;
 
+/* Nearest by integer factors (up to 8) on rows of whole units of 4 elements
+ * goes to ops_upsample: each unit of x is written to its SH x SW block of y
+ * with 16-byte stores (8-byte for 16-bit dtypes with an odd SW); the backward
+ * sums the blocks. */
+static gboolean
+upsample_applies (InterpData *id, SsTensor *x, SsTensor *y)
+{
+  return id->mode == SS_INTERP_NEAREST && id->oh % id->ih == 0 && id->ow % id->iw == 0
+         && id->oh / id->ih <= 8 && id->ow / id->iw <= 8
+         && id->iw % 4 == 0 && x->offset % 4 == 0 && y->offset % 4 == 0;
+}
+
+static gboolean
+upsample_run (InterpData *id, SsTensor *x, SsTensor *y, gboolean bwd, GError **error)
+{
+  guint32 sh = id->oh / id->ih, sw = id->ow / id->iw;
+  guint32 units = id->nc * id->ih * (id->iw / 4);
+  struct { guint32 units, iw4, m_iw4, s_iw4, ow, x_off, y_off; } p = {
+    units, id->iw / 4, 0, 0, id->ow, x->offset, y->offset
+  };
+  ss_fastdiv_magic (p.iw4, &p.m_iw4, &p.s_iw4);
+  /* the forward's 16-byte stores of 16-bit elements need row chunks (4 * SW
+   * elements) of whole 16-byte units at 16-byte offsets */
+  guint32 wide = x->dtype == SS_DTYPE_F32 || (sw % 2 == 0 && y->offset % 8 == 0);
+  guint32 spec[4] = { sh, sw, bwd, wide };
+  SsGpuBinding bind[2] = { ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE) };
+  return ss_ops_dispatch (y->device, "ops_upsample", y->dtype, spec, 4, bind, 2, &p, sizeof p,
+                          ((guint64) units + 1023) / 1024, error);   /* 256 x 4 */
+}
+
 static gboolean
 interp_run (InterpData *id, SsTensor *x, SsTensor *y, gboolean bwd, GError **error)
 {
+  if (upsample_applies (id, x, y))
+    return upsample_run (id, x, y, bwd, error);
   struct { guint32 nc, ih, iw, oh, ow, x_off, y_off, m_oh, s_oh, m_ow, s_ow; } p = {
     id->nc, id->ih, id->iw, id->oh, id->ow, x->offset, y->offset, 0, 0, 0, 0
   };

@@ -465,6 +465,145 @@ test_concat (gconstpointer data)
     }
 }
 
+/* Concat along the last dim with widths chosen so that the one-pass kernel
+ * moves units of 16, 8, 4 and 2 bytes (f16: 24/16/8 -> 16-byte units, ...,
+ * 8/3/17 -> single elements). */
+static void
+test_concat_units (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const int sets[][3] = { { 8, 16, 24 }, { 4, 8, 12 }, { 2, 6, 4 }, { 8, 3, 17 }, { 1, 1, 2 } };
+  for (guint v = 0; v < G_N_ELEMENTS (sets); v++)
+    {
+      ConcatCtx c = { -1 };
+      g_autofree char *name = g_strdup_printf ("concat widths %d %d %d", sets[v][0], sets[v][1],
+                                               sets[v][2]);
+      SsOpTest t = { .name = name, .dtype = dt, .n_in = 3, .fwd = concat_fwd, .ctx = &c,
+                     .grad = { TRUE, TRUE, TRUE } };
+      int total = 0;
+      for (int i = 0; i < 3; i++)
+        {
+          set_shape (&t, i, 3, (gint64[]) { 2, 3, sets[v][i] });
+          t.x[i] = rnd (ss_optest_numel (&t, i), -1, 1);
+          total += sets[v][i];
+        }
+      ss_optest_prepare (&t, (size_t) 6 * total, &rng);
+      ss_ref_concat (3, (const double *const *) t.x, sets[v], t.ref_y, 6, 1);
+      ss_ref_concat_backward (3, sets[v], t.w, t.ref_dx, 6, 1);
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+}
+
+/* Nine pieces (two dispatches of the one-pass kernel) of four inputs
+ * [2, 3, *]: five column slices of x0 (rows with a stride), x1 twice, x2
+ * uploaded as [2, 5, 3] and transposed (copied first), x3 [1, 1, 4] expanded
+ * to [2, 3, 4] (row stride 0; expand records no gradient, so x3 gets none). */
+#define PIECES_N 9
+static const int pieces_x0[6] = { 0, 3, 11, 12, 28, 40 };
+
+static SsTensor *
+concat_pieces_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  SsTensor *p[PIECES_N] = { 0 };
+  SsTensor *y = NULL;
+  if (ctx)
+    {
+      /* x0[..., 0:3] and x0[..., 8:13] of [2, 3, 16]: offsets and row strides
+       * fit 16-byte units, the widths do not */
+      if ((p[0] = ss_tensor_slice (in[0], 2, 0, 3, error))
+          && (p[1] = ss_tensor_slice (in[0], 2, 8, 13, error)))
+        y = ss_op_concat (2, p, -1, error);
+      goto out;
+    }
+  for (int i = 0; i < 5; i++)
+    if (!(p[i] = ss_tensor_slice (in[0], 2, pieces_x0[i], pieces_x0[i + 1], error)))
+      goto out;
+  p[5] = ss_tensor_ref (in[1]);
+  p[6] = ss_tensor_ref (in[1]);
+  if (!(p[7] = ss_tensor_transpose (in[2], 1, 2, error))
+      || !(p[8] = ss_tensor_expand (in[3], 3, (gint64[]) { 2, 3, 4 }, error)))
+    goto out;
+  y = ss_op_concat (PIECES_N, p, -1, error);
+out:
+  for (int i = 0; i < PIECES_N; i++)
+    if (p[i])
+      ss_tensor_unref (p[i]);
+  return y;
+}
+
+static void
+test_concat_pieces (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  SsOpTest t = { .name = "concat of 9 pieces", .dtype = dt, .n_in = 4, .fwd = concat_pieces_fwd,
+                 .grad = { TRUE, TRUE, TRUE, FALSE }, .fd_checks = 3 };
+  set_shape (&t, 0, 3, (gint64[]) { 2, 3, 40 });
+  set_shape (&t, 1, 3, (gint64[]) { 2, 3, 8 });
+  set_shape (&t, 2, 3, (gint64[]) { 2, 5, 3 });
+  set_shape (&t, 3, 3, (gint64[]) { 1, 1, 4 });
+  for (int i = 0; i < 4; i++)
+    t.x[i] = rnd (ss_optest_numel (&t, i), -1, 1);
+  int ns[PIECES_N] = { 3, 8, 1, 16, 12, 8, 8, 5, 4 }, total = 65;
+  ss_optest_prepare (&t, (size_t) 6 * total, &rng);
+  /* the pieces on the host, rows of 6 */
+  double *px[PIECES_N], *pg[PIECES_N];
+  for (int i = 0; i < PIECES_N; i++)
+    {
+      px[i] = g_new (double, 6 * ns[i]);
+      pg[i] = g_new0 (double, 6 * ns[i]);
+    }
+  for (int r = 0; r < 6; r++)
+    {
+      for (int i = 0; i < 5; i++)
+        for (int k = 0; k < ns[i]; k++)
+          px[i][r * ns[i] + k] = t.x[0][r * 40 + pieces_x0[i] + k];
+      for (int k = 0; k < 8; k++)
+        px[5][r * 8 + k] = px[6][r * 8 + k] = t.x[1][r * 8 + k];
+      for (int k = 0; k < 5; k++)   /* [b, j = r % 3, k] of the transpose = x2[b, k, j] */
+        px[7][r * 5 + k] = t.x[2][(r / 3) * 15 + k * 3 + r % 3];
+      for (int k = 0; k < 4; k++)
+        px[8][r * 4 + k] = t.x[3][k];
+    }
+  ss_ref_concat (PIECES_N, (const double *const *) px, ns, t.ref_y, 6, 1);
+  ss_ref_concat_backward (PIECES_N, ns, t.w, pg, 6, 1);
+  for (int r = 0; r < 6; r++)
+    {
+      for (int i = 0; i < 5; i++)
+        for (int k = 0; k < ns[i]; k++)
+          t.ref_dx[0][r * 40 + pieces_x0[i] + k] = pg[i][r * ns[i] + k];
+      for (int k = 0; k < 8; k++)
+        t.ref_dx[1][r * 8 + k] = pg[5][r * 8 + k] + pg[6][r * 8 + k];
+      for (int k = 0; k < 5; k++)
+        t.ref_dx[2][(r / 3) * 15 + k * 3 + r % 3] = pg[7][r * 5 + k];
+    }
+  for (int i = 0; i < PIECES_N; i++)
+    {
+      g_free (px[i]);
+      g_free (pg[i]);
+    }
+  t.tol_dx = 4;   /* x1's gradient is a sum */
+  ss_optest_run (&t, &rng);
+  ss_optest_clear (&t);
+
+  SsOpTest t2 = { .name = "concat of aligned slices of odd widths", .dtype = dt, .n_in = 1,
+                  .fwd = concat_pieces_fwd, .ctx = &t2, .grad = { TRUE } };
+  set_shape (&t2, 0, 3, (gint64[]) { 2, 3, 16 });
+  t2.x[0] = rnd (96, -1, 1);
+  ss_optest_prepare (&t2, 48, &rng);
+  for (int r = 0; r < 6; r++)
+    for (int k = 0; k < 8; k++)
+      {
+        int src = r * 16 + (k < 3 ? k : k + 5);
+        t2.ref_y[r * 8 + k] = t2.x[0][src];
+        t2.ref_dx[0][src] = t2.w[r * 8 + k];
+      }
+  ss_optest_run (&t2, &rng);
+  ss_optest_clear (&t2);
+}
+
 static SsTensor *
 slice_permute_fwd (void *ctx, SsTensor *const *in, GError **error)
 {
@@ -665,6 +804,12 @@ test_interp (gconstpointer data)
     { 2, { 5, 6 }, { 9, 4 } }, { 2, { 4, 4 }, { 8, 8 } }, { 2, { 6, 9 }, { 3, 2 } },
     /* audio-length 1-D resampling: index products past 2^32 */
     { 1, { 1, 48000 }, { 1, 160001 } },
+    /* integer factors on rows of whole 4-element units (nearest: ops_upsample;
+     * 16-bit dtypes with odd width factors take 8-byte stores), then
+     * non-integer factors on such rows and a factor over 8 */
+    { 2, { 3, 8 }, { 6, 24 } }, { 2, { 2, 4 }, { 6, 4 } }, { 1, { 1, 8 }, { 1, 16 } },
+    { 2, { 3, 12 }, { 12, 96 } }, { 1, { 1, 12 }, { 1, 12 } },
+    { 2, { 4, 8 }, { 6, 12 } }, { 1, { 1, 4 }, { 1, 36 } },
   };
   for (int mode = 0; mode < 3; mode++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -1173,7 +1318,8 @@ main (int argc, char **argv)
   static const struct { const char *name; GTestDataFunc fn; } tests[] = {
     { "unary", test_unary }, { "binary", test_binary }, { "reduce", test_reduce },
     { "softmax", test_softmax }, { "norms", test_norms }, { "l2-normalize", test_l2_normalize },
-    { "concat", test_concat },
+    { "concat", test_concat }, { "concat-units", test_concat_units },
+    { "concat-pieces", test_concat_pieces },
     { "slice-permute", test_slice_permute }, { "slice-step", test_slice_step }, { "gather", test_gather }, { "rope", test_rope },
     { "interpolate", test_interp }, { "losses", test_losses },
     { "random-shapes", test_random_shapes }, { "views", test_views },
