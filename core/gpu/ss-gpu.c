@@ -106,6 +106,8 @@ struct _SsGpuDevice {
 
   gboolean         lost;
   gboolean         no_coopmat;
+  gboolean         pipeline_stats;  /* SOUNDSTAGE_PIPELINE_STATS=1: log compiler statistics */
+  GData           *data;            /* ss_gpu_device_set_data */
 };
 
 static SsGpuDevice *default_device;
@@ -517,14 +519,24 @@ device_new (GError **error)
   dev_exts[n_dev_exts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (dev->caps.coopmat_nv)
     dev_exts[n_dev_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+  /* the driver's statistics per pipeline (registers, spills, ...) for kernel tuning */
+  dev->pipeline_stats = g_strcmp0 (g_getenv ("SOUNDSTAGE_PIPELINE_STATS"), "1") == 0 &&
+                        has_extension (exts, n_exts, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+  if (dev->pipeline_stats)
+    dev_exts[n_dev_exts++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fpe = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+    .pipelineExecutableInfo = VK_TRUE,
+  };
 
   VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .pNext = dev->pipeline_stats ? &fpe : NULL,
     .cooperativeMatrix = VK_TRUE,
   };
   VkPhysicalDeviceVulkan11Features f11 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
-    .pNext = dev->caps.coopmat_nv ? &fcm : NULL,
+    .pNext = dev->caps.coopmat_nv ? (void *) &fcm : dev->pipeline_stats ? (void *) &fpe : NULL,
     .storageBuffer16BitAccess = VK_TRUE,
   };
   VkPhysicalDeviceVulkan12Features f12 = {
@@ -688,6 +700,7 @@ staging_free (SsGpuDevice *dev)
 static void
 device_free (SsGpuDevice *dev)
 {
+  g_datalist_clear (&dev->data);
   if (dev->device)
     {
       vkDeviceWaitIdle (dev->device);
@@ -780,6 +793,18 @@ ss_gpu_device_get_caps (SsGpuDevice *dev)
 {
   g_return_val_if_fail (dev != NULL, NULL);
   return &dev->caps;
+}
+
+gpointer
+ss_gpu_device_get_data (SsGpuDevice *dev, const char *key)
+{
+  return g_datalist_get_data (&dev->data, key);
+}
+
+void
+ss_gpu_device_set_data (SsGpuDevice *dev, const char *key, gpointer data, GDestroyNotify destroy)
+{
+  g_datalist_set_data_full (&dev->data, key, data, destroy);
 }
 
 gboolean
@@ -1479,6 +1504,59 @@ ss_gpu_has_shader (const char *name)
   return ss_shader_lookup (name) != NULL;
 }
 
+/* SOUNDSTAGE_PIPELINE_STATS=1: one line per pipeline with the statistics the
+ * driver reports (VK_KHR_pipeline_executable_properties), e.g. registers and
+ * spills, to see whether a kernel variant fits */
+static void
+log_pipeline_stats (SsGpuDevice *dev, VkPipeline pipe, const char *name)
+{
+  PFN_vkGetPipelineExecutablePropertiesKHR get_props = (PFN_vkGetPipelineExecutablePropertiesKHR)
+    vkGetDeviceProcAddr (dev->device, "vkGetPipelineExecutablePropertiesKHR");
+  PFN_vkGetPipelineExecutableStatisticsKHR get_stats = (PFN_vkGetPipelineExecutableStatisticsKHR)
+    vkGetDeviceProcAddr (dev->device, "vkGetPipelineExecutableStatisticsKHR");
+  if (!get_props || !get_stats)
+    return;
+  VkPipelineInfoKHR pi = { .sType = VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR, .pipeline = pipe };
+  guint32 n_exec = 0;
+  if (get_props (dev->device, &pi, &n_exec, NULL) != VK_SUCCESS)
+    return;
+  for (guint32 e = 0; e < n_exec; e++)
+    {
+      VkPipelineExecutableInfoKHR ei = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR, .pipeline = pipe, .executableIndex = e,
+      };
+      guint32 n = 0;
+      if (get_stats (dev->device, &ei, &n, NULL) != VK_SUCCESS || n == 0)
+        continue;
+      g_autofree VkPipelineExecutableStatisticKHR *st = g_new0 (VkPipelineExecutableStatisticKHR, n);
+      for (guint32 i = 0; i < n; i++)
+        st[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR;
+      if (get_stats (dev->device, &ei, &n, st) != VK_SUCCESS)
+        continue;
+      GString *line = g_string_new (NULL);
+      for (guint32 i = 0; i < n; i++)
+        {
+          g_string_append_printf (line, "%s%s=", i ? ", " : "", st[i].name);
+          switch (st[i].format)
+            {
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+              g_string_append (line, st[i].value.b32 ? "yes" : "no");
+              break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+              g_string_append_printf (line, "%" G_GINT64_FORMAT, (gint64) st[i].value.i64);
+              break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+              g_string_append_printf (line, "%" G_GUINT64_FORMAT, (guint64) st[i].value.u64);
+              break;
+            default:
+              g_string_append_printf (line, "%g", st[i].value.f64);
+            }
+        }
+      g_message ("pipeline %s [%u]: %s", name, e, line->str);
+      g_string_free (line, TRUE);
+    }
+}
+
 static Pipe *
 get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
 {
@@ -1524,6 +1602,7 @@ get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
       .pSpecializationInfo = d->n_spec ? &si : NULL,
     },
     .layout = dev->layout[d->n_bindings],
+    .flags = dev->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
   };
   VkPipeline pipe;
   VkResult r = vkCreateComputePipelines (dev->device, dev->pcache, 1, &ci, NULL, &pipe);
@@ -1533,6 +1612,8 @@ get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
       g_string_free (key, TRUE);
       return NULL;
     }
+  if (dev->pipeline_stats)
+    log_pipeline_stats (dev, pipe, key->str);
   p = g_new0 (Pipe, 1);
   p->pipeline = pipe;
   p->n_bindings = d->n_bindings;

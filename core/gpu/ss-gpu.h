@@ -75,6 +75,10 @@ const SsGpuCaps *ss_gpu_device_get_caps (SsGpuDevice *dev);
 gboolean         ss_gpu_device_flush (SsGpuDevice *dev, GError **error);
 /* Whether the cooperative-matrix shaders should be used (caps && not disabled). */
 gboolean         ss_gpu_device_use_coopmat (SsGpuDevice *dev);
+/* data that lives as long as the device (probed kernel parameters, ...) */
+gpointer         ss_gpu_device_get_data (SsGpuDevice *dev, const char *key);
+void             ss_gpu_device_set_data (SsGpuDevice *dev, const char *key, gpointer data,
+                                         GDestroyNotify destroy);
 /* Lists physical devices as "index: name (type)" lines (for the CLI / logs). */
 char            *ss_gpu_describe_devices (GError **error);
 

@@ -38,7 +38,101 @@ dispatch_bh_slices (SsGpuDevice *dev, SsGpuDispatch *d, AttnPush *p, gint64 BH, 
   return TRUE;
 }
 
-typedef enum { ATTN_TILED, ATTN_COOP, ATTN_ROWS, ATTN_SPLIT } AttnKernel;
+typedef enum { ATTN_TILED, ATTN_COOP, ATTN_FLASH, ATTN_ROWS, ATTN_SPLIT } AttnKernel;
+
+/* The one-pass tensor-core kernel (attention_fwd_flash.comp) reads and scales
+ * the components of accumulator fragments by row, so it needs their layout,
+ * which GL_NV_cooperative_matrix leaves to the driver. It is probed once per
+ * device (coopmat_probe.comp loads a matrix whose elements name their row and
+ * column); the kernel runs only when every lane's components follow the quad
+ * layout it assumes (lane l, component i: row l/4 + {0 or 8}, column
+ * 2 (l % 4) + a per-component offset), with those offsets as specialization
+ * constants. Otherwise the two-pass kernel runs. */
+typedef struct {
+  gboolean ok;
+  guint32 spec[2];   /* rows: bit i = component i is 8 rows down; columns: nibble i */
+  char why[96];
+} FlashLayout;
+
+gboolean
+ss_attention_flash_layout_parse (const float *out, guint32 spec[2], char *why, gsize why_len)
+{
+  if (out[0] != 8.0f)
+    {
+      g_snprintf (why, why_len, "%g components per lane, not 8", out[0]);
+      return FALSE;
+    }
+  guint rowoff[8], coloff[8];
+  gboolean seen[256] = { FALSE };
+  for (guint lane = 0; lane < 32; lane++)
+    for (guint i = 0; i < 8; i++)
+      {
+        float v = out[1 + lane * 16 + i];
+        if (!(v >= 0.0f && v < 256.0f) || v != floorf (v))
+          {
+            g_snprintf (why, why_len, "lane %u component %u holds %g", lane, i, v);
+            return FALSE;
+          }
+        guint e = (guint) v, row = e / 16, col = e % 16;
+        if (lane == 0)
+          {
+            rowoff[i] = row;
+            coloff[i] = col;
+            if ((row != 0 && row != 8) || col > 9)
+              {
+                g_snprintf (why, why_len, "lane 0 component %u is (%u, %u)", i, row, col);
+                return FALSE;
+              }
+          }
+        if (row != lane / 4 + rowoff[i] || col != 2 * (lane % 4) + coloff[i] || seen[e])
+          {
+            g_snprintf (why, why_len, "lane %u component %u is (%u, %u)", lane, i, row, col);
+            return FALSE;
+          }
+        seen[e] = TRUE;
+      }
+  spec[0] = spec[1] = 0;
+  for (guint i = 0; i < 8; i++)
+    {
+      spec[0] |= (rowoff[i] == 8 ? 1u : 0u) << i;
+      spec[1] |= coloff[i] << (4 * i);
+    }
+  return TRUE;
+}
+
+static const FlashLayout *
+flash_layout (SsGpuDevice *dev)
+{
+  FlashLayout *fl = ss_gpu_device_get_data (dev, "attention-flash-layout");
+  if (fl)
+    return fl;
+  fl = g_new0 (FlashLayout, 1);
+  float src[256], out[1 + 32 * 16];
+  for (int i = 0; i < 256; i++)
+    src[i] = (float) i;
+  GError *error = NULL;
+  g_autoptr (SsTensor) s = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (256), src, &error);
+  g_autoptr (SsTensor) o = s ? ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE (G_N_ELEMENTS (out)), -1.0f, &error) : NULL;
+  if (o)
+    {
+      SsGpuBinding b[2] = { ss_tensor_binding (s, SS_GPU_READ), ss_tensor_binding (o, SS_GPU_WRITE) };
+      SsGpuDispatch d = { .shader = "coopmat_probe.f32", .bindings = b, .n_bindings = 2,
+                          .groups = { 1, 1, 1 }, .label = "coopmat_probe" };
+      if (ss_gpu_dispatch (dev, &d, &error) && ss_tensor_to_floats (o, out, &error))
+        fl->ok = ss_attention_flash_layout_parse (out, fl->spec, fl->why, sizeof fl->why);
+    }
+  if (error)
+    {
+      g_snprintf (fl->why, sizeof fl->why, "%s", error->message);
+      g_clear_error (&error);
+    }
+  if (fl->ok)
+    g_debug ("one-pass attention: accumulator layout rows 0x%02x columns 0x%08x", fl->spec[0], fl->spec[1]);
+  else
+    g_message ("one-pass tensor-core attention is off on this GPU: %s", fl->why);
+  ss_gpu_device_set_data (dev, "attention-flash-layout", fl, g_free);
+  return fl;
+}
 
 /* FALSE when the variable is "0" (read once into *cache) */
 static gboolean
@@ -221,7 +315,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     .m_off = mt->offset, .m_bs = mbs, .m_hs = mhs, .l_off = lse->offset,
     .scale = scale,
   };
-  static int rows_env = -1, split_env = -1, rot_env = -1, coop_env = -1;
+  static int rows_env = -1, split_env = -1, rot_env = -1, coop_env = -1, flash_env = -1;
   /* the tensor-core kernel: fp16, head size 64 or 128, any lengths (ragged last
    * blocks are handled in the kernel); SOUNDSTAGE_ATTN_COOP=0 turns it off */
   gboolean coop = q->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (q->device) &&
@@ -235,6 +329,14 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * those off; the tensor-core kernel uses two lanes per row with rotated columns
    * (about 2x faster on the H100) unless SOUNDSTAGE_ATTN_ROT=0. */
   AttnKernel kernel = coop ? ATTN_COOP : ATTN_TILED;
+  /* the one-pass kernel where the accumulator layout allows (SOUNDSTAGE_ATTN_FLASH=0: off) */
+  const FlashLayout *fl = NULL;
+  if (coop && env_enabled ("SOUNDSTAGE_ATTN_FLASH", &flash_env) && ss_gpu_has_shader ("coopmat_probe.f32"))
+    {
+      fl = flash_layout (q->device);
+      if (fl->ok)
+        kernel = ATTN_FLASH;
+    }
   gboolean in_registers = D <= 128 && Dv <= 128;
   if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
     kernel = ATTN_ROWS;
@@ -242,7 +344,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     kernel = ATTN_SPLIT;
   int rd = MAX (D, Dv) <= 32 ? 32 : MAX (D, Dv) <= 64 ? 64 : 128;
   static const char *const labels[] = {
-    [ATTN_TILED] = "attention_fwd", [ATTN_COOP] = "attention_fwd_coopmat",
+    [ATTN_TILED] = "attention_fwd", [ATTN_COOP] = "attention_fwd_coopmat", [ATTN_FLASH] = "attention_fwd_flash",
     [ATTN_ROWS] = "attention_fwd_rows", [ATTN_SPLIT] = "attention_fwd_split",
   };
   char name[64];
@@ -258,6 +360,25 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D,
                   env_enabled ("SOUNDSTAGE_ATTN_ROT", &rot_env) ? "r" : "");
       d.groups[0] = (Lq + 63) / 64;   /* the last block may be ragged */
+      break;
+    case ATTN_FLASH:
+      {
+        /* 8 warps (128 query rows) per workgroup for head size 128, 4 for 64:
+         * the fastest on the H100 (D128 at L 8192: 134 against 89 TFLOP/s; D64
+         * on par, 4 faster for short sequences); SOUNDSTAGE_ATTN_W8=0/1 forces */
+        static int w8_env = -2;
+        if (w8_env == -2)
+          {
+            const char *e = g_getenv ("SOUNDSTAGE_ATTN_W8");
+            w8_env = e ? g_strcmp0 (e, "0") != 0 : -1;
+          }
+        gboolean w8 = w8_env >= 0 ? w8_env : D == 128;
+        int rows = w8 ? 128 : 64;
+        g_snprintf (name, sizeof name, "attention_fwd_flash.d%d%s", (int) D, w8 ? "w8" : "");
+        d.groups[0] = (Lq + rows - 1) / rows;
+        d.spec = fl->spec;
+        d.n_spec = 2;
+      }
       break;
     case ATTN_ROWS:
     case ATTN_SPLIT:

@@ -39,6 +39,13 @@ SsTensor *ss_op_linear (SsTensor *x, SsTensor *w, SsTensor *bias, GError **error
 SsTensor *ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
                            gboolean causal, float scale, GError **error);
 
+/* Internal, exposed for tests: checks the probe of the fp32 cooperative-matrix
+ * layout (coopmat_probe.comp's output: out[0] components per lane, then 16 slots
+ * per lane holding r * 16 + c) against the quad layout the one-pass attention
+ * kernel assumes, and packs the per-component row and column offsets into its
+ * two specialization constants. FALSE, with a reason in why, otherwise. */
+gboolean ss_attention_flash_layout_parse (const float *out, guint32 spec[2], char *why, gsize why_len);
+
 /* Divided space-time attention (TimeSformer/Motionformer) for inference, on the
  * packed projection qkv [B, N, 3*D] (q, k, v side by side; N = 1 + frames*P
  * tokens: CLS, then frames of P patches; D = heads*dh, dh <= 128) ->

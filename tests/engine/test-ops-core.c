@@ -229,6 +229,69 @@ run_attention_case (SsDType dt, AttnCase *c)
   check_grad ("attention dv", V, dv, thr (dt, 10));
 }
 
+/* The probe of the accumulator layout that decides whether the one-pass
+ * tensor-core attention may run: the layout NVIDIA's driver reported on the
+ * H100 is accepted with the offsets the kernel needs; layouts the kernel's
+ * row arithmetic would get wrong are refused. Pure host logic (lavapipe has
+ * no cooperative matrices; the kernel itself is checked on NVIDIA by
+ * test_attention's fp16 cases). */
+static void
+fill_probe (float *out, const guint rowoff[8], const guint coloff[8])
+{
+  out[0] = 8;
+  for (guint lane = 0; lane < 32; lane++)
+    for (guint i = 0; i < 16; i++)
+      out[1 + lane * 16 + i] = i < 8 ? (float) ((lane / 4 + rowoff[i]) * 16 + 2 * (lane % 4) + coloff[i]) : -1.0f;
+}
+
+static void
+test_attention_layout_probe (void)
+{
+  float out[1 + 32 * 16];
+  guint32 spec[2];
+  char why[96];
+  /* H100: components 0-3 row l/4, 4-7 row l/4 + 8; columns 2(l%4) + 0,1,8,9 */
+  const guint h100_rows[8] = { 0, 0, 0, 0, 8, 8, 8, 8 }, h100_cols[8] = { 0, 1, 8, 9, 0, 1, 8, 9 };
+  fill_probe (out, h100_rows, h100_cols);
+  g_assert_true (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+  g_assert_cmphex (spec[0], ==, 0xf0);
+  g_assert_cmphex (spec[1], ==, 0x98109810);
+  /* the PTX mma fragment order (rows alternate in pairs) */
+  const guint mma_rows[8] = { 0, 0, 8, 8, 0, 0, 8, 8 }, mma_cols[8] = { 0, 1, 0, 1, 8, 9, 8, 9 };
+  fill_probe (out, mma_rows, mma_cols);
+  g_assert_true (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+  g_assert_cmphex (spec[0], ==, 0xcc);
+  g_assert_cmphex (spec[1], ==, 0x98981010);
+  /* a transposed layout (a lane's components along a column) */
+  fill_probe (out, h100_rows, h100_cols);
+  for (guint lane = 0; lane < 32; lane++)
+    for (guint i = 0; i < 8; i++)
+      {
+        guint e = (guint) out[1 + lane * 16 + i];
+        out[1 + lane * 16 + i] = (float) ((e % 16) * 16 + e / 16);
+      }
+  g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+  g_test_message ("transposed: %s", why);
+  /* still a permutation, but two lanes of different quads trade rows / columns */
+  fill_probe (out, h100_rows, h100_cols);
+  float t = out[1 + 17 * 16 + 3];
+  out[1 + 17 * 16 + 3] = out[1 + 21 * 16 + 3];
+  out[1 + 21 * 16 + 3] = t;
+  g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+  fill_probe (out, h100_rows, h100_cols);
+  t = out[1 + 9 * 16 + 2];
+  out[1 + 9 * 16 + 2] = out[1 + 10 * 16 + 2];
+  out[1 + 10 * 16 + 2] = t;
+  g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+  /* an element held twice, a different count */
+  fill_probe (out, h100_rows, h100_cols);
+  out[1 + 5 * 16 + 1] = out[1 + 5 * 16 + 0];
+  g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+  fill_probe (out, h100_rows, h100_cols);
+  out[0] = 16;
+  g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+}
+
 static void
 test_attention (void)
 {
@@ -505,6 +568,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/matmul", test_matmul);
   g_test_add_func ("/ops/linear", test_linear);
   g_test_add_func ("/ops/attention", test_attention);
+  g_test_add_func ("/ops/attention-layout-probe", test_attention_layout_probe);
   g_test_add_func ("/ops/divided-attention", test_divided_attention);
   g_test_add_func ("/ops/finite-differences", test_finite_differences);
   add_conv_tests ();

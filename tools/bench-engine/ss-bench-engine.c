@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [gemm] [attention] [conv] [mel] [--quick] [--check]
+ * Usage: bench-engine [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -19,6 +19,7 @@
 #include "tensor/ss-ops.h"
 
 static gboolean quick;
+static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands */
 static SsGpuDevice *dev;
 static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
@@ -94,13 +95,14 @@ filled (SsDType dt, int nd, const gint64 *shape, float v)
 
 typedef struct {
   SsTensor *a, *b;
+  gboolean ta, tb;   /* operands stored transposed ([k][m] / [n][k]) */
 } GemmCase;
 
 static SsTensor *
 gemm_fn (gpointer ud, GError **error)
 {
   GemmCase *c = ud;
-  return ss_op_matmul (c->a, c->b, FALSE, FALSE, error);
+  return ss_op_matmul (c->a, c->b, c->ta, c->tb, error);
 }
 
 static void
@@ -138,6 +140,17 @@ bench_gemm (void)
           if (!ok)
             printf ("# CHECK FAILED for gemm %s %d\n", ss_dtype_name (dts[d]), n);
         }
+        /* the same product with A or B stored transposed (the kernels load
+         * fragments differently for each layout) */
+        for (int l = 1; layouts && dts[d] == SS_DTYPE_F16 && l <= 2; l++)
+          {
+            c.ta = l == 1;
+            c.tb = l == 2;
+            t = time_op (gemm_fn, &c, 0.3);
+            printf ("gemm %s %dx%dx%d %s %.4f ms %.1f TFLOP/s", ss_dtype_name (dts[d]), n, n, n,
+                    c.ta ? "TN" : "NT", t * 1e3, 2.0 * n * n * (double) n / t * 1e-12);
+            print_gpu (2.0 * n * n * (double) n * 1e-12, "TFLOP/s");
+          }
         ss_tensor_unref (c.a);
         ss_tensor_unref (c.b);
       }
@@ -248,6 +261,8 @@ main (int argc, char **argv)
     {
       if (strcmp (argv[i], "--quick") == 0)
         quick = TRUE;
+      else if (strcmp (argv[i], "--layouts") == 0)
+        layouts = TRUE;
       else if (strcmp (argv[i], "gemm") == 0)
         do_gemm = TRUE, all = FALSE;
       else if (strcmp (argv[i], "attention") == 0)
