@@ -1,6 +1,7 @@
 #version 450
 /* Gather along the middle axis: x (outer, n, inner), idx [m] -> y (outer, m, inner).
- * BWD 0: y[o, i, k] = x[o, idx[i], k], one thread per output element.
+ * BWD 0: y[o, i, k] = x[o, idx[p.i_off + i], k]; an index outside [0, n) gives 0
+ * (device-side ids are not checked on the host). EPT elements per thread.
  * BWD 1: dx = scatter-add of dy without atomics: idx holds the inverse map
  * (CSR built on the host): offsets [n + 1], then the positions i of each row
  * j in order. One thread per dx element sums its positions in fp32
@@ -21,7 +22,10 @@ layout (binding = 2) writeonly buffer Y { SS_T y[]; };  /* y or dx */
 #endif
 layout (binding = 0) readonly buffer XG { G_T xg[]; };
 layout (binding = 2) writeonly buffer YG { G_T yg[]; };
-layout (push_constant) uniform P { uint outer, n, inner, m, x_off, y_off; } p;
+layout (push_constant) uniform P {
+  uint outer, n, inner, m, x_off, y_off, i_off;
+  uint m_inner, s_inner, m_m, s_m;   /* ss_fastdiv of inner and m (forward) */
+} p;
 
 /* forward: EPT elements per thread, loads issued before the stores */
 #define EPT 4u
@@ -36,8 +40,10 @@ void main ()
     G_T v[EPT];
     for (uint q = 0; q < EPT; q++) {
       uint e = min (base + q * 256u, total - 1u);
-      uint k = e % p.inner, i = (e / p.inner) % p.m, o = e / (p.inner * p.m);
-      v[q] = xg[p.x_off + (o * p.n + uint (idx[i])) * p.inner + k];
+      uint t = ss_fastdiv (e, p.m_inner, p.s_inner), o = ss_fastdiv (t, p.m_m, p.s_m);
+      uint k = e - t * p.inner, i = t - o * p.m;
+      uint j = uint (idx[p.i_off + i]);
+      v[q] = j < p.n ? xg[p.x_off + (o * p.n + j) * p.inner + k] : G_T (0);
     }
     for (uint q = 0; q < EPT; q++)
       if (base + q * 256u < total)

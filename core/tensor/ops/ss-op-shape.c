@@ -234,6 +234,7 @@ ss_op_slice_step (SsTensor *x, int dim, gint64 start, gint64 end, gint64 step, G
 typedef struct {
   guint32 outer, n, inner, m;
   gint32 *idx;          /* host copy, for the inverse map of the backward */
+  SsGpuBuffer *ids;     /* or the device ids (a private copy) when there is none */
 } GatherData;
 
 static void
@@ -241,6 +242,7 @@ gather_data_free (gpointer p)
 {
   GatherData *gd = p;
   g_free (gd->idx);
+  g_clear_pointer (&gd->ids, ss_gpu_buffer_unref);
   g_free (gd);
 }
 
@@ -253,20 +255,29 @@ gather_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
   SS_OPS_TRY (g);
   g_autoptr (SsTensor) dx = ss_tensor_new (x->dtype, x->ndim, x->shape, error);
   SS_OPS_TRY (dx);
-  /* inverse map (CSR): offsets [n + 1], then positions grouped by row */
+  if (!gd->idx)
+    {
+      /* device ids: read back once (a sync) for the inverse map */
+      gd->idx = g_new (gint32, MAX (gd->m, 1));
+      SS_OPS_TRY (ss_gpu_buffer_download (gd->ids, 0, gd->idx, sizeof (gint32) * gd->m, error));
+    }
+  /* inverse map (CSR): offsets [n + 1], then positions grouped by row; ids
+   * outside [0, n) (device ids only: their rows were zeros) have no gradient */
   g_autofree gint32 *csr = g_new0 (gint32, (gsize) gd->n + 1 + MAX (gd->m, 1));
   for (guint32 i = 0; i < gd->m; i++)
-    csr[gd->idx[i] + 1]++;
+    if ((guint32) gd->idx[i] < gd->n)
+      csr[gd->idx[i] + 1]++;
   for (guint32 j = 0; j < gd->n; j++)
     csr[j + 1] += csr[j];
   g_autofree gint32 *fill = g_memdup2 (csr, sizeof (gint32) * gd->n);
   for (guint32 i = 0; i < gd->m; i++)
-    csr[gd->n + 1 + fill[gd->idx[i]]++] = i;
+    if ((guint32) gd->idx[i] < gd->n)
+      csr[gd->n + 1 + fill[gd->idx[i]]++] = i;
   g_autoptr (SsGpuBuffer) ib = ss_ops_upload (dx->device, csr,
                                               sizeof (gint32) * ((gsize) gd->n + 1 + gd->m), error);
   SS_OPS_TRY (ib);
-  struct { guint32 outer, n, inner, m, x_off, y_off; } p = {
-    gd->outer, gd->n, gd->inner, gd->m, g->offset, dx->offset
+  struct { guint32 outer, n, inner, m, x_off, y_off, i_off, m_inner, s_inner, m_m, s_m; } p = {
+    gd->outer, gd->n, gd->inner, gd->m, g->offset, dx->offset, 0, 0, 0, 0, 0
   };
   guint32 spec[1] = { 1 };
   SsGpuBinding bind[3] = {
@@ -277,6 +288,70 @@ gather_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
                                ((guint64) gd->outer * gd->n * gd->inner + 255) / 256, error));
   gi[0] = g_steal_pointer (&dx);
   return TRUE;
+}
+
+/* y = x with dim d replaced by the m indices at element i_off of the device
+ * buffer ib (host_idx: the same indices on the host, or NULL) */
+static SsTensor *
+gather_run (SsTensor *x, int d, SsGpuBuffer *ib, gsize i_off, const gint32 *host_idx, gint64 m,
+            GError **error)
+{
+  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
+  if (!xc)
+    return NULL;
+  gint64 shape[5];
+  memcpy (shape, x->shape, sizeof shape);
+  shape[d] = m;
+  g_autoptr (SsTensor) y = ss_tensor_new (x->dtype, x->ndim, shape, error);
+  if (!y)
+    return NULL;
+  guint32 outer = ss_ops_prod (x, 0, d), n = x->shape[d], inner = ss_ops_prod (x, d + 1, x->ndim);
+  struct { guint32 outer, n, inner, m, x_off, y_off, i_off, m_inner, s_inner, m_m, s_m; } p = {
+    outer, n, inner, m, xc->offset, y->offset, i_off, 0, 0, 0, 0
+  };
+  guint32 spec[1] = { 0 };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (xc, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ }, ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  /* rows of whole 16-byte units at 16-byte offsets: moved as units */
+  guint32 k = 16 / ss_dtype_size (x->dtype);
+  gboolean raw = inner % k == 0 && p.x_off % k == 0 && p.y_off % k == 0;
+  char shader[32];
+  if (raw)
+    {
+      p.inner /= k;
+      p.x_off /= k;
+      p.y_off /= k;
+      g_strlcpy (shader, "ops_gather.raw16", sizeof shader);
+    }
+  else
+    ss_tensor_shader ("ops_gather", y->dtype, shader, sizeof shader);
+  ss_fastdiv_magic (MAX (p.inner, 1), &p.m_inner, &p.s_inner);
+  ss_fastdiv_magic (MAX (p.m, 1), &p.m_m, &p.s_m);
+  if (!ss_ops_dispatch_shader (y->device, shader, spec, 1, bind, 3, &p, sizeof p,
+                               ((guint64) outer * m * p.inner + 1023) / 1024, error))   /* 256 x 4 */
+    return NULL;
+  SsAutogradNode *node = ss_ops_record (y, "index_select", gather_backward, 1, &x);
+  if (node)
+    {
+      GatherData *gd = g_new0 (GatherData, 1);
+      *gd = (GatherData) { outer, n, inner, m };
+      if (host_idx)
+        gd->idx = g_memdup2 (host_idx, sizeof (gint32) * MAX (m, 1));
+      else
+        {
+          /* a private copy: the caller may reuse its buffer before the backward */
+          gd->ids = ss_gpu_buffer_new (y->device, sizeof (gint32) * MAX (m, 1), error);
+          if (!gd->ids || (m > 0 && !ss_gpu_buffer_copy (ib, sizeof (gint32) * i_off, gd->ids, 0,
+                                                         sizeof (gint32) * m, error)))
+            {
+              gather_data_free (gd);
+              return NULL;
+            }
+        }
+      ss_autograd_node_set_data (node, gd, gather_data_free);
+    }
+  return g_steal_pointer (&y);
 }
 
 SsTensor *
@@ -295,69 +370,65 @@ ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 m, GError **
                      "for dimension %d of %s", idx[i], i, d, desc);
         return NULL;
       }
-  g_autoptr (SsTensor) xc = ss_ops_contig (x, error);
-  if (!xc)
-    return NULL;
-  gint64 shape[5];
-  memcpy (shape, x->shape, sizeof shape);
-  shape[d] = m;
-  g_autoptr (SsTensor) y = ss_tensor_new (x->dtype, x->ndim, shape, error);
-  if (!y)
-    return NULL;
-  g_autoptr (SsGpuBuffer) ib = ss_ops_upload (y->device, idx, m * sizeof (gint32), error);
+  g_autoptr (SsGpuBuffer) ib = ss_ops_upload (x->device, idx, m * sizeof (gint32), error);
   if (!ib)
     return NULL;
-  guint32 outer = ss_ops_prod (x, 0, d), n = x->shape[d], inner = ss_ops_prod (x, d + 1, x->ndim);
-  struct { guint32 outer, n, inner, m, x_off, y_off; } p = { outer, n, inner, m, xc->offset, y->offset };
-  guint32 spec[1] = { 0 };
-  SsGpuBinding bind[3] = {
-    ss_tensor_binding (xc, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ }, ss_tensor_binding (y, SS_GPU_WRITE),
-  };
-  /* rows of whole 16-byte units at 16-byte offsets: moved as units */
-  guint32 k = 16 / ss_dtype_size (x->dtype);
-  gboolean raw = inner % k == 0 && p.x_off % k == 0 && p.y_off % k == 0;
-  char shader[32];
-  if (raw)
-    {
-      p.inner /= k;
-      p.x_off /= k;
-      p.y_off /= k;
-      g_strlcpy (shader, "ops_gather.raw16", sizeof shader);
-    }
-  else
-    ss_tensor_shader ("ops_gather", y->dtype, shader, sizeof shader);
-  if (!ss_ops_dispatch_shader (y->device, shader, spec, 1, bind, 3, &p, sizeof p,
-                               ((guint64) outer * m * p.inner + 1023) / 1024, error))   /* 256 x 4 */
-    return NULL;
-  SsAutogradNode *node = ss_ops_record (y, "index_select", gather_backward, 1, &x);
-  if (node)
-    {
-      GatherData *gd = g_new0 (GatherData, 1);
-      *gd = (GatherData) { outer, n, inner, m, g_memdup2 (idx, sizeof (gint32) * MAX (m, 1)) };
-      ss_autograd_node_set_data (node, gd, gather_data_free);
-    }
-  return g_steal_pointer (&y);
+  return gather_run (x, d, ib, 0, idx, m, error);
 }
 
-SsTensor *
-ss_op_embedding (SsTensor *table, const gint32 *ids, int ndim, const gint64 *shape, GError **error)
+/* the number of ids of an ids shape, checked; -1 with an error */
+static gint64
+embedding_check (SsTensor *table, int ndim, const gint64 *shape, gint64 out_shape[5], GError **error)
 {
-  g_return_val_if_fail (table != NULL && ndim >= 1 && ndim <= 4, NULL);
   if (table->ndim != 2)
     {
       g_autofree char *desc = ss_tensor_describe (table);
       g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
                    "embedding: the table %s is not 2-D", desc);
-      return NULL;
+      return -1;
     }
-  gint64 m = 1, out_shape[5];
+  gint64 m = 1;
   for (int i = 0; i < ndim; i++)
     {
       m *= shape[i];
       out_shape[i] = shape[i];
     }
   out_shape[ndim] = table->shape[1];
+  return m;
+}
+
+SsTensor *
+ss_op_embedding (SsTensor *table, const gint32 *ids, int ndim, const gint64 *shape, GError **error)
+{
+  g_return_val_if_fail (table != NULL && ndim >= 1 && ndim <= 4, NULL);
+  gint64 out_shape[5], m = embedding_check (table, ndim, shape, out_shape, error);
+  if (m < 0)
+    return NULL;
+  /* checks the ids on the host, uploads them and gathers (keeping the host
+   * copy for the backward) */
   g_autoptr (SsTensor) rows = ss_op_index_select (table, 0, ids, m, error);
+  if (!rows)
+    return NULL;
+  return ss_tensor_reshape (rows, ndim + 1, out_shape, error);
+}
+
+SsTensor *
+ss_op_embedding_device (SsTensor *table, SsGpuBuffer *ids, gsize ids_offset, int ndim,
+                        const gint64 *shape, GError **error)
+{
+  g_return_val_if_fail (table != NULL && ids != NULL && ndim >= 1 && ndim <= 4, NULL);
+  gint64 out_shape[5], m = embedding_check (table, ndim, shape, out_shape, error);
+  if (m < 0)
+    return NULL;
+  if ((ids_offset + m) * sizeof (gint32) > ss_gpu_buffer_get_size (ids))
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA,
+                   "embedding: %" G_GINT64_FORMAT " ids at element %" G_GSIZE_FORMAT
+                   " pass the end of a buffer of %" G_GSIZE_FORMAT " bytes", m, ids_offset,
+                   ss_gpu_buffer_get_size (ids));
+      return NULL;
+    }
+  g_autoptr (SsTensor) rows = gather_run (table, 0, ids, ids_offset, NULL, m, error);
   if (!rows)
     return NULL;
   return ss_tensor_reshape (rows, ndim + 1, out_shape, error);

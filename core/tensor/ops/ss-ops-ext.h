@@ -7,7 +7,9 @@
  * or bf16) and the output has it; arithmetic is fp32. dims may be negative
  * (counted from the end). Index arrays (embedding ids, class targets) are
  * host arrays of gint32, checked against the tensor sizes (an index out of
- * range is an SS_ERROR_INVALID_DATA error). */
+ * range is an SS_ERROR_INVALID_DATA error); ss_op_embedding_device takes ids
+ * already on the device, as a raw SsGpuBuffer of gint32 (the form the ops keep
+ * uploaded indices in; there is no integer tensor dtype). */
 #pragma once
 
 #include "tensor/ss-tensor.h"
@@ -102,6 +104,16 @@ SsTensor *ss_op_slice_step (SsTensor *x, int dim, gint64 start, gint64 end, gint
 SsTensor *ss_op_index_select (SsTensor *x, int dim, const gint32 *idx, gint64 n, GError **error);
 SsTensor *ss_op_embedding    (SsTensor *table, const gint32 *ids, int ndim, const gint64 *shape,
                               GError **error);
+/* embedding with the ids on the device: prod(shape) gint32 starting at element
+ * ids_offset of ids (e.g. filled once with ss_gpu_buffer_upload, or by a
+ * kernel), so that a call uploads nothing. The ids are not checked on the host
+ * (that would need a device -> host sync): an id outside [0, V) gives a row of
+ * zeros and no gradient, where ss_op_embedding reports an error. With grad
+ * mode on the ids are copied on the device (the buffer may be refilled before
+ * the backward), and the backward reads them back once (one sync; it builds
+ * the scatter's inverse map on the host, as for host ids). */
+SsTensor *ss_op_embedding_device (SsTensor *table, SsGpuBuffer *ids, gsize ids_offset, int ndim,
+                                  const gint64 *shape, GError **error);
 
 /* ---- rotary position embedding ----
  * x [..., L, ..., D]: seq_dim is the position dim; the dims between it and the

@@ -5,7 +5,10 @@
  *   <op> <dtype> <shape> fwd <ms> fwdbwd <ms> <GB/s of the forward>
  *
  * Usage: bench-ops [--quick] [--profile] [substring...] (only cases whose name contains
- * one of the substrings). Timing: a warm-up call, then reps calls recorded
+ * one of the substrings). "embedding" takes its ids from a device buffer filled once
+ * (ss_op_embedding_device; its backward reads them back, one sync per call),
+ * "embedding_hostids" from the host (uploaded on every call, as ss_op_embedding does).
+ * Timing: a warm-up call, then reps calls recorded
  * back to back and waited for together (wall time / reps). --profile adds one
  * timestamped call per case and prints its kernels (lines starting with "#"). */
 #define G_LOG_DOMAIN "bench-ops"
@@ -120,7 +123,9 @@ static SsTensor *f_sum (SsTensor **in, GError **e) { return ss_op_sum (in[0], -1
 static SsTensor *f_mean_all (SsTensor **in, GError **e) { return ss_op_mean_all (in[0], e); }
 static SsTensor *f_concat (SsTensor **in, GError **e) { return ss_op_concat (2, in, -1, e); }
 static gint32 *emb_ids;
-static SsTensor *f_embedding (SsTensor **in, GError **e) { return ss_op_embedding (in[0], emb_ids, 1, (gint64[]) { 8192 }, e); }
+static SsGpuBuffer *emb_ids_dev;   /* the same ids, uploaded once */
+static SsTensor *f_embedding (SsTensor **in, GError **e) { return ss_op_embedding_device (in[0], emb_ids_dev, 0, 1, (gint64[]) { 8192 }, e); }
+static SsTensor *f_embedding_host (SsTensor **in, GError **e) { return ss_op_embedding (in[0], emb_ids, 1, (gint64[]) { 8192 }, e); }
 static SsTensor *f_rope (SsTensor **in, GError **e) { return ss_op_rope (in[0], 2, 64, 10000, FALSE, NULL, e); }
 static SsTensor *f_up2d (SsTensor **in, GError **e) { return ss_op_interpolate (in[0], 2, (gint64[]) { 128, 128 }, SS_INTERP_NEAREST, FALSE, e); }
 static SsTensor *f_lin1d (SsTensor **in, GError **e) { return ss_op_interpolate (in[0], 1, (gint64[]) { 2048 }, SS_INTERP_LINEAR, FALSE, e); }
@@ -154,6 +159,9 @@ main (int argc, char **argv)
   ce_targets = g_new (gint32, 4096);
   for (int i = 0; i < 8192; i++)
     emb_ids[i] = (i * 7919) % 32000;
+  emb_ids_dev = ss_gpu_buffer_new (dev, 8192 * sizeof (gint32), &error);
+  if (!emb_ids_dev || !ss_gpu_buffer_upload (emb_ids_dev, 0, emb_ids, 8192 * sizeof (gint32), &error))
+    g_error ("ids: %s", error->message);
   for (int i = 0; i < 4096; i++)
     ce_targets[i] = (i * 104729) % 8192;
 
@@ -179,6 +187,7 @@ main (int argc, char **argv)
         { "mean_all", 1, { rnd (dt, 1, SS_SHAPE (T * 2048)) }, f_mean_all, 1.0 * T * 2048 * es, "" },
         { "concat_last", 2, { rnd (dt, 2, SS_SHAPE (T, 512)), rnd (dt, 2, SS_SHAPE (T, 512)) }, f_concat, 2.0 * T * 1024 * es, "" },
         { "embedding", 1, { rnd (dt, 2, SS_SHAPE (32000, 1024)) }, f_embedding, 2.0 * 8192 * 1024 * es, "" },
+        { "embedding_hostids", 1, { rnd (dt, 2, SS_SHAPE (32000, 1024)) }, f_embedding_host, 2.0 * 8192 * 1024 * es, "" },
         { "rope", 1, { rnd (dt, 4, SS_SHAPE (4, 16, 2 * T / 4, 64)) }, f_rope, 2.0 * 4 * 16 * 2 * T / 4 * 64 * es, "" },
         { "interp_nearest2d", 1, { rnd (dt, 4, SS_SHAPE (8 / q, 256, 64, 64)) }, f_up2d, 5.0 * 8 / q * 256 * 4096 * es, "" },
         { "interp_linear1d", 1, { rnd (dt, 3, SS_SHAPE (8 / q, 512, 1024)) }, f_lin1d, 3.0 * 8 / q * 512 * 1024 * es, "" },
@@ -208,6 +217,7 @@ main (int argc, char **argv)
         }
     }
   g_ptr_array_unref (filters);
+  ss_gpu_buffer_unref (emb_ids_dev);
   ss_gpu_device_shutdown ();
   return 0;
 }

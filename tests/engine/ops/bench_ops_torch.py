@@ -47,7 +47,8 @@ def infonce(a, b):
     return (F.cross_entropy(logits, t) + F.cross_entropy(logits.t(), t)) / 2
 
 
-emb_ids = torch.tensor([(i * 7919) % 32000 for i in range(8192)], device=dev)
+emb_ids_host = torch.tensor([(i * 7919) % 32000 for i in range(8192)], dtype=torch.int32)
+emb_ids = emb_ids_host.to(dev)
 ce_t = torch.tensor([(i * 104729) % 8192 for i in range(4096 // q)], device=dev)
 for dt, name in [(torch.float16, 'f16'), (torch.bfloat16, 'bf16'), (torch.float32, 'f32')]:
     es = torch.tensor([], dtype=dt).element_size()
@@ -69,6 +70,8 @@ for dt, name in [(torch.float16, 'f16'), (torch.bfloat16, 'bf16'), (torch.float3
         ('mean_all', [rnd(dt, T * 2048)], lambda x: x.mean(), T * 2048 * es),
         ('concat_last', [rnd(dt, T, 512), rnd(dt, T, 512)], lambda a, b: torch.cat([a, b], -1), 2 * T * 1024 * es),
         ('embedding', [rnd(dt, 32000, 1024)], lambda w: F.embedding(emb_ids, w), 2 * 8192 * 1024 * es),
+        ('embedding_hostids', [rnd(dt, 32000, 1024)], lambda w: F.embedding(emb_ids_host.to(dev), w),
+         2 * 8192 * 1024 * es),
         ('rope', [rnd(dt, 4, 16, 2 * T // 4, 64)], None, 2 * 4 * 16 * 2 * T // 4 * 64 * es),
         ('interp_nearest2d', [rnd(dt, 8 // q, 256, 64, 64)],
          lambda x: F.interpolate(x, size=(128, 128), mode='nearest'), 5 * 8 // q * 256 * 4096 * es),

@@ -682,12 +682,31 @@ typedef struct {
   gint64 m;
   int ids_ndim;
   gint64 ids_shape[2];
+  SsGpuBuffer *ids_dev;   /* ss_op_embedding_device: the ids at element ids_off */
+  gsize ids_off;
 } GatherCtx;
 
 static SsTensor *
 gather_fwd (void *ctx, SsTensor *const *in, GError **error)
 {
   GatherCtx *c = ctx;
+  if (c->embedding && c->ids_dev)
+    {
+      /* c->idx: the whole buffer (32 ids), filled before each call */
+      g_assert_true (ss_gpu_buffer_upload (c->ids_dev, 0, c->idx, 32 * sizeof (gint32), NULL));
+      SsTensor *y = ss_op_embedding_device (in[0], c->ids_dev, c->ids_off, c->ids_ndim,
+                                            c->ids_shape, error);
+      if (y && y->requires_grad)
+        {
+          /* the buffer refilled right away (ordered after the forward): the
+           * backward must not read these */
+          gint32 junk[32];
+          for (int i = 0; i < 32; i++)
+            junk[i] = (i * 5) % 12;
+          g_assert_true (ss_gpu_buffer_upload (c->ids_dev, 0, junk, sizeof junk, NULL));
+        }
+      return y;
+    }
   if (c->embedding)
     return ss_op_embedding (in[0], c->idx, c->ids_ndim, c->ids_shape, error);
   return ss_op_index_select (in[0], c->dim, c->idx, c->m, error);
@@ -725,6 +744,62 @@ test_gather (gconstpointer data)
     ss_ref_gather_backward (ids, t.w, t.ref_dx[0], 1, 12, 16, 18);
     ss_optest_run (&t, &rng);
     ss_optest_clear (&t);
+  }
+  /* embedding with device ids, at an element offset, rows of 16 (16-byte units
+   * in every dtype) and 7 elements; the second set has ids out of range
+   * (rows of zeros, no gradient) */
+  for (int variant = 0; variant < 4; variant++)
+    {
+      gboolean bad = variant & 1;
+      int dim = variant & 2 ? 7 : 16;
+      gint32 ids[32];
+      for (int i = 0; i < 32; i++)
+        ids[i] = ss_rng_int (&rng, 0, 11);
+      if (bad)
+        {
+          ids[3 + 4] = 12;
+          ids[3 + 11] = -1;
+        }
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SsGpuBuffer) buf = ss_gpu_buffer_new (ss_gpu_device_get_default (NULL), sizeof ids, &error);
+      g_assert_no_error (error);
+      GatherCtx c = { TRUE, 0, ids, 18, 2, { 2, 9 }, buf, 3 };
+      g_autofree char *name = g_strdup_printf ("embedding, device ids%s, dim %d",
+                                               bad ? " (some out of range)" : "", dim);
+      SsOpTest t = { .name = name, .dtype = dt, .n_in = 1, .fwd = gather_fwd, .ctx = &c,
+                     .grad = { TRUE }, .fd_checks = 4 };
+      set_shape (&t, 0, 2, (gint64[]) { 12, dim });
+      t.x[0] = rnd (12 * dim, -1, 1);
+      ss_optest_prepare (&t, 18 * dim, &rng);
+      for (int i = 0; i < 18; i++)
+        {
+          gint32 id = ids[3 + i];
+          if (id < 0 || id >= 12)
+            continue;   /* ref_y stays 0 */
+          for (int k = 0; k < dim; k++)
+            {
+              t.ref_y[i * dim + k] = t.x[0][id * dim + k];
+              t.ref_dx[0][id * dim + k] += t.w[i * dim + k];
+            }
+        }
+      ss_optest_run (&t, &rng);
+      ss_optest_clear (&t);
+    }
+  {
+    /* ids past the end of the buffer; the host version's range check */
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SsTensor) table = ss_tensor_zeros (dt, 2, SS_SHAPE (12, 16), &error);
+    g_assert_no_error (error);
+    g_autoptr (SsGpuBuffer) buf = ss_gpu_buffer_new (table->device, 16 * sizeof (gint32), &error);
+    g_assert_no_error (error);
+    g_autoptr (SsTensor) y = ss_op_embedding_device (table, buf, 4, 1, (gint64[]) { 13 }, &error);
+    g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+    g_assert_null (y);
+    g_clear_error (&error);
+    static const gint32 host_bad[2] = { 3, 12 };
+    g_autoptr (SsTensor) y2 = ss_op_embedding (table, host_bad, 1, (gint64[]) { 2 }, &error);
+    g_assert_error (error, SS_ERROR, SS_ERROR_INVALID_DATA);
+    g_assert_null (y2);
   }
 }
 
