@@ -3,7 +3,9 @@
  * OP: 0 sum, 1 mean, 2 max (also writes the index of the first maximum).
  * MODE 0 (inner == 1): one workgroup per row; MODE 1: one thread per (o, k).
  * Long rows (sum / mean) in two passes: MODE 2 writes fp32 partial sums of
- * chunk_len elements (as bits into the idx buffer), MODE 3 adds them per row.
+ * chunk_len elements (as bits into the idx buffer), MODE 3 adds them per row;
+ * with VEC (rows start at multiples of 4 elements, chunk_len a multiple of 4)
+ * MODE 2 loads units of 4 (SS_T4) into four running sums.
  * Long columns with few of them (sum / mean): MODE 4, one thread per
  * (o, chunk, k) partial sum; MODE 5 adds the chunks per (o, k). */
 #include "ss-common.glsl"
@@ -12,8 +14,10 @@
 layout (local_size_x = OPS_WG) in;
 layout (constant_id = 0) const uint OP = 0;
 layout (constant_id = 1) const uint MODE = 0;
+layout (constant_id = 2) const uint VEC = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };
+layout (binding = 0) readonly buffer X4 { SS_T4 x4[]; };
 layout (binding = 1) writeonly buffer Y { SS_T y[]; };
 layout (binding = 2) buffer I { uint idx[]; };
 layout (push_constant) uniform P { uint outer, n, inner, x_off, y_off, chunks, chunk_len; } p;
@@ -29,8 +33,18 @@ void main ()
     uint o = g / p.chunks, c = g % p.chunks;
     uint lo = c * p.chunk_len, hi = min (p.n, lo + p.chunk_len);
     float s = 0.0;
-    for (uint i = lo + gl_LocalInvocationID.x; i < hi; i += OPS_WG)
-      s += SS_LOAD (x[p.x_off + o * p.n + i]);
+    if (VEC != 0) {
+      uint row = p.x_off + o * p.n, hi4 = lo + (hi - lo) / 4u * 4u;
+      vec4 s4 = vec4 (0.0);
+      for (uint u = (row + lo) / 4u + gl_LocalInvocationID.x; u < (row + hi4) / 4u; u += OPS_WG)
+        s4 += ss_load4 (x4[u]);
+      s = (s4.x + s4.y) + (s4.z + s4.w);
+      if (hi4 + gl_LocalInvocationID.x < hi)
+        s += SS_LOAD (x[row + hi4 + gl_LocalInvocationID.x]);
+    } else {
+      for (uint i = lo + gl_LocalInvocationID.x; i < hi; i += OPS_WG)
+        s += SS_LOAD (x[p.x_off + o * p.n + i]);
+    }
     s = ops_wg_sum (s);
     if (gl_LocalInvocationID.x == 0)
       idx[g] = floatBitsToUint (s);

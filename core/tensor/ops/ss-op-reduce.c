@@ -100,8 +100,10 @@ ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **er
         ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
         { part, 0, 0, SS_GPU_RW },
       };
-      guint32 s2[2] = { op, 2 }, s3[2] = { op, 3 };
-      if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s2, 2, b2, 3, &p, sizeof p,
+      /* units of 4 where every row starts at a multiple of 4 elements */
+      guint32 vec = p.x_off % 4 == 0 && (outer == 1 || n % 4 == 0);
+      guint32 s2[3] = { op, 2, vec }, s3[2] = { op, 3 };
+      if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s2, 3, b2, 3, &p, sizeof p,
                             (guint64) outer * p.chunks, error)
           || !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s3, 2, b2, 3, &p, sizeof p,
                                outer, error))

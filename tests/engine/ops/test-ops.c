@@ -217,6 +217,8 @@ test_reduce (gconstpointer data)
     { 2, { 2, 1000 }, -1 }, { 1, { 300 }, 0 },
     { 2, { 2, 40000 }, 1 },   /* long rows: two-pass sum */
     { 3, { 2, 3000, 5 }, 1 }, /* few long columns: chunked partial sums */
+    { 1, { 40003 }, 0 },      /* long row in units of 4 and a tail of 3 */
+    { 2, { 3, 32771 }, 1 },   /* long rows not starting at multiples of 4 */
   };
   for (int op = 0; op < SS_REDUCE_COUNT; op++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
@@ -973,6 +975,11 @@ test_losses (gconstpointer data)
       set_shape (&t, 1, 2, (gint64[]) { r, c });
       t.x[0] = rnd (n, -1, 1);
       t.x[1] = rnd (n, -1, 1);
+      /* over 38 700 elements the f16 gradient, 2 w (x - t) / n, lies in the
+       * subnormal range, whose steps (6e-8) exceed the threshold whenever the
+       * random w is small (as for the mean in test_reduce); f32 and bf16 check it */
+      if (big && dt == SS_DTYPE_F16)
+        t.grad[0] = t.grad[1] = FALSE;
       ss_optest_prepare (&t, 1, &rng);
       t.ref_y[0] = ss_ref_mse_loss (t.x[0], t.x[1], n);
       ss_ref_mse_loss_backward (t.x[0], t.x[1], n, t.w[0], t.ref_dx[0], t.ref_dx[1]);
