@@ -109,25 +109,25 @@ void main ()
   uint r0 = qrow0 + (lane >> 2);
 
   uvec4 reg[NL];
-#define GLOAD(src, base, kb) \
+#define GLOAD(reg, src, base, kb) \
   [[unroll]] for (uint t = 0u; t < NL; t++) { \
     uint e = tid + t * NT; \
     uint row = e / ROW4, seg = e % ROW4; \
     reg[t] = (kb) + row < p.Lk ? src[(base) + ((kb) + row) * ROW4 + seg] : uvec4 (0u); \
   }
-#define SSTORE(off) \
+#define SSTORE(off, reg) \
   [[unroll]] for (uint t = 0u; t < NL; t++) { \
     uint e = tid + t * NT; \
     KV[(off) + (e / ROW4) * S4 + e % ROW4] = reg[t]; \
   }
 
   if (kv_end > 0u) {
-    GLOAD (k4, kbase, 0u);
+    GLOAD (reg, k4, kbase, 0u);
   }
   for (uint kb = 0u; kb < kv_end; kb += BK) {
     barrier ();                 /* the previous block's K and V are consumed */
-    SSTORE (KOFF);
-    GLOAD (v4, vbase, kb);      /* in flight during S = Q K^T */
+    SSTORE (KOFF, reg);
+    GLOAD (reg, v4, vbase, kb);      /* in flight during S = Q K^T */
     barrier ();
     bool live = kb < warp_end;
     fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[4];
@@ -141,9 +141,9 @@ void main ()
         }
       }
     }
-    SSTORE (VOFF);
+    SSTORE (VOFF, reg);
     if (kb + BK < kv_end) {
-      GLOAD (k4, kbase, kb + BK);   /* in flight during the softmax and P V */
+      GLOAD (reg, k4, kbase, kb + BK);   /* in flight during the softmax and P V */
     }
     if (live) {
       /* scores in log2 units; masks only where the block needs them */

@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts]
+ * Usage: bench-engine [peak] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -156,6 +156,57 @@ bench_gemm (void)
       }
 }
 
+/* ----------------------------------------------------------- peak (coopmat) */
+
+typedef struct {
+  SsTensor *a;
+  const char *shader;
+  guint groups, iters;
+} PeakCase;
+
+static SsTensor *
+peak_fn (gpointer ud, GError **error)
+{
+  PeakCase *c = ud;
+  SsTensor *out = ss_tensor_new (SS_DTYPE_F32, 1, SS_SHAPE ((gint64) c->groups * 8 * 16 * 256), error);
+  if (!out)
+    return NULL;
+  SsGpuBinding b[2] = { ss_tensor_binding (c->a, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE) };
+  guint32 push = c->iters;
+  SsGpuDispatch d = { .shader = c->shader, .bindings = b, .n_bindings = 2, .push = &push,
+                      .push_size = sizeof push, .groups = { c->groups, 1, 1 } };
+  if (!ss_gpu_dispatch (dev, &d, error))
+    {
+      ss_tensor_unref (out);
+      return NULL;
+    }
+  return out;
+}
+
+/* the tensor-core rate of the cooperative-matrix multiply-add with operands in
+ * registers (no memory traffic): the ceiling for the GEMM and attention kernels */
+static void
+bench_peak (void)
+{
+  if (!ss_gpu_device_use_coopmat (dev))
+    {
+      printf ("# peak: no cooperative matrices on this device\n");
+      return;
+    }
+  const char *shaders[] = { "coopmat_peak.a8", "coopmat_peak.a16" };
+  int nacc[] = { 8, 16 };
+  for (guint s = 0; s < G_N_ELEMENTS (shaders); s++)
+    for (guint g = 132; g <= 132 * 8; g *= 2)
+      {
+        PeakCase c = { filled (SS_DTYPE_F16, 1, SS_SHAPE (1024), 0.001f), shaders[s], g, 4096 };
+        double t = time_op (peak_fn, &c, 0.2);
+        double flops = (double) g * 8 * c.iters * nacc[s] * 2.0 * 16 * 16 * 16;
+        printf ("peak %s groups %u %.4f ms %.1f TFLOP/s", shaders[s], g, t * 1e3, flops / t * 1e-12);
+        print_gpu (flops * 1e-12, "TFLOP/s");
+        ss_tensor_unref (c.a);
+      }
+}
+
 /* ------------------------------------------------------------- attention */
 
 typedef struct {
@@ -256,13 +307,15 @@ bench_conv (void)
 int
 main (int argc, char **argv)
 {
-  gboolean all = TRUE, do_gemm = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
+  gboolean all = TRUE, do_peak = FALSE, do_gemm = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--quick") == 0)
         quick = TRUE;
       else if (strcmp (argv[i], "--layouts") == 0)
         layouts = TRUE;
+      else if (strcmp (argv[i], "peak") == 0)
+        do_peak = TRUE, all = FALSE;
       else if (strcmp (argv[i], "gemm") == 0)
         do_gemm = TRUE, all = FALSE;
       else if (strcmp (argv[i], "attention") == 0)
@@ -284,6 +337,8 @@ main (int argc, char **argv)
   printf ("# device %s coopmat_nv %d coopmat_khr %d coopmat2_nv %d used %d subgroup %u shared %zu\n",
           c->name, c->coopmat_nv, c->coopmat_khr, c->coopmat2_nv, ss_gpu_device_use_coopmat (dev),
           c->subgroup_size, c->shared_memory);
+  if (do_peak)
+    bench_peak ();
   if (all || do_gemm)
     bench_gemm ();
   if (all || do_attn)
