@@ -234,6 +234,46 @@ binary_vec_mode (const BinaryPush *p)
   return vec[0] && vec[1] ? 1 : vec[0] ? 2 : vec[1] ? 3 : 0;
 }
 
+/* ops_binary_rows.comp: the collapsed output is rows of whole 16-byte units
+ * (4 elements of f32, 8 of a 16-bit dtype) and each operand is either
+ * contiguous like the output or one row broadcast over the rows (a bias), all
+ * starting at whole units. Dispatches it and returns TRUE in *done, or leaves
+ * *done FALSE for the general kernel. */
+static gboolean
+binary_rows_run (const BinaryPush *p, SsTensor *a, SsTensor *b, SsTensor *y, SsBinaryOp op,
+                 gboolean *done, GError **error)
+{
+  *done = FALSE;
+  guint32 ue = y->dtype == SS_DTYPE_F32 ? 4 : 8;
+  guint last = p->ndim - 1;
+  guint32 cols = p->shape[last];
+  if (p->n == 0 || p->ndim > 2 || cols % ue != 0 || p->y_off % ue != 0 || p->a_off % ue != 0
+      || p->b_off % ue != 0)
+    return TRUE;
+  guint32 row[2];
+  const guint32 *strides[2] = { p->a_stride, p->b_stride };
+  for (int o = 0; o < 2; o++)
+    {
+      if (strides[o][last] != 1)
+        return TRUE;
+      row[o] = p->ndim == 2 && strides[o][0] == 0;
+      if (p->ndim == 2 && !row[o] && strides[o][0] != cols)
+        return TRUE;
+    }
+  struct { guint32 units, cols, step, magic, shift, a_off, b_off, y_off; } q = {
+    p->n / ue, cols / ue, 256 % (cols / ue), 0, 0, p->a_off / ue, p->b_off / ue, p->y_off / ue
+  };
+  ss_fastdiv_magic (q.cols, &q.magic, &q.shift);
+  guint32 spec[3] = { op, row[0], row[1] };
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (a, SS_GPU_READ), ss_tensor_binding (b, SS_GPU_READ),
+    ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  *done = TRUE;
+  return ss_ops_dispatch (y->device, "ops_binary_rows", y->dtype, spec, 3, bind, 3, &q, sizeof q,
+                          (q.units + 1023) / 1024, error);   /* 256 threads x 4 units */
+}
+
 typedef struct {
   SsBinaryOp op;
 } BinaryData;
@@ -470,14 +510,17 @@ ss_op_binary (SsTensor *a, SsTensor *b, SsBinaryOp op, GError **error)
   binary_push (a, b, nd, shape, &p, sa, sb);
   collapse_dims (&p);
   p.y_off = y->offset;
+  gboolean done;
+  if (!binary_rows_run (&p, a, b, y, op, &done, error))
+    return NULL;
   guint32 vec = binary_vec_mode (&p);
   guint32 spec[2] = { op, vec };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (a, SS_GPU_READ), ss_tensor_binding (b, SS_GPU_READ),
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
-  if (!ss_ops_dispatch (y->device, "ops_binary", y->dtype, spec, 2, bind, 3, &p, sizeof p,
-                        vec ? (p.n + 4095) / 4096 : (p.n + 1023) / 1024, error))   /* 256 threads x 4 (groups of 4) */
+  if (!done && !ss_ops_dispatch (y->device, "ops_binary", y->dtype, spec, 2, bind, 3, &p, sizeof p,
+                                 vec ? (p.n + 4095) / 4096 : (p.n + 1023) / 1024, error))   /* 256 threads x 4 (groups of 4) */
     return NULL;
   static const char *names[] = { "add", "sub", "mul", "div" };
   SsAutogradNode *node = ss_ops_record (y, names[op], binary_backward, 2, (SsTensor *[]) { a, b });

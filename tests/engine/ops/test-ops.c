@@ -177,6 +177,105 @@ test_binary (gconstpointer data)
       }
 }
 
+/* Row-broadcast and same-shape binary ops on rows of whole 16-byte units
+ * (ops_binary_rows.comp) and the shapes / views that must fall back to the
+ * general kernel. Operand o is uploaded flat with pre[o] elements before it
+ * (a view at that offset) or, with colpad, as rows of colpad more columns
+ * (a column slice: strided rows). */
+typedef struct {
+  SsBinaryOp op;
+  int nd[2];
+  gint64 shape[2][4];
+  int pre[2], colpad;
+} BinaryRowsCtx;
+
+static SsTensor *
+binary_rows_view (const BinaryRowsCtx *c, int o, SsTensor *x, GError **error)
+{
+  if (o == 0 && c->colpad)
+    return ss_tensor_slice (x, 1, c->colpad / 2, c->colpad / 2 + c->shape[0][1], error);
+  gint64 n = 1;
+  for (int d = 0; d < c->nd[o]; d++)
+    n *= c->shape[o][d];
+  g_autoptr (SsTensor) flat = ss_tensor_slice (x, 0, c->pre[o], c->pre[o] + n, error);
+  return flat ? ss_tensor_reshape (flat, c->nd[o], c->shape[o], error) : NULL;
+}
+
+static SsTensor *
+binary_rows_fwd (void *ctx, SsTensor *const *in, GError **error)
+{
+  BinaryRowsCtx *c = ctx;
+  g_autoptr (SsTensor) a = binary_rows_view (c, 0, in[0], error);
+  g_autoptr (SsTensor) b = a ? binary_rows_view (c, 1, in[1], error) : NULL;
+  return b ? ss_op_binary (a, b, c->op, error) : NULL;
+}
+
+static void
+test_binary_rows (gconstpointer data)
+{
+  SsDType dt = DT (data);
+  SKIP_UNLESS_DTYPE (dt);
+  static const struct { int na, nb; gint64 a[4], b[4]; int pre_a, pre_b, colpad; } cases[] = {
+    { 2, 1, { 1030, 40 }, { 40 }, 0, 0, 0 },        /* bias: 11 workgroups (f32), cols of 10 / 5 units */
+    { 1, 3, { 40 }, { 3, 70, 40 }, 0, 0, 0 },       /* the row is a */
+    { 3, 3, { 8, 2, 16 }, { 8, 2, 16 }, 8, 16, 0 }, /* same shape, views at whole units */
+    { 2, 1, { 33, 24 }, { 24 }, 3, 0, 0 },          /* a at an odd offset: general kernel */
+    { 2, 1, { 33, 24 }, { 24 }, 0, 8, 0 },          /* the bias at an offset of whole units */
+    { 2, 1, { 20, 12 }, { 12 }, 0, 0, 0 },          /* rows of 3 units (f32); 16-bit: general */
+    { 2, 1, { 50, 32 }, { 32 }, 0, 0, 8 },          /* strided rows: general kernel */
+    { 3, 1, { 3, 25, 4 }, { 1 }, 0, 0, 0 },         /* a scalar: general kernel */
+    { 2, 1, { 4100, 64 }, { 64 }, 0, 0, 0 },        /* many rows */
+  };
+  for (int op = 0; op < SS_BINARY_COUNT; op++)
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+      {
+        BinaryRowsCtx c = { op, { cases[k].na, cases[k].nb }, { { 0 }, { 0 } },
+                            { cases[k].pre_a, cases[k].pre_b }, cases[k].colpad };
+        memcpy (c.shape[0], cases[k].a, sizeof cases[k].a);
+        memcpy (c.shape[1], cases[k].b, sizeof cases[k].b);
+        g_autofree char *name = g_strdup_printf ("%s rows case %u", ss_ref_binary_name (op), k);
+        SsOpTest t = { .name = name, .dtype = dt, .n_in = 2, .fwd = binary_rows_fwd, .ctx = &c,
+                       .grad = { TRUE, TRUE }, .tol_dx = 4 };
+        int sa[4], sb[4], so[4];
+        size_t n[2] = { 1, 1 };
+        for (int d = 0; d < 4; d++)
+          {
+            int da = d - (4 - cases[k].na), db = d - (4 - cases[k].nb);
+            sa[d] = da >= 0 ? cases[k].a[da] : 1;
+            sb[d] = db >= 0 ? cases[k].b[db] : 1;
+            n[0] *= sa[d];
+            n[1] *= sb[d];
+          }
+        if (c.colpad)
+          set_shape (&t, 0, 2, (gint64[]) { cases[k].a[0], cases[k].a[1] + c.colpad });
+        else
+          set_shape (&t, 0, 1, (gint64[]) { c.pre[0] + n[0] });
+        set_shape (&t, 1, 1, (gint64[]) { c.pre[1] + n[1] });
+        size_t nx[2] = { ss_optest_numel (&t, 0), ss_optest_numel (&t, 1) };
+        t.x[0] = rnd (nx[0], -1, 1);
+        t.x[1] = g_new (double, nx[1]);
+        ss_check_fill_away (&rng, t.x[1], nx[1], 0.5, 2);
+        g_assert_true (ss_ref_broadcast_shape (4, sa, sb, so));
+        size_t ny = (size_t) so[0] * so[1] * so[2] * so[3];
+        ss_optest_prepare (&t, ny, &rng);
+        g_autofree double *av = g_new (double, n[0]), *dav = g_new0 (double, n[0]);
+        g_autofree double *dbv = g_new0 (double, n[1]);
+        if (c.colpad)
+          ss_ref_slice (t.x[0], av, sa[2], sa[3] + c.colpad, 1, c.colpad / 2, sa[3], 1);
+        else
+          memcpy (av, t.x[0] + c.pre[0], sizeof (double) * n[0]);
+        ss_ref_binary (op, 4, av, sa, t.x[1] + c.pre[1], sb, t.ref_y);
+        ss_ref_binary_backward (op, 4, av, sa, t.x[1] + c.pre[1], sb, t.w, dav, dbv);
+        if (c.colpad)
+          ss_ref_slice_backward (dav, t.ref_dx[0], sa[2], sa[3] + c.colpad, 1, c.colpad / 2, sa[3], 1);
+        else
+          memcpy (t.ref_dx[0] + c.pre[0], dav, sizeof (double) * n[0]);
+        memcpy (t.ref_dx[1] + c.pre[1], dbv, sizeof (double) * n[1]);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
+}
+
 /* ================================================================ reduce */
 
 /* Sizes before, along (@len may be NULL) and after dimension @dim (negative:
@@ -1398,7 +1497,8 @@ main (int argc, char **argv)
   g_test_message ("device: %s", ss_gpu_device_get_caps (dev)->name);
 
   static const struct { const char *name; GTestDataFunc fn; } tests[] = {
-    { "unary", test_unary }, { "binary", test_binary }, { "reduce", test_reduce },
+    { "unary", test_unary }, { "binary", test_binary },
+    { "binary-rows", test_binary_rows }, { "reduce", test_reduce },
     { "softmax", test_softmax }, { "norms", test_norms }, { "l2-normalize", test_l2_normalize },
     { "concat", test_concat }, { "concat-units", test_concat_units },
     { "concat-pieces", test_concat_pieces },
