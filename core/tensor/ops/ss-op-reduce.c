@@ -46,6 +46,61 @@ reduce_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
   return TRUE;
 }
 
+/* Sums / means of contiguous rows (inner == 1): ops_reduce_rows.comp. Rows
+ * (and chunks) that start at whole 16-byte units are read in those units.
+ * Each row is summed by a power of two of threads (up to a workgroup of 256),
+ * about 8 units each, more threads where few rows would leave the GPU idle;
+ * longer rows in chunks of 256 x 8 units (one workgroup each: 1 K workgroups
+ * for 16 M elements of f16) whose partial sums a second pass adds. */
+static gboolean
+reduce_rows_run (SsTensor *x, SsTensor *y, SsReduceOp op, guint32 outer, guint32 n,
+                 GError **error)
+{
+  enum { WG = 256, UPT = 8 };
+  guint32 ue = x->dtype == SS_DTYPE_F32 ? 4 : 8;
+  guint32 vec = x->offset % ue == 0 && (outer == 1 || n % ue == 0);
+  guint32 u = vec ? ue : 1;
+  guint32 ur = (n + u - 1) / u;   /* units (vec) or elements per row */
+  struct { guint32 outer, n, x_off, y_off, chunks, chunk_len, tpr_log2; } p = {
+    outer, n, x->offset, y->offset, 1, n, 0
+  };
+  if (ur > WG * UPT)
+    {
+      p.chunk_len = WG * UPT * u;
+      p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
+      p.tpr_log2 = 8;
+    }
+  else
+    {
+      guint32 per = (ur + UPT - 1) / UPT;
+      while ((1u << p.tpr_log2) < MIN (per, WG))
+        p.tpr_log2++;
+      /* more threads per row while few rows leave the GPU idle */
+      while ((1u << p.tpr_log2) < WG && (guint64) outer << p.tpr_log2 < 131072
+             && ur >= 2u << p.tpr_log2)
+        p.tpr_log2++;
+    }
+  g_autoptr (SsGpuBuffer) part = NULL;
+  if (p.chunks > 1)
+    {
+      part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
+      if (!part)
+        return FALSE;
+    }
+  SsGpuBinding bind[3] = {
+    ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
+    part ? (SsGpuBinding) { part, 0, 0, SS_GPU_RW } : ss_tensor_binding (y, SS_GPU_WRITE),
+  };
+  guint32 s0[3] = { op, 0, vec }, s1[3] = { op, 1, 0 };
+  guint64 segs = (guint64) outer * p.chunks;
+  if (!ss_ops_dispatch (y->device, "ops_reduce_rows", y->dtype, s0, 3, bind, 3, &p, sizeof p,
+                        (segs + (WG >> p.tpr_log2) - 1) / (WG >> p.tpr_log2), error))
+    return FALSE;
+  return p.chunks == 1
+         || ss_ops_dispatch (y->device, "ops_reduce_rows", y->dtype, s1, 3, bind, 3, &p, sizeof p,
+                             outer, error);
+}
+
 SsTensor *
 ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **error)
 {
@@ -88,25 +143,9 @@ ss_op_reduce (SsTensor *x, SsReduceOp op, int dim, gboolean keepdim, GError **er
   struct { guint32 outer, n, inner, x_off, y_off, chunks, chunk_len; } p = {
     outer, n, inner, xc->offset, y->offset, 0, 0
   };
-  if (mode == 0 && op != SS_REDUCE_MAX && n >= 32768)
+  if (mode == 0 && op != SS_REDUCE_MAX)
     {
-      /* long rows: partial sums of 4096 elements, then one pass per row */
-      p.chunk_len = 4096;
-      p.chunks = (n + p.chunk_len - 1) / p.chunk_len;
-      g_autoptr (SsGpuBuffer) part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
-      if (!part)
-        return NULL;
-      SsGpuBinding b2[3] = {
-        ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
-        { part, 0, 0, SS_GPU_RW },
-      };
-      /* units of 4 where every row starts at a multiple of 4 elements */
-      guint32 vec = p.x_off % 4 == 0 && (outer == 1 || n % 4 == 0);
-      guint32 s2[3] = { op, 2, vec }, s3[2] = { op, 3 };
-      if (!ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s2, 3, b2, 3, &p, sizeof p,
-                            (guint64) outer * p.chunks, error)
-          || !ss_ops_dispatch (y->device, "ops_reduce", y->dtype, s3, 2, b2, 3, &p, sizeof p,
-                               outer, error))
+      if (!reduce_rows_run (xc, y, op, outer, n, error))
         return NULL;
       mode = 4;   /* done */
     }
