@@ -58,8 +58,10 @@ void main ()
     va[k] = uvec4 (0u);
     vb[k] = uvec4 (0u);
     if (g < p.units) {
-      va[k] = a[p.a_off + (ROW_A != 0 ? c : g)];
-      vb[k] = b[p.b_off + (ROW_B != 0 ? c : g)];
+      /* the row operand's unit is read once where all units of the thread
+       * lie in one column (step 0: rows of a divisor of 256 units) */
+      va[k] = ROW_A != 0 && k > 0 && p.step == 0 ? va[0] : a[p.a_off + (ROW_A != 0 ? c : g)];
+      vb[k] = ROW_B != 0 && k > 0 && p.step == 0 ? vb[0] : b[p.b_off + (ROW_B != 0 ? c : g)];
     }
     c += p.step;
     if (c >= p.cols)

@@ -225,6 +225,9 @@ test_binary_rows (gconstpointer data)
     { 2, 1, { 50, 32 }, { 32 }, 0, 0, 8 },          /* strided rows: general kernel */
     { 3, 1, { 3, 25, 4 }, { 1 }, 0, 0, 0 },         /* a scalar: general kernel */
     { 2, 1, { 4100, 64 }, { 64 }, 0, 0, 0 },        /* many rows */
+    { 2, 1, { 300, 8 }, { 8 }, 0, 0, 0 },           /* rows of 2 / 1 units: the same column */
+    { 1, 2, { 64 }, { 50, 64 }, 0, 0, 0 },          /* the row is a, one column a thread */
+    { 2, 1, { 12, 2056 }, { 2056 }, 0, 0, 0 },      /* rows longer than a workgroup's 256 units */
   };
   for (int op = 0; op < SS_BINARY_COUNT; op++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
