@@ -5,6 +5,8 @@
  * -> shared (16-byte stores, fragments loaded from uvec4 arrays) double buffering. A and B may be row- or column-major (flags bit
  * 0 / 1) with rows of 8-element multiples; edges are zero-filled; the
  * epilogue (alpha, beta, bias, bounds) goes through shared memory per fragment.
+ * With LAYOUT defined the operand layouts are compile-time constants (one
+ * variant per layout; the flags' layout bits are then ignored).
  * Requires subgroup size 32. Grid (ceil(N/128), ceil(M/128), batch). */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -60,8 +62,14 @@ void main ()
   uint warp = tid / 32u, lane = tid % 32u;
   uint wm = warp / WGN, wn = warp % WGN;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
+#ifdef LAYOUT
+  /* operand layouts fixed at compile time (LAYOUT: bit 0 A column-major, bit 1 B) */
+  const bool a_col = (LAYOUT & 1) != 0;
+  const bool b_col = (LAYOUT & 2) != 0;
+#else
   bool a_col = (p.flags & 1u) != 0u;
   bool b_col = (p.flags & 2u) != 0u;
+#endif
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
 
@@ -73,19 +81,30 @@ void main ()
   uvec4 ra[NLOAD], rb[NLOAD];
   uint nk = (p.K + BK - 1u) / BK;
 
-  /* global -> registers for k tile kt */
+  /* global -> registers for k tile kt: each thread's element offsets and
+   * row/column bounds are worked out once; a tile adds a fixed step, and the K
+   * bound is only checked when K is not a multiple of BK */
+  uint a_idx[NLOAD], b_idx[NLOAD], a_kof[NLOAD], b_kof[NLOAD];
+  bool a_ok[NLOAD], b_ok[NLOAD];
+  [[unroll]] for (uint i = 0u; i < NLOAD; i++) {
+    uint e = tid + i * NT;
+    if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u;
+      a_ok[i] = m0 + r < p.M; a_kof[i] = s; a_idx[i] = (abase + (m0 + r) * p.a_ld + s) / 8u; }
+    else { uint r = e / 16u, s = (e % 16u) * 8u;
+      a_ok[i] = m0 + s < p.M; a_kof[i] = r; a_idx[i] = (abase + r * p.a_ld + m0 + s) / 8u; }
+    if (!b_col) { uint r = e / 16u, s = (e % 16u) * 8u;
+      b_ok[i] = n0 + s < p.N; b_kof[i] = r; b_idx[i] = (bbase + r * p.b_ld + n0 + s) / 8u; }
+    else { uint r = e / 4u, s = (e % 4u) * 8u;
+      b_ok[i] = n0 + r < p.N; b_kof[i] = s; b_idx[i] = (bbase + (n0 + r) * p.b_ld + s) / 8u; }
+  }
+  uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
+  uint b_step = b_col ? BK / 8u : BK * p.b_ld / 8u;
+  bool kfull = p.K % BK == 0u;
 #define LOAD_TILE(kt) \
   [[unroll]] for (uint i = 0u; i < NLOAD; i++) { \
-    uint e = tid + i * NT; \
     uint k0 = (kt) * BK; \
-    if (!a_col) { uint r = e / 4u, s = (e % 4u) * 8u; uint gm = m0 + r, gk = k0 + s; \
-      ra[i] = (gm < p.M && gk < p.K) ? a4[(abase + gm * p.a_ld + gk) / 8u] : uvec4 (0u); } \
-    else { uint r = e / 16u, s = (e % 16u) * 8u; uint gk = k0 + r, gm = m0 + s; \
-      ra[i] = (gm < p.M && gk < p.K) ? a4[(abase + gk * p.a_ld + gm) / 8u] : uvec4 (0u); } \
-    if (!b_col) { uint r = e / 16u, s = (e % 16u) * 8u; uint gk = k0 + r, gn = n0 + s; \
-      rb[i] = (gn < p.N && gk < p.K) ? b4[(bbase + gk * p.b_ld + gn) / 8u] : uvec4 (0u); } \
-    else { uint r = e / 4u, s = (e % 4u) * 8u; uint gn = n0 + r, gk = k0 + s; \
-      rb[i] = (gn < p.N && gk < p.K) ? b4[(bbase + gn * p.b_ld + gk) / 8u] : uvec4 (0u); } \
+    ra[i] = a_ok[i] && (kfull || k0 + a_kof[i] < p.K) ? a4[a_idx[i] + (kt) * a_step] : uvec4 (0u); \
+    rb[i] = b_ok[i] && (kfull || k0 + b_kof[i] < p.K) ? b4[b_idx[i] + (kt) * b_step] : uvec4 (0u); \
   }
 
   /* registers -> shared buffer buf */

