@@ -86,7 +86,8 @@ im2col (SsTensor *img, gint64 n0, gint64 nc, gint64 C, const Geo *g, SsTensor *c
   SsGpuBinding b[2] = { ss_tensor_binding (img, SS_GPU_READ), ss_tensor_binding (col, SS_GPU_WRITE) };
   SsGpuDispatch d = { .shader = ss_tensor_shader ("conv_im2col", img->dtype, name, sizeof name),
                       .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
-  ss_gpu_groups_1d (img->device, (nc * C * geo_kv (g) * geo_l (g) + 255) / 256, d.groups);
+  /* 8 consecutive elements per thread (conv_im2col.comp) */
+  ss_gpu_groups_1d (img->device, (nc * C * geo_kv (g) * geo_l (g) + 2047) / 2048, d.groups);
   return ss_gpu_dispatch (img->device, &d, error);
 }
 
