@@ -86,6 +86,10 @@ im2col (SsTensor *img, gint64 n0, gint64 nc, gint64 C, const Geo *g, SsTensor *c
   SsGpuBinding b[2] = { ss_tensor_binding (img, SS_GPU_READ), ss_tensor_binding (col, SS_GPU_WRITE) };
   SsGpuDispatch d = { .shader = ss_tensor_shader ("conv_im2col", img->dtype, name, sizeof name),
                       .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
+  /* whole runs of 8 at 16-byte aligned column offsets: raw bits, 16-byte stores */
+  gint64 total = nc * C * geo_kv (g) * geo_l (g);
+  if (total % 8 == 0 && col->offset % 8 == 0)
+    d.shader = ss_dtype_size (img->dtype) == 2 ? "conv_im2col.raw16" : "conv_im2col.raw32";
   /* 8 consecutive elements per thread (conv_im2col.comp) */
   ss_gpu_groups_1d (img->device, (nc * C * geo_kv (g) * geo_l (g) + 2047) / 2048, d.groups);
   return ss_gpu_dispatch (img->device, &d, error);

@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [peak] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts]
+ * Usage: bench-engine [peak] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts] [--kernels]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -20,6 +20,7 @@
 
 static gboolean quick;
 static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands */
+static gboolean kernels;   /* --kernels: the kernels behind each case (GPU time per call) */
 static SsGpuDevice *dev;
 static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
@@ -66,7 +67,12 @@ time_op (OpFn fn, gpointer ud, double target_s)
   g_autoptr (GArray) prof = ss_gpu_device_take_profile (dev, NULL);
   double gpu_ms = 0;
   for (guint i = 0; prof && i < prof->len; i++)
-    gpu_ms += g_array_index (prof, SsGpuProfileEntry, i).total_ms;
+    {
+      SsGpuProfileEntry *e = &g_array_index (prof, SsGpuProfileEntry, i);
+      gpu_ms += e->total_ms;
+      if (kernels)
+        printf ("#   %-28s x%-4.1f %.4f ms\n", e->label, (double) e->count / reps, e->total_ms / reps);
+    }
   last_gpu_s = gpu_ms * 1e-3 / reps;
   return wall;
 }
@@ -314,6 +320,8 @@ main (int argc, char **argv)
         quick = TRUE;
       else if (strcmp (argv[i], "--layouts") == 0)
         layouts = TRUE;
+      else if (strcmp (argv[i], "--kernels") == 0)
+        kernels = TRUE;
       else if (strcmp (argv[i], "peak") == 0)
         do_peak = TRUE, all = FALSE;
       else if (strcmp (argv[i], "gemm") == 0)
