@@ -4,7 +4,8 @@
  * 64x64 per warp = 4 x 4 fragments of 16x16), K step 32, global -> registers
  * -> shared (16-byte stores, fragments loaded from uvec4 arrays) double buffering. A and B may be row- or column-major (flags bit
  * 0 / 1) with rows of 8-element multiples; edges are zero-filled; the
- * epilogue (alpha, beta, bias, bounds) goes through shared memory per fragment.
+ * epilogue adds a bias in registers; beta and partial fragments go through
+ * shared memory per fragment.
  * With LAYOUT defined the operand layouts are compile-time constants (one
  * variant per layout; the flags' layout bits are then ignored).
  * Requires subgroup size 32. Grid (ceil(N/128), ceil(M/128), batch). */
@@ -153,14 +154,66 @@ void main ()
     barrier ();
   }
 
-  /* epilogue: each warp stages one 16x16 fragment at a time in shared memory */
+  /* epilogue. A bias (with beta == 0) is added in registers: the tile's bias
+   * is laid out in the now free A buffer as a 16 x 128 block of rows (bias per
+   * column) or a 128 x 16 block of columns (bias per row), from which each
+   * fragment loads its part as a matrix. Fragments past M or N, and beta != 0,
+   * go through shared memory one fragment at a time. */
   uint cbase = p.c_off + bz * p.c_bs;
   uint bias_mode = (p.flags >> 2) & 3u;
+  bool reg_bias = bias_mode != 0u && p.beta == 0.0;
+  if (reg_bias) {
+    /* the loop ended with a barrier: nobody reads As any more */
+    [[unroll]] for (uint u = tid; u < 256u; u += NT) {
+      uvec4 v;
+      if (bias_mode == 1u) {
+        /* row u / 16 of the 16 x 128 block, columns 8 (u % 16) .. + 7 */
+        uint col = n0 + (u % 16u) * 8u;
+        f16vec2 h[4];
+        [[unroll]] for (uint q = 0u; q < 4u; q++) {
+          float16_t x0 = col + 2u * q < p.N ? bias[p.bias_off + col + 2u * q] : float16_t (0.0);
+          float16_t x1 = col + 2u * q + 1u < p.N ? bias[p.bias_off + col + 2u * q + 1u] : float16_t (0.0);
+          h[q] = f16vec2 (x0, x1);
+        }
+        v = uvec4 (packFloat2x16 (h[0]), packFloat2x16 (h[1]), packFloat2x16 (h[2]), packFloat2x16 (h[3]));
+      } else {
+        /* row u / 2 of the 128 x 16 block: 8 copies of that row's bias */
+        uint row = m0 + u / 2u;
+        float16_t x = row < p.M ? bias[p.bias_off + row] : float16_t (0.0);
+        uint w = packFloat2x16 (f16vec2 (x, x));
+        v = uvec4 (w);
+      }
+      As[0][u] = v;
+    }
+    /* a 16 x 16 identity in As[1] (2 units per row): the bias joins the
+     * accumulator as bias * I + r (this glslang cannot add two matrices) */
+    if (tid < 32u) {
+      uint row = tid / 2u, half_ = tid % 2u;
+      uvec4 v = uvec4 (0u);
+      if (row / 8u == half_) {
+        uint k = row % 8u;    /* the halves of the unit: word k / 2, high half if odd */
+        uint w = k % 2u == 0u ? 0x3c00u : 0x3c000000u;
+        v[k / 2u] = w;
+      }
+      As[1][tid] = v;
+    }
+    barrier ();
+  }
   [[unroll]] for (uint i = 0u; i < 4u; i++)
     [[unroll]] for (uint j = 0u; j < FN; j++) {
       uint fm = m0 + wm * 64u + i * 16u, fn = n0 + wn * (FN * 16u) + j * 16u;
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> r = acc[i][j] * p.alpha;
-      bool full = fm + 16u <= p.M && fn + 16u <= p.N && p.beta == 0.0 && bias_mode == 0u;
+      if (reg_bias) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> hb;
+        if (bias_mode == 1u)
+          coopMatLoadNV (hb, As[0], (fn - n0) / 8u, 16u, false);
+        else
+          coopMatLoadNV (hb, As[0], (fm - m0) * 2u, 2u, false);
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> id;
+        coopMatLoadNV (id, As[1], 0u, 2u, false);
+        r = coopMatMulAddNV (hb, id, r);
+      }
+      bool full = fm + 16u <= p.M && fn + 16u <= p.N && p.beta == 0.0;
       if (full) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> h = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> (r);
         coopMatStoreNV (h, c, cbase + fm * p.c_ld + fn, p.c_ld, false);
@@ -177,9 +230,9 @@ void main ()
           uint ci = cbase + gm * p.c_ld + gn;
           if (p.beta != 0.0)
             v += p.beta * float (c[ci]);
-          if (bias_mode == 1u)
+          if (!reg_bias && bias_mode == 1u)
             v += float (bias[p.bias_off + gn]);
-          else if (bias_mode == 2u)
+          else if (!reg_bias && bias_mode == 2u)
             v += float (bias[p.bias_off + gm]);
           c[ci] = float16_t (v);
         }
