@@ -105,6 +105,9 @@ col2im (SsTensor *col, gint64 n0, gint64 nc, gint64 C, const Geo *g, SsTensor *i
   SsGpuBinding b[2] = { ss_tensor_binding (col, SS_GPU_READ), ss_tensor_binding (img, SS_GPU_WRITE) };
   SsGpuDispatch d = { .shader = ss_tensor_shader ("conv_col2im", img->dtype, name, sizeof name),
                       .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p };
+  /* unit strides: the variant without divisions in the tap loops */
+  if (g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1)
+    g_strlcat (name, "s1", sizeof name);
   ss_gpu_groups_1d (img->device, (nc * C * geo_s (g) + 255) / 256, d.groups);
   return ss_gpu_dispatch (img->device, &d, error);
 }
@@ -194,7 +197,12 @@ conv_core_adjoint (SsTensor *dy, gint64 N, gint64 O, SsTensor *w, gint64 C,
   return TRUE;
 }
 
-/* dw [O, C/g, KV] = sum_n dy[n] (O x L) @ col(img[n])^T */
+/* dw [O, C/g, KV] = sum_n dy[n] (O x L) @ col(img[n])^T.
+ * The products of the samples, and of slices of L where that leaves too few
+ * tiles to fill the GPU, are computed side by side as one batched GEMM per
+ * slice into partial sums (fp32 accumulation within each), which one column
+ * sum then adds up. Accumulating sample after sample into dw (beta = 1) ran
+ * a handful of workgroups at a time: 9 tiles for a 128 -> 128 3x3 conv. */
 static gboolean
 conv_core_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O,
                        const Geo *g, SsTensor *dw, GError **error)
@@ -202,24 +210,50 @@ conv_core_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
   gint64 chunk = chunk_samples (img, N, C * KV * L);
+  gint64 tiles = ((Og + 127) / 128) * ((Cg * KV + 127) / 128);
+  /* slices of L: enough workgroups for two rounds over ~132 units, slices of
+   * at least 256 positions (multiples of 8, so tensor-core rows stay aligned),
+   * partial sums within 32 M elements */
+  gint64 S = CLAMP ((264 + tiles * chunk - 1) / (tiles * chunk), 1, MAX (1, L / 256));
+  while (S > 1 && S * chunk * Og * Cg * KV > ((gint64) 32 << 20))
+    S--;
+  gint64 Ls = (L + S - 1) / S;
+  if (S > 1)
+    Ls = (Ls + 7) / 8 * 8;
+  S = (L + Ls - 1) / Ls;
   g_autoptr (SsTensor) col = scratch_col (img, chunk * C * KV * L, error);
   if (!col)
+    return FALSE;
+  g_autoptr (SsTensor) part = ss_tensor_new (dw->dtype, 2, SS_SHAPE (S * chunk, Og * Cg * KV), error);
+  if (!part)
+    return FALSE;
+  g_autoptr (SsTensor) dwf = ss_tensor_reshape (dw, 1, SS_SHAPE (O * Cg * KV), error);
+  if (!dwf)
     return FALSE;
   for (gint64 n0 = 0; n0 < N; n0 += chunk)
     {
       gint64 nc = MIN (chunk, N - n0);
       if (!im2col (img, n0, nc, C, g, col, error))
         return FALSE;
-      for (gint64 n = 0; n < nc; n++)
-        for (int gi = 0; gi < g->groups; gi++)
-          {
-            SsGemmOperand A = { dy, dy->offset + ((n0 + n) * O + gi * Og) * L, 0, L, 1 };
-            SsGemmOperand B = { col, col->offset + (n * C + gi * Cg) * KV * L, 0, 1, L };
-            SsGemmOperand Cc = { dw, dw->offset + gi * Og * Cg * KV, 0, Cg * KV, 1 };
-            float beta = (n0 + n) == 0 ? 0.0f : 1.0f;
-            if (!ss_gemm (&A, &B, &Cc, 1, Og, Cg * KV, L, 1.0f, beta, NULL, 0, error))
-              return FALSE;
-          }
+      for (int gi = 0; gi < g->groups; gi++)
+        {
+          for (gint64 si = 0; si < S; si++)
+            {
+              gint64 l0 = si * Ls, K = MIN (Ls, L - l0);
+              SsGemmOperand A = { dy, dy->offset + (n0 * O + gi * Og) * L + l0, O * L, L, 1 };
+              SsGemmOperand B = { col, col->offset + gi * Cg * KV * L + l0, C * KV * L, 1, L };
+              SsGemmOperand Cc = { part, part->offset + si * nc * Og * Cg * KV, Og * Cg * KV, Cg * KV, 1 };
+              if (!ss_gemm (&A, &B, &Cc, nc, Og, Cg * KV, K, 1.0f, 0.0f, NULL, 0, error))
+                return FALSE;
+            }
+          g_autoptr (SsTensor) used = ss_tensor_slice (part, 0, 0, S * nc, error);
+          g_autoptr (SsTensor) sum = used ? ss_op_sum (used, 0, FALSE, error) : NULL;
+          g_autoptr (SsTensor) dst = sum ? ss_tensor_slice (dwf, 0, gi * Og * Cg * KV, (gi + 1) * Og * Cg * KV, error) : NULL;
+          if (!dst)
+            return FALSE;
+          if (n0 == 0 ? !ss_tensor_copy_into (dst, sum, error) : !ss_tensor_axpy (dst, 1.0f, sum, 1.0f, error))
+            return FALSE;
+        }
     }
   return TRUE;
 }

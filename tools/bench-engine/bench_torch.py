@@ -80,6 +80,17 @@ def bench_conv():
             t = time_op(lambda: fn(x, w, b, padding=1))
             flops = 2.0 * xs[0] * ws[0] * ws[1] * math.prod(xs[2:]) * math.prod(ws[2:])
             print('conv %s %s %.4f ms %.1f TFLOP/s' % (name, label, t * 1e3, flops / t * 1e-12), flush=True)
+            if '--backward' in sys.argv:
+                # forward + backward for x, w and b from a constant gradient
+                for tt in (x, w, b):
+                    tt.requires_grad_(True)
+
+                def fb():
+                    y = fn(x, w, b, padding=1)
+                    y.backward(torch.full_like(y, 0.5))
+                    x.grad = w.grad = b.grad = None
+                t = time_op(fb)
+                print('conv %s %s fwd+bwd %.4f ms %.1f TFLOP/s' % (name, label, t * 1e3, 3 * flops / t * 1e-12), flush=True)
 
 
 def mel_fb(n_freqs, n_mels, sr, fmin, fmax):

@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [peak] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts] [--kernels]
+ * Usage: bench-engine [peak] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts] [--kernels] [--backward]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -21,6 +21,7 @@
 static gboolean quick;
 static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands */
 static gboolean kernels;   /* --kernels: the kernels behind each case (GPU time per call) */
+static gboolean backward;  /* --backward: conv also forward+backward */
 static SsGpuDevice *dev;
 static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
@@ -270,6 +271,26 @@ conv_fn (gpointer ud, GError **error)
   return ss_op_conv (c->x, c->w, c->b, &c->p, FALSE, error);
 }
 
+/* forward and backward for x, w and b from a constant gradient */
+static SsTensor *
+conv_fwdbwd_fn (gpointer ud, GError **error)
+{
+  ConvCase *c = ud;
+  SsTensor *y = ss_op_conv (c->x, c->w, c->b, &c->p, FALSE, error);
+  if (!y)
+    return NULL;
+  g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, error);
+  if (!g || !ss_tensor_backward (y, g, error))
+    {
+      ss_tensor_unref (y);
+      return NULL;
+    }
+  ss_tensor_zero_grad (c->x);
+  ss_tensor_zero_grad (c->w);
+  ss_tensor_zero_grad (c->b);
+  return y;
+}
+
 static void
 bench_conv (void)
 {
@@ -295,6 +316,16 @@ bench_conv (void)
           flops *= cases[i].x[j] * cases[i].w[j];
         printf ("conv %s %s %.4f ms %.1f TFLOP/s", ss_dtype_name (dts[d]), cases[i].name, t * 1e3, flops / t * 1e-12);
         print_gpu (flops * 1e-12, "TFLOP/s");
+        if (backward)
+          {
+            ss_tensor_set_requires_grad (c.x, TRUE);
+            ss_tensor_set_requires_grad (c.w, TRUE);
+            ss_tensor_set_requires_grad (c.b, TRUE);
+            t = time_op (conv_fwdbwd_fn, &c, 0.3);
+            printf ("conv %s %s fwd+bwd %.4f ms %.1f TFLOP/s", ss_dtype_name (dts[d]), cases[i].name, t * 1e3,
+                    3 * flops / t * 1e-12);
+            print_gpu (3 * flops * 1e-12, "TFLOP/s");
+          }
         ss_tensor_unref (c.x);
         ss_tensor_unref (c.w);
         ss_tensor_unref (c.b);
@@ -322,6 +353,8 @@ main (int argc, char **argv)
         layouts = TRUE;
       else if (strcmp (argv[i], "--kernels") == 0)
         kernels = TRUE;
+      else if (strcmp (argv[i], "--backward") == 0)
+        backward = TRUE;
       else if (strcmp (argv[i], "peak") == 0)
         do_peak = TRUE, all = FALSE;
       else if (strcmp (argv[i], "gemm") == 0)
