@@ -237,7 +237,18 @@ conv_core_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O
         return FALSE;
       for (int gi = 0; gi < g->groups; gi++)
         {
-          for (gint64 si = 0; si < S; si++)
+          /* one sample: the whole slices are the batch of one GEMM (separate
+           * dispatches of a few tiles each would run one after another) */
+          gint64 batched = nc == 1 ? L / Ls : 0;
+          if (batched > 0)
+            {
+              SsGemmOperand A = { dy, dy->offset + (n0 * O + gi * Og) * L, Ls, L, 1 };
+              SsGemmOperand B = { col, col->offset + gi * Cg * KV * L, Ls, 1, L };
+              SsGemmOperand Cc = { part, part->offset, Og * Cg * KV, Cg * KV, 1 };
+              if (!ss_gemm (&A, &B, &Cc, batched, Og, Cg * KV, Ls, 1.0f, 0.0f, NULL, 0, error))
+                return FALSE;
+            }
+          for (gint64 si = batched; si < S; si++)
             {
               gint64 l0 = si * Ls, K = MIN (Ls, L - l0);
               SsGemmOperand A = { dy, dy->offset + (n0 * O + gi * Og) * L + l0, O * L, L, 1 };
