@@ -97,6 +97,38 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   return TRUE;
 }
 
+/* the portable kernel forced by ss_gemm_set_portable () or
+ * SOUNDSTAGE_GEMM_PORTABLE; -1: not read yet */
+static int portable_forced = -1;
+
+void
+ss_gemm_set_portable (SsGemmPortable kind)
+{
+  portable_forced = kind;
+}
+
+SsGemmPortable
+ss_gemm_get_portable (void)
+{
+  if (portable_forced < 0)
+    {
+      const char *e = g_getenv ("SOUNDSTAGE_GEMM_PORTABLE");
+      SsGemmPortable kind = SS_GEMM_PORTABLE_AUTO;
+      if (g_strcmp0 (e, "small") == 0)
+        kind = SS_GEMM_PORTABLE_SMALL;
+      else if (g_strcmp0 (e, "big") == 0 || g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_BIG"), "1") == 0)
+        kind = SS_GEMM_PORTABLE_BIG;
+      else if (g_strcmp0 (e, "new") == 0 || g_strcmp0 (e, "reg") == 0)
+        kind = SS_GEMM_PORTABLE_REG;
+      else if (g_strcmp0 (e, "new16") == 0 || g_strcmp0 (e, "reg16") == 0)
+        kind = SS_GEMM_PORTABLE_REG_K16;
+      else if (e && *e && g_strcmp0 (e, "auto") != 0)
+        g_warning ("SOUNDSTAGE_GEMM_PORTABLE=%s: expected auto, small, big, new or new16", e);
+      portable_forced = kind;
+    }
+  return portable_forced;
+}
+
 static gboolean gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
                           int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
                           SsTensor *bias, SsGemmBias bias_mode, GError **error);
@@ -161,13 +193,41 @@ gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
-  /* 128x128 tiles with 8x8 per thread: only on request (SOUNDSTAGE_GEMM_BIG=1;
-   * the tests run it on lavapipe); on the H100 it ran at 1.8 TFLOP/s against
-   * 25 for the 64x64 kernel (register spills) */
-  static int big_env = -1;
-  if (big_env < 0)
-    big_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_BIG"), "1") == 0;
-  gboolean big = big_env && m >= 2 && n >= 2;
+  SsGemmPortable kind = ss_gemm_get_portable ();
+  if (kind == SS_GEMM_PORTABLE_AUTO)
+    {
+      /* the register-blocked kernel for large products on GPUs; the 64x64
+       * kernel for the rest and on CPU devices (lavapipe) */
+      const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
+      kind = !caps->is_cpu && m >= 128 && n >= 128 && k >= 64 ? SS_GEMM_PORTABLE_REG
+                                                              : SS_GEMM_PORTABLE_SMALL;
+    }
+  if (kind == SS_GEMM_PORTABLE_REG || kind == SS_GEMM_PORTABLE_REG_K16)
+    {
+      /* layout, fixed per pipeline: each operand loaded in groups of 4 along
+       * its unit-stride dim, as one load where offsets, strides and the
+       * extent along the group are multiples of 4 (matmul_reg.comp) */
+      gboolean a_kfast = a->cs == 1;
+      gboolean a_vec = a_kfast ? a->off % 4 == 0 && a->bs % 4 == 0 && a->rs % 4 == 0 && k % 4 == 0
+                               : a->rs == 1 && a->off % 4 == 0 && a->bs % 4 == 0 && a->cs % 4 == 0 && m % 4 == 0;
+      gboolean b_nfast = b->cs == 1;
+      gboolean b_vec = b_nfast ? b->off % 4 == 0 && b->bs % 4 == 0 && b->rs % 4 == 0 && n % 4 == 0
+                               : b->rs == 1 && b->off % 4 == 0 && b->bs % 4 == 0 && b->cs % 4 == 0 && k % 4 == 0;
+      guint32 spec[4] = { a_kfast, a_vec, b_nfast, b_vec };
+      gboolean k16 = kind == SS_GEMM_PORTABLE_REG_K16;
+      SsGpuDispatch d = {
+        .shader = ss_tensor_shader (k16 ? "matmul_reg_k16" : "matmul_reg", c->t->dtype, name, sizeof name),
+        .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
+        .spec = spec, .n_spec = 4,
+        .groups = { (n + 127) / 128, (m + 127) / 128, batch },
+        .label = k16 ? "matmul_reg_k16" : "matmul_reg",
+      };
+      return ss_gpu_dispatch (dev, &d, error);
+    }
+  /* 128x128 tiles with 8x8 per thread, matmul.comp's loops: only on request;
+   * on the H100 it ran at 1.8 TFLOP/s against 25 for the 64x64 kernel
+   * (register spills) */
+  gboolean big = kind == SS_GEMM_PORTABLE_BIG && m >= 2 && n >= 2;
   gint64 tile = big ? 128 : 64;
   SsGpuDispatch d = {
     .shader = ss_tensor_shader (big ? "matmul_big" : "matmul", c->t->dtype, name, sizeof name),

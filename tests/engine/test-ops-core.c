@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include "tensor/ss-ops.h"
+#include "tensor/ss-op-matmul-private.h"
 #include "ss-check.h"
 #include "ss-ref.h"
 
@@ -126,6 +127,175 @@ test_matmul (void)
       check_grad ("matmul dA", A, da, thr (dt, 4));
       check_grad ("matmul dB", B, db, thr (dt, 4));
     }
+}
+
+/* ss_gemm directly, through each portable kernel forced in turn (the
+ * register-blocked matmul_reg is chosen only on GPUs, so lavapipe runs it only
+ * here and in the ops-core-regtile test): ragged M, N, K around the 128-tiles,
+ * A and B row-major, transposed or with no unit stride (element loads), with
+ * offsets and strides that allow 4-element loads or not, one A or one B for
+ * every batch (stride 0), alpha, beta != 0 over a C with padded rows, both
+ * bias modes. The whole C buffer is compared, so writes outside the product
+ * (into the row padding) fail too; with beta == 0 the product starts as NaN,
+ * and the unused elements of the A and B buffers are NaN. */
+static void
+test_gemm_kernels (void)
+{
+  const SsGemmPortable kinds[] = { SS_GEMM_PORTABLE_SMALL, SS_GEMM_PORTABLE_BIG,
+                                   SS_GEMM_PORTABLE_REG, SS_GEMM_PORTABLE_REG_K16 };
+  const char *kind_names[] = { "small", "big", "new", "new16" };
+  SsGemmPortable saved = ss_gemm_get_portable ();
+  for (guint ki = 0; ki < G_N_ELEMENTS (kinds); ki++)
+    for (int trial = 0; trial < 18; trial++)
+      {
+        ss_gemm_set_portable (kinds[ki]);
+        int la = trial % 3, lb = (trial / 3) % 3;   /* 0 row-major, 1 transposed, 2 no unit stride */
+        gboolean aligned = trial < 9 || trial == 17;
+        SsDType dt = (la + lb + (trial >= 9)) % 3;  /* each layout pair in two dtypes */
+        int batch = ss_rng_int (&rng, 1, 3);
+        int m, n, k;
+        if (aligned)
+          {
+            /* multiples of 4 (4-element loads), not of the tiles; n ragged
+             * in every other trial (4-column stores with an element tail) */
+            m = 4 * ss_rng_int (&rng, 1, 67);
+            k = 4 * ss_rng_int (&rng, 1, 37);
+            n = 4 * ss_rng_int (&rng, 1, 67) + (trial % 2 ? 0 : trial % 4 ? 1 : 3);
+          }
+        else
+          {
+            /* element loads: mostly 3 past a multiple of 4, so that the last
+             * group along each dim has one element outside */
+            gboolean r3 = trial % 4 != 2;
+            m = 4 * ss_rng_int (&rng, 0, 67) + (r3 ? 3 : 1);
+            n = 4 * ss_rng_int (&rng, 0, 67) + (r3 ? 3 : 2);
+            k = 4 * ss_rng_int (&rng, 0, 37) + (r3 ? 3 : 1);
+          }
+        if (trial == 16)
+          m = 1, n = 300, k = 3;   /* one row, one partial k-slice */
+        if (trial == 17)
+          m = 256, n = 128, k = 64;  /* whole tiles */
+        gboolean a_shared = trial % 4 == 1, b_shared = trial % 4 == 2;
+        float alpha = trial % 5 == 0 ? 0.75f : 1.0f;
+        float beta = trial % 2 ? 0.5f : 0.0f;
+        SsGemmBias bias_mode = (trial / 2) % 3;
+        int pad = aligned ? 4 : 1;
+        /* A(b, i, kk) at a_off + b*a_bs + i*a_rs + kk*a_cs */
+        gint64 a_rs, a_cs, a_bs, b_rs, b_cs, b_bs;
+        if (la == 0)
+          a_cs = 1, a_rs = k + (aligned ? (4 - k % 4) % 4 : 1), a_bs = m * a_rs + pad;
+        else if (la == 1)
+          a_rs = 1, a_cs = m + (aligned ? (4 - m % 4) % 4 : 1), a_bs = k * a_cs + pad;
+        else
+          a_cs = 2, a_rs = 2 * k + 1, a_bs = m * a_rs + pad;
+        if (lb == 0)
+          b_cs = 1, b_rs = n + (aligned ? (4 - n % 4) % 4 + 4 : 1), b_bs = k * b_rs + pad;
+        else if (lb == 1)
+          b_rs = 1, b_cs = k + (aligned ? (4 - k % 4) % 4 : 3), b_bs = n * b_cs + pad;
+        else
+          b_rs = 3 * n, b_cs = 3, b_bs = k * b_rs + pad;
+        if (a_shared)
+          a_bs = 0;
+        if (b_shared)
+          b_bs = 0;
+        gint64 a_off = aligned ? 8 : 3, b_off = aligned ? 4 : 1, c_off = aligned ? 4 : 2;
+        gint64 c_rs = aligned ? n + (4 - n % 4) % 4 + 4 : n + 1, c_bs = m * c_rs + (aligned ? 8 : 3), bias_off = 1;
+        gint64 a_len = a_off + (batch - 1) * a_bs + (m - 1) * a_rs + (k - 1) * a_cs + 2;
+        gint64 b_len = b_off + (batch - 1) * b_bs + (k - 1) * b_rs + (n - 1) * b_cs + 2;
+        gint64 c_len = c_off + (batch - 1) * c_bs + (m - 1) * c_rs + n + 3;
+        gint64 bias_len = bias_off + MAX (m, n) + 1;
+        g_test_message ("gemm %s %s batch %d m %d n %d k %d layouts %d %d aligned %d shared %d %d "
+                        "alpha %g beta %g bias %d", kind_names[ki], ss_dtype_name (dt), batch, m, n, k,
+                        la, lb, aligned, a_shared, b_shared, alpha, beta, bias_mode);
+        g_autofree double *a = rand_array (a_len, -1, 1);
+        g_autofree double *b = rand_array (b_len, -1, 1);
+        g_autofree double *c0 = rand_array (c_len, -1, 1);
+        g_autofree double *bias = rand_array (bias_len, -1, 1);
+        /* elements of A and B outside the operands are NaN: a read past
+         * the k edge makes NaN even where the other operand's zero fill
+         * would hide it */
+        g_autofree gboolean *used = g_new0 (gboolean, MAX (a_len, b_len));
+        for (int bz = 0; bz < batch; bz++)
+          for (int i = 0; i < m; i++)
+            for (int kk = 0; kk < k; kk++)
+              used[a_off + bz * a_bs + i * a_rs + kk * a_cs] = TRUE;
+        for (gint64 i = 0; i < a_len; i++)
+          if (!used[i])
+            a[i] = NAN;
+        memset (used, 0, MAX (a_len, b_len) * sizeof (gboolean));
+        for (int bz = 0; bz < batch; bz++)
+          for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < n; j++)
+              used[b_off + bz * b_bs + kk * b_rs + j * b_cs] = TRUE;
+        for (gint64 i = 0; i < b_len; i++)
+          if (!used[i])
+            b[i] = NAN;
+        if (beta == 0.0f)
+          for (int bz = 0; bz < batch; bz++)
+            for (int i = 0; i < m; i++)
+              for (int j = 0; j < n; j++)
+                c0[c_off + bz * c_bs + i * c_rs + j] = NAN;
+        g_autoptr (SsTensor) At = upload (dt, 1, SS_SHAPE (a_len), a, FALSE);
+        g_autoptr (SsTensor) Bt = upload (dt, 1, SS_SHAPE (b_len), b, FALSE);
+        g_autoptr (SsTensor) Ct = upload (dt, 1, SS_SHAPE (c_len), c0, FALSE);
+        g_autoptr (SsTensor) Biast = upload (dt, 1, SS_SHAPE (bias_len), bias, FALSE);
+
+        /* reference and a bound per element: fp32 accumulation over k and
+         * the rounding of the stored result */
+        double u = dt == SS_DTYPE_F32 ? 6e-8 : dt == SS_DTYPE_F16 ? 4.9e-4 : 3.9e-3;
+        g_autofree double *ref = g_memdup2 (c0, c_len * sizeof (double));
+        g_autofree double *tol = g_new0 (double, c_len);
+        for (int bz = 0; bz < batch; bz++)
+          for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+              {
+                double sum = 0, mag = 0;
+                for (int kk = 0; kk < k; kk++)
+                  {
+                    double x = a[a_off + bz * a_bs + i * a_rs + kk * a_cs] *
+                               b[b_off + bz * b_bs + kk * b_rs + j * b_cs];
+                    sum += x;
+                    mag += fabs (x);
+                  }
+                gint64 ci = c_off + bz * c_bs + i * c_rs + j;
+                double v = alpha * sum, vmag = fabs (alpha) * mag;
+                if (beta != 0.0f)
+                  v += beta * c0[ci], vmag += fabs (beta * c0[ci]);
+                if (bias_mode != SS_GEMM_BIAS_NONE)
+                  {
+                    double bv = bias[bias_off + (bias_mode == SS_GEMM_BIAS_COL ? j : i)];
+                    v += bv;
+                    vmag += fabs (bv);
+                  }
+                ref[ci] = v;
+                tol[ci] = 2 * (u + k * 6e-8) * (vmag + fabs (v)) + 1e-6;
+              }
+        SsGemmOperand A = { At, At->offset + a_off, a_bs, a_rs, a_cs };
+        SsGemmOperand B = { Bt, Bt->offset + b_off, b_bs, b_rs, b_cs };
+        SsGemmOperand C = { Ct, Ct->offset + c_off, c_bs, c_rs, 1 };
+        SsTensor bview = *Biast;
+        bview.offset += bias_off;
+        g_autoptr (GError) error = NULL;
+        g_assert_true (ss_gemm (&A, &B, &C, batch, m, n, k, alpha, beta,
+                                bias_mode ? &bview : NULL, bias_mode, &error));
+        g_assert_no_error (error);
+        g_autofree double *got = download (Ct);
+        ss_assert_close ("gemm", ref, got, c_len, thr (dt, 1));
+        gint64 bad = 0;
+        for (gint64 i = 0; i < c_len; i++)
+          if (!(fabs (got[i] - ref[i]) <= tol[i]))
+            {
+              if (bad++ < 3)
+                g_test_message ("gemm: C[%" G_GINT64_FORMAT "] = %.9g, want %.9g (+- %.3g)",
+                                i, got[i], ref[i], tol[i]);
+            }
+        if (bad)
+          {
+            g_test_message ("gemm: %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " elements differ", bad, c_len);
+            g_test_fail ();
+          }
+      }
+  ss_gemm_set_portable (saved);
 }
 
 static void
@@ -553,19 +723,22 @@ int
 main (int argc, char **argv)
 {
   g_setenv ("SOUNDSTAGE_POISON", "1", TRUE);
-  /* --big-tiles: run the GPU (128x128) GEMM variant even on lavapipe */
+  /* --big-tiles (matmul_big) or --gemm=small|big|new|new16: run that
+   * portable GEMM kernel for every product (the 128x128 ones are otherwise
+   * only chosen on GPUs, not on lavapipe) */
   for (int i = 1; i < argc; i++)
-    if (g_strcmp0 (argv[i], "--big-tiles") == 0)
+    if (g_strcmp0 (argv[i], "--big-tiles") == 0 || g_str_has_prefix (argv[i], "--gemm="))
       {
-        g_setenv ("SOUNDSTAGE_GEMM_BIG", "1", TRUE);
+        g_setenv ("SOUNDSTAGE_GEMM_PORTABLE", argv[i][2] == 'b' ? "big" : argv[i] + 7, TRUE);
         for (int j = i; j < argc - 1; j++)
           argv[j] = argv[j + 1];
         argc--;
-        break;
+        i--;
       }
   g_test_init (&argc, &argv, NULL);
   ss_rng_init (&rng, ss_check_seed (20261124));
   g_test_add_func ("/ops/matmul", test_matmul);
+  g_test_add_func ("/ops/gemm-kernels", test_gemm_kernels);
   g_test_add_func ("/ops/linear", test_linear);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-layout-probe", test_attention_layout_probe);
