@@ -138,6 +138,22 @@ test_matmul (void)
  * bias modes. The whole C buffer is compared, so writes outside the product
  * (into the row padding) fail too; with beta == 0 the product starts as NaN,
  * and the unused elements of the A and B buffers are NaN. */
+
+/* sets every element of x [len] that no (batch, row, col) of the strided
+ * operand at off addresses to NaN */
+static void
+poison_unused (double *x, gint64 len, gint64 off, int batch, gint64 bs, int rows, gint64 rs, int cols, gint64 cs)
+{
+  g_autofree gboolean *used = g_new0 (gboolean, len);
+  for (int bz = 0; bz < batch; bz++)
+    for (int i = 0; i < rows; i++)
+      for (int j = 0; j < cols; j++)
+        used[off + bz * bs + i * rs + j * cs] = TRUE;
+  for (gint64 i = 0; i < len; i++)
+    if (!used[i])
+      x[i] = NAN;
+}
+
 static void
 test_gemm_kernels (void)
 {
@@ -214,22 +230,8 @@ test_gemm_kernels (void)
         /* elements of A and B outside the operands are NaN: a read past
          * the k edge makes NaN even where the other operand's zero fill
          * would hide it */
-        g_autofree gboolean *used = g_new0 (gboolean, MAX (a_len, b_len));
-        for (int bz = 0; bz < batch; bz++)
-          for (int i = 0; i < m; i++)
-            for (int kk = 0; kk < k; kk++)
-              used[a_off + bz * a_bs + i * a_rs + kk * a_cs] = TRUE;
-        for (gint64 i = 0; i < a_len; i++)
-          if (!used[i])
-            a[i] = NAN;
-        memset (used, 0, MAX (a_len, b_len) * sizeof (gboolean));
-        for (int bz = 0; bz < batch; bz++)
-          for (int kk = 0; kk < k; kk++)
-            for (int j = 0; j < n; j++)
-              used[b_off + bz * b_bs + kk * b_rs + j * b_cs] = TRUE;
-        for (gint64 i = 0; i < b_len; i++)
-          if (!used[i])
-            b[i] = NAN;
+        poison_unused (a, a_len, a_off, batch, a_bs, m, a_rs, k, a_cs);
+        poison_unused (b, b_len, b_off, batch, b_bs, k, b_rs, n, b_cs);
         if (beta == 0.0f)
           for (int bz = 0; bz < batch; bz++)
             for (int i = 0; i < m; i++)
