@@ -103,6 +103,10 @@ ss_attention_flash_layout_parse (const float *out, guint32 spec[2], char *why, g
 static const FlashLayout *
 flash_layout (SsGpuDevice *dev)
 {
+  /* one probe per device even when several threads get here first; the
+   * result lives as long as the device and is never replaced */
+  static GMutex lock;
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
   FlashLayout *fl = ss_gpu_device_get_data (dev, "attention-flash-layout");
   if (fl)
     return fl;
