@@ -21,7 +21,7 @@
 static gboolean quick;
 static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands */
 static gboolean kernels;   /* --kernels: the kernels behind each case (GPU time per call) */
-static gboolean backward;  /* --backward: conv also forward+backward */
+static gboolean backward;  /* --backward: conv and attention also forward+backward */
 static SsGpuDevice *dev;
 static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
@@ -228,6 +228,26 @@ attn_fn (gpointer ud, GError **error)
   return ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error);
 }
 
+/* forward and backward for q, k and v from a constant gradient */
+static SsTensor *
+attn_fwdbwd_fn (gpointer ud, GError **error)
+{
+  AttnCase *c = ud;
+  SsTensor *y = ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error);
+  if (!y)
+    return NULL;
+  g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, error);
+  if (!g || !ss_tensor_backward (y, g, error))
+    {
+      ss_tensor_unref (y);
+      return NULL;
+    }
+  ss_tensor_zero_grad (c->q);
+  ss_tensor_zero_grad (c->k);
+  ss_tensor_zero_grad (c->v);
+  return y;
+}
+
 static void
 bench_attention (void)
 {
@@ -251,6 +271,17 @@ bench_attention (void)
         double flops = 4.0 * B * H * (double) L * L * d;
         printf ("attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s", B, H, L, d, t * 1e3, flops / t * 1e-12);
         print_gpu (flops * 1e-12, "TFLOP/s");
+        if (backward && L <= 4096)
+          {
+            /* backward: 2.5x the forward's FLOPs (recomputed scores, dV, dP, dQ, dK) */
+            ss_tensor_set_requires_grad (c.q, TRUE);
+            ss_tensor_set_requires_grad (c.k, TRUE);
+            ss_tensor_set_requires_grad (c.v, TRUE);
+            t = time_op (attn_fwdbwd_fn, &c, 0.3);
+            printf ("attention f16 B%d-H%d-L%d-D%d fwd+bwd %.4f ms %.1f TFLOP/s", B, H, L, d, t * 1e3,
+                    3.5 * flops / t * 1e-12);
+            print_gpu (3.5 * flops * 1e-12, "TFLOP/s");
+          }
         ss_tensor_unref (c.q);
         ss_tensor_unref (c.k);
         ss_tensor_unref (c.v);
