@@ -214,6 +214,21 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
     return FALSE;
   SsTensor *mt = mc ? mc : qc;
   char name[64];
+  /* tensor-core kernels (attention_bwd_coop.comp): fp16, head size 64 or 128,
+   * no additive mask, on GPUs whose accumulator layout the probe confirmed;
+   * SOUNDSTAGE_ATTN_BWD_COOP=0 turns them off */
+  static int bwd_env = -1;
+  const FlashLayout *fl = NULL;
+  if (q->dtype == SS_DTYPE_F16 && !mc && D == Dv && (D == 64 || D == 128) &&
+      ss_gpu_device_use_coopmat (q->device) && ss_gpu_has_shader ("attention_bwd_coop.dq64") &&
+      ss_gpu_has_shader ("coopmat_probe.f32") &&
+      qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0 &&
+      env_enabled ("SOUNDSTAGE_ATTN_BWD_COOP", &bwd_env))
+    {
+      fl = flash_layout (q->device);
+      if (!fl->ok)
+        fl = NULL;
+    }
   AttnPush p = {
     .Lq = Lq, .Lk = Lk, .D = D, .Dv = Dv, .H = H,
     .flags = (mc ? 1u : 0u) | (ad->causal ? 2u : 0u),
@@ -254,6 +269,13 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dkv", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p,
                           .groups = { (Lk + 15) / 16, 1, 1 } };
+      if (fl)
+        {
+          g_snprintf (name, sizeof name, "attention_bwd_coop.dkv%d", (int) D);
+          d.groups[0] = (Lk + 63) / 64;
+          d.spec = fl->spec;
+          d.n_spec = 2;
+        }
       if (!dispatch_bh_slices (q->device, &d, &p, BH, error))
         return FALSE;
     }
@@ -272,6 +294,13 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dq", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 7, .push = &p, .push_size = sizeof p,
                           .groups = { (Lq + 15) / 16, 1, 1 } };
+      if (fl)
+        {
+          g_snprintf (name, sizeof name, "attention_bwd_coop.dq%d", (int) D);
+          d.groups[0] = (Lq + 63) / 64;
+          d.spec = fl->spec;
+          d.n_spec = 2;
+        }
       if (!dispatch_bh_slices (q->device, &d, &p, BH, error))
         return FALSE;
     }
