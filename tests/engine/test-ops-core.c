@@ -552,6 +552,18 @@ test_attention (void)
       c.mask_kind = trial == 1 ? 2 : 0;
       run_attention_case (SS_DTYPE_F16, &c);
     }
+  /* the tensor-core backward at head size 128 (blocks of 32 queries): causal
+   * and ragged without a mask, several key and query blocks */
+  {
+    AttnCase c = { 0 };
+    c.p.b = 1;
+    c.p.h = 2;
+    c.p.lq = c.p.lk = 150;
+    c.p.d = c.p.dv = 128;
+    c.p.scale = 1.0 / sqrt (c.p.d);
+    c.p.causal = TRUE;
+    run_attention_case (SS_DTYPE_F16, &c);
+  }
 }
 
 /* divided space-time attention on a packed qkv (inference kernel) against a
