@@ -228,12 +228,11 @@ attn_fn (gpointer ud, GError **error)
   return ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error);
 }
 
-/* forward and backward for q, k and v from a constant gradient */
+/* the backward of y (NULL: failed) from a constant gradient, then the three
+ * inputs' gradients cleared; returns y, or NULL with y released */
 static SsTensor *
-attn_fwdbwd_fn (gpointer ud, GError **error)
+backward_and_clear (SsTensor *y, SsTensor *a, SsTensor *b, SsTensor *c, GError **error)
 {
-  AttnCase *c = ud;
-  SsTensor *y = ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error);
   if (!y)
     return NULL;
   g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, error);
@@ -242,10 +241,19 @@ attn_fwdbwd_fn (gpointer ud, GError **error)
       ss_tensor_unref (y);
       return NULL;
     }
-  ss_tensor_zero_grad (c->q);
-  ss_tensor_zero_grad (c->k);
-  ss_tensor_zero_grad (c->v);
+  ss_tensor_zero_grad (a);
+  ss_tensor_zero_grad (b);
+  ss_tensor_zero_grad (c);
   return y;
+}
+
+/* forward and backward for q, k and v */
+static SsTensor *
+attn_fwdbwd_fn (gpointer ud, GError **error)
+{
+  AttnCase *c = ud;
+  return backward_and_clear (ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error), c->q, c->k, c->v,
+                             error);
 }
 
 static void
@@ -302,24 +310,12 @@ conv_fn (gpointer ud, GError **error)
   return ss_op_conv (c->x, c->w, c->b, &c->p, FALSE, error);
 }
 
-/* forward and backward for x, w and b from a constant gradient */
+/* forward and backward for x, w and b */
 static SsTensor *
 conv_fwdbwd_fn (gpointer ud, GError **error)
 {
   ConvCase *c = ud;
-  SsTensor *y = ss_op_conv (c->x, c->w, c->b, &c->p, FALSE, error);
-  if (!y)
-    return NULL;
-  g_autoptr (SsTensor) g = ss_tensor_full (y->dtype, y->ndim, y->shape, 0.5f, error);
-  if (!g || !ss_tensor_backward (y, g, error))
-    {
-      ss_tensor_unref (y);
-      return NULL;
-    }
-  ss_tensor_zero_grad (c->x);
-  ss_tensor_zero_grad (c->w);
-  ss_tensor_zero_grad (c->b);
-  return y;
+  return backward_and_clear (ss_op_conv (c->x, c->w, c->b, &c->p, FALSE, error), c->x, c->w, c->b, error);
 }
 
 static void
