@@ -1,7 +1,7 @@
 #version 450
 /* Attention backward on NVIDIA tensor cores (GL_NV_cooperative_matrix), fp16
- * q/k/v/dO/dQ/dK/dV, fp32 scores and accumulation; no additive mask (the host
- * uses the portable kernels then), causal or not, any lengths. P is recomputed
+ * q/k/v/dO/dQ/dK/dV, fp32 scores and accumulation; with or without an
+ * additive mask (fp16, as the forward), causal or not, any lengths. P is recomputed
  * from the forward's log-sum-exp; dsum = rowsum(dO * O) comes from
  * attention_bwd_pre. Like attention_fwd_flash, the softmax terms are applied to
  * accumulator components in registers, using the component layout the host
@@ -43,7 +43,7 @@ layout (constant_id = 1) const uint CMAP = 0x98109810u;
 layout (binding = 0) readonly buffer Qb { uvec4 q4[]; };
 layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
 layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
-layout (binding = 3) readonly buffer Mb { float16_t mask_unused[]; };
+layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
 layout (binding = 4) readonly buffer DOb { uvec4 do4[]; };
 layout (binding = 5) readonly buffer Lb { float lse[]; };   /* lse at l_off, dsum at g_off */
 #ifdef DKV
@@ -70,6 +70,8 @@ void main ()
   uint warp = tid / 32u, lane = tid % 32u;
   uint bh = gl_WorkGroupID.y + p.bh0;
   bool causal = (p.flags & 2u) != 0u;
+  bool masked = (p.flags & 1u) != 0u;
+  uint b = bh / p.H, h = bh % p.H;
   float sl2 = p.scale * LOG2E;
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
@@ -229,7 +231,10 @@ void main ()
         uint query = own, key = xb + xc;
         float l = row_hi (i) == 0u ? la : lb, g = row_hi (i) == 0u ? ga : gb;
 #endif
-        float pr = exp2 (s[t][i] * sl2 - l);
+        float x = s[t][i] * sl2 - l;
+        if (masked && key < p.Lk && query < p.Lq)
+          x += float (mask[p.m_off + b * p.m_bs + h * p.m_hs + query * p.Lk + key]) * LOG2E;
+        float pr = exp2 (x);
         if (key >= p.Lk || query >= p.Lq || (causal && key > query))
           pr = 0.0;
         s[t][i] = pr;

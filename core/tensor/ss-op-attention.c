@@ -215,11 +215,11 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
   SsTensor *mt = mc ? mc : qc;
   char name[64];
   /* tensor-core kernels (attention_bwd_coop.comp): fp16, head size 64 or 128,
-   * no additive mask, on GPUs whose accumulator layout the probe confirmed;
+   * on GPUs whose accumulator layout the probe confirmed;
    * SOUNDSTAGE_ATTN_BWD_COOP=0 turns them off */
   static int bwd_env = -1;
   const FlashLayout *fl = NULL;
-  if (q->dtype == SS_DTYPE_F16 && !mc && D == Dv && (D == 64 || D == 128) &&
+  if (q->dtype == SS_DTYPE_F16 && D == Dv && (D == 64 || D == 128) &&
       ss_gpu_device_use_coopmat (q->device) && ss_gpu_has_shader ("attention_bwd_coop.dq64") &&
       ss_gpu_has_shader ("coopmat_probe.f32") &&
       qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0 &&
