@@ -10,6 +10,50 @@
 
 #include "ss-shaders.h"
 
+/* VK_KHR_cooperative_matrix and VK_NV_cooperative_matrix2 postdate Debian 12's
+ * Vulkan headers (1.3.239): their structures, as the registry defines them */
+#define SS_VK_STYPE_COOPMAT_KHR_FEATURES   ((VkStructureType) 1000506000)
+#define SS_VK_STYPE_COOPMAT2_NV_FEATURES   ((VkStructureType) 1000593000)
+#define SS_VK_STYPE_COOPMAT2_NV_FLEX_PROPS ((VkStructureType) 1000593001)
+#define SS_VK_STYPE_COOPMAT2_NV_PROPS      ((VkStructureType) 1000593002)
+#define SS_VK_COMPONENT_FLOAT16 0
+#define SS_VK_COMPONENT_FLOAT32 1
+#define SS_VK_SCOPE_WORKGROUP   2
+typedef struct {
+  VkStructureType sType;
+  void           *pNext;
+  VkBool32        cooperativeMatrix;
+  VkBool32        cooperativeMatrixRobustBufferAccess;
+} SsVkCoopmatKhrFeatures;
+typedef struct {
+  VkStructureType sType;
+  void           *pNext;
+  VkBool32        cooperativeMatrixWorkgroupScope;
+  VkBool32        cooperativeMatrixFlexibleDimensions;
+  VkBool32        cooperativeMatrixReductions;
+  VkBool32        cooperativeMatrixConversions;
+  VkBool32        cooperativeMatrixPerElementOperations;
+  VkBool32        cooperativeMatrixTensorAddressing;
+  VkBool32        cooperativeMatrixBlockLoads;
+} SsVkCoopmat2Features;
+typedef struct {
+  VkStructureType sType;
+  void           *pNext;
+  guint32         cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
+  guint32         cooperativeMatrixFlexibleDimensionsMaxDimension;
+  guint32         cooperativeMatrixWorkgroupScopeReservedSharedMemory;
+} SsVkCoopmat2Props;
+typedef struct {
+  VkStructureType sType;
+  void           *pNext;
+  guint32         MGranularity, NGranularity, KGranularity;
+  guint32         AType, BType, CType, ResultType;
+  VkBool32        saturatingAccumulation;
+  guint32         scope;
+  guint32         workgroupInvocations;
+} SsVkCoopmatFlexProps;
+typedef VkResult (VKAPI_PTR *SsVkGetFlexProps) (VkPhysicalDevice, guint32 *, SsVkCoopmatFlexProps *);
+
 #define BLOCK_SIZE        ((guint64) 256 << 20)
 #define UMA_BLOCK_SIZE    ((guint64) 64 << 20)
 #define STAGING_MIN       ((guint64) 64 << 20)
@@ -443,6 +487,56 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
         }
     }
 
+  /* workgroup-scope matrices: KHR cooperative matrices with coopmat2's
+   * workgroup scope and flexible dimensions, fp16 x fp16 -> fp32 */
+  if (c->coopmat_khr && c->coopmat2_nv && f12.vulkanMemoryModel && c->fp16_arith)
+    {
+      SsVkCoopmat2Features f2nv = { .sType = SS_VK_STYPE_COOPMAT2_NV_FEATURES };
+      SsVkCoopmatKhrFeatures fkhr = { .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES, .pNext = &f2nv };
+      VkPhysicalDeviceFeatures2 ff = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &fkhr };
+      vkGetPhysicalDeviceFeatures2 (dev->phys, &ff);
+      SsVkCoopmat2Props p2nv = { .sType = SS_VK_STYPE_COOPMAT2_NV_PROPS };
+      VkPhysicalDeviceProperties2 pp = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &p2nv };
+      vkGetPhysicalDeviceProperties2 (dev->phys, &pp);
+      c->coopmat_wg_max_invocations = p2nv.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
+      c->coopmat_wg_reserved_shared = p2nv.cooperativeMatrixWorkgroupScopeReservedSharedMemory;
+      SsVkGetFlexProps get = (SsVkGetFlexProps)
+        vkGetInstanceProcAddr (dev->instance, "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV");
+      guint32 n = 0;
+      if (fkhr.cooperativeMatrix && f2nv.cooperativeMatrixWorkgroupScope &&
+          f2nv.cooperativeMatrixFlexibleDimensions && get && get (dev->phys, &n, NULL) == VK_SUCCESS && n > 0)
+        {
+          g_autofree SsVkCoopmatFlexProps *props = g_new0 (SsVkCoopmatFlexProps, n);
+          for (guint32 i = 0; i < n; i++)
+            props[i].sType = SS_VK_STYPE_COOPMAT2_NV_FLEX_PROPS;
+          get (dev->phys, &n, props);
+          for (guint32 i = 0; i < n; i++)
+            {
+              SsVkCoopmatFlexProps *f = &props[i];
+              g_debug ("coopmat2 flexible: %ux%ux%u A%u B%u C%u R%u scope %u invocations %u",
+                       f->MGranularity, f->NGranularity, f->KGranularity, f->AType, f->BType,
+                       f->CType, f->ResultType, f->scope, f->workgroupInvocations);
+              /* fp16 x fp16 -> fp32: which workgroup sizes, and the
+               * granularity for the largest */
+              gboolean f16 = f->scope == SS_VK_SCOPE_WORKGROUP && f->AType == SS_VK_COMPONENT_FLOAT16 &&
+                             f->BType == SS_VK_COMPONENT_FLOAT16 && f->CType == SS_VK_COMPONENT_FLOAT32 &&
+                             f->ResultType == SS_VK_COMPONENT_FLOAT32 && !f->saturatingAccumulation &&
+                             f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
+                             f->workgroupInvocations <= c->coopmat_wg_max_invocations;
+              if (f16)
+                c->coopmat_wg_sizes |= 1u << (f->workgroupInvocations / 32);
+              if (f16 && f->workgroupInvocations >= c->coopmat_wg_invocations)
+                {
+                  c->coopmat_wg = TRUE;
+                  c->coopmat_wg_invocations = f->workgroupInvocations;
+                  c->coopmat_wg_granularity[0] = f->MGranularity;
+                  c->coopmat_wg_granularity[1] = f->NGranularity;
+                  c->coopmat_wg_granularity[2] = f->KGranularity;
+                }
+            }
+        }
+    }
+
   vkGetPhysicalDeviceMemoryProperties (dev->phys, &dev->memprops);
   for (guint32 h = 0; h < dev->memprops.memoryHeapCount; h++)
     if (dev->memprops.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
@@ -514,11 +608,16 @@ device_new (GError **error)
       goto fail;
     }
 
-  const char *dev_exts[4];
+  const char *dev_exts[6];
   guint32 n_dev_exts = 0;
   dev_exts[n_dev_exts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (dev->caps.coopmat_nv)
     dev_exts[n_dev_exts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+  if (dev->caps.coopmat_wg)
+    {
+      dev_exts[n_dev_exts++] = "VK_KHR_cooperative_matrix";
+      dev_exts[n_dev_exts++] = "VK_NV_cooperative_matrix2";
+    }
   /* the driver's statistics per pipeline (registers, spills, ...) for kernel tuning */
   dev->pipeline_stats = g_strcmp0 (g_getenv ("SOUNDSTAGE_PIPELINE_STATS"), "1") == 0 &&
                         has_extension (exts, n_exts, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
@@ -529,21 +628,38 @@ device_new (GError **error)
     .pipelineExecutableInfo = VK_TRUE,
   };
 
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
-    .pNext = dev->pipeline_stats ? &fpe : NULL,
+  /* the feature chain: f2 -> f12 -> f11 [-> fcm] [-> fkhr -> f2nv] [-> fpe] */
+  void *chain = dev->pipeline_stats ? (void *) &fpe : NULL;
+  SsVkCoopmat2Features f2nv = {
+    .sType = SS_VK_STYPE_COOPMAT2_NV_FEATURES,
+    .pNext = chain,
+    .cooperativeMatrixWorkgroupScope = VK_TRUE,
+    .cooperativeMatrixFlexibleDimensions = VK_TRUE,
+  };
+  SsVkCoopmatKhrFeatures fkhr = {
+    .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES,
+    .pNext = &f2nv,
     .cooperativeMatrix = VK_TRUE,
   };
+  if (dev->caps.coopmat_wg)
+    chain = &fkhr;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .pNext = chain,
+    .cooperativeMatrix = VK_TRUE,
+  };
+  if (dev->caps.coopmat_nv)
+    chain = &fcm;
   VkPhysicalDeviceVulkan11Features f11 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
-    .pNext = dev->caps.coopmat_nv ? (void *) &fcm : dev->pipeline_stats ? (void *) &fpe : NULL,
+    .pNext = chain,
     .storageBuffer16BitAccess = VK_TRUE,
   };
   VkPhysicalDeviceVulkan12Features f12 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
     .pNext = &f11,
     .shaderFloat16 = dev->caps.fp16_arith,
-    .vulkanMemoryModel = dev->caps.coopmat_nv,
+    .vulkanMemoryModel = dev->caps.coopmat_nv || dev->caps.coopmat_wg,
   };
   VkPhysicalDeviceFeatures2 f2 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
@@ -662,10 +778,14 @@ device_new (GError **error)
   dev->cache_limit = dev->caps.uma ? ((guint64) 256 << 20) : MIN (dev->caps.heap_size / 4, (guint64) 8 << 30);
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
-           ", coopmat nv %d khr %d nv2 %d, uma %d)",
+           ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: %u invocations (max %u),"
+           " granularity %ux%ux%u, reserved shared %u, uma %d)",
            dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
            dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
-           dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.uma);
+           dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
+           dev->caps.coopmat_wg_invocations, dev->caps.coopmat_wg_max_invocations,
+           dev->caps.coopmat_wg_granularity[0], dev->caps.coopmat_wg_granularity[1],
+           dev->caps.coopmat_wg_granularity[2], dev->caps.coopmat_wg_reserved_shared, dev->caps.uma);
   g_free (exts);
   return dev;
 
@@ -812,6 +932,15 @@ ss_gpu_device_use_coopmat (SsGpuDevice *dev)
 {
   return dev->caps.coopmat_nv && dev->caps.coopmat_f16_16x16x16 && dev->caps.subgroup_size == 32 &&
          dev->caps.shared_memory >= 40960 && !dev->no_coopmat;
+}
+
+gboolean
+ss_gpu_device_use_coopmat_wg (SsGpuDevice *dev)
+{
+  static int off = -1;
+  if (off < 0)
+    off = g_strcmp0 (g_getenv ("SOUNDSTAGE_NO_COOPMAT2"), "1") == 0;
+  return dev->caps.coopmat_wg && !dev->no_coopmat && !off;
 }
 
 void

@@ -58,6 +58,12 @@ typedef struct {
   gboolean coopmat_nv;        /* VK_NV_cooperative_matrix present and enabled */
   gboolean coopmat2_nv;       /* VK_NV_cooperative_matrix2 present */
   gboolean coopmat_f16_16x16x16; /* fp16 A/B, fp32 C 16x16x16 subgroup matrices usable */
+  gboolean coopmat_wg;        /* KHR matrices of workgroup scope (coopmat2) enabled, fp16/fp32 */
+  guint    coopmat_wg_max_invocations; /* largest workgroup for workgroup-scope matrices */
+  guint    coopmat_wg_reserved_shared; /* shared memory the driver reserves for them */
+  guint    coopmat_wg_granularity[3];  /* M, N, K granularity of fp16 x fp16 -> fp32 */
+  guint    coopmat_wg_invocations;     /* the workgroup size that granularity is for */
+  guint32  coopmat_wg_sizes;  /* bit n: workgroups of 32 n invocations take them (fp16 -> fp32) */
 
   gboolean timestamps;        /* compute queue supports timestamps */
   double   timestamp_period_ns;
@@ -75,6 +81,10 @@ const SsGpuCaps *ss_gpu_device_get_caps (SsGpuDevice *dev);
 gboolean         ss_gpu_device_flush (SsGpuDevice *dev, GError **error);
 /* Whether the cooperative-matrix shaders should be used (caps && not disabled). */
 gboolean         ss_gpu_device_use_coopmat (SsGpuDevice *dev);
+/* Whether workgroup-scope cooperative matrices (matmul_cm2) should be used:
+ * coopmat2 present and enabled, cooperative matrices not disabled and
+ * SOUNDSTAGE_NO_COOPMAT2 not 1. */
+gboolean         ss_gpu_device_use_coopmat_wg (SsGpuDevice *dev);
 /* data that lives as long as the device (probed kernel parameters, ...) */
 gpointer         ss_gpu_device_get_data (SsGpuDevice *dev, const char *key);
 void             ss_gpu_device_set_data (SsGpuDevice *dev, const char *key, gpointer data,

@@ -58,6 +58,29 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
+  /* workgroup-scope matrices (coopmat2) for whole 128 x 128 tiles without
+   * beta: 4 warps (SOUNDSTAGE_CM2_WARPS=8: 8 warps, if the device takes them) */
+  if (beta == 0.0f && m % 128 == 0 && n % 128 == 0 && k % 32 == 0 &&
+      ss_gpu_device_use_coopmat_wg (c->t->device))
+    {
+      const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
+      guint warps = g_strcmp0 (g_getenv ("SOUNDSTAGE_CM2_WARPS"), "8") == 0 ? 8 : 4;
+      if (caps->coopmat_wg_sizes & (1u << warps))
+        {
+          char cname[64];
+          g_snprintf (cname, sizeof cname, "matmul_cm2.w%ul%u", warps, p.flags & 3u);
+          SsGpuDispatch d = {
+            .shader = cname,
+            .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
+            .groups = { n / 128, m / 128, batch },
+            .label = "matmul_cm2",
+          };
+          GError *local = NULL;
+          if (!ss_gpu_dispatch (c->t->device, &d, &local))
+            g_propagate_error (error, local);
+          return TRUE;
+        }
+    }
   /* experimental: fragments straight from global memory (whole 64-tiles only) */
   static int direct = -1;
   if (direct < 0)

@@ -154,6 +154,111 @@ poison_unused (double *x, gint64 len, gint64 off, int batch, gint64 bs, int rows
       x[i] = NAN;
 }
 
+typedef struct {
+  const char *label;
+  SsDType dt;
+  int batch, m, n, k;
+  gint64 a_off, a_bs, a_rs, a_cs, b_off, b_bs, b_rs, b_cs, c_off, c_bs, c_rs;
+  float alpha, beta;
+  SsGemmBias bias_mode;
+} GemmCase;
+
+/* one strided product C = alpha A B + beta C (+ bias) against the double
+ * reference, each element within its own bound */
+static void
+check_gemm (const GemmCase *gc)
+{
+  SsDType dt = gc->dt;
+  int batch = gc->batch, m = gc->m, n = gc->n, k = gc->k;
+  gint64 a_off = gc->a_off, a_bs = gc->a_bs, a_rs = gc->a_rs, a_cs = gc->a_cs;
+  gint64 b_off = gc->b_off, b_bs = gc->b_bs, b_rs = gc->b_rs, b_cs = gc->b_cs;
+  gint64 c_off = gc->c_off, c_bs = gc->c_bs, c_rs = gc->c_rs;
+  float alpha = gc->alpha, beta = gc->beta;
+  SsGemmBias bias_mode = gc->bias_mode;
+  gint64 bias_off = 1;
+  gint64 a_len = a_off + (batch - 1) * a_bs + (m - 1) * a_rs + (k - 1) * a_cs + 2;
+  gint64 b_len = b_off + (batch - 1) * b_bs + (k - 1) * b_rs + (n - 1) * b_cs + 2;
+  gint64 c_len = c_off + (batch - 1) * c_bs + (m - 1) * c_rs + n + 3;
+  gint64 bias_len = bias_off + MAX (m, n) + 1;
+  g_test_message ("gemm %s %s batch %d m %d n %d k %d A %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+                  " %" G_GINT64_FORMAT " B %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+                  " alpha %g beta %g bias %d", gc->label, ss_dtype_name (dt), batch, m, n, k,
+                  a_bs, a_rs, a_cs, b_bs, b_rs, b_cs, alpha, beta, bias_mode);
+  g_autofree double *a = rand_array (a_len, -1, 1);
+  g_autofree double *b = rand_array (b_len, -1, 1);
+  g_autofree double *c0 = rand_array (c_len, -1, 1);
+  g_autofree double *bias = rand_array (bias_len, -1, 1);
+  /* elements of A and B outside the operands are NaN: a read past
+   * the k edge makes NaN even where the other operand's zero fill
+   * would hide it */
+  poison_unused (a, a_len, a_off, batch, a_bs, m, a_rs, k, a_cs);
+  poison_unused (b, b_len, b_off, batch, b_bs, k, b_rs, n, b_cs);
+  if (beta == 0.0f)
+    for (int bz = 0; bz < batch; bz++)
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+          c0[c_off + bz * c_bs + i * c_rs + j] = NAN;
+  g_autoptr (SsTensor) At = upload (dt, 1, SS_SHAPE (a_len), a, FALSE);
+  g_autoptr (SsTensor) Bt = upload (dt, 1, SS_SHAPE (b_len), b, FALSE);
+  g_autoptr (SsTensor) Ct = upload (dt, 1, SS_SHAPE (c_len), c0, FALSE);
+  g_autoptr (SsTensor) Biast = upload (dt, 1, SS_SHAPE (bias_len), bias, FALSE);
+
+  /* reference and a bound per element: fp32 accumulation over k and
+   * the rounding of the stored result */
+  double u = dt == SS_DTYPE_F32 ? 6e-8 : dt == SS_DTYPE_F16 ? 4.9e-4 : 3.9e-3;
+  g_autofree double *ref = g_memdup2 (c0, c_len * sizeof (double));
+  g_autofree double *tol = g_new0 (double, c_len);
+  for (int bz = 0; bz < batch; bz++)
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++)
+        {
+          double sum = 0, mag = 0;
+          for (int kk = 0; kk < k; kk++)
+            {
+              double x = a[a_off + bz * a_bs + i * a_rs + kk * a_cs] *
+                         b[b_off + bz * b_bs + kk * b_rs + j * b_cs];
+              sum += x;
+              mag += fabs (x);
+            }
+          gint64 ci = c_off + bz * c_bs + i * c_rs + j;
+          double v = alpha * sum, vmag = fabs (alpha) * mag;
+          if (beta != 0.0f)
+            v += beta * c0[ci], vmag += fabs (beta * c0[ci]);
+          if (bias_mode != SS_GEMM_BIAS_NONE)
+            {
+              double bv = bias[bias_off + (bias_mode == SS_GEMM_BIAS_COL ? j : i)];
+              v += bv;
+              vmag += fabs (bv);
+            }
+          ref[ci] = v;
+          tol[ci] = 2 * (u + k * 6e-8) * (vmag + fabs (v)) + 1e-6;
+        }
+  SsGemmOperand A = { At, At->offset + a_off, a_bs, a_rs, a_cs };
+  SsGemmOperand B = { Bt, Bt->offset + b_off, b_bs, b_rs, b_cs };
+  SsGemmOperand C = { Ct, Ct->offset + c_off, c_bs, c_rs, 1 };
+  SsTensor bview = *Biast;
+  bview.offset += bias_off;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ss_gemm (&A, &B, &C, batch, m, n, k, alpha, beta,
+                          bias_mode ? &bview : NULL, bias_mode, &error));
+  g_assert_no_error (error);
+  g_autofree double *got = download (Ct);
+  ss_assert_close ("gemm", ref, got, c_len, thr (dt, 1));
+  gint64 bad = 0;
+  for (gint64 i = 0; i < c_len; i++)
+    if (!(fabs (got[i] - ref[i]) <= tol[i]))
+      {
+        if (bad++ < 3)
+          g_test_message ("gemm: C[%" G_GINT64_FORMAT "] = %.9g, want %.9g (+- %.3g)",
+                          i, got[i], ref[i], tol[i]);
+      }
+  if (bad)
+    {
+      g_test_message ("gemm: %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " elements differ", bad, c_len);
+      g_test_fail ();
+    }
+}
+
 static void
 test_gemm_kernels (void)
 {
@@ -215,89 +320,68 @@ test_gemm_kernels (void)
         if (b_shared)
           b_bs = 0;
         gint64 a_off = aligned ? 8 : 3, b_off = aligned ? 4 : 1, c_off = aligned ? 4 : 2;
-        gint64 c_rs = aligned ? n + (4 - n % 4) % 4 + 4 : n + 1, c_bs = m * c_rs + (aligned ? 8 : 3), bias_off = 1;
-        gint64 a_len = a_off + (batch - 1) * a_bs + (m - 1) * a_rs + (k - 1) * a_cs + 2;
-        gint64 b_len = b_off + (batch - 1) * b_bs + (k - 1) * b_rs + (n - 1) * b_cs + 2;
-        gint64 c_len = c_off + (batch - 1) * c_bs + (m - 1) * c_rs + n + 3;
-        gint64 bias_len = bias_off + MAX (m, n) + 1;
-        g_test_message ("gemm %s %s batch %d m %d n %d k %d layouts %d %d aligned %d shared %d %d "
-                        "alpha %g beta %g bias %d", kind_names[ki], ss_dtype_name (dt), batch, m, n, k,
-                        la, lb, aligned, a_shared, b_shared, alpha, beta, bias_mode);
-        g_autofree double *a = rand_array (a_len, -1, 1);
-        g_autofree double *b = rand_array (b_len, -1, 1);
-        g_autofree double *c0 = rand_array (c_len, -1, 1);
-        g_autofree double *bias = rand_array (bias_len, -1, 1);
-        /* elements of A and B outside the operands are NaN: a read past
-         * the k edge makes NaN even where the other operand's zero fill
-         * would hide it */
-        poison_unused (a, a_len, a_off, batch, a_bs, m, a_rs, k, a_cs);
-        poison_unused (b, b_len, b_off, batch, b_bs, k, b_rs, n, b_cs);
-        if (beta == 0.0f)
-          for (int bz = 0; bz < batch; bz++)
-            for (int i = 0; i < m; i++)
-              for (int j = 0; j < n; j++)
-                c0[c_off + bz * c_bs + i * c_rs + j] = NAN;
-        g_autoptr (SsTensor) At = upload (dt, 1, SS_SHAPE (a_len), a, FALSE);
-        g_autoptr (SsTensor) Bt = upload (dt, 1, SS_SHAPE (b_len), b, FALSE);
-        g_autoptr (SsTensor) Ct = upload (dt, 1, SS_SHAPE (c_len), c0, FALSE);
-        g_autoptr (SsTensor) Biast = upload (dt, 1, SS_SHAPE (bias_len), bias, FALSE);
-
-        /* reference and a bound per element: fp32 accumulation over k and
-         * the rounding of the stored result */
-        double u = dt == SS_DTYPE_F32 ? 6e-8 : dt == SS_DTYPE_F16 ? 4.9e-4 : 3.9e-3;
-        g_autofree double *ref = g_memdup2 (c0, c_len * sizeof (double));
-        g_autofree double *tol = g_new0 (double, c_len);
-        for (int bz = 0; bz < batch; bz++)
-          for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-              {
-                double sum = 0, mag = 0;
-                for (int kk = 0; kk < k; kk++)
-                  {
-                    double x = a[a_off + bz * a_bs + i * a_rs + kk * a_cs] *
-                               b[b_off + bz * b_bs + kk * b_rs + j * b_cs];
-                    sum += x;
-                    mag += fabs (x);
-                  }
-                gint64 ci = c_off + bz * c_bs + i * c_rs + j;
-                double v = alpha * sum, vmag = fabs (alpha) * mag;
-                if (beta != 0.0f)
-                  v += beta * c0[ci], vmag += fabs (beta * c0[ci]);
-                if (bias_mode != SS_GEMM_BIAS_NONE)
-                  {
-                    double bv = bias[bias_off + (bias_mode == SS_GEMM_BIAS_COL ? j : i)];
-                    v += bv;
-                    vmag += fabs (bv);
-                  }
-                ref[ci] = v;
-                tol[ci] = 2 * (u + k * 6e-8) * (vmag + fabs (v)) + 1e-6;
-              }
-        SsGemmOperand A = { At, At->offset + a_off, a_bs, a_rs, a_cs };
-        SsGemmOperand B = { Bt, Bt->offset + b_off, b_bs, b_rs, b_cs };
-        SsGemmOperand C = { Ct, Ct->offset + c_off, c_bs, c_rs, 1 };
-        SsTensor bview = *Biast;
-        bview.offset += bias_off;
-        g_autoptr (GError) error = NULL;
-        g_assert_true (ss_gemm (&A, &B, &C, batch, m, n, k, alpha, beta,
-                                bias_mode ? &bview : NULL, bias_mode, &error));
-        g_assert_no_error (error);
-        g_autofree double *got = download (Ct);
-        ss_assert_close ("gemm", ref, got, c_len, thr (dt, 1));
-        gint64 bad = 0;
-        for (gint64 i = 0; i < c_len; i++)
-          if (!(fabs (got[i] - ref[i]) <= tol[i]))
-            {
-              if (bad++ < 3)
-                g_test_message ("gemm: C[%" G_GINT64_FORMAT "] = %.9g, want %.9g (+- %.3g)",
-                                i, got[i], ref[i], tol[i]);
-            }
-        if (bad)
-          {
-            g_test_message ("gemm: %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " elements differ", bad, c_len);
-            g_test_fail ();
-          }
+        gint64 c_rs = aligned ? n + (4 - n % 4) % 4 + 4 : n + 1, c_bs = m * c_rs + (aligned ? 8 : 3);
+        GemmCase gc = {
+          .label = kind_names[ki], .dt = dt, .batch = batch, .m = m, .n = n, .k = k,
+          .a_off = a_off, .a_bs = a_bs, .a_rs = a_rs, .a_cs = a_cs,
+          .b_off = b_off, .b_bs = b_bs, .b_rs = b_rs, .b_cs = b_cs,
+          .c_off = c_off, .c_bs = c_bs, .c_rs = c_rs,
+          .alpha = alpha, .beta = beta, .bias_mode = bias_mode,
+        };
+        check_gemm (&gc);
       }
   ss_gemm_set_portable (saved);
+}
+
+/* fp16 products in whole tensor-core tiles (multiples of 256 x 256 x 64), the
+ * shapes the workgroup-scope kernel (matmul_cm2) takes on the H100: every
+ * operand layout, bias per column and per row, alpha, shared B, and one
+ * with beta (which goes to the subgroup kernel). With workgroup-scope
+ * matrices both workgroup sizes (SOUNDSTAGE_CM2_WARPS) run each case; on other
+ * devices the cases check whatever kernel they take. */
+static void
+test_gemm_tiles (void)
+{
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  const char *warps = ss_gpu_device_use_coopmat_wg (dev) ? "48" : "4";
+  g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2_WARPS"));
+  for (const char *w = warps; *w; w++)
+    for (int trial = 0; trial < 13; trial++)
+      {
+        char wv[2] = { *w, 0 };
+        g_setenv ("SOUNDSTAGE_CM2_WARPS", wv, TRUE);
+        int la = trial % 2, lb = (trial / 2) % 2;
+        int batch = trial % 3 == 0 ? 2 : 1;
+        int m = trial == 5 ? 512 : 256, n = trial == 6 ? 512 : 256, k = trial % 4 == 3 ? 192 : 128;
+        /* leading dimensions: exact or padded by a vector */
+        gint64 pad = trial % 3 == 1 ? 8 : 0;
+        GemmCase gc = {
+          .label = wv, .dt = SS_DTYPE_F16, .batch = batch, .m = m, .n = n, .k = k,
+          .a_off = 8, .b_off = 16, .c_off = 8,
+          .alpha = trial % 4 == 1 ? 0.75f : 1.0f,
+          .beta = trial == 12 ? 0.5f : 0.0f,
+          .bias_mode = trial % 3,
+        };
+        if (la == 0)
+          gc.a_cs = 1, gc.a_rs = k + pad, gc.a_bs = m * gc.a_rs + 8;
+        else
+          gc.a_rs = 1, gc.a_cs = m + pad, gc.a_bs = k * gc.a_cs + 8;
+        if (lb == 0)
+          gc.b_cs = 1, gc.b_rs = n + pad, gc.b_bs = k * gc.b_rs;
+        else
+          gc.b_rs = 1, gc.b_cs = k + pad, gc.b_bs = n * gc.b_cs;
+        if (trial % 5 == 0)
+          gc.b_bs = 0;    /* one weight for the batch */
+        gc.c_rs = n + pad + 8;
+        gc.c_bs = m * gc.c_rs + 16;
+        check_gemm (&gc);
+      }
+  if (saved)
+    g_setenv ("SOUNDSTAGE_CM2_WARPS", saved, TRUE);
+  else
+    g_unsetenv ("SOUNDSTAGE_CM2_WARPS");
 }
 
 static void
@@ -753,6 +837,7 @@ main (int argc, char **argv)
   ss_rng_init (&rng, ss_check_seed (20261124));
   g_test_add_func ("/ops/matmul", test_matmul);
   g_test_add_func ("/ops/gemm-kernels", test_gemm_kernels);
+  g_test_add_func ("/ops/gemm-tiles", test_gemm_tiles);
   g_test_add_func ("/ops/linear", test_linear);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-layout-probe", test_attention_layout_probe);

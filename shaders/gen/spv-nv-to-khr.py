@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Rewrite SPV_NV_cooperative_matrix SPIR-V into SPV_KHR_cooperative_matrix.
+
+Debian 12's glslc (shaderc 2023.2) knows GL_NV_cooperative_matrix but neither
+GL_KHR_cooperative_matrix nor GL_NV_cooperative_matrix2. The NV and KHR
+extensions describe the same operations, and the NV GLSL front end already
+accepts a workgroup scope (gl_ScopeWorkgroup) and any matrix size, so a shader
+written against the NV extension becomes a KHR one (which is what
+VK_NV_cooperative_matrix2's workgroup-scope matrices need) by renaming
+opcodes, adding each matrix type's Use (A, B or accumulator, inferred from the
+OpCooperativeMatrixMulAddNV operand positions) and turning the column-major
+booleans of loads and stores into MemoryLayout constants.
+
+Usage: spv-nv-to-khr.py GLSLC [glslc arguments ... -o OUTPUT]
+runs glslc into OUTPUT.nv and writes the rewritten module to OUTPUT.
+Usage: spv-nv-to-khr.py --convert IN OUT  converts an existing module.
+
+A matrix type used in two roles (A and B, say) is an error: give the operands
+distinct shapes or component types so that they get distinct types.
+"""
+import os
+import struct
+import subprocess
+import sys
+
+OP_EXTENSION = 10
+OP_TYPE_INT = 21
+OP_CONSTANT_TRUE = 41
+OP_CONSTANT_FALSE = 42
+OP_CONSTANT = 43
+OP_CAPABILITY = 17
+
+NV_CAP = 5357
+NV_TYPE, NV_LOAD, NV_STORE, NV_MULADD, NV_LENGTH = 5358, 5359, 5360, 5361, 5362
+KHR_CAP = 6022
+KHR_TYPE, KHR_LOAD, KHR_STORE, KHR_MULADD, KHR_LENGTH = 4456, 4457, 4458, 4459, 4460
+USE_A, USE_B, USE_ACC = 0, 1, 2
+ROW_MAJOR, COL_MAJOR = 0, 1
+
+
+class SpvError(Exception):
+    pass
+
+
+def encode_string(s):
+    b = s.encode() + b'\0'
+    b += b'\0' * (-len(b) % 4)
+    return list(struct.unpack('<%dI' % (len(b) // 4), b))
+
+
+def decode_string(words):
+    b = struct.pack('<%dI' % len(words), *words)
+    return b.split(b'\0', 1)[0].decode()
+
+
+def parse(data):
+    if len(data) % 4 or len(data) < 20:
+        raise SpvError('not a SPIR-V module (size %d)' % len(data))
+    words = list(struct.unpack('<%dI' % (len(data) // 4), data))
+    if words[0] != 0x07230203:
+        raise SpvError('bad SPIR-V magic 0x%08x' % words[0])
+    insts = []
+    i = 5
+    while i < len(words):
+        count = words[i] >> 16
+        if count == 0 or i + count > len(words):
+            raise SpvError('truncated instruction at word %d' % i)
+        insts.append([words[i] & 0xffff] + words[i + 1:i + count])
+        i += count
+    return words[:5], insts
+
+
+def emit(header, insts):
+    out = list(header)
+    for inst in insts:
+        out.append((len(inst) << 16) | inst[0])
+        out.extend(inst[1:])
+    return struct.pack('<%dI' % len(out), *out)
+
+
+def convert(data):
+    header, insts = parse(data)
+    if not any(i[0] == NV_TYPE for i in insts):
+        return data
+    bound = header[3]
+
+    def new_id():
+        nonlocal bound
+        bound += 1
+        return bound - 1
+
+    # roles of each matrix type from the multiply-adds
+    roles = {}
+
+    def add_role(type_id, use):
+        roles.setdefault(type_id, set()).add(use)
+
+    value_type = {}
+    type_of = {}
+    for inst in insts:
+        if inst[0] == NV_TYPE:
+            type_of[inst[1]] = inst
+    # the type of any result id (second word when the opcode has a result type)
+    for inst in insts:
+        if len(inst) >= 3 and inst[1] in type_of:
+            value_type[inst[2]] = inst[1]
+    for inst in insts:
+        if inst[0] == NV_MULADD:
+            rt, a, b, c = inst[1], inst[3], inst[4], inst[5]
+            for vid, use in ((a, USE_A), (b, USE_B), (c, USE_ACC)):
+                if vid not in value_type:
+                    raise SpvError('cannot find the matrix type of operand %%%d' % vid)
+                add_role(value_type[vid], use)
+            add_role(rt, USE_ACC)
+    for tid in type_of:
+        use = roles.get(tid, {USE_ACC})
+        if len(use) > 1:
+            raise SpvError('matrix type %%%d is used as %s; give the operands distinct types'
+                           % (tid, sorted(use)))
+        roles[tid] = use
+
+    # uint constants for Use and MemoryLayout, reusing existing ones
+    # (only those declared before the first matrix type, where the new ones go)
+    first_type = next(k for k, inst in enumerate(insts) if inst[0] == NV_TYPE)
+    uint_type = None
+    consts = {}
+    for inst in insts[:first_type]:
+        if inst[0] == OP_TYPE_INT and inst[2] == 32 and inst[3] == 0:
+            uint_type = inst[1]
+        elif inst[0] == OP_CONSTANT and inst[1] == uint_type and len(inst) == 4:
+            consts.setdefault(inst[3], inst[2])
+    if uint_type is None and any(i[0] == OP_TYPE_INT and i[2] == 32 and i[3] == 0 for i in insts):
+        raise SpvError('the 32-bit unsigned type is declared after the first matrix type')
+    new_insts = []
+    if uint_type is None:
+        uint_type = new_id()
+        new_insts.append([OP_TYPE_INT, uint_type, 32, 0])
+    for v in (0, 1, 2):
+        if v not in consts:
+            consts[v] = new_id()
+            new_insts.append([OP_CONSTANT, uint_type, consts[v], v])
+
+    bools = {}
+    for inst in insts:
+        if inst[0] == OP_CONSTANT_TRUE:
+            bools[inst[2]] = True
+        elif inst[0] == OP_CONSTANT_FALSE:
+            bools[inst[2]] = False
+
+    def layout_of(col_id):
+        if col_id not in bools:
+            raise SpvError('the column-major operand %%%d of a load/store is not a constant' % col_id)
+        return consts[COL_MAJOR if bools[col_id] else ROW_MAJOR]
+
+    out = []
+    inserted = False
+    for inst in insts:
+        op = inst[0]
+        if op == OP_CAPABILITY and inst[1] == NV_CAP:
+            out.append([OP_CAPABILITY, KHR_CAP])
+        elif op == OP_EXTENSION and decode_string(inst[1:]) == 'SPV_NV_cooperative_matrix':
+            out.append([OP_EXTENSION] + encode_string('SPV_KHR_cooperative_matrix'))
+        elif op == NV_TYPE:
+            if not inserted:
+                out.extend(new_insts)
+                inserted = True
+            use = next(iter(roles[inst[1]]))
+            out.append([KHR_TYPE] + inst[1:6] + [consts[use]])
+        elif op == NV_LOAD:
+            # ResultType Result Pointer Stride ColumnMajor [MemoryAccess...]
+            out.append([KHR_LOAD, inst[1], inst[2], inst[3], layout_of(inst[5]), inst[4]] + inst[6:])
+        elif op == NV_STORE:
+            # Pointer Object Stride ColumnMajor [MemoryAccess...]
+            out.append([KHR_STORE, inst[1], inst[2], layout_of(inst[4]), inst[3]] + inst[5:])
+        elif op == NV_MULADD:
+            out.append([KHR_MULADD] + inst[1:])
+        elif op == NV_LENGTH:
+            out.append([KHR_LENGTH] + inst[1:])
+        else:
+            out.append(inst)
+    if not inserted:
+        raise SpvError('no matrix type found')
+    header = list(header)
+    header[3] = bound
+    return emit(header, out)
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == '--convert':
+        with open(argv[2], 'rb') as f:
+            data = f.read()
+        try:
+            res = convert(data)
+        except SpvError as e:
+            sys.stderr.write('%s: %s\n' % (argv[2], e))
+            return 1
+        with open(argv[3], 'wb') as f:
+            f.write(res)
+        return 0
+    if len(argv) < 4 or '-o' not in argv:
+        sys.stderr.write(__doc__)
+        return 2
+    args = list(argv[1:])
+    k = args.index('-o')
+    output = args[k + 1]
+    tmp = output + '.nv'
+    args[k + 1] = tmp
+    r = subprocess.run(args)
+    if r.returncode != 0:
+        return r.returncode
+    with open(tmp, 'rb') as f:
+        data = f.read()
+    try:
+        res = convert(data)
+    except SpvError as e:
+        sys.stderr.write('%s: %s\n' % (output, e))
+        return 1
+    with open(output + '.tmp', 'wb') as f:
+        f.write(res)
+    os.replace(output + '.tmp', output)
+    os.unlink(tmp)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

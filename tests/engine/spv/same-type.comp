@@ -1,0 +1,17 @@
+#version 450
+/* test input for test-spv-nv-to-khr.py: one matrix type as both A and B,
+ * which the KHR extension cannot express (the converter must refuse it) */
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_NV_cooperative_matrix : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+layout (local_size_x = 128) in;
+layout (binding = 0) readonly buffer A { float16_t a[]; };
+layout (binding = 1) buffer C { float c[]; };
+void main ()
+{
+  fcoopmatNV<32, gl_ScopeWorkgroup, 32, 32> acc = fcoopmatNV<32, gl_ScopeWorkgroup, 32, 32> (0.0);
+  fcoopmatNV<16, gl_ScopeWorkgroup, 32, 32> m;
+  coopMatLoadNV (m, a, 0u, 32u, false);
+  acc = coopMatMulAddNV (m, m, acc);
+  coopMatStoreNV (acc, c, 0u, 32u, false);
+}
