@@ -1,8 +1,8 @@
 #version 450
 /* GEMM with workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2 on
- * VK_KHR_cooperative_matrix): the whole 128 x 128 tile is one accumulator
+ * VK_KHR_cooperative_matrix): the whole 128 x BN tile is one accumulator
  * matrix of the workgroup, and each K step one 128 x 32 matrix of A times one
- * 32 x 128 of B; the driver splits them over the warps. fp16 A/B, fp32
+ * 32 x BN of B; the driver splits them over the warps. fp16 A/B, fp32
  * accumulation, fp16 C. The tiles go global -> registers -> shared (16-byte
  * vectors, padded rows, two buffers), as in matmul_coopmat.comp: loading the
  * workgroup matrices straight from global memory ran at 46-88 TFLOP/s on the
@@ -13,13 +13,13 @@
  * gen/spv-nv-to-khr.py; the matrix types of A, B and the accumulator must
  * therefore differ in shape.
  *
- * Whole tiles only: M % 128 == 0, N % 128 == 0, K % 32 == 0, leading
+ * Whole tiles only: M % 128 == 0, N % BN == 0 (BN 128 or 64), K % 32 == 0, leading
  * dimensions and offsets multiples of 8 (the host falls back to
  * matmul_coopmat otherwise), beta == 0. LAYOUT: bit 0 A column-major, bit 1 B
  * column-major. A bias (flags bits 2-3: 1 per column, 2 per row) is added to
  * the stored tile (this glslang cannot add two matrices). NT: 128 or 256 invocations (the device must list
  * that workgroup size for fp16 workgroup-scope matrices).
- * Grid (N / 128, M / 128, batch). */
+ * Grid (N / BN, M / 128, batch). */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -32,8 +32,10 @@
 #ifndef LAYOUT
 #define LAYOUT 0
 #endif
-#define BM 128
+#ifndef BN
 #define BN 128
+#endif
+#define BM 128
 #define BK 32
 layout (local_size_x = NT) in;
 
@@ -51,9 +53,11 @@ layout (push_constant) uniform P {
   float alpha, beta;
 } p;
 
-#define NLD (512 / NT) /* 16-byte vectors per thread and tile */
-#define RM4 5          /* [128][32] tiles, rows of 40 halves */
-#define CM4 17         /* [32][128] tiles, rows of 136 halves */
+#define NLDA (512 / NT)     /* 16-byte vectors per thread and A tile */
+#define NLDB (4 * BN / NT)  /* ... and B tile */
+#define RM4 5               /* [128][32] and [BN][32] tiles, rows of 40 halves */
+#define CM4 17              /* [32][128] tiles, rows of 136 halves */
+#define CMB (BN / 8 + 1)    /* [32][BN] tiles */
 shared uvec4 As[2][640];
 shared uvec4 Bs[2][640];
 
@@ -67,28 +71,34 @@ void main ()
   uint bbase = p.b_off + bz * p.b_bs;
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> acc = fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> (0.0);
-  uvec4 ra[NLD], rb[NLD];
-  uint a_idx[NLD], b_idx[NLD];
-  [[unroll]] for (uint i = 0u; i < NLD; i++) {
+  uvec4 ra[NLDA], rb[NLDB];
+  uint a_idx[NLDA], b_idx[NLDB];
+  [[unroll]] for (uint i = 0u; i < NLDA; i++) {
     uint e = tid + i * NT;
     a_idx[i] = a_col ? (abase + (e / 16u) * p.a_ld + m0 + (e % 16u) * 8u) / 8u
                      : (abase + (m0 + e / 4u) * p.a_ld + (e % 4u) * 8u) / 8u;
+  }
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) {
+    uint e = tid + i * NT;
     b_idx[i] = b_col ? (bbase + (n0 + e / 4u) * p.b_ld + (e % 4u) * 8u) / 8u
-                     : (bbase + (e / 16u) * p.b_ld + n0 + (e % 16u) * 8u) / 8u;
+                     : (bbase + (e / (BN / 8u)) * p.b_ld + n0 + (e % (BN / 8u)) * 8u) / 8u;
   }
   uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
   uint b_step = b_col ? BK / 8u : BK * p.b_ld / 8u;
   uint nk = p.K / BK;
 #define LOAD_TILE(kt) \
-  [[unroll]] for (uint i = 0u; i < NLD; i++) { \
+  [[unroll]] for (uint i = 0u; i < NLDA; i++) \
     ra[i] = a4[a_idx[i] + (kt) * a_step]; \
-    rb[i] = b4[b_idx[i] + (kt) * b_step]; \
-  }
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) \
+    rb[i] = b4[b_idx[i] + (kt) * b_step];
 #define STORE_TILE(buf) \
-  [[unroll]] for (uint i = 0u; i < NLD; i++) { \
+  [[unroll]] for (uint i = 0u; i < NLDA; i++) { \
     uint e = tid + i * NT; \
     As[buf][a_col ? (e / 16u) * CM4 + e % 16u : (e / 4u) * RM4 + e % 4u] = ra[i]; \
-    Bs[buf][b_col ? (e / 4u) * RM4 + e % 4u : (e / 16u) * CM4 + e % 16u] = rb[i]; \
+  } \
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) { \
+    uint e = tid + i * NT; \
+    Bs[buf][b_col ? (e / 4u) * RM4 + e % 4u : (e / (BN / 8u)) * CMB + e % (BN / 8u)] = rb[i]; \
   }
   LOAD_TILE (0u);
   STORE_TILE (0);
@@ -107,7 +117,7 @@ void main ()
     if (b_col)
       coopMatLoadNV (mb, Bs[buf], 0u, RM4, true);
     else
-      coopMatLoadNV (mb, Bs[buf], 0u, CM4, false);
+      coopMatLoadNV (mb, Bs[buf], 0u, CMB, false);
     acc = coopMatMulAddNV (ma, mb, acc);
     if (kt + 1u < nk) {
       STORE_TILE (buf ^ 1u);

@@ -59,27 +59,28 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
   /* workgroup-scope matrices (coopmat2) for whole 128 x 128 tiles without
-   * beta: 4 warps (SOUNDSTAGE_CM2_WARPS=8: 8 warps, if the device takes them) */
-  if (beta == 0.0f && m % 128 == 0 && n % 128 == 0 && k % 32 == 0 &&
-      ss_gpu_device_use_coopmat_wg (c->t->device))
+   * beta: 4 warps (SOUNDSTAGE_CM2=w8: 8 warps, n64: 4 warps on 128 x 64
+   * tiles, where the device takes that workgroup size) */
+  const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
+  guint cm2_bn = g_strcmp0 (cm2, "n64") == 0 ? 64 : 128;
+  guint cm2_warps = g_strcmp0 (cm2, "w8") == 0 ? 8 : 4;
+  if (beta == 0.0f && m % 128 == 0 && n % cm2_bn == 0 && k % 32 == 0 &&
+      ss_gpu_device_use_coopmat_wg (c->t->device) &&
+      (ss_gpu_device_get_caps (c->t->device)->coopmat_wg_sizes & (1u << cm2_warps)))
     {
-      const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
-      guint warps = g_strcmp0 (g_getenv ("SOUNDSTAGE_CM2_WARPS"), "8") == 0 ? 8 : 4;
-      if (caps->coopmat_wg_sizes & (1u << warps))
-        {
-          char cname[64];
-          g_snprintf (cname, sizeof cname, "matmul_cm2.w%ul%u", warps, p.flags & 3u);
-          SsGpuDispatch d = {
-            .shader = cname,
-            .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
-            .groups = { n / 128, m / 128, batch },
-            .label = "matmul_cm2",
-          };
-          GError *local = NULL;
-          if (!ss_gpu_dispatch (c->t->device, &d, &local))
-            g_propagate_error (error, local);
-          return TRUE;
-        }
+      char cname[64];
+      g_snprintf (cname, sizeof cname, "matmul_cm2.%sl%u",
+                  cm2_bn == 64 ? "n64" : cm2_warps == 8 ? "w8" : "w4", p.flags & 3u);
+      SsGpuDispatch d = {
+        .shader = cname,
+        .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
+        .groups = { n / cm2_bn, m / 128, batch },
+        .label = "matmul_cm2",
+      };
+      GError *local = NULL;
+      if (!ss_gpu_dispatch (c->t->device, &d, &local))
+        g_propagate_error (error, local);
+      return TRUE;
     }
   /* experimental: fragments straight from global memory (whole 64-tiles only) */
   static int direct = -1;

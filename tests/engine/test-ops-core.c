@@ -337,7 +337,7 @@ test_gemm_kernels (void)
  * shapes the workgroup-scope kernel (matmul_cm2) takes on the H100: every
  * operand layout, bias per column and per row, alpha, shared B, and one
  * with beta (which goes to the subgroup kernel). With workgroup-scope
- * matrices both workgroup sizes (SOUNDSTAGE_CM2_WARPS) run each case; on other
+ * matrices every variant (SOUNDSTAGE_CM2) runs each case; on other
  * devices the cases check whatever kernel they take. */
 static void
 test_gemm_tiles (void)
@@ -345,20 +345,20 @@ test_gemm_tiles (void)
   g_autoptr (GError) error = NULL;
   SsGpuDevice *dev = ss_gpu_device_get_default (&error);
   g_assert_no_error (error);
-  const char *warps = ss_gpu_device_use_coopmat_wg (dev) ? "48" : "4";
-  g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2_WARPS"));
-  for (const char *w = warps; *w; w++)
+  const char *variants[] = { "w4", "w8", "n64" };
+  guint n_variants = ss_gpu_device_use_coopmat_wg (dev) ? G_N_ELEMENTS (variants) : 1;
+  g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2"));
+  for (guint v = 0; v < n_variants; v++)
     for (int trial = 0; trial < 13; trial++)
       {
-        char wv[2] = { *w, 0 };
-        g_setenv ("SOUNDSTAGE_CM2_WARPS", wv, TRUE);
+        g_setenv ("SOUNDSTAGE_CM2", variants[v], TRUE);
         int la = trial % 2, lb = (trial / 2) % 2;
         int batch = trial % 3 == 0 ? 2 : 1;
         int m = trial == 5 ? 512 : 256, n = trial == 6 ? 512 : 256, k = trial % 4 == 3 ? 192 : 128;
         /* leading dimensions: exact or padded by a vector */
         gint64 pad = trial % 3 == 1 ? 8 : 0;
         GemmCase gc = {
-          .label = wv, .dt = SS_DTYPE_F16, .batch = batch, .m = m, .n = n, .k = k,
+          .label = variants[v], .dt = SS_DTYPE_F16, .batch = batch, .m = m, .n = n, .k = k,
           .a_off = 8, .b_off = 16, .c_off = 8,
           .alpha = trial % 4 == 1 ? 0.75f : 1.0f,
           .beta = trial == 12 ? 0.5f : 0.0f,
@@ -379,9 +379,9 @@ test_gemm_tiles (void)
         check_gemm (&gc);
       }
   if (saved)
-    g_setenv ("SOUNDSTAGE_CM2_WARPS", saved, TRUE);
+    g_setenv ("SOUNDSTAGE_CM2", saved, TRUE);
   else
-    g_unsetenv ("SOUNDSTAGE_CM2_WARPS");
+    g_unsetenv ("SOUNDSTAGE_CM2");
 }
 
 static void
