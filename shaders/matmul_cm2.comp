@@ -13,12 +13,13 @@
  * gen/spv-nv-to-khr.py; the matrix types of A, B and the accumulator must
  * therefore differ in shape.
  *
- * Whole tiles only: M % 128 == 0, N % BN == 0 (BN 128 or 64), K % 32 == 0, leading
- * dimensions and offsets multiples of 8 (the host falls back to
+ * Whole tiles only: M % 128 == 0, N % BN == 0 (BN 128 or 64), K % 32 == 0,
+ * leading dimensions and offsets multiples of 8 (the host falls back to
  * matmul_coopmat otherwise), beta == 0. LAYOUT: bit 0 A column-major, bit 1 B
  * column-major. A bias (flags bits 2-3: 1 per column, 2 per row) is added to
- * the stored tile (this glslang cannot add two matrices). NT: 128 or 256 invocations (the device must list
- * that workgroup size for fp16 workgroup-scope matrices).
+ * the stored tile (this glslang cannot add two matrices). NT: 128 or 256
+ * invocations (the device must list that workgroup size for fp16
+ * workgroup-scope matrices).
  * Grid (N / BN, M / 128, batch). */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require

@@ -516,25 +516,16 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
               g_debug ("coopmat2 flexible: %ux%ux%u A%u B%u C%u R%u scope %u invocations %u",
                        f->MGranularity, f->NGranularity, f->KGranularity, f->AType, f->BType,
                        f->CType, f->ResultType, f->scope, f->workgroupInvocations);
-              /* fp16 x fp16 -> fp32: which workgroup sizes, and the
-               * granularity for the largest */
-              gboolean f16 = f->scope == SS_VK_SCOPE_WORKGROUP && f->AType == SS_VK_COMPONENT_FLOAT16 &&
-                             f->BType == SS_VK_COMPONENT_FLOAT16 && f->CType == SS_VK_COMPONENT_FLOAT32 &&
-                             f->ResultType == SS_VK_COMPONENT_FLOAT32 && !f->saturatingAccumulation &&
-                             f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
-                             f->workgroupInvocations <= c->coopmat_wg_max_invocations;
-              if (f16)
+              /* fp16 x fp16 -> fp32: which workgroup sizes take them */
+              if (f->scope == SS_VK_SCOPE_WORKGROUP && f->AType == SS_VK_COMPONENT_FLOAT16 &&
+                  f->BType == SS_VK_COMPONENT_FLOAT16 && f->CType == SS_VK_COMPONENT_FLOAT32 &&
+                  f->ResultType == SS_VK_COMPONENT_FLOAT32 && !f->saturatingAccumulation &&
+                  f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
+                  f->workgroupInvocations <= c->coopmat_wg_max_invocations)
                 c->coopmat_wg_sizes |= 1u << (f->workgroupInvocations / 32);
-              if (f16 && f->workgroupInvocations >= c->coopmat_wg_invocations)
-                {
-                  c->coopmat_wg = TRUE;
-                  c->coopmat_wg_invocations = f->workgroupInvocations;
-                  c->coopmat_wg_granularity[0] = f->MGranularity;
-                  c->coopmat_wg_granularity[1] = f->NGranularity;
-                  c->coopmat_wg_granularity[2] = f->KGranularity;
-                }
             }
         }
+      c->coopmat_wg = c->coopmat_wg_sizes != 0;
     }
 
   vkGetPhysicalDeviceMemoryProperties (dev->phys, &dev->memprops);
@@ -778,14 +769,13 @@ device_new (GError **error)
   dev->cache_limit = dev->caps.uma ? ((guint64) 256 << 20) : MIN (dev->caps.heap_size / 4, (guint64) 8 << 30);
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
-           ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: %u invocations (max %u),"
-           " granularity %ux%ux%u, reserved shared %u, uma %d)",
+           ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: sizes 0x%x (bit n: 32 n"
+           " invocations, max %u), reserved shared %u, uma %d)",
            dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
            dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
            dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
-           dev->caps.coopmat_wg_invocations, dev->caps.coopmat_wg_max_invocations,
-           dev->caps.coopmat_wg_granularity[0], dev->caps.coopmat_wg_granularity[1],
-           dev->caps.coopmat_wg_granularity[2], dev->caps.coopmat_wg_reserved_shared, dev->caps.uma);
+           dev->caps.coopmat_wg_sizes, dev->caps.coopmat_wg_max_invocations,
+           dev->caps.coopmat_wg_reserved_shared, dev->caps.uma);
   g_free (exts);
   return dev;
 

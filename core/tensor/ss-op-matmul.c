@@ -23,6 +23,40 @@ typedef struct {
   float alpha, beta;
 } CoopPush;
 
+/* the subgroup-scope tensor-core kernel (matmul_coopmat*) for a product with
+ * operand layout flags (bits 0-1), written to buf */
+static void
+subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize len)
+{
+  /* experimental: fragments straight from global memory (whole 64-tiles only) */
+  static int direct = -1;
+  if (direct < 0)
+    direct = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_DIRECT"), "1") == 0;
+  gboolean use_direct = direct && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
+  /* 8 warps of 64x32 (133 TFLOP/s on the H100) by default; SOUNDSTAGE_GEMM_W8=0
+   * selects 4 warps of 64x64 (94 TFLOP/s) */
+  static int w8 = -1;
+  if (w8 < 0)
+    w8 = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_W8"), "0") != 0;
+  /* the 8-warp kernel comes in a variant per operand layout (fixed at compile
+   * time: 158 against 134 TFLOP/s with the layout read at run time) */
+  if (use_direct)
+    g_strlcpy (buf, "matmul_coopmat_direct.f16", len);
+  else if (w8)
+    g_snprintf (buf, len, "matmul_coopmat.f16w8l%u", flags & 3u);
+  else
+    g_strlcpy (buf, "matmul_coopmat.f16", len);
+  /* experiments: SOUNDSTAGE_GEMM_VARIANT=<v> runs matmul_coopmat.<v> */
+  const char *xv = g_getenv ("SOUNDSTAGE_GEMM_VARIANT");
+  if (xv)
+    {
+      char alt[64];
+      g_snprintf (alt, sizeof alt, "matmul_coopmat.%s", xv);
+      if (ss_gpu_has_shader (alt))
+        g_strlcpy (buf, alt, len);
+    }
+}
+
 static gboolean
 gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
               int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
@@ -64,53 +98,25 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
   guint cm2_bn = g_strcmp0 (cm2, "n64") == 0 ? 64 : 128;
   guint cm2_warps = g_strcmp0 (cm2, "w8") == 0 ? 8 : 4;
+  char shader[64];
+  guint bn = 128;
+  const char *label = "matmul_coopmat";
   if (beta == 0.0f && m % 128 == 0 && n % cm2_bn == 0 && k % 32 == 0 &&
       ss_gpu_device_use_coopmat_wg (c->t->device) &&
       (ss_gpu_device_get_caps (c->t->device)->coopmat_wg_sizes & (1u << cm2_warps)))
     {
-      char cname[64];
-      g_snprintf (cname, sizeof cname, "matmul_cm2.%sl%u",
+      g_snprintf (shader, sizeof shader, "matmul_cm2.%sl%u",
                   cm2_bn == 64 ? "n64" : cm2_warps == 8 ? "w8" : "w4", p.flags & 3u);
-      SsGpuDispatch d = {
-        .shader = cname,
-        .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
-        .groups = { n / cm2_bn, m / 128, batch },
-        .label = "matmul_cm2",
-      };
-      GError *local = NULL;
-      if (!ss_gpu_dispatch (c->t->device, &d, &local))
-        g_propagate_error (error, local);
-      return TRUE;
+      bn = cm2_bn;
+      label = "matmul_cm2";
     }
-  /* experimental: fragments straight from global memory (whole 64-tiles only) */
-  static int direct = -1;
-  if (direct < 0)
-    direct = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_DIRECT"), "1") == 0;
-  gboolean use_direct = direct && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
-  /* 8 warps of 64x32 (133 TFLOP/s on the H100) by default; SOUNDSTAGE_GEMM_W8=0
-   * selects 4 warps of 64x64 (94 TFLOP/s) */
-  static int w8 = -1;
-  if (w8 < 0)
-    w8 = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_W8"), "0") != 0;
-  /* the 8-warp kernel comes in a variant per operand layout (fixed at compile
-   * time: 158 against 134 TFLOP/s with the layout read at run time) */
-  char lname[64];
-  g_snprintf (lname, sizeof lname, "matmul_coopmat.f16w8l%u", p.flags & 3u);
-  const char *shader = use_direct ? "matmul_coopmat_direct.f16" : w8 ? lname : "matmul_coopmat.f16";
-  /* experiments: SOUNDSTAGE_GEMM_VARIANT=<v> runs matmul_coopmat.<v> */
-  const char *xv = g_getenv ("SOUNDSTAGE_GEMM_VARIANT");
-  char alt[64];
-  if (xv)
-    {
-      g_snprintf (alt, sizeof alt, "matmul_coopmat.%s", xv);
-      if (ss_gpu_has_shader (alt))
-        shader = alt;
-    }
+  else
+    subgroup_shader (p.flags, m, n, k, shader, sizeof shader);
   SsGpuDispatch d = {
     .shader = shader,
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
-    .groups = { (n + 127) / 128, (m + 127) / 128, batch },
-    .label = "matmul_coopmat",
+    .groups = { (n + bn - 1) / bn, (m + 127) / 128, batch },
+    .label = label,
   };
   GError *local = NULL;
   if (!ss_gpu_dispatch (c->t->device, &d, &local))

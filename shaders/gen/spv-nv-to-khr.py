@@ -95,15 +95,9 @@ def convert(data):
     def add_role(type_id, use):
         roles.setdefault(type_id, set()).add(use)
 
-    value_type = {}
-    type_of = {}
-    for inst in insts:
-        if inst[0] == NV_TYPE:
-            type_of[inst[1]] = inst
-    # the type of any result id (second word when the opcode has a result type)
-    for inst in insts:
-        if len(inst) >= 3 and inst[1] in type_of:
-            value_type[inst[2]] = inst[1]
+    matrix_types = {inst[1] for inst in insts if inst[0] == NV_TYPE}
+    # the matrix type of each result id (the first operand, where it is a result type)
+    value_type = {inst[2]: inst[1] for inst in insts if len(inst) >= 3 and inst[1] in matrix_types}
     for inst in insts:
         if inst[0] == NV_MULADD:
             rt, a, b, c = inst[1], inst[3], inst[4], inst[5]
@@ -112,7 +106,7 @@ def convert(data):
                     raise SpvError('cannot find the matrix type of operand %%%d' % vid)
                 add_role(value_type[vid], use)
             add_role(rt, USE_ACC)
-    for tid in type_of:
+    for tid in matrix_types:
         use = roles.get(tid, {USE_ACC})
         if len(use) > 1:
             raise SpvError('matrix type %%%d is used as %s; give the operands distinct types'
