@@ -36,12 +36,21 @@
 #ifndef BN
 #define BN 128
 #endif
+#ifndef BM
 #define BM 128
+#endif
+#ifndef BK
 #define BK 32
+#endif
 layout (local_size_x = NT) in;
 
+#ifdef TENSOR
+layout (binding = 0) readonly buffer A16 { float16_t a16[]; };
+layout (binding = 1) readonly buffer B16 { float16_t b16[]; };
+#else
 layout (binding = 0) readonly buffer A4 { uvec4 a4[]; };
 layout (binding = 1) readonly buffer B4 { uvec4 b4[]; };
+#endif
 /* coherent: the bias pass reads back what other invocations stored */
 layout (binding = 2) coherent buffer C { float16_t c[]; };
 layout (binding = 3) readonly buffer Bias { float16_t bias[]; };
@@ -54,6 +63,7 @@ layout (push_constant) uniform P {
   float alpha, beta;
 } p;
 
+#ifndef TENSOR
 #define NLDA (512 / NT)     /* 16-byte vectors per thread and A tile */
 #define NLDB (4 * BN / NT)  /* ... and B tile */
 #define RM4 5               /* [128][32] and [BN][32] tiles, rows of 40 halves */
@@ -61,6 +71,7 @@ layout (push_constant) uniform P {
 #define CMB (BN / 8 + 1)    /* [32][BN] tiles */
 shared uvec4 As[2][640];
 shared uvec4 Bs[2][640];
+#endif
 
 void main ()
 {
@@ -72,6 +83,28 @@ void main ()
   uint bbase = p.b_off + bz * p.b_bs;
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> acc = fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> (0.0);
+  uint nk = p.K / BK;
+#ifdef TENSOR
+  /* the workgroup matrices straight from global memory; gen/spv-nv-to-khr.py
+   * --tensor-loads turns these loads into tensor-addressing ones */
+  uint aoff = a_col ? abase + m0 : abase + m0 * p.a_ld;
+  uint boff = b_col ? bbase + n0 * p.b_ld : bbase + n0;
+  uint a_step = a_col ? BK * p.a_ld : BK;
+  uint b_step = b_col ? BK : BK * p.b_ld;
+  for (uint kt = 0u; kt < nk; kt++) {
+    fcoopmatNV<16, gl_ScopeWorkgroup, BM, BK> ma;
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, BN> mb;
+    if (a_col)
+      coopMatLoadNV (ma, a16, aoff + kt * a_step, p.a_ld, true);
+    else
+      coopMatLoadNV (ma, a16, aoff + kt * a_step, p.a_ld, false);
+    if (b_col)
+      coopMatLoadNV (mb, b16, boff + kt * b_step, p.b_ld, true);
+    else
+      coopMatLoadNV (mb, b16, boff + kt * b_step, p.b_ld, false);
+    acc = coopMatMulAddNV (ma, mb, acc);
+  }
+#else
   uvec4 ra[NLDA], rb[NLDB];
   uint a_idx[NLDA], b_idx[NLDB];
   [[unroll]] for (uint i = 0u; i < NLDA; i++) {
@@ -86,7 +119,6 @@ void main ()
   }
   uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
   uint b_step = b_col ? BK / 8u : BK * p.b_ld / 8u;
-  uint nk = p.K / BK;
 #define LOAD_TILE(kt) \
   [[unroll]] for (uint i = 0u; i < NLDA; i++) \
     ra[i] = a4[a_idx[i] + (kt) * a_step]; \
@@ -125,6 +157,7 @@ void main ()
     }
     barrier ();
   }
+#endif
   if (p.alpha != 1.0)
     acc = acc * p.alpha;
 

@@ -151,6 +151,7 @@ struct _SsGpuDevice {
   gboolean         lost;
   gboolean         no_coopmat;
   gboolean         pipeline_stats;  /* SOUNDSTAGE_PIPELINE_STATS=1: log compiler statistics */
+  char            *pipeline_ir;     /* SOUNDSTAGE_PIPELINE_IR=<dir>: the driver's internal forms there */
   GData           *data;            /* ss_gpu_device_set_data */
 };
 
@@ -526,6 +527,7 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
             }
         }
       c->coopmat_wg = c->coopmat_wg_sizes != 0;
+      c->coopmat_tensor = c->coopmat_wg && f2nv.cooperativeMatrixTensorAddressing;
     }
 
   vkGetPhysicalDeviceMemoryProperties (dev->phys, &dev->memprops);
@@ -610,8 +612,11 @@ device_new (GError **error)
       dev_exts[n_dev_exts++] = "VK_NV_cooperative_matrix2";
     }
   /* the driver's statistics per pipeline (registers, spills, ...) for kernel tuning */
-  dev->pipeline_stats = g_strcmp0 (g_getenv ("SOUNDSTAGE_PIPELINE_STATS"), "1") == 0 &&
+  const char *ir_dir = g_getenv ("SOUNDSTAGE_PIPELINE_IR");
+  dev->pipeline_stats = (g_strcmp0 (g_getenv ("SOUNDSTAGE_PIPELINE_STATS"), "1") == 0 || (ir_dir && *ir_dir)) &&
                         has_extension (exts, n_exts, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+  if (dev->pipeline_stats && ir_dir && *ir_dir)
+    dev->pipeline_ir = g_strdup (ir_dir);
   if (dev->pipeline_stats)
     dev_exts[n_dev_exts++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fpe = {
@@ -626,6 +631,7 @@ device_new (GError **error)
     .pNext = chain,
     .cooperativeMatrixWorkgroupScope = VK_TRUE,
     .cooperativeMatrixFlexibleDimensions = VK_TRUE,
+    .cooperativeMatrixTensorAddressing = dev->caps.coopmat_tensor,
   };
   SsVkCoopmatKhrFeatures fkhr = {
     .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES,
@@ -770,12 +776,12 @@ device_new (GError **error)
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
            ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: sizes 0x%x (bit n: 32 n"
-           " invocations, max %u), reserved shared %u, uma %d)",
+           " invocations, max %u), reserved shared %u, tensor addressing %d, uma %d)",
            dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
            dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
            dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
            dev->caps.coopmat_wg_sizes, dev->caps.coopmat_wg_max_invocations,
-           dev->caps.coopmat_wg_reserved_shared, dev->caps.uma);
+           dev->caps.coopmat_wg_reserved_shared, dev->caps.coopmat_tensor, dev->caps.uma);
   g_free (exts);
   return dev;
 
@@ -871,6 +877,7 @@ device_free (SsGpuDevice *dev)
     }
   g_hash_table_unref (dev->profile);
   g_rec_mutex_clear (&dev->lock);
+  g_free (dev->pipeline_ir);
   g_free (dev);
 }
 
@@ -1623,6 +1630,47 @@ ss_gpu_has_shader (const char *name)
   return ss_shader_lookup (name) != NULL;
 }
 
+/* SOUNDSTAGE_PIPELINE_IR=<dir>: each internal representation the driver
+ * gives for a pipeline executable (its own assembly, say), as a file
+ * <dir>/<pipeline>.<executable>.<n>.txt, to see which instructions a kernel
+ * compiles to */
+static void
+dump_pipeline_ir (SsGpuDevice *dev, const VkPipelineExecutableInfoKHR *ei, const char *name)
+{
+  PFN_vkGetPipelineExecutableInternalRepresentationsKHR get_ir =
+    (PFN_vkGetPipelineExecutableInternalRepresentationsKHR)
+      vkGetDeviceProcAddr (dev->device, "vkGetPipelineExecutableInternalRepresentationsKHR");
+  guint32 n = 0;
+  if (!get_ir || get_ir (dev->device, ei, &n, NULL) != VK_SUCCESS || n == 0)
+    {
+      g_message ("pipeline %s: no internal representations", name);
+      return;
+    }
+  g_autofree VkPipelineExecutableInternalRepresentationKHR *ir =
+    g_new0 (VkPipelineExecutableInternalRepresentationKHR, n);
+  for (guint32 i = 0; i < n; i++)
+    ir[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INTERNAL_REPRESENTATION_KHR;
+  if (get_ir (dev->device, ei, &n, ir) != VK_SUCCESS)
+    return;
+  for (guint32 i = 0; i < n; i++)
+    ir[i].pData = g_malloc0 (ir[i].dataSize + 1);
+  if (get_ir (dev->device, ei, &n, ir) == VK_SUCCESS)
+    for (guint32 i = 0; i < n; i++)
+      {
+        g_autofree char *base = g_strdup_printf ("%s.%u.%u.txt", name, ei->executableIndex, i);
+        g_strdelimit (base, "|/", '_');
+        g_autofree char *path = g_build_filename (dev->pipeline_ir, base, NULL);
+        g_autoptr (GError) err = NULL;
+        if (!g_file_set_contents (path, ir[i].pData, ir[i].isText ? (gssize) strlen (ir[i].pData)
+                                                                    : (gssize) ir[i].dataSize, &err))
+          g_warning ("%s", err->message);
+        else
+          g_message ("pipeline %s: %s (%s) -> %s", name, ir[i].name, ir[i].description, path);
+      }
+  for (guint32 i = 0; i < n; i++)
+    g_free (ir[i].pData);
+}
+
 /* SOUNDSTAGE_PIPELINE_STATS=1: one line per pipeline with the statistics the
  * driver reports (VK_KHR_pipeline_executable_properties), e.g. registers and
  * spills, to see whether a kernel variant fits */
@@ -1673,6 +1721,8 @@ log_pipeline_stats (SsGpuDevice *dev, VkPipeline pipe, const char *name)
         }
       g_message ("pipeline %s [%u]: %s", name, e, line->str);
       g_string_free (line, TRUE);
+      if (dev->pipeline_ir)
+        dump_pipeline_ir (dev, &ei, name);
     }
 }
 
@@ -1721,7 +1771,8 @@ get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
       .pSpecializationInfo = d->n_spec ? &si : NULL,
     },
     .layout = dev->layout[d->n_bindings],
-    .flags = dev->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
+    .flags = (dev->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0) |
+             (dev->pipeline_ir ? VK_PIPELINE_CREATE_CAPTURE_INTERNAL_REPRESENTATIONS_BIT_KHR : 0),
   };
   VkPipeline pipe;
   VkResult r = vkCreateComputePipelines (dev->device, dev->pcache, 1, &ci, NULL, &pipe);

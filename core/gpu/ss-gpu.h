@@ -61,6 +61,7 @@ typedef struct {
   gboolean coopmat_wg;        /* KHR matrices of workgroup scope (coopmat2) enabled, fp16/fp32 */
   guint    coopmat_wg_max_invocations; /* largest workgroup for workgroup-scope matrices */
   guint    coopmat_wg_reserved_shared; /* shared memory the driver reserves for them */
+  gboolean coopmat_tensor;    /* ... and their tensor-addressing loads */
   guint32  coopmat_wg_sizes;  /* bit n: workgroups of 32 n invocations take them (fp16 -> fp32) */
 
   gboolean timestamps;        /* compute queue supports timestamps */

@@ -94,20 +94,29 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   };
   /* workgroup-scope matrices (coopmat2) for whole 128 x 128 tiles without
    * beta: 4 warps (SOUNDSTAGE_CM2=w8: 8 warps, n64: 4 warps on 128 x 64
-   * tiles, where the device takes that workgroup size) */
+   * tiles, where the device takes that workgroup size; ta, tc: tensor-addressing
+   * loads straight from global memory, slower, see shaders/meson.build) */
   const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
-  guint cm2_bn = g_strcmp0 (cm2, "n64") == 0 ? 64 : 128;
-  guint cm2_warps = g_strcmp0 (cm2, "w8") == 0 ? 8 : 4;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
+  static const struct { const char *name; guint warps, bn, bk; gboolean tensor; } cm2_kinds[] = {
+    { "w4", 4, 128, 32, FALSE }, { "w8", 8, 128, 32, FALSE }, { "n64", 4, 64, 32, FALSE },
+    { "ta", 8, 256, 64, TRUE }, { "tc", 4, 128, 32, TRUE },
+  };
+  guint kind = 0;
+  for (guint i = 0; cm2 && i < G_N_ELEMENTS (cm2_kinds); i++)
+    if (g_strcmp0 (cm2, cm2_kinds[i].name) == 0)
+      kind = i;
   char shader[64];
   guint bn = 128;
   const char *label = "matmul_coopmat";
-  if (beta == 0.0f && m % 128 == 0 && n % cm2_bn == 0 && k % 32 == 0 &&
+  if (beta == 0.0f && m % 128 == 0 && n % cm2_kinds[kind].bn == 0 && k % cm2_kinds[kind].bk == 0 &&
       ss_gpu_device_use_coopmat_wg (c->t->device) &&
-      (ss_gpu_device_get_caps (c->t->device)->coopmat_wg_sizes & (1u << cm2_warps)))
+      (caps->coopmat_wg_sizes & (1u << cm2_kinds[kind].warps)) &&
+      (!cm2_kinds[kind].tensor || caps->coopmat_tensor))
     {
-      g_snprintf (shader, sizeof shader, "matmul_cm2.%sl%u",
-                  cm2_bn == 64 ? "n64" : cm2_warps == 8 ? "w8" : "w4", p.flags & 3u);
-      bn = cm2_bn;
+      g_snprintf (shader, sizeof shader, "matmul_cm2%s.%sl%u", cm2_kinds[kind].tensor ? "t" : "",
+                  cm2_kinds[kind].name, p.flags & 3u);
+      bn = cm2_kinds[kind].bn;
       label = "matmul_cm2";
     }
   else

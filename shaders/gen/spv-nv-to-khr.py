@@ -14,6 +14,12 @@ booleans of loads and stores into MemoryLayout constants.
 Usage: spv-nv-to-khr.py GLSLC [glslc arguments ... -o OUTPUT]
 runs glslc into OUTPUT.nv and writes the rewritten module to OUTPUT.
 Usage: spv-nv-to-khr.py --convert IN OUT  converts an existing module.
+With --tensor-loads as the first argument, loads from buffer memory become
+tensor-addressing loads (SPV_NV_tensor_addressing, OpCooperativeMatrixLoadTensorNV):
+a row-major R x C load with stride S reads through a 2-D tensor layout of
+dimensions (R, C) and strides (S, 1); a column-major one through a layout of
+(C, R) and a tensor view that swaps the two dimensions. Loads from shared
+memory stay plain.
 
 A matrix type used in two roles (A and B, say) is an error: give the operands
 distinct shapes or component types so that they get distinct types.
@@ -29,12 +35,24 @@ OP_CONSTANT_TRUE = 41
 OP_CONSTANT_FALSE = 42
 OP_CONSTANT = 43
 OP_CAPABILITY = 17
+OP_TYPE_BOOL = 20
+OP_TYPE_POINTER = 32
+OP_FUNCTION = 54
+OP_UNDEF = 1
+OP_ACCESS_CHAIN, OP_IN_BOUNDS_ACCESS_CHAIN = 65, 66
+STORAGE_UNIFORM, STORAGE_BUFFER = 2, 12
 
 NV_CAP = 5357
 NV_TYPE, NV_LOAD, NV_STORE, NV_MULADD, NV_LENGTH = 5358, 5359, 5360, 5361, 5362
 KHR_CAP = 6022
 KHR_TYPE, KHR_LOAD, KHR_STORE, KHR_MULADD, KHR_LENGTH = 4456, 4457, 4458, 4459, 4460
 USE_A, USE_B, USE_ACC = 0, 1, 2
+# SPV_NV_tensor_addressing / SPV_NV_cooperative_matrix2
+TENSOR_CAP, CM_TENSOR_CAP = 5439, 5433
+LOAD_TENSOR, TYPE_TENSOR_LAYOUT, TYPE_TENSOR_VIEW = 5367, 5370, 5371
+CREATE_TENSOR_LAYOUT, TENSOR_LAYOUT_SET_DIM, TENSOR_LAYOUT_SET_STRIDE = 5372, 5373, 5374
+CREATE_TENSOR_VIEW = 5377
+TENSOR_OPERAND_VIEW = 1
 ROW_MAJOR, COL_MAJOR = 0, 1
 
 
@@ -78,7 +96,7 @@ def emit(header, insts):
     return struct.pack('<%dI' % len(out), *out)
 
 
-def convert(data):
+def convert(data, tensor_loads=False):
     header, insts = parse(data)
     if not any(i[0] == NV_TYPE for i in insts):
         return data
@@ -141,6 +159,49 @@ def convert(data):
         elif inst[0] == OP_CONSTANT_FALSE:
             bools[inst[2]] = False
 
+    # tensor-addressing loads: pointers into buffer memory, the types they need
+    pointer_class = {i[1]: i[2] for i in insts if i[0] == OP_TYPE_POINTER}
+    chain_class = {i[2]: pointer_class.get(i[1]) for i in insts
+                   if i[0] in (OP_ACCESS_CHAIN, OP_IN_BOUNDS_ACCESS_CHAIN)}
+    tensor_types = []
+    layout_type = view_type = None
+    if tensor_loads:
+        false_id = next((k for k, v in bools.items() if not v), None)
+        if false_id is None:
+            bool_type = next((i[1] for i in insts if i[0] == OP_TYPE_BOOL), None)
+            if bool_type is None:
+                bool_type = new_id()
+                tensor_types.append([OP_TYPE_BOOL, bool_type])
+            false_id = new_id()
+            tensor_types.append([OP_CONSTANT_FALSE, bool_type, false_id])
+        layout_type, view_type = new_id(), new_id()
+        # Dim 2, clamp mode Undefined; the view: no dimensions of its own, (1, 0)
+        tensor_types.append([TYPE_TENSOR_LAYOUT, layout_type, consts[2], consts[0]])
+        tensor_types.append([TYPE_TENSOR_VIEW, view_type, consts[2], false_id, consts[1], consts[0]])
+    matrix_shape = {inst[1]: (inst[4], inst[5]) for inst in insts if inst[0] == NV_TYPE}
+    n_tensor = 0
+
+    def tensor_load(inst):
+        # ResultType Result Pointer Stride ColumnMajor [MemoryAccess...]
+        nonlocal n_tensor
+        rt, res, ptr, stride, col = inst[1:6]
+        rows, cols = matrix_shape[rt]
+        col_major = layout_of(col) == consts[COL_MAJOR]
+        l0, l1, l2, obj = new_id(), new_id(), new_id(), new_id()
+        seq = [[OP_UNDEF, rt, obj],
+               [CREATE_TENSOR_LAYOUT, layout_type, l0],
+               [TENSOR_LAYOUT_SET_DIM, layout_type, l1, l0] + ([cols, rows] if col_major else [rows, cols]),
+               [TENSOR_LAYOUT_SET_STRIDE, layout_type, l2, l1, stride, consts[1]]]
+        operands = [TENSOR_OPERAND_VIEW] if col_major else [0]
+        if col_major:
+            view = new_id()
+            seq.append([CREATE_TENSOR_VIEW, view_type, view])
+            operands.append(view)
+        memory = inst[6:] or [0]
+        seq.append([LOAD_TENSOR, rt, res, ptr, obj, l2] + memory + operands)
+        n_tensor += 1
+        return seq
+
     def layout_of(col_id):
         if col_id not in bools:
             raise SpvError('the column-major operand %%%d of a load/store is not a constant' % col_id)
@@ -160,6 +221,8 @@ def convert(data):
                 inserted = True
             use = next(iter(roles[inst[1]]))
             out.append([KHR_TYPE] + inst[1:6] + [consts[use]])
+        elif op == NV_LOAD and tensor_loads and chain_class.get(inst[3]) in (STORAGE_BUFFER, STORAGE_UNIFORM):
+            out.extend(tensor_load(inst))
         elif op == NV_LOAD:
             # ResultType Result Pointer Stride ColumnMajor [MemoryAccess...]
             out.append([KHR_LOAD, inst[1], inst[2], inst[3], layout_of(inst[5]), inst[4]] + inst[6:])
@@ -174,17 +237,32 @@ def convert(data):
             out.append(inst)
     if not inserted:
         raise SpvError('no matrix type found')
+    if n_tensor:
+        # capabilities and extensions after the existing ones, the types
+        # before the first function (every constant they name is declared)
+        last_cap = max(k for k, i in enumerate(out) if i[0] == OP_CAPABILITY)
+        out[last_cap + 1:last_cap + 1] = [[OP_CAPABILITY, TENSOR_CAP], [OP_CAPABILITY, CM_TENSOR_CAP]]
+        last_ext = max(k for k, i in enumerate(out) if i[0] in (OP_CAPABILITY, OP_EXTENSION))
+        out[last_ext + 1:last_ext + 1] = [[OP_EXTENSION] + encode_string('SPV_NV_tensor_addressing'),
+                                          [OP_EXTENSION] + encode_string('SPV_NV_cooperative_matrix2')]
+        first_fn = next(k for k, i in enumerate(out) if i[0] == OP_FUNCTION)
+        out[first_fn:first_fn] = tensor_types
+    elif tensor_loads:
+        raise SpvError('--tensor-loads: no load from buffer memory found')
     header = list(header)
     header[3] = bound
     return emit(header, out)
 
 
 def main(argv):
+    tensor_loads = len(argv) > 1 and argv[1] == '--tensor-loads'
+    if tensor_loads:
+        argv = argv[:1] + argv[2:]
     if len(argv) == 4 and argv[1] == '--convert':
         with open(argv[2], 'rb') as f:
             data = f.read()
         try:
-            res = convert(data)
+            res = convert(data, tensor_loads)
         except SpvError as e:
             sys.stderr.write('%s: %s\n' % (argv[2], e))
             return 1
@@ -205,7 +283,7 @@ def main(argv):
     with open(tmp, 'rb') as f:
         data = f.read()
     try:
-        res = convert(data)
+        res = convert(data, tensor_loads)
     except SpvError as e:
         sys.stderr.write('%s: %s\n' % (output, e))
         return 1

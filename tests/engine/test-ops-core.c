@@ -345,7 +345,7 @@ test_gemm_tiles (void)
   g_autoptr (GError) error = NULL;
   SsGpuDevice *dev = ss_gpu_device_get_default (&error);
   g_assert_no_error (error);
-  const char *variants[] = { "w4", "w8", "n64" };
+  const char *variants[] = { "w4", "w8", "n64", "ta", "tc" };
   guint n_variants = ss_gpu_device_use_coopmat_wg (dev) ? G_N_ELEMENTS (variants) : 1;
   g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2"));
   for (guint v = 0; v < n_variants; v++)

@@ -3,7 +3,9 @@
 shaders compiled by glslc here: no NV instruction or capability is left, each
 matrix type gets the Use its multiply-add gives it, loads and stores get the
 MemoryLayout their column-major flag asked for, the id bound covers the new
-constants, and a type used as both A and B is refused.
+constants, and a type used as both A and B is refused. With --tensor-loads,
+loads from buffers become tensor-addressing loads that read the same elements
+(checked by the extension's addressing rules) and shared-memory loads stay.
 
 Usage: test-spv-nv-to-khr.py CONVERTER GLSLC SHADER_DIR"""
 import importlib.util
@@ -82,6 +84,69 @@ with tempfile.TemporaryDirectory() as tmp:
     stores = [i for i in insts if i[0] == conv.KHR_STORE]
     check('the store is row-major with stride 32',
           len(stores) == 1 and consts[stores[0][3]] == conv.ROW_MAJOR and consts[stores[0][4]] == 32)
+
+    # --tensor-loads: both loads (from a buffer) become tensor-addressing loads
+    # whose layout and view address the same elements as the plain load
+    out = conv.convert(data, tensor_loads=True)
+    header, insts = conv.parse(out)
+    caps = [i[1] for i in insts if i[0] == conv.OP_CAPABILITY]
+    exts = [conv.decode_string(i[1:]) for i in insts if i[0] == conv.OP_EXTENSION]
+    check('tensor loads declare both tensor-addressing capabilities and extensions',
+          conv.TENSOR_CAP in caps and conv.CM_TENSOR_CAP in caps
+          and 'SPV_NV_tensor_addressing' in exts and 'SPV_NV_cooperative_matrix2' in exts)
+    check('no plain load is left', not any(i[0] == conv.KHR_LOAD for i in insts))
+    consts = {i[2]: i[3] for i in insts if i[0] == conv.OP_CONSTANT and len(i) == 4}
+    first_fn = next(k for k, i in enumerate(insts) if i[0] == conv.OP_FUNCTION)
+    layout_t = [i for i in insts[:first_fn] if i[0] == conv.TYPE_TENSOR_LAYOUT]
+    view_t = [i for i in insts[:first_fn] if i[0] == conv.TYPE_TENSOR_VIEW]
+    check('a 2-D layout type with clamp mode Undefined and a (1, 0) view type, before the code',
+          len(layout_t) == 1 and consts[layout_t[0][2]] == 2 and consts[layout_t[0][3]] == 0
+          and len(view_t) == 1 and [consts[x] for x in view_t[0][4:]] == [1, 0])
+    by_id = {i[2]: i for i in insts if len(i) > 2 and i[0] in (
+        conv.CREATE_TENSOR_LAYOUT, conv.TENSOR_LAYOUT_SET_DIM, conv.TENSOR_LAYOUT_SET_STRIDE)}
+    shapes = {i[1]: (consts[i[4]], consts[i[5]]) for i in insts if i[0] == conv.KHR_TYPE}
+
+    def element(load, row, col):
+        """the element offset the tensor load reads for (row, col), by the
+        addressing rules of GLSL_NV_cooperative_matrix2 (no slice, no clamp)"""
+        stride_inst = by_id[load[5]]
+        dim_inst = by_id[stride_inst[3]]
+        dims = [consts[x] for x in dim_inst[4:]]
+        strides = [consts[x] for x in stride_inst[4:]]
+        rows, cols = shapes[load[1]]
+        index = row * cols + col
+        if load[7] == conv.TENSOR_OPERAND_VIEW:
+            # view without dimensions of its own, permutation (1, 0)
+            coord = [0, 0]
+            for d in (1, 0):
+                i = (1, 0)[d]
+                coord[i] = index % dims[i]
+                index //= dims[i]
+            index = coord[0] * dims[1] + coord[1]
+        span = [0, 0]
+        for d in (1, 0):
+            span[d] = index % dims[d]
+            index //= dims[d]
+        return span[0] * strides[0] + span[1] * strides[1]
+
+    tloads = [i for i in insts if i[0] == conv.LOAD_TENSOR]
+    ok = len(tloads) == 2
+    for ld in tloads:
+        rows, cols = shapes[ld[1]]
+        col_major = ld[7] == conv.TENSOR_OPERAND_VIEW
+        stride = 64 if col_major else 32
+        ok = ok and all(element(ld, r, c) == (c * stride + r if col_major else r * stride + c)
+                        for r in range(rows) for c in range(cols))
+    check('each tensor load reads the elements of the plain load it replaces', ok)
+    shared = compile_nv('shared-load', tmp)
+    check('loads from shared memory stay plain loads',
+          sum(1 for i in conv.parse(conv.convert(shared))[1] if i[0] == conv.KHR_LOAD) == 2)
+    try:
+        conv.convert(shared, tensor_loads=True)
+        no_buffer = False
+    except conv.SpvError as e:
+        no_buffer = 'no load from buffer memory' in str(e)
+    check('--tensor-loads on a module without buffer loads is refused', no_buffer)
 
     try:
         conv.convert(compile_nv('same-type', tmp))
