@@ -16,8 +16,10 @@
 #define SS_VK_STYPE_COOPMAT2_NV_FEATURES   ((VkStructureType) 1000593000)
 #define SS_VK_STYPE_COOPMAT2_NV_FLEX_PROPS ((VkStructureType) 1000593001)
 #define SS_VK_STYPE_COOPMAT2_NV_PROPS      ((VkStructureType) 1000593002)
+#define SS_VK_STYPE_BF16_FEATURES          ((VkStructureType) 1000141000)
 #define SS_VK_COMPONENT_FLOAT16 0
 #define SS_VK_COMPONENT_FLOAT32 1
+#define SS_VK_COMPONENT_BFLOAT16 1000141000
 #define SS_VK_SCOPE_WORKGROUP   2
 typedef struct {
   VkStructureType sType;
@@ -36,6 +38,13 @@ typedef struct {
   VkBool32        cooperativeMatrixTensorAddressing;
   VkBool32        cooperativeMatrixBlockLoads;
 } SsVkCoopmat2Features;
+typedef struct {
+  VkStructureType sType;
+  void           *pNext;
+  VkBool32        shaderBFloat16Type;
+  VkBool32        shaderBFloat16DotProduct;
+  VkBool32        shaderBFloat16CooperativeMatrix;
+} SsVkBf16Features;
 typedef struct {
   VkStructureType sType;
   void           *pNext;
@@ -492,7 +501,9 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
    * workgroup scope and flexible dimensions, fp16 x fp16 -> fp32 */
   if (c->coopmat_khr && c->coopmat2_nv && f12.vulkanMemoryModel && c->fp16_arith)
     {
-      SsVkCoopmat2Features f2nv = { .sType = SS_VK_STYPE_COOPMAT2_NV_FEATURES };
+      SsVkBf16Features fbf = { .sType = SS_VK_STYPE_BF16_FEATURES };
+      SsVkCoopmat2Features f2nv = { .sType = SS_VK_STYPE_COOPMAT2_NV_FEATURES,
+                                    .pNext = c->bf16_arith ? &fbf : NULL };
       SsVkCoopmatKhrFeatures fkhr = { .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES, .pNext = &f2nv };
       VkPhysicalDeviceFeatures2 ff = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &fkhr };
       vkGetPhysicalDeviceFeatures2 (dev->phys, &ff);
@@ -524,9 +535,19 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
                   f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
                   f->workgroupInvocations <= c->coopmat_wg_max_invocations)
                 c->coopmat_wg_sizes |= 1u << (f->workgroupInvocations / 32);
+              /* bf16 x bf16 -> fp32 likewise (VK_KHR_shader_bfloat16) */
+              if (f->scope == SS_VK_SCOPE_WORKGROUP && f->AType == SS_VK_COMPONENT_BFLOAT16 &&
+                  f->BType == SS_VK_COMPONENT_BFLOAT16 && f->CType == SS_VK_COMPONENT_FLOAT32 &&
+                  f->ResultType == SS_VK_COMPONENT_FLOAT32 && !f->saturatingAccumulation &&
+                  f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
+                  f->workgroupInvocations <= c->coopmat_wg_max_invocations &&
+                  fbf.shaderBFloat16Type && fbf.shaderBFloat16CooperativeMatrix)
+                c->coopmat_wg_bf16_sizes |= 1u << (f->workgroupInvocations / 32);
             }
         }
       c->coopmat_wg = c->coopmat_wg_sizes != 0;
+      if (!c->coopmat_wg)
+        c->coopmat_wg_bf16_sizes = 0;
       c->coopmat_tensor = c->coopmat_wg && f2nv.cooperativeMatrixTensorAddressing;
     }
 
@@ -601,7 +622,7 @@ device_new (GError **error)
       goto fail;
     }
 
-  const char *dev_exts[6];
+  const char *dev_exts[7];
   guint32 n_dev_exts = 0;
   dev_exts[n_dev_exts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (dev->caps.coopmat_nv)
@@ -610,6 +631,8 @@ device_new (GError **error)
     {
       dev_exts[n_dev_exts++] = "VK_KHR_cooperative_matrix";
       dev_exts[n_dev_exts++] = "VK_NV_cooperative_matrix2";
+      if (dev->caps.coopmat_wg_bf16_sizes)
+        dev_exts[n_dev_exts++] = "VK_KHR_shader_bfloat16";
     }
   /* the driver's statistics per pipeline (registers, spills, ...) for kernel tuning */
   const char *ir_dir = g_getenv ("SOUNDSTAGE_PIPELINE_IR");
@@ -633,6 +656,16 @@ device_new (GError **error)
     .cooperativeMatrixFlexibleDimensions = VK_TRUE,
     .cooperativeMatrixTensorAddressing = dev->caps.coopmat_tensor,
   };
+  SsVkBf16Features fbf = {
+    .sType = SS_VK_STYPE_BF16_FEATURES,
+    .shaderBFloat16Type = VK_TRUE,
+    .shaderBFloat16CooperativeMatrix = VK_TRUE,
+  };
+  if (dev->caps.coopmat_wg_bf16_sizes)
+    {
+      fbf.pNext = f2nv.pNext;
+      f2nv.pNext = &fbf;
+    }
   SsVkCoopmatKhrFeatures fkhr = {
     .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES,
     .pNext = &f2nv,
@@ -776,12 +809,12 @@ device_new (GError **error)
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
            ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: sizes 0x%x (bit n: 32 n"
-           " invocations, max %u), reserved shared %u, tensor addressing %d, uma %d)",
+           " invocations, max %u; bf16 0x%x), reserved shared %u, tensor addressing %d, uma %d)",
            dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
            dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
            dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
            dev->caps.coopmat_wg_sizes, dev->caps.coopmat_wg_max_invocations,
-           dev->caps.coopmat_wg_reserved_shared, dev->caps.coopmat_tensor, dev->caps.uma);
+           dev->caps.coopmat_wg_bf16_sizes, dev->caps.coopmat_wg_reserved_shared, dev->caps.coopmat_tensor, dev->caps.uma);
   g_free (exts);
   return dev;
 

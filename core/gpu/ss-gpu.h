@@ -44,7 +44,7 @@ typedef struct {
   gboolean fp16_storage;      /* 16-bit storage buffers (also what bf16 storage needs) */
   gboolean fp16_arith;        /* shaderFloat16 */
   gboolean int16;             /* shaderInt16 */
-  gboolean bf16_arith;        /* VK_KHR_shader_bfloat16 (probed; unused by this toolchain) */
+  gboolean bf16_arith;        /* VK_KHR_shader_bfloat16 present (enabled with bf16 workgroup-scope matrices) */
 
   guint    subgroup_size;
   gsize    shared_memory;            /* maxComputeSharedMemorySize */
@@ -63,6 +63,7 @@ typedef struct {
   guint    coopmat_wg_reserved_shared; /* shared memory the driver reserves for them */
   gboolean coopmat_tensor;    /* ... and their tensor-addressing loads */
   guint32  coopmat_wg_sizes;  /* bit n: workgroups of 32 n invocations take them (fp16 -> fp32) */
+  guint32  coopmat_wg_bf16_sizes; /* the same for bf16 -> fp32 (VK_KHR_shader_bfloat16 enabled) */
 
   gboolean timestamps;        /* compute queue supports timestamps */
   double   timestamp_period_ns;

@@ -95,30 +95,34 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   /* workgroup-scope matrices (coopmat2) for whole 128 x 128 tiles without
    * beta: 4 warps (SOUNDSTAGE_CM2=w8: 8 warps, n64: 4 warps on 128 x 64
    * tiles, where the device takes that workgroup size; ta, tc: tensor-addressing
-   * loads straight from global memory, slower, see shaders/meson.build) */
+   * loads straight from global memory, slower, see shaders/meson.build).
+   * bf16 has only these (the 4-warp kernel) */
   const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
   const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
   static const struct { const char *name; guint warps, bn, bk; gboolean tensor; } cm2_kinds[] = {
     { "w4", 4, 128, 32, FALSE }, { "w8", 8, 128, 32, FALSE }, { "n64", 4, 64, 32, FALSE },
     { "ta", 8, 256, 64, TRUE }, { "tc", 4, 128, 32, TRUE },
   };
+  gboolean bf16 = c->t->dtype == SS_DTYPE_BF16;
   guint kind = 0;
-  for (guint i = 0; cm2 && i < G_N_ELEMENTS (cm2_kinds); i++)
+  for (guint i = 0; cm2 && !bf16 && i < G_N_ELEMENTS (cm2_kinds); i++)
     if (g_strcmp0 (cm2, cm2_kinds[i].name) == 0)
       kind = i;
+  guint32 sizes = bf16 ? caps->coopmat_wg_bf16_sizes : caps->coopmat_wg_sizes;
   char shader[64];
   guint bn = 128;
   const char *label = "matmul_coopmat";
   if (beta == 0.0f && m % 128 == 0 && n % cm2_kinds[kind].bn == 0 && k % cm2_kinds[kind].bk == 0 &&
-      ss_gpu_device_use_coopmat_wg (c->t->device) &&
-      (caps->coopmat_wg_sizes & (1u << cm2_kinds[kind].warps)) &&
+      ss_gpu_device_use_coopmat_wg (c->t->device) && (sizes & (1u << cm2_kinds[kind].warps)) &&
       (!cm2_kinds[kind].tensor || caps->coopmat_tensor))
     {
-      g_snprintf (shader, sizeof shader, "matmul_cm2%s.%sl%u", cm2_kinds[kind].tensor ? "t" : "",
-                  cm2_kinds[kind].name, p.flags & 3u);
+      g_snprintf (shader, sizeof shader, "matmul_cm2%s.%sl%u",
+                  bf16 ? "_bf16" : cm2_kinds[kind].tensor ? "t" : "", cm2_kinds[kind].name, p.flags & 3u);
       bn = cm2_kinds[kind].bn;
       label = "matmul_cm2";
     }
+  else if (bf16)
+    return FALSE;  /* the portable kernels */
   else
     subgroup_shader (p.flags, m, n, k, shader, sizeof shader);
   SsGpuDispatch d = {
@@ -202,9 +206,11 @@ gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
   if (m == 0 || n == 0 || batch == 0)
     return TRUE;
   SsGpuDevice *dev = c->t->device;
-  if (c->t->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (dev) &&
-      ss_gpu_has_shader ("matmul_coopmat.f16") &&
-      (!bias || bias->dtype == SS_DTYPE_F16))
+  gboolean tensor_cores =
+    (c->t->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (dev) && ss_gpu_has_shader ("matmul_coopmat.f16")) ||
+    (c->t->dtype == SS_DTYPE_BF16 && ss_gpu_device_use_coopmat_wg (dev) &&
+     ss_gpu_device_get_caps (dev)->coopmat_wg_bf16_sizes && ss_gpu_has_shader ("matmul_cm2_bf16.w4l0"));
+  if (tensor_cores && (!bias || bias->dtype == c->t->dtype))
     {
       GError *local = NULL;
       if (gemm_coopmat (a, b, c, batch, m, n, k, alpha, beta, bias, bias_mode, &local))

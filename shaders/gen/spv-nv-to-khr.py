@@ -20,6 +20,11 @@ a row-major R x C load with stride S reads through a 2-D tensor layout of
 dimensions (R, C) and strides (S, 1); a column-major one through a layout of
 (C, R) and a tensor view that swaps the two dimensions. Loads from shared
 memory stay plain.
+With --bf16 (also first, or after --tensor-loads), the module's 16-bit float
+type becomes bfloat16 (SPV_KHR_bfloat16): a shader written for fp16 matrices
+and fp16 buffers then multiplies bf16 ones. The shader may only load, store,
+convert and multiply-add 16-bit values: arithmetic or constants of that type
+are refused, since bf16 has neither.
 
 A matrix type used in two roles (A and B, say) is an error: give the operands
 distinct shapes or component types so that they get distinct types.
@@ -36,6 +41,8 @@ OP_CONSTANT_FALSE = 42
 OP_CONSTANT = 43
 OP_CAPABILITY = 17
 OP_TYPE_BOOL = 20
+OP_TYPE_FLOAT = 22
+OP_TYPE_VECTOR = 23
 OP_TYPE_POINTER = 32
 OP_FUNCTION = 54
 OP_UNDEF = 1
@@ -53,6 +60,13 @@ LOAD_TENSOR, TYPE_TENSOR_LAYOUT, TYPE_TENSOR_VIEW = 5367, 5370, 5371
 CREATE_TENSOR_LAYOUT, TENSOR_LAYOUT_SET_DIM, TENSOR_LAYOUT_SET_STRIDE = 5372, 5373, 5374
 CREATE_TENSOR_VIEW = 5377
 TENSOR_OPERAND_VIEW = 1
+# SPV_KHR_bfloat16: capabilities BFloat16TypeKHR, BFloat16CooperativeMatrixKHR;
+# OpTypeFloat's encoding operand BFloat16KHR
+BF16_CAP, BF16_CM_CAP, FP_ENCODING_BF16 = 5116, 5118, 0
+# what a bf16 value (or vector or matrix of them) may be the result of:
+# OpUndef, OpLoad, OpCompositeConstruct/Extract, OpCopyObject, OpFConvert,
+# OpBitcast, OpSelect, OpPhi, and cooperative-matrix loads
+BF16_RESULT_OPS = {1, 61, 80, 81, 83, 115, 124, 169, 245, KHR_LOAD, 5367}
 ROW_MAJOR, COL_MAJOR = 0, 1
 
 
@@ -254,15 +268,49 @@ def convert(data, tensor_loads=False):
     return emit(header, out)
 
 
+def to_bf16(data):
+    """the module with its 16-bit float type turned into bfloat16"""
+    header, insts = parse(data)
+    halves = {i[1] for i in insts if i[0] == OP_TYPE_FLOAT and i[2] == 16}
+    if not halves:
+        raise SpvError('--bf16: no 16-bit float type')
+    # vectors and matrices of it
+    for i in insts:
+        if (i[0] == OP_TYPE_VECTOR and i[2] in halves) or (i[0] == KHR_TYPE and i[2] in halves):
+            halves.add(i[1])
+    for i in insts:
+        if i[0] in (OP_CONSTANT, 44, 50, 51) and i[1] in halves:   # (spec) constants, composites
+            raise SpvError('--bf16: a 16-bit float constant (bf16 has a different encoding)')
+        declaration = 19 <= i[0] <= 39 or i[0] in (5, 6, 71, 72, KHR_TYPE)  # types, names, decorations
+        if len(i) > 2 and i[1] in halves and i[0] not in BF16_RESULT_OPS and not declaration:
+            raise SpvError('--bf16: opcode %d computes on 16-bit floats (bf16 only loads, '
+                           'stores and converts)' % i[0])
+    out = []
+    for i in insts:
+        if i[0] == OP_TYPE_FLOAT and i[2] == 16:
+            out.append([OP_TYPE_FLOAT, i[1], 16, FP_ENCODING_BF16])
+        else:
+            out.append(i)
+    last_cap = max(k for k, i in enumerate(out) if i[0] == OP_CAPABILITY)
+    out[last_cap + 1:last_cap + 1] = [[OP_CAPABILITY, BF16_CAP], [OP_CAPABILITY, BF16_CM_CAP]]
+    last_ext = max(k for k, i in enumerate(out) if i[0] in (OP_CAPABILITY, OP_EXTENSION))
+    out[last_ext + 1:last_ext + 1] = [[OP_EXTENSION] + encode_string('SPV_KHR_bfloat16')]
+    return emit(header, out)
+
+
 def main(argv):
-    tensor_loads = len(argv) > 1 and argv[1] == '--tensor-loads'
-    if tensor_loads:
+    tensor_loads = bf16 = False
+    while len(argv) > 1 and argv[1] in ('--tensor-loads', '--bf16'):
+        tensor_loads = tensor_loads or argv[1] == '--tensor-loads'
+        bf16 = bf16 or argv[1] == '--bf16'
         argv = argv[:1] + argv[2:]
     if len(argv) == 4 and argv[1] == '--convert':
         with open(argv[2], 'rb') as f:
             data = f.read()
         try:
             res = convert(data, tensor_loads)
+            if bf16:
+                res = to_bf16(res)
         except SpvError as e:
             sys.stderr.write('%s: %s\n' % (argv[2], e))
             return 1
@@ -284,6 +332,8 @@ def main(argv):
         data = f.read()
     try:
         res = convert(data, tensor_loads)
+        if bf16:
+            res = to_bf16(res)
     except SpvError as e:
         sys.stderr.write('%s: %s\n' % (output, e))
         return 1

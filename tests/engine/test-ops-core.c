@@ -333,12 +333,13 @@ test_gemm_kernels (void)
   ss_gemm_set_portable (saved);
 }
 
-/* fp16 products in whole tensor-core tiles (multiples of 256 x 256 x 64), the
- * shapes the workgroup-scope kernel (matmul_cm2) takes on the H100: every
- * operand layout, bias per column and per row, alpha, shared B, and one
- * with beta (which goes to the subgroup kernel). With workgroup-scope
- * matrices every variant (SOUNDSTAGE_CM2) runs each case; on other
- * devices the cases check whatever kernel they take. */
+/* fp16 and bf16 products in whole tensor-core tiles (multiples of 256 x 256
+ * x 64), the shapes the workgroup-scope kernels (matmul_cm2, matmul_cm2_bf16)
+ * take on the H100: every operand layout, bias per column and per row, alpha,
+ * shared B, and one with beta (which goes to the subgroup kernel for fp16, the
+ * portable one for bf16). With workgroup-scope matrices every fp16 variant
+ * (SOUNDSTAGE_CM2) runs each case; on other devices the cases check whatever
+ * kernel they take. */
 static void
 test_gemm_tiles (void)
 {
@@ -348,17 +349,19 @@ test_gemm_tiles (void)
   const char *variants[] = { "w4", "w8", "n64", "ta", "tc" };
   guint n_variants = ss_gpu_device_use_coopmat_wg (dev) ? G_N_ELEMENTS (variants) : 1;
   g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2"));
-  for (guint v = 0; v < n_variants; v++)
+  /* the fp16 variants, then bf16 (one kernel) */
+  for (guint v = 0; v <= n_variants; v++)
     for (int trial = 0; trial < 13; trial++)
       {
-        g_setenv ("SOUNDSTAGE_CM2", variants[v], TRUE);
+        gboolean bf16 = v == n_variants;
+        g_setenv ("SOUNDSTAGE_CM2", bf16 ? "w4" : variants[v], TRUE);
         int la = trial % 2, lb = (trial / 2) % 2;
         int batch = trial % 3 == 0 ? 2 : 1;
         int m = trial == 5 ? 512 : 256, n = trial == 6 ? 512 : 256, k = trial % 4 == 3 ? 192 : 128;
         /* leading dimensions: exact or padded by a vector */
         gint64 pad = trial % 3 == 1 ? 8 : 0;
         GemmCase gc = {
-          .label = variants[v], .dt = SS_DTYPE_F16, .batch = batch, .m = m, .n = n, .k = k,
+          .label = bf16 ? "bf16" : variants[v], .dt = bf16 ? SS_DTYPE_BF16 : SS_DTYPE_F16, .batch = batch, .m = m, .n = n, .k = k,
           .a_off = 8, .b_off = 16, .c_off = 8,
           .alpha = trial % 4 == 1 ? 0.75f : 1.0f,
           .beta = trial == 12 ? 0.5f : 0.0f,

@@ -6,6 +6,8 @@ MemoryLayout their column-major flag asked for, the id bound covers the new
 constants, and a type used as both A and B is refused. With --tensor-loads,
 loads from buffers become tensor-addressing loads that read the same elements
 (checked by the extension's addressing rules) and shared-memory loads stay.
+With --bf16 the 16-bit float type becomes bfloat16 and a module that computes
+with 16-bit floats is refused.
 
 Usage: test-spv-nv-to-khr.py CONVERTER GLSLC SHADER_DIR"""
 import importlib.util
@@ -147,6 +149,25 @@ with tempfile.TemporaryDirectory() as tmp:
     except conv.SpvError as e:
         no_buffer = 'no load from buffer memory' in str(e)
     check('--tensor-loads on a module without buffer loads is refused', no_buffer)
+
+    # --bf16: the 16-bit float type (and with it the matrices and buffers of
+    # it) becomes bfloat16; arithmetic or constants on it are refused
+    header, insts = conv.parse(conv.to_bf16(conv.convert(data)))
+    floats16 = [i for i in insts if i[0] == conv.OP_TYPE_FLOAT and i[2] == 16]
+    check('the 16-bit float type is bfloat16',
+          len(floats16) == 1 and floats16[0][3:] == [conv.FP_ENCODING_BF16])
+    caps = [i[1] for i in insts if i[0] == conv.OP_CAPABILITY]
+    exts = [conv.decode_string(i[1:]) for i in insts if i[0] == conv.OP_EXTENSION]
+    check('bf16 declares its capabilities and extension',
+          conv.BF16_CAP in caps and conv.BF16_CM_CAP in caps and 'SPV_KHR_bfloat16' in exts)
+    check('the A and B matrices are bf16 ones',
+          sum(1 for i in insts if i[0] == conv.KHR_TYPE and i[2] == floats16[0][1]) >= 2)
+    try:
+        conv.to_bf16(conv.convert(shared))    # stores the fp16 constant 1.0
+        refused = False
+    except conv.SpvError as e:
+        refused = '16-bit float' in str(e)
+    check('--bf16 refuses a module that computes with 16-bit constants', refused)
 
     try:
         conv.convert(compile_nv('same-type', tmp))
