@@ -13,14 +13,18 @@
  * gen/spv-nv-to-khr.py; the matrix types of A, B and the accumulator must
  * therefore differ in shape.
  *
- * Whole tiles only: M % 128 == 0, N % BN == 0 (BN 128 or 64), K % 32 == 0,
- * leading dimensions and offsets multiples of 8 (the host falls back to
- * matmul_coopmat otherwise), beta == 0. LAYOUT: bit 0 A column-major, bit 1 B
- * column-major. A bias (flags bits 2-3: 1 per column, 2 per row) is added to
- * the stored tile (this glslang cannot add two matrices). NT: 128 or 256
+ * K % 32 == 0, leading dimensions and offsets multiples of 8, the contiguous
+ * extent of A and B (M or K, K or N) a multiple of 8, beta == 0 (the host
+ * falls back to matmul_coopmat otherwise). Any M and N: tiles at the M or N
+ * edge load clamped rows (every read stays inside the operands; what they
+ * compute is dropped) and store through shared memory with bounds checks.
+ * The tensor-addressing variant (TENSOR) takes whole tiles only. LAYOUT: bit 0 A column-major, bit 1 B
+ * column-major. A bias (flags bits 2-3: 1 per column, 2 per row), divided by
+ * alpha (the host sends alpha 0 elsewhere), is the accumulator's start value,
+ * loaded from shared memory with stride 0. NT: 128 or 256
  * invocations (the device must list that workgroup size for fp16
  * workgroup-scope matrices).
- * Grid (N / BN, M / 128, batch). */
+ * Grid (ceil (N / BN), ceil (M / 128), batch). */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -51,8 +55,7 @@ layout (binding = 1) readonly buffer B16 { float16_t b16[]; };
 layout (binding = 0) readonly buffer A4 { uvec4 a4[]; };
 layout (binding = 1) readonly buffer B4 { uvec4 b4[]; };
 #endif
-/* coherent: the bias pass reads back what other invocations stored */
-layout (binding = 2) coherent buffer C { float16_t c[]; };
+layout (binding = 2) writeonly buffer C { float16_t c[]; };
 layout (binding = 3) readonly buffer Bias { float16_t bias[]; };
 
 layout (push_constant) uniform P {
@@ -69,9 +72,15 @@ layout (push_constant) uniform P {
 #define RM4 5               /* [128][32] and [BN][32] tiles, rows of 40 halves */
 #define CM4 17              /* [32][128] tiles, rows of 136 halves */
 #define CMB (BN / 8 + 1)    /* [32][BN] tiles */
-shared uvec4 As[2][640];
-shared uvec4 Bs[2][640];
+/* A tiles at 0 and 640, B tiles at 1280 and 1920 (uvec4 units); at the end
+ * an edge tile of C (128 rows of CST vectors) */
+shared uvec4 S[2560];
+#define AS(buf) ((buf) * 640u)
+#define BS(buf) (1280u + (buf) * 640u)
+#else
+shared uvec4 S[64];     /* the bias */
 #endif
+#define CST (BN / 8 + 1)
 
 void main ()
 {
@@ -82,7 +91,25 @@ void main ()
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
 
-  fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> acc = fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> (0.0);
+  /* the accumulator starts at the bias / alpha (fp32 in S, a row or a
+   * column repeated by a stride-0 load; clamped reads at the edges) or 0 */
+  fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> acc;
+  uint bias_mode = (p.flags >> 2) & 3u;
+  if (bias_mode != 0u) {
+    float inv_alpha = 1.0 / p.alpha;
+    for (uint i = tid; i < (bias_mode == 1u ? BN : BM); i += NT) {
+      uint at = bias_mode == 1u ? min (n0 + i, p.N - 1u) : min (m0 + i, p.M - 1u);
+      S[i / 4u][i % 4u] = floatBitsToUint (float (bias[p.bias_off + at]) * inv_alpha);
+    }
+    barrier ();
+    if (bias_mode == 1u)
+      coopMatLoadNV (acc, S, 0u, 0u, false);
+    else
+      coopMatLoadNV (acc, S, 0u, 0u, true);
+    barrier ();                 /* before the tiles overwrite S */
+  } else {
+    acc = fcoopmatNV<32, gl_ScopeWorkgroup, BM, BN> (0.0);
+  }
   uint nk = p.K / BK;
 #ifdef TENSOR
   /* the workgroup matrices straight from global memory; gen/spv-nv-to-khr.py
@@ -109,13 +136,14 @@ void main ()
   uint a_idx[NLDA], b_idx[NLDB];
   [[unroll]] for (uint i = 0u; i < NLDA; i++) {
     uint e = tid + i * NT;
-    a_idx[i] = a_col ? (abase + (e / 16u) * p.a_ld + m0 + (e % 16u) * 8u) / 8u
-                     : (abase + (m0 + e / 4u) * p.a_ld + (e % 4u) * 8u) / 8u;
+    /* rows (or 8-row vectors) past M read the last one instead */
+    a_idx[i] = a_col ? (abase + (e / 16u) * p.a_ld + min (m0 + (e % 16u) * 8u, p.M - 8u)) / 8u
+                     : (abase + min (m0 + e / 4u, p.M - 1u) * p.a_ld + (e % 4u) * 8u) / 8u;
   }
   [[unroll]] for (uint i = 0u; i < NLDB; i++) {
     uint e = tid + i * NT;
-    b_idx[i] = b_col ? (bbase + (n0 + e / 4u) * p.b_ld + (e % 4u) * 8u) / 8u
-                     : (bbase + (e / (BN / 8u)) * p.b_ld + n0 + (e % (BN / 8u)) * 8u) / 8u;
+    b_idx[i] = b_col ? (bbase + min (n0 + e / 4u, p.N - 1u) * p.b_ld + (e % 4u) * 8u) / 8u
+                     : (bbase + (e / (BN / 8u)) * p.b_ld + min (n0 + (e % (BN / 8u)) * 8u, p.N - 8u)) / 8u;
   }
   uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
   uint b_step = b_col ? BK / 8u : BK * p.b_ld / 8u;
@@ -127,11 +155,11 @@ void main ()
 #define STORE_TILE(buf) \
   [[unroll]] for (uint i = 0u; i < NLDA; i++) { \
     uint e = tid + i * NT; \
-    As[buf][a_col ? (e / 16u) * CM4 + e % 16u : (e / 4u) * RM4 + e % 4u] = ra[i]; \
+    S[AS (buf) + (a_col ? (e / 16u) * CM4 + e % 16u : (e / 4u) * RM4 + e % 4u)] = ra[i]; \
   } \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) { \
     uint e = tid + i * NT; \
-    Bs[buf][b_col ? (e / 4u) * RM4 + e % 4u : (e / (BN / 8u)) * CMB + e % (BN / 8u)] = rb[i]; \
+    S[BS (buf) + (b_col ? (e / 4u) * RM4 + e % 4u : (e / (BN / 8u)) * CMB + e % (BN / 8u))] = rb[i]; \
   }
   LOAD_TILE (0u);
   STORE_TILE (0);
@@ -144,13 +172,13 @@ void main ()
     fcoopmatNV<16, gl_ScopeWorkgroup, BM, BK> ma;
     fcoopmatNV<16, gl_ScopeWorkgroup, BK, BN> mb;
     if (a_col)
-      coopMatLoadNV (ma, As[buf], 0u, CM4, true);
+      coopMatLoadNV (ma, S, AS (buf), CM4, true);
     else
-      coopMatLoadNV (ma, As[buf], 0u, RM4, false);
+      coopMatLoadNV (ma, S, AS (buf), RM4, false);
     if (b_col)
-      coopMatLoadNV (mb, Bs[buf], 0u, RM4, true);
+      coopMatLoadNV (mb, S, BS (buf), RM4, true);
     else
-      coopMatLoadNV (mb, Bs[buf], 0u, CMB, false);
+      coopMatLoadNV (mb, S, BS (buf), CMB, false);
     acc = coopMatMulAddNV (ma, mb, acc);
     if (kt + 1u < nk) {
       STORE_TILE (buf ^ 1u);
@@ -163,23 +191,26 @@ void main ()
 
   fcoopmatNV<16, gl_ScopeWorkgroup, BM, BN> h = fcoopmatNV<16, gl_ScopeWorkgroup, BM, BN> (acc);
   uint cbase = p.c_off + bz * p.c_bs + m0 * p.c_ld + n0;
-  coopMatStoreNV (h, c, cbase, p.c_ld, false);
-
-  /* a bias is added to the stored tile: each invocation reads back 8-element
-   * runs of it. (The bias as a product E F of a 128 x 16 and a 16 x 128
-   * matrix from shared memory, the way matmul_coopmat adds it, gave wrong
-   * sums on the H100 in this kernel, cause not found.) */
-  uint bias_mode = (p.flags >> 2) & 3u;
-  if (bias_mode != 0u) {
-    controlBarrier (gl_ScopeWorkgroup, gl_ScopeWorkgroup, gl_StorageSemanticsBuffer,
-                    gl_SemanticsAcquireRelease | gl_SemanticsMakeAvailable | gl_SemanticsMakeVisible);
-    for (uint u = tid; u < BM * BN / 8u; u += NT) {
+#ifndef TENSOR
+  if (m0 + BM > p.M || n0 + BN > p.N) {
+    /* an edge tile: C through shared memory (the last K step's barrier has
+     * released S), written 8 columns at a time with bounds checks */
+    coopMatStoreNV (h, S, 0u, CST, false);
+    barrier ();
+    for (uint u = tid; u < BM * (BN / 8u); u += NT) {
       uint row = u / (BN / 8u), col = (u % (BN / 8u)) * 8u;
+      if (m0 + row >= p.M)
+        continue;
+      uvec4 v = S[row * CST + col / 8u];
       uint ci = cbase + row * p.c_ld + col;
-      [[unroll]] for (uint q = 0u; q < 8u; q++) {
-        float x = bias_mode == 1u ? float (bias[p.bias_off + n0 + col + q]) : float (bias[p.bias_off + m0 + row]);
-        c[ci + q] = float16_t (float (c[ci + q]) + x);
-      }
+      /* each element's bits as the low half (bf16 allows no dynamic vector
+       * index, see gen/spv-nv-to-khr.py --bf16) */
+      [[unroll]] for (uint q = 0u; q < 8u; q++)
+        if (n0 + col + q < p.N)
+          c[ci + q] = unpackFloat2x16 (v[q / 2u] >> (16u * (q & 1u))).x;
     }
+    return;
   }
+#endif
+  coopMatStoreNV (h, c, cbase, p.c_ld, false);
 }

@@ -92,8 +92,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
-  /* workgroup-scope matrices (coopmat2) for whole 128 x 128 tiles without
-   * beta: 4 warps (SOUNDSTAGE_CM2=w8: 8 warps, n64: 4 warps on 128 x 64
+  /* workgroup-scope matrices (coopmat2) for 128 x 128 tiles without beta: 4 warps (SOUNDSTAGE_CM2=w8: 8 warps, n64: 4 warps on 128 x 64
    * tiles, where the device takes that workgroup size; ta, tc: tensor-addressing
    * loads straight from global memory, slower, see shaders/meson.build).
    * bf16 has only these (the 4-warp kernel) */
@@ -104,7 +103,10 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     { "ta", 8, 256, 64, TRUE }, { "tc", 4, 128, 32, TRUE },
   };
   gboolean bf16 = c->t->dtype == SS_DTYPE_BF16;
-  guint kind = 0;
+  /* fewer 128 x 128 tiles than a large GPU has SMs (132 on the H100): the
+   * 128 x 64 tiles (n64) keep more of them busy (1036 x 768 x 768: 63 against
+   * 51 TFLOP/s; docs/PERFORMANCE-engine.md, sixth session) */
+  guint kind = !bf16 && ((m + 127) / 128) * ((n + 127) / 128) * batch < 128 ? 2 : 0;
   for (guint i = 0; cm2 && !bf16 && i < G_N_ELEMENTS (cm2_kinds); i++)
     if (g_strcmp0 (cm2, cm2_kinds[i].name) == 0)
       kind = i;
@@ -112,19 +114,31 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   char shader[64];
   guint bn = 128;
   const char *label = "matmul_coopmat";
-  if (beta == 0.0f && m % 128 == 0 && n % cm2_kinds[kind].bn == 0 && k % cm2_kinds[kind].bk == 0 &&
+  /* edge tiles in M and N are the kernel's, except with tensor loads (and
+   * with SOUNDSTAGE_CM2_WHOLE=1, for comparisons) */
+  gboolean whole = m % 128 == 0 && n % cm2_kinds[kind].bn == 0;
+  gboolean edges = !cm2_kinds[kind].tensor && g_strcmp0 (g_getenv ("SOUNDSTAGE_CM2_WHOLE"), "1") != 0;
+  if (beta == 0.0f && (whole || edges) && k % cm2_kinds[kind].bk == 0 && (alpha != 0.0f || !bias) &&
       ss_gpu_device_use_coopmat_wg (c->t->device) && (sizes & (1u << cm2_kinds[kind].warps)) &&
       (!cm2_kinds[kind].tensor || caps->coopmat_tensor))
     {
       g_snprintf (shader, sizeof shader, "matmul_cm2%s.%sl%u",
                   bf16 ? "_bf16" : cm2_kinds[kind].tensor ? "t" : "", cm2_kinds[kind].name, p.flags & 3u);
       bn = cm2_kinds[kind].bn;
-      label = "matmul_cm2";
+      label = whole ? "matmul_cm2" : "matmul_cm2 (edge tiles)";
     }
   else if (bf16)
     return FALSE;  /* the portable kernels */
   else
     subgroup_shader (p.flags, m, n, k, shader, sizeof shader);
+  /* SOUNDSTAGE_GEMM_LOG=1: each product's shape and kernel, to find the
+   * shapes a model spends its time on */
+  static int log_shapes = -1;
+  if (log_shapes < 0)
+    log_shapes = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_LOG"), "1") == 0;
+  if (log_shapes)
+    g_message ("gemm %s m %" G_GINT64_FORMAT " n %" G_GINT64_FORMAT " k %" G_GINT64_FORMAT
+               " batch %d layout %u bias %u", shader, m, n, k, batch, p.flags & 3u, p.flags >> 2);
   SsGpuDispatch d = {
     .shader = shader,
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,

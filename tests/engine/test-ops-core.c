@@ -334,9 +334,9 @@ test_gemm_kernels (void)
 }
 
 /* fp16 and bf16 products in whole tensor-core tiles (multiples of 256 x 256
- * x 64), the shapes the workgroup-scope kernels (matmul_cm2, matmul_cm2_bf16)
- * take on the H100: every operand layout, bias per column and per row, alpha,
- * shared B, and one with beta (which goes to the subgroup kernel for fp16, the
+ * x 64) and with edge tiles in M and N, the shapes the workgroup-scope kernels
+ * (matmul_cm2, matmul_cm2_bf16) take on the H100: every operand layout, bias
+ * per column and per row, alpha, shared B, and one with beta (which goes to the subgroup kernel for fp16, the
  * portable one for bf16). With workgroup-scope matrices every fp16 variant
  * (SOUNDSTAGE_CM2) runs each case; on other devices the cases check whatever
  * kernel they take. */
@@ -351,13 +351,18 @@ test_gemm_tiles (void)
   g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2"));
   /* the fp16 variants, then bf16 (one kernel) */
   for (guint v = 0; v <= n_variants; v++)
-    for (int trial = 0; trial < 13; trial++)
+    for (int trial = 0; trial < 17; trial++)
       {
         gboolean bf16 = v == n_variants;
         g_setenv ("SOUNDSTAGE_CM2", bf16 ? "w4" : variants[v], TRUE);
         int la = trial % 2, lb = (trial / 2) % 2;
         int batch = trial % 3 == 0 ? 2 : 1;
         int m = trial == 5 ? 512 : 256, n = trial == 6 ? 512 : 256, k = trial % 4 == 3 ? 192 : 128;
+        /* edge tiles in M and N (trials 13-16; the contiguous extent of A
+         * and B stays a multiple of 8) */
+        static const int edge_m[] = { 264, 201, 72, 129 }, edge_n[] = { 136, 150, 99, 200 };
+        if (trial >= 13)
+          m = edge_m[trial - 13], n = edge_n[trial - 13];
         /* leading dimensions: exact or padded by a vector */
         gint64 pad = trial % 3 == 1 ? 8 : 0;
         GemmCase gc = {

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 quick = '--quick' in sys.argv
-want = [a for a in sys.argv[1:] if not a.startswith('--')] or ['gemm', 'attention', 'conv', 'mel']
+want = [a for a in sys.argv[1:] if not a.startswith('--')] or ['gemm', 'linear', 'attention', 'conv', 'mel']
 dev = 'cuda'
 
 
@@ -49,6 +49,21 @@ def bench_gemm():
                 t = time_op(lambda: a @ b)
                 print('gemm %s%s %dx%dx%d %.4f ms %.1f TFLOP/s' % (name, suffix, n, n, n, t * 1e3, 2 * n ** 3 / t * 1e-12), flush=True)
             torch.backends.cuda.matmul.allow_tf32 = False
+
+
+# the Synchformer reference config's linear layers (bench-engine linear)
+LINEAR_SHAPES = ((21966, 768, 768), (21966, 2304, 768), (21966, 3072, 768), (21966, 768, 3072),
+                 (1036, 768, 768), (1036, 3072, 768), (1036, 768, 3072), (198, 768, 768))
+
+
+def bench_linear():
+    for m, n, k in LINEAR_SHAPES:
+        x = torch.full((m, k), 0.01, device=dev, dtype=torch.float16)
+        w = torch.full((n, k), 0.02, device=dev, dtype=torch.float16)
+        b = torch.full((n,), 0.5, device=dev, dtype=torch.float16)
+        t = time_op(lambda: F.linear(x, w, b))
+        print('linear f16 %dx%dx%d %.4f ms %.1f TFLOP/s' % (m, n, k, t * 1e3, 2 * m * n * k / t * 1e-12),
+              flush=True)
 
 
 def bench_attention():
@@ -139,4 +154,4 @@ def bench_mel():
 
 print('# torch %s device %s' % (torch.__version__, torch.cuda.get_device_name()))
 for w in want:
-    {'gemm': bench_gemm, 'attention': bench_attention, 'conv': bench_conv, 'mel': bench_mel}[w]()
+    {'gemm': bench_gemm, 'linear': bench_linear, 'attention': bench_attention, 'conv': bench_conv, 'mel': bench_mel}[w]()

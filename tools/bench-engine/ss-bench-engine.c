@@ -163,6 +163,49 @@ bench_gemm (void)
       }
 }
 
+/* ------------------------------------------------ linear (model shapes) */
+
+/* the Synchformer reference config's linear layers on 10 s of video (x [M, K]
+ * times w [N, K] transposed, plus a bias; SOUNDSTAGE_GEMM_LOG=1 lists a model's
+ * products): the video transformer's 14 segments of 1569 tokens, its
+ * time-pooled tokens, and the audio transformer */
+static const int linear_shapes[][3] = {
+  { 21966, 768, 768 }, { 21966, 2304, 768 }, { 21966, 3072, 768 }, { 21966, 768, 3072 },
+  { 1036, 768, 768 }, { 1036, 3072, 768 }, { 1036, 768, 3072 }, { 198, 768, 768 },
+};
+
+typedef struct {
+  SsTensor *x, *w, *bias;
+} LinearCase;
+
+static SsTensor *
+linear_fn (gpointer ud, GError **error)
+{
+  LinearCase *c = ud;
+  return ss_op_linear (c->x, c->w, c->bias, error);
+}
+
+static void
+bench_linear (void)
+{
+  for (guint s = 0; s < G_N_ELEMENTS (linear_shapes); s++)
+    {
+      int m = linear_shapes[s][0], n = linear_shapes[s][1], k = linear_shapes[s][2];
+      LinearCase c = {
+        filled (SS_DTYPE_F16, 2, SS_SHAPE (m, k), 0.01f),
+        filled (SS_DTYPE_F16, 2, SS_SHAPE (n, k), 0.02f),
+        filled (SS_DTYPE_F16, 1, SS_SHAPE (n), 0.5f),
+      };
+      double t = time_op (linear_fn, &c, 0.3);
+      double tflop = 2.0 * m * n * (double) k * 1e-12;
+      printf ("linear f16 %dx%dx%d %.4f ms %.1f TFLOP/s", m, n, k, t * 1e3, tflop / t);
+      print_gpu (tflop, "TFLOP/s");
+      ss_tensor_unref (c.x);
+      ss_tensor_unref (c.w);
+      ss_tensor_unref (c.bias);
+    }
+}
+
 /* ----------------------------------------------------------- peak (coopmat) */
 
 typedef struct {
@@ -371,7 +414,7 @@ bench_conv (void)
 int
 main (int argc, char **argv)
 {
-  gboolean all = TRUE, do_peak = FALSE, do_gemm = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
+  gboolean all = TRUE, do_peak = FALSE, do_gemm = FALSE, do_linear = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--quick") == 0)
@@ -386,6 +429,8 @@ main (int argc, char **argv)
         do_peak = TRUE, all = FALSE;
       else if (strcmp (argv[i], "gemm") == 0)
         do_gemm = TRUE, all = FALSE;
+      else if (strcmp (argv[i], "linear") == 0)
+        do_linear = TRUE, all = FALSE;
       else if (strcmp (argv[i], "attention") == 0)
         do_attn = TRUE, all = FALSE;
       else if (strcmp (argv[i], "conv") == 0)
@@ -409,6 +454,8 @@ main (int argc, char **argv)
     bench_peak ();
   if (all || do_gemm)
     bench_gemm ();
+  if (all || do_linear)
+    bench_linear ();
   if (all || do_attn)
     bench_attention ();
   if (all || do_conv)
