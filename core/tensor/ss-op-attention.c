@@ -246,7 +246,7 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
                           ss_tensor_binding (lse, SS_GPU_WRITE) };
     SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_pre", q->dtype, name, sizeof name),
                         .bindings = b, .n_bindings = 3, .push = &pp, .push_size = sizeof pp };
-    ss_gpu_groups_1d (q->device, (BH * Lq + 255) / 256, d.groups);
+    ss_gpu_groups_1d (q->device, (BH * Lq + 7) / 8, d.groups);   /* 8 rows per group */
     if (!ss_gpu_dispatch (q->device, &d, error))
       return FALSE;
   }
