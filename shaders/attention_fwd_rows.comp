@@ -10,7 +10,8 @@
  * that attends to every token of a clip): one workgroup of 32 threads per row,
  * the keys dealt out among them (thread t takes t, t+32, ...), the partial rows
  * merged in shared memory.
- * RD (32, 64 or 128) bounds D and Dv. Same inputs, outputs and lse as
+ * Keys, values and the query are read 4 elements at a time where the head
+ * sizes and offsets allow (ROW_VEC). RD (32, 64 or 128) bounds D and Dv. Same inputs, outputs and lse as
  * attention_fwd.comp. */
 #include "ss-common.glsl"
 #include "attention_common.glsl"
@@ -29,9 +30,18 @@ layout (binding = 3) readonly buffer Mb { SS_T mask[]; };
 layout (binding = 4) writeonly buffer Ob { SS_T o[]; };
 layout (binding = 5) writeonly buffer Lb { float lse[]; };
 
+/* the same buffers as units of 4 elements */
+layout (binding = 0) readonly buffer Q4b { SS_T4 q4[]; };
+layout (binding = 1) readonly buffer K4b { SS_T4 k4[]; };
+layout (binding = 2) readonly buffer V4b { SS_T4 v4[]; };
+
 #define ROW_Q(i) SS_LOAD (q[i])
 #define ROW_K(i) SS_LOAD (k[i])
 #define ROW_V(i) SS_LOAD (v[i])
+#define ROW_Q4(i) ss_load4 (q4[i])
+#define ROW_K4(i) ss_load4 (k4[i])
+#define ROW_V4(i) ss_load4 (v4[i])
+#define ROW_VEC ((p.D | p.Dv | p.q_off | p.k_off | p.v_off) % 4u == 0u)
 #include "attention_row.glsl"
 
 void main ()

@@ -5,7 +5,10 @@
  * integer for the preprocessor) and the element loads ROW_Q(i), ROW_K(i),
  * ROW_V(i) (to float; i is an element index into the shader's buffers). With ROW_NT > 1 every thread of a workgroup
  * takes part of the row's keys and row_merge() combines the partial rows
- * through shared memory. */
+ * through shared memory. A shader that also defines ROW_Q4(i4), ROW_K4(i4) and
+ * ROW_V4(i4) (four elements at once, as a vec4; i4 = element index / 4) and
+ * ROW_VEC (a uniform condition: head sizes and bases are multiples of 4)
+ * gets 4-element loads where ROW_VEC holds. */
 #ifndef ATTENTION_ROW_GLSL
 #define ATTENTION_ROW_GLSL
 
@@ -15,10 +18,21 @@ float row_m, row_l;
 /* q = the D elements from qbase, times scale; nothing accumulated yet */
 void row_begin (uint qbase, uint D, float scale)
 {
-  for (uint c = 0u; c < RD; c++) {
+#ifdef ROW_K4
+  if (ROW_VEC) {
+    for (uint c = 0u; c < RD; c += 4u) {
+      vec4 x = c < D ? ROW_Q4 ((qbase + c) / 4u) * scale : vec4 (0.0);
+      row_q[c] = x.x;
+      row_q[c + 1u] = x.y;
+      row_q[c + 2u] = x.z;
+      row_q[c + 3u] = x.w;
+    }
+  } else
+#endif
+  for (uint c = 0u; c < RD; c++)
     row_q[c] = c < D ? ROW_Q (qbase + c) * scale : 0.0;
+  for (uint c = 0u; c < RD; c++)
     row_acc[c] = 0.0;
-  }
   row_m = -1.0 / 0.0;
   row_l = 0.0;
 }
@@ -28,6 +42,13 @@ void row_begin (uint qbase, uint D, float scale)
 void row_key (uint kbase, uint vbase, uint D, uint Dv, float bias)
 {
   float s = 0.0;
+#ifdef ROW_K4
+  if (ROW_VEC) {
+    for (uint c = 0u; c < RD; c += 4u)
+      if (c < D)
+        s += dot (vec4 (row_q[c], row_q[c + 1u], row_q[c + 2u], row_q[c + 3u]), ROW_K4 ((kbase + c) / 4u));
+  } else
+#endif
   for (uint c = 0u; c < RD; c++)
     if (c < D)
       s += row_q[c] * ROW_K (kbase + c);
@@ -38,6 +59,18 @@ void row_key (uint kbase, uint vbase, uint D, uint Dv, float bias)
   float alpha = exp (row_m - mn);   /* row_m = -inf at first: exp(-inf) = 0 */
   float w = exp (s - mn);
   row_l = row_l * alpha + w;
+#ifdef ROW_K4
+  if (ROW_VEC) {
+    for (uint c = 0u; c < RD; c += 4u)
+      if (c < Dv) {
+        vec4 x = ROW_V4 ((vbase + c) / 4u);
+        row_acc[c] = row_acc[c] * alpha + w * x.x;
+        row_acc[c + 1u] = row_acc[c + 1u] * alpha + w * x.y;
+        row_acc[c + 2u] = row_acc[c + 2u] * alpha + w * x.z;
+        row_acc[c + 3u] = row_acc[c + 3u] * alpha + w * x.w;
+      }
+  } else
+#endif
   for (uint c = 0u; c < RD; c++)
     if (c < Dv)
       row_acc[c] = row_acc[c] * alpha + w * ROW_V (vbase + c);

@@ -575,6 +575,22 @@ test_attention (void)
       c.mask_kind = trial % 3 == 2 ? 1 + trial / 5 : 0;
       run_attention_case (dt, &c);
     }
+  /* head sizes that are not multiples of 4: the row kernels' element-wise
+   * loads (4-element loads elsewhere) */
+  for (int trial = 0; trial < 3; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = 2;
+      c.p.h = 2;
+      c.p.lq = 7 + trial;
+      c.p.lk = trial == 2 ? 300 : 9;    /* the last: a few queries over many keys */
+      c.p.lq = trial == 2 ? 2 : c.p.lq;
+      c.p.d = 6 + trial;
+      c.p.dv = 10 - trial;
+      c.p.scale = 1.0 / sqrt (c.p.d);
+      c.p.causal = trial == 1;
+      run_attention_case ((SsDType) trial, &c);
+    }
   /* keys beyond the one-thread-per-row kernel's range (Lk > 256): the tiled kernel */
   for (int trial = 0; trial < 3; trial++)
     {
