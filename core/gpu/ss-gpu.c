@@ -161,6 +161,9 @@ struct _SsGpuDevice {
   gboolean         no_coopmat;
   gboolean         pipeline_stats;  /* SOUNDSTAGE_PIPELINE_STATS=1: log compiler statistics */
   char            *pipeline_ir;     /* SOUNDSTAGE_PIPELINE_IR=<dir>: the driver's internal forms there */
+  /* SOUNDSTAGE_HOST_STATS=1: where the host's time goes, logged at shutdown */
+  gboolean         host_stats;
+  gint64           host_dispatch_us, host_wait_us, host_dispatches, host_submits;
   GData           *data;            /* ss_gpu_device_set_data */
 };
 
@@ -576,6 +579,7 @@ find_memtype (SsGpuDevice *dev, VkMemoryPropertyFlags want, VkMemoryPropertyFlag
 }
 
 static void device_free (SsGpuDevice *dev);
+static void log_host_stats (void);
 
 static SsGpuDevice *
 device_new (GError **error)
@@ -640,6 +644,9 @@ device_new (GError **error)
                         has_extension (exts, n_exts, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
   if (dev->pipeline_stats && ir_dir && *ir_dir)
     dev->pipeline_ir = g_strdup (ir_dir);
+  dev->host_stats = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOST_STATS"), "1") == 0;
+  if (dev->host_stats)
+    atexit (log_host_stats);
   if (dev->pipeline_stats)
     dev_exts[n_dev_exts++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fpe = {
@@ -925,6 +932,21 @@ ss_gpu_device_get_default (GError **error)
   return dev;
 }
 
+/* SOUNDSTAGE_HOST_STATS=1: the host's share, at shutdown or exit */
+static void
+log_host_stats (void)
+{
+  SsGpuDevice *dev = default_device;
+  if (!dev || !dev->host_stats || dev->host_dispatches == 0)
+    return;
+  g_message ("host: %" G_GINT64_FORMAT " dispatches recorded in %.1f ms (%.1f us each), "
+             "%" G_GINT64_FORMAT " submits, %.1f ms waiting for the GPU",
+             dev->host_dispatches, dev->host_dispatch_us * 1e-3,
+             (double) dev->host_dispatch_us / dev->host_dispatches,
+             dev->host_submits, dev->host_wait_us * 1e-3);
+  dev->host_dispatches = 0;
+}
+
 void
 ss_gpu_device_shutdown (void)
 {
@@ -932,6 +954,7 @@ ss_gpu_device_shutdown (void)
   if (default_device)
     {
       ss_gpu_device_flush (default_device, NULL);
+      log_host_stats ();
       device_free (default_device);
       default_device = NULL;
     }
@@ -1342,9 +1365,15 @@ ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
           ok = vk_check (dev, vkQueueSubmit (dev->queue, 1, &si, dev->fence), "submitting GPU work", error);
           if (ok)
             {
+              gint64 t0 = dev->host_stats ? g_get_monotonic_time () : 0;
               ok = vk_check (dev, vkWaitForFences (dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX),
                              "waiting for the GPU", error);
               vkResetFences (dev->device, 1, &dev->fence);
+              if (dev->host_stats)
+                {
+                  dev->host_wait_us += g_get_monotonic_time () - t0;
+                  dev->host_submits++;
+                }
             }
         }
       if (ok)
@@ -1871,6 +1900,7 @@ ss_gpu_dispatch (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
   g_return_val_if_fail (d->n_spec <= SS_GPU_MAX_SPEC, FALSE);
 
   g_rec_mutex_lock (&dev->lock);
+  gint64 t0 = dev->host_stats ? g_get_monotonic_time () : 0;
   gboolean ok = check_lost (dev, error);
   Pipe *p = ok ? get_pipeline (dev, d, error) : NULL;
   ok = p && stream_begin (dev, error);
@@ -1918,6 +1948,11 @@ ss_gpu_dispatch (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
       for (guint i = 0; i < d->n_bindings; i++)
         hold (dev, d->bindings[i].buffer);
       dev->n_recorded++;
+      if (dev->host_stats)
+        {
+          dev->host_dispatch_us += g_get_monotonic_time () - t0;
+          dev->host_dispatches++;
+        }
       ok = maybe_flush (dev, error);
     }
   g_rec_mutex_unlock (&dev->lock);
