@@ -1,28 +1,32 @@
 #version 450
 /* GEMM with workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2 on
  * VK_KHR_cooperative_matrix): the whole 128 x BN tile is one accumulator
- * matrix of the workgroup, and each K step one 128 x 32 matrix of A times one
- * 32 x BN of B; the driver splits them over the warps. fp16 A/B, fp32
- * accumulation, fp16 C. The tiles go global -> registers -> shared (16-byte
- * vectors, padded rows, two buffers), as in matmul_coopmat.comp: loading the
- * workgroup matrices straight from global memory ran at 46-88 TFLOP/s on the
- * H100 against 158-196 staged (docs/PERFORMANCE-engine.md, fifth session).
+ * matrix of the workgroup, and each K step one 128 x BK matrix of A times one
+ * BK x BN of B; the driver splits them over the warps. fp16 A/B, fp32
+ * accumulation, fp16 C (or all bf16: the matmul_cm2_bf16 build rewrites the
+ * 16-bit type, gen/spv-nv-to-khr.py --bf16, so the 16-bit values are only
+ * loaded, stored and converted here). The tiles go global -> registers ->
+ * shared (16-byte vectors, padded rows, two buffers), as in
+ * matmul_coopmat.comp: loading the workgroup matrices straight from global
+ * memory ran at 40-88 TFLOP/s on the H100 against 158-198 staged, with plain
+ * and with tensor-addressing loads (TENSOR, the matmul_cm2t build;
+ * docs/PERFORMANCE-engine.md, fifth and sixth sessions).
  *
  * Written against GL_NV_cooperative_matrix (which is what Debian 12's glslc
  * knows) and rewritten into the KHR extension at build time by
  * gen/spv-nv-to-khr.py; the matrix types of A, B and the accumulator must
  * therefore differ in shape.
  *
- * K % 32 == 0, leading dimensions and offsets multiples of 8, the contiguous
- * extent of A and B (M or K, K or N) a multiple of 8, beta == 0 (the host
- * falls back to matmul_coopmat otherwise). Any M and N: tiles at the M or N
- * edge load clamped rows (every read stays inside the operands; what they
- * compute is dropped) and store through shared memory with bounds checks.
- * The tensor-addressing variant (TENSOR) takes whole tiles only. LAYOUT: bit 0 A column-major, bit 1 B
- * column-major. A bias (flags bits 2-3: 1 per column, 2 per row), divided by
- * alpha (the host sends alpha 0 elsewhere), is the accumulator's start value,
- * loaded from shared memory with stride 0. NT: 128 or 256
- * invocations (the device must list that workgroup size for fp16
+ * K % BK == 0, leading dimensions and offsets multiples of 8, the contiguous
+ * extent of A and B (M or K, K or N) a multiple of 8, M, N >= 64, beta == 0
+ * (the host falls back to matmul_coopmat otherwise). Any M and N: tiles at the
+ * M or N edge load clamped rows (every read stays inside the operands; what
+ * they compute is dropped) and store through shared memory with bounds
+ * checks; TENSOR takes whole tiles only. LAYOUT: bit 0 A column-major, bit 1
+ * B column-major. A bias (flags bits 2-3: 1 per column, 2 per row), divided
+ * by alpha (the host sends alpha 0 elsewhere), is the accumulator's start
+ * value, loaded from shared memory with stride 0. NT: 128 or 256 invocations
+ * (the device must list that workgroup size for the element type's
  * workgroup-scope matrices).
  * Grid (ceil (N / BN), ceil (M / 128), batch). */
 #extension GL_NV_cooperative_matrix : require
