@@ -21,8 +21,9 @@
  * extent of A and B (M or K, K or N) a multiple of 8, M, N >= 64, beta == 0
  * (the host falls back to matmul_coopmat otherwise). Any M and N: tiles at the
  * M or N edge load clamped rows (every read stays inside the operands; what
- * they compute is dropped) and store through shared memory with bounds
- * checks; TENSOR takes whole tiles only. LAYOUT: bit 0 A column-major, bit 1
+ * they compute is dropped). C goes through shared memory and out in 16-byte
+ * stores, with bounds checks at the edges; TENSOR takes whole tiles only and
+ * stores its workgroup matrix directly. LAYOUT: bit 0 A column-major, bit 1
  * B column-major. A bias (flags bits 2-3: 1 per column, 2 per row), divided
  * by alpha (the host sends alpha 0 elsewhere), is the accumulator's start
  * value, loaded from shared memory with stride 0. NT: 128 or 256 invocations
@@ -60,6 +61,7 @@ layout (binding = 0) readonly buffer A4 { uvec4 a4[]; };
 layout (binding = 1) readonly buffer B4 { uvec4 b4[]; };
 #endif
 layout (binding = 2) writeonly buffer C { float16_t c[]; };
+layout (binding = 2) writeonly buffer C4 { uvec4 c4[]; };   /* the same, 8 elements a unit */
 layout (binding = 3) readonly buffer Bias { float16_t bias[]; };
 
 layout (push_constant) uniform P {
@@ -77,7 +79,7 @@ layout (push_constant) uniform P {
 #define CM4 17              /* [32][128] tiles, rows of 136 halves */
 #define CMB (BN / 8 + 1)    /* [32][BN] tiles */
 /* A tiles at 0 and 640, B tiles at 1280 and 1920 (uvec4 units); at the end
- * an edge tile of C (128 rows of CST vectors) */
+ * the tile of C (128 rows of CST vectors) */
 shared uvec4 S[2560];
 #define AS(buf) ((buf) * 640u)
 #define BS(buf) (1280u + (buf) * 640u)
@@ -196,25 +198,30 @@ void main ()
   fcoopmatNV<16, gl_ScopeWorkgroup, BM, BN> h = fcoopmatNV<16, gl_ScopeWorkgroup, BM, BN> (acc);
   uint cbase = p.c_off + bz * p.c_bs + m0 * p.c_ld + n0;
 #ifndef TENSOR
-  if (m0 + BM > p.M || n0 + BN > p.N) {
-    /* an edge tile: C through shared memory (the last K step's barrier has
-     * released S), written 8 columns at a time with bounds checks */
-    coopMatStoreNV (h, S, 0u, CST, false);
-    barrier ();
-    for (uint u = tid; u < BM * (BN / 8u); u += NT) {
-      uint row = u / (BN / 8u), col = (u % (BN / 8u)) * 8u;
-      if (m0 + row >= p.M)
-        continue;
-      uvec4 v = S[row * CST + col / 8u];
-      uint ci = cbase + row * p.c_ld + col;
-      /* each element's bits as the low half (bf16 allows no dynamic vector
-       * index, see gen/spv-nv-to-khr.py --bf16) */
-      [[unroll]] for (uint q = 0u; q < 8u; q++)
-        if (n0 + col + q < p.N)
-          c[ci + q] = unpackFloat2x16 (v[q / 2u] >> (16u * (q & 1u))).x;
+  /* C through shared memory (the last K step's barrier has released S), then
+   * 16-byte stores of 8 columns each, with bounds checks at the edges: the
+   * workgroup matrix's own store to global memory wrote C at about
+   * 0.5 TB/s on the H100 (21966 x 768 x 768: 114 TFLOP/s against 162 with
+   * no store at all; docs/PERFORMANCE-engine.md, sixth session) */
+  coopMatStoreNV (h, S, 0u, CST, false);
+  barrier ();
+  for (uint u = tid; u < BM * (BN / 8u); u += NT) {
+    uint row = u / (BN / 8u), col = (u % (BN / 8u)) * 8u;
+    if (m0 + row >= p.M)
+      continue;
+    uvec4 v = S[row * CST + col / 8u];
+    uint ci = cbase + row * p.c_ld + col;
+    if (n0 + col + 8u <= p.N) {
+      c4[ci / 8u] = v;
+      continue;
     }
-    return;
+    /* each element's bits as the low half (bf16 allows no dynamic vector
+     * index, see gen/spv-nv-to-khr.py --bf16) */
+    [[unroll]] for (uint q = 0u; q < 8u; q++)
+      if (n0 + col + q < p.N)
+        c[ci + q] = unpackFloat2x16 (v[q / 2u] >> (16u * (q & 1u))).x;
   }
-#endif
+#else
   coopMatStoreNV (h, c, cbase, p.c_ld, false);
+#endif
 }

@@ -188,9 +188,22 @@ linear_fn (gpointer ud, GError **error)
 static void
 bench_linear (void)
 {
-  for (guint s = 0; s < G_N_ELEMENTS (linear_shapes); s++)
+  /* SOUNDSTAGE_BENCH_LINEAR="M,N,K M,N,K ...": other shapes */
+  int extra[16][3];
+  guint n_extra = 0;
+  const char *env = g_getenv ("SOUNDSTAGE_BENCH_LINEAR");
+  if (env)
     {
-      int m = linear_shapes[s][0], n = linear_shapes[s][1], k = linear_shapes[s][2];
+      g_auto (GStrv) items = g_strsplit (env, " ", -1);
+      for (guint i = 0; items[i] && n_extra < G_N_ELEMENTS (extra); i++)
+        if (sscanf (items[i], "%d,%d,%d", &extra[n_extra][0], &extra[n_extra][1], &extra[n_extra][2]) == 3)
+          n_extra++;
+    }
+  guint n_shapes = n_extra ? n_extra : G_N_ELEMENTS (linear_shapes);
+  for (guint s = 0; s < n_shapes; s++)
+    {
+      const int *sh = n_extra ? extra[s] : linear_shapes[s];
+      int m = sh[0], n = sh[1], k = sh[2];
       LinearCase c = {
         filled (SS_DTYPE_F16, 2, SS_SHAPE (m, k), 0.01f),
         filled (SS_DTYPE_F16, 2, SS_SHAPE (n, k), 0.02f),
