@@ -167,6 +167,20 @@ void main ()
     uint e = tid + i * NT; \
     S[BS (buf) + (b_col ? (e / 4u) * RM4 + e % 4u : (e / (BN / 8u)) * CMB + e % (BN / 8u))] = rb[i]; \
   }
+#define MMA_STEP(buf) { \
+    fcoopmatNV<16, gl_ScopeWorkgroup, BM, BK> ma; \
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, BN> mb; \
+    if (a_col) \
+      coopMatLoadNV (ma, S, AS (buf), CM4, true); \
+    else \
+      coopMatLoadNV (ma, S, AS (buf), RM4, false); \
+    if (b_col) \
+      coopMatLoadNV (mb, S, BS (buf), RM4, true); \
+    else \
+      coopMatLoadNV (mb, S, BS (buf), CMB, false); \
+    acc = coopMatMulAddNV (ma, mb, acc); \
+  }
+#ifndef PF
   LOAD_TILE (0u);
   STORE_TILE (0);
   barrier ();
@@ -175,22 +189,54 @@ void main ()
     if (kt + 1u < nk) {
       LOAD_TILE (kt + 1u);
     }
-    fcoopmatNV<16, gl_ScopeWorkgroup, BM, BK> ma;
-    fcoopmatNV<16, gl_ScopeWorkgroup, BK, BN> mb;
-    if (a_col)
-      coopMatLoadNV (ma, S, AS (buf), CM4, true);
-    else
-      coopMatLoadNV (ma, S, AS (buf), RM4, false);
-    if (b_col)
-      coopMatLoadNV (mb, S, BS (buf), RM4, true);
-    else
-      coopMatLoadNV (mb, S, BS (buf), CMB, false);
-    acc = coopMatMulAddNV (ma, mb, acc);
+    MMA_STEP (buf);
     if (kt + 1u < nk) {
       STORE_TILE (buf ^ 1u);
     }
     barrier ();
   }
+#else
+  /* PF register sets in a ring: set j holds the tile PF steps ahead of the
+   * one it stores next, so each global load has PF K steps to land. The loop
+   * is unrolled by PF so that the set is chosen at compile time. */
+  uvec4 qa[PF][NLDA], qb[PF][NLDB];
+#define LOAD_SET(j, kt) \
+  [[unroll]] for (uint i = 0u; i < NLDA; i++) \
+    qa[j][i] = a4[a_idx[i] + (kt) * a_step]; \
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) \
+    qb[j][i] = b4[b_idx[i] + (kt) * b_step];
+#define STORE_SET(j, buf) \
+  [[unroll]] for (uint i = 0u; i < NLDA; i++) ra[i] = qa[j][i]; \
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) rb[i] = qb[j][i]; \
+  STORE_TILE (buf)
+  LOAD_TILE (0u);
+  STORE_TILE (0);
+  barrier ();
+  [[unroll]] for (uint j = 0u; j < PF; j++)
+    if (j + 1u < nk) {
+      LOAD_SET (j, j + 1u);
+    }
+#define PF_STEP(j) \
+  if (kt < nk) { \
+    uint buf = kt & 1u; \
+    MMA_STEP (buf); \
+    if (kt + 1u < nk) { \
+      STORE_SET (j, buf ^ 1u); \
+    } \
+    if (kt + 1u + PF < nk) { \
+      LOAD_SET (j, kt + 1u + PF); \
+    } \
+    barrier (); \
+    kt++; \
+  }
+  for (uint kt = 0u; kt < nk; ) {
+    PF_STEP (0u)
+    PF_STEP (1u)
+#if PF > 2
+    PF_STEP (2u)
+#endif
+  }
+#endif
 #endif
   if (p.alpha != 1.0)
     acc = acc * p.alpha;

@@ -92,21 +92,25 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     ss_tensor_binding (c->t, beta != 0.0f ? SS_GPU_RW : SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
-  /* workgroup-scope matrices (coopmat2) for 128 x 128 tiles without beta: 4 warps (SOUNDSTAGE_CM2=w8: 8 warps, n64: 4 warps on 128 x 64
-   * tiles, where the device takes that workgroup size; ta, tc: tensor-addressing
-   * loads straight from global memory, slower, see shaders/meson.build).
-   * bf16 has only these (the 4-warp kernel) */
+  /* workgroup-scope matrices (coopmat2) for 128 x 128 tiles without beta:
+   * 8 warps with two register sets of prefetched tiles (q8); with fewer
+   * tiles than a large GPU has SMs, 4 warps on 128 x 64 tiles (n64).
+   * SOUNDSTAGE_CM2 forces a variant: w4 (4 warps, one register set), w8,
+   * p8 (three sets), n64; ta, tc: tensor-addressing loads straight from
+   * global memory, slower (shaders/meson.build). bf16 has q8 and n64's
+   * choice falls back to q8 */
   const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
   const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
   static const struct { const char *name; guint warps, bn, bk; gboolean tensor; } cm2_kinds[] = {
-    { "w4", 4, 128, 32, FALSE }, { "w8", 8, 128, 32, FALSE }, { "n64", 4, 64, 32, FALSE },
+    { "q8", 8, 128, 32, FALSE }, { "w4", 4, 128, 32, FALSE }, { "n64", 4, 64, 32, FALSE },
+    { "w8", 8, 128, 32, FALSE }, { "p8", 8, 128, 32, FALSE },
     { "ta", 8, 256, 64, TRUE }, { "tc", 4, 128, 32, TRUE },
   };
   gboolean bf16 = c->t->dtype == SS_DTYPE_BF16;
   /* fewer 128 x 128 tiles than a large GPU has SMs (132 on the H100): the
    * 128 x 64 tiles (n64) keep more of them busy (1036 x 768 x 768: 63 against
    * 51 TFLOP/s; docs/PERFORMANCE-engine.md, sixth session) */
-  guint kind = !bf16 && ((m + 127) / 128) * ((n + 127) / 128) * batch < 128 ? 2 : 0;
+  guint kind = !bf16 && ((m + 127) / 128) * ((n + 127) / 128) * batch < 128 ? 2 : 0;   /* n64 : q8 */
   for (guint i = 0; cm2 && !bf16 && i < G_N_ELEMENTS (cm2_kinds); i++)
     if (g_strcmp0 (cm2, cm2_kinds[i].name) == 0)
       kind = i;
@@ -223,7 +227,7 @@ gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
   gboolean tensor_cores =
     (c->t->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (dev) && ss_gpu_has_shader ("matmul_coopmat.f16")) ||
     (c->t->dtype == SS_DTYPE_BF16 && ss_gpu_device_use_coopmat_wg (dev) &&
-     ss_gpu_device_get_caps (dev)->coopmat_wg_bf16_sizes && ss_gpu_has_shader ("matmul_cm2_bf16.w4l0"));
+     ss_gpu_device_get_caps (dev)->coopmat_wg_bf16_sizes && ss_gpu_has_shader ("matmul_cm2_bf16.q8l0"));
   if (tensor_cores && (!bias || bias->dtype == c->t->dtype))
     {
       GError *local = NULL;

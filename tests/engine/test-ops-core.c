@@ -346,7 +346,7 @@ test_gemm_tiles (void)
   g_autoptr (GError) error = NULL;
   SsGpuDevice *dev = ss_gpu_device_get_default (&error);
   g_assert_no_error (error);
-  const char *variants[] = { "w4", "w8", "n64", "ta", "tc" };
+  const char *variants[] = { "q8", "w4", "w8", "n64", "p8", "ta", "tc" };
   guint n_variants = ss_gpu_device_use_coopmat_wg (dev) ? G_N_ELEMENTS (variants) : 1;
   g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2"));
   /* the fp16 variants, then bf16 (one kernel) */
@@ -354,7 +354,7 @@ test_gemm_tiles (void)
     for (int trial = 0; trial < 17; trial++)
       {
         gboolean bf16 = v == n_variants;
-        g_setenv ("SOUNDSTAGE_CM2", bf16 ? "w4" : variants[v], TRUE);
+        g_setenv ("SOUNDSTAGE_CM2", bf16 ? "q8" : variants[v], TRUE);
         int la = trial % 2, lb = (trial / 2) % 2;
         int batch = trial % 3 == 0 ? 2 : 1;
         int m = trial == 5 ? 512 : 256, n = trial == 6 ? 512 : 256, k = trial % 4 == 3 ? 192 : 128;
