@@ -63,6 +63,20 @@ typedef struct {
 } SsVkCoopmatFlexProps;
 typedef VkResult (VKAPI_PTR *SsVkGetFlexProps) (VkPhysicalDevice, guint32 *, SsVkCoopmatFlexProps *);
 
+/* the workgroup-size bit (bit n: 32 n invocations) of a flexible-dimensions
+ * entry for workgroup-scope matrices with A and B of component type ab and an
+ * fp32 accumulator, or 0 where the entry is another kind */
+static guint32
+flex_wg_bit (const SsVkCoopmatFlexProps *f, guint32 ab, guint32 max_invocations)
+{
+  if (f->scope != SS_VK_SCOPE_WORKGROUP || f->AType != ab || f->BType != ab ||
+      f->CType != SS_VK_COMPONENT_FLOAT32 || f->ResultType != SS_VK_COMPONENT_FLOAT32 ||
+      f->saturatingAccumulation || f->workgroupInvocations % 32 != 0 ||
+      f->workgroupInvocations > 1024 || f->workgroupInvocations > max_invocations)
+    return 0;
+  return 1u << (f->workgroupInvocations / 32);
+}
+
 #define BLOCK_SIZE        ((guint64) 256 << 20)
 #define UMA_BLOCK_SIZE    ((guint64) 64 << 20)
 #define STAGING_MIN       ((guint64) 64 << 20)
@@ -531,21 +545,12 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
               g_debug ("coopmat2 flexible: %ux%ux%u A%u B%u C%u R%u scope %u invocations %u",
                        f->MGranularity, f->NGranularity, f->KGranularity, f->AType, f->BType,
                        f->CType, f->ResultType, f->scope, f->workgroupInvocations);
-              /* fp16 x fp16 -> fp32: which workgroup sizes take them */
-              if (f->scope == SS_VK_SCOPE_WORKGROUP && f->AType == SS_VK_COMPONENT_FLOAT16 &&
-                  f->BType == SS_VK_COMPONENT_FLOAT16 && f->CType == SS_VK_COMPONENT_FLOAT32 &&
-                  f->ResultType == SS_VK_COMPONENT_FLOAT32 && !f->saturatingAccumulation &&
-                  f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
-                  f->workgroupInvocations <= c->coopmat_wg_max_invocations)
-                c->coopmat_wg_sizes |= 1u << (f->workgroupInvocations / 32);
-              /* bf16 x bf16 -> fp32 likewise (VK_KHR_shader_bfloat16) */
-              if (f->scope == SS_VK_SCOPE_WORKGROUP && f->AType == SS_VK_COMPONENT_BFLOAT16 &&
-                  f->BType == SS_VK_COMPONENT_BFLOAT16 && f->CType == SS_VK_COMPONENT_FLOAT32 &&
-                  f->ResultType == SS_VK_COMPONENT_FLOAT32 && !f->saturatingAccumulation &&
-                  f->workgroupInvocations % 32 == 0 && f->workgroupInvocations <= 1024 &&
-                  f->workgroupInvocations <= c->coopmat_wg_max_invocations &&
-                  fbf.shaderBFloat16Type && fbf.shaderBFloat16CooperativeMatrix)
-                c->coopmat_wg_bf16_sizes |= 1u << (f->workgroupInvocations / 32);
+              /* fp16 x fp16 -> fp32: which workgroup sizes take them; bf16
+               * likewise (VK_KHR_shader_bfloat16) */
+              c->coopmat_wg_sizes |= flex_wg_bit (f, SS_VK_COMPONENT_FLOAT16, c->coopmat_wg_max_invocations);
+              if (fbf.shaderBFloat16Type && fbf.shaderBFloat16CooperativeMatrix)
+                c->coopmat_wg_bf16_sizes |=
+                  flex_wg_bit (f, SS_VK_COMPONENT_BFLOAT16, c->coopmat_wg_max_invocations);
             }
         }
       c->coopmat_wg = c->coopmat_wg_sizes != 0;

@@ -110,6 +110,15 @@ def emit(header, insts):
     return struct.pack('<%dI' % len(out), *out)
 
 
+def declare(out, caps, exts):
+    """capabilities after the module's last one, extensions after its last
+    capability or extension (the order SPIR-V requires)"""
+    last_cap = max(k for k, i in enumerate(out) if i[0] == OP_CAPABILITY)
+    out[last_cap + 1:last_cap + 1] = [[OP_CAPABILITY, c] for c in caps]
+    last_ext = max(k for k, i in enumerate(out) if i[0] in (OP_CAPABILITY, OP_EXTENSION))
+    out[last_ext + 1:last_ext + 1] = [[OP_EXTENSION] + encode_string(e) for e in exts]
+
+
 def convert(data, tensor_loads=False):
     header, insts = parse(data)
     if not any(i[0] == NV_TYPE for i in insts):
@@ -254,11 +263,7 @@ def convert(data, tensor_loads=False):
     if n_tensor:
         # capabilities and extensions after the existing ones, the types
         # before the first function (every constant they name is declared)
-        last_cap = max(k for k, i in enumerate(out) if i[0] == OP_CAPABILITY)
-        out[last_cap + 1:last_cap + 1] = [[OP_CAPABILITY, TENSOR_CAP], [OP_CAPABILITY, CM_TENSOR_CAP]]
-        last_ext = max(k for k, i in enumerate(out) if i[0] in (OP_CAPABILITY, OP_EXTENSION))
-        out[last_ext + 1:last_ext + 1] = [[OP_EXTENSION] + encode_string('SPV_NV_tensor_addressing'),
-                                          [OP_EXTENSION] + encode_string('SPV_NV_cooperative_matrix2')]
+        declare(out, [TENSOR_CAP, CM_TENSOR_CAP], ['SPV_NV_tensor_addressing', 'SPV_NV_cooperative_matrix2'])
         first_fn = next(k for k, i in enumerate(out) if i[0] == OP_FUNCTION)
         out[first_fn:first_fn] = tensor_types
     elif tensor_loads:
@@ -291,11 +296,18 @@ def to_bf16(data):
             out.append([OP_TYPE_FLOAT, i[1], 16, FP_ENCODING_BF16])
         else:
             out.append(i)
-    last_cap = max(k for k, i in enumerate(out) if i[0] == OP_CAPABILITY)
-    out[last_cap + 1:last_cap + 1] = [[OP_CAPABILITY, BF16_CAP], [OP_CAPABILITY, BF16_CM_CAP]]
-    last_ext = max(k for k, i in enumerate(out) if i[0] in (OP_CAPABILITY, OP_EXTENSION))
-    out[last_ext + 1:last_ext + 1] = [[OP_EXTENSION] + encode_string('SPV_KHR_bfloat16')]
+    declare(out, [BF16_CAP, BF16_CM_CAP], ['SPV_KHR_bfloat16'])
     return emit(header, out)
+
+
+def rewrite(data, name, tensor_loads, bf16):
+    """the converted module, or None after reporting why not"""
+    try:
+        res = convert(data, tensor_loads)
+        return to_bf16(res) if bf16 else res
+    except SpvError as e:
+        sys.stderr.write('%s: %s\n' % (name, e))
+        return None
 
 
 def main(argv):
@@ -307,12 +319,8 @@ def main(argv):
     if len(argv) == 4 and argv[1] == '--convert':
         with open(argv[2], 'rb') as f:
             data = f.read()
-        try:
-            res = convert(data, tensor_loads)
-            if bf16:
-                res = to_bf16(res)
-        except SpvError as e:
-            sys.stderr.write('%s: %s\n' % (argv[2], e))
+        res = rewrite(data, argv[2], tensor_loads, bf16)
+        if res is None:
             return 1
         with open(argv[3], 'wb') as f:
             f.write(res)
@@ -330,12 +338,8 @@ def main(argv):
         return r.returncode
     with open(tmp, 'rb') as f:
         data = f.read()
-    try:
-        res = convert(data, tensor_loads)
-        if bf16:
-            res = to_bf16(res)
-    except SpvError as e:
-        sys.stderr.write('%s: %s\n' % (output, e))
+    res = rewrite(data, output, tensor_loads, bf16)
+    if res is None:
         return 1
     with open(output + '.tmp', 'wb') as f:
         f.write(res)
