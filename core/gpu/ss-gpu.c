@@ -81,6 +81,7 @@ flex_wg_bit (const SsVkCoopmatFlexProps *f, guint32 ab, guint32 max_invocations)
 #define UMA_BLOCK_SIZE    ((guint64) 64 << 20)
 #define STAGING_MIN       ((guint64) 64 << 20)
 #define MAX_RECORDED      2048
+#define KICK_EVERY        64
 #define MAX_QUERIES       8192
 #define MAX_NARROW        32
 
@@ -125,6 +126,22 @@ typedef struct {
   guint64        used;
 } Staging;
 
+/* What a batch of recorded commands owns until the GPU has run it: the
+ * device's current fields (cmd, fence, staging, qpool, ...) are one such set,
+ * and a submitted batch keeps its own in SsGpuDevice.flight while the next one
+ * is recorded with the other set. */
+typedef struct {
+  VkCommandBuffer cmd;
+  VkFence         fence;
+  Staging         staging;
+  VkQueryPool     qpool;
+  guint           qcount;
+  GPtrArray      *qlabels;
+  GPtrArray      *held;
+  GPtrArray      *pending_free;
+  gboolean        busy;      /* submitted, fence not yet waited for */
+} Batch;
+
 struct _SsGpuDevice {
   GRecMutex        lock;
   VkInstance       instance;
@@ -163,6 +180,9 @@ struct _SsGpuDevice {
   GArray          *written;      /* Touch since last barrier */
   GArray          *read;         /* Touch since last barrier */
   Staging          staging;
+  /* the batch submitted before the one being recorded (at most one runs
+   * while the host records the next; ss_gpu_device_flush waits for both) */
+  Batch            flight;
 
   /* profiling */
   gboolean         profiling;
@@ -557,6 +577,7 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
       if (!c->coopmat_wg)
         c->coopmat_wg_bf16_sizes = 0;
       c->coopmat_tensor = c->coopmat_wg && f2nv.cooperativeMatrixTensorAddressing;
+      c->coopmat_conversions = c->coopmat_wg && f2nv.cooperativeMatrixConversions;
     }
 
   vkGetPhysicalDeviceMemoryProperties (dev->phys, &dev->memprops);
@@ -595,6 +616,9 @@ device_new (GError **error)
   dev->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   dev->held = g_ptr_array_new ();
   dev->pending_free = g_ptr_array_new ();
+  dev->flight.held = g_ptr_array_new ();
+  dev->flight.pending_free = g_ptr_array_new ();
+  dev->flight.qlabels = g_ptr_array_new_with_free_func (g_free);
   dev->hold_buffers = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOLD_BUFFERS"), "1") == 0;
   dev->written = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->read = g_array_new (FALSE, FALSE, sizeof (Touch));
@@ -667,6 +691,7 @@ device_new (GError **error)
     .cooperativeMatrixWorkgroupScope = VK_TRUE,
     .cooperativeMatrixFlexibleDimensions = VK_TRUE,
     .cooperativeMatrixTensorAddressing = dev->caps.coopmat_tensor,
+    .cooperativeMatrixConversions = dev->caps.coopmat_conversions,
   };
   SsVkBf16Features fbf = {
     .sType = SS_VK_STYPE_BF16_FEATURES,
@@ -756,10 +781,12 @@ device_new (GError **error)
     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
     .commandBufferCount = 1,
   };
-  if (!vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->cmd), "vkAllocateCommandBuffers", error))
+  if (!vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->cmd), "vkAllocateCommandBuffers", error) ||
+      !vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->flight.cmd), "vkAllocateCommandBuffers", error))
     goto fail;
   VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
-  if (!vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->fence), "vkCreateFence", error))
+  if (!vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->fence), "vkCreateFence", error) ||
+      !vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->flight.fence), "vkCreateFence", error))
     goto fail;
   VkPipelineCacheCreateInfo pcci = { .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO };
   vkCreatePipelineCache (dev->device, &pcci, NULL, &dev->pcache);
@@ -803,7 +830,8 @@ device_new (GError **error)
         .queryType = VK_QUERY_TYPE_TIMESTAMP,
         .queryCount = MAX_QUERIES,
       };
-      if (vkCreateQueryPool (dev->device, &qp, NULL, &dev->qpool) != VK_SUCCESS)
+      if (vkCreateQueryPool (dev->device, &qp, NULL, &dev->qpool) != VK_SUCCESS ||
+          vkCreateQueryPool (dev->device, &qp, NULL, &dev->flight.qpool) != VK_SUCCESS)
         dev->caps.timestamps = FALSE;
     }
   dev->profiling = g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0 && dev->caps.timestamps;
@@ -821,12 +849,13 @@ device_new (GError **error)
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
            ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: sizes 0x%x (bit n: 32 n"
-           " invocations, max %u; bf16 0x%x), reserved shared %u, tensor addressing %d, uma %d)",
+           " invocations, max %u; bf16 0x%x), reserved shared %u, tensor addressing %d, conversions %d, uma %d)",
            dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
            dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
            dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
            dev->caps.coopmat_wg_sizes, dev->caps.coopmat_wg_max_invocations,
-           dev->caps.coopmat_wg_bf16_sizes, dev->caps.coopmat_wg_reserved_shared, dev->caps.coopmat_tensor, dev->caps.uma);
+           dev->caps.coopmat_wg_bf16_sizes, dev->caps.coopmat_wg_reserved_shared, dev->caps.coopmat_tensor,
+           dev->caps.coopmat_conversions, dev->caps.uma);
   g_free (exts);
   return dev;
 
@@ -849,13 +878,13 @@ block_free (SsGpuDevice *dev, Block *b)
 }
 
 static void
-staging_free (SsGpuDevice *dev)
+staging_free (SsGpuDevice *dev, Staging *st)
 {
-  if (dev->staging.buffer)
-    vkDestroyBuffer (dev->device, dev->staging.buffer, NULL);
-  if (dev->staging.mem)
-    vkFreeMemory (dev->device, dev->staging.mem, NULL);
-  memset (&dev->staging, 0, sizeof dev->staging);
+  if (st->buffer)
+    vkDestroyBuffer (dev->device, st->buffer, NULL);
+  if (st->mem)
+    vkFreeMemory (dev->device, st->mem, NULL);
+  memset (st, 0, sizeof *st);
 }
 
 static void
@@ -865,12 +894,17 @@ device_free (SsGpuDevice *dev)
   if (dev->device)
     {
       vkDeviceWaitIdle (dev->device);
-      for (guint i = 0; i < dev->held->len; i++)
-        ss_gpu_buffer_unref (dev->held->pdata[i]);
-      g_ptr_array_set_size (dev->held, 0);
-      for (guint i = 0; i < dev->pending_free->len; i++)
-        block_free (dev, dev->pending_free->pdata[i]);
-      g_ptr_array_set_size (dev->pending_free, 0);
+      GPtrArray *held[2] = { dev->held, dev->flight.held };
+      GPtrArray *pending[2] = { dev->pending_free, dev->flight.pending_free };
+      for (guint k = 0; k < 2; k++)
+        {
+          for (guint i = 0; i < held[k]->len; i++)
+            ss_gpu_buffer_unref (held[k]->pdata[i]);
+          g_ptr_array_set_size (held[k], 0);
+          for (guint i = 0; i < pending[k]->len; i++)
+            block_free (dev, pending[k]->pdata[i]);
+          g_ptr_array_set_size (pending[k], 0);
+        }
       GHashTableIter it;
       gpointer k, v;
       g_hash_table_iter_init (&it, dev->pipelines);
@@ -887,11 +921,16 @@ device_free (SsGpuDevice *dev)
         vkDestroyPipelineCache (dev->device, dev->pcache, NULL);
       if (dev->qpool)
         vkDestroyQueryPool (dev->device, dev->qpool, NULL);
+      if (dev->flight.qpool)
+        vkDestroyQueryPool (dev->device, dev->flight.qpool, NULL);
       if (dev->fence)
         vkDestroyFence (dev->device, dev->fence, NULL);
+      if (dev->flight.fence)
+        vkDestroyFence (dev->device, dev->flight.fence, NULL);
       if (dev->pool)
         vkDestroyCommandPool (dev->device, dev->pool, NULL);
-      staging_free (dev);
+      staging_free (dev, &dev->staging);
+      staging_free (dev, &dev->flight.staging);
       for (guint i = 0; i < dev->blocks->len; i++)
         block_free (dev, dev->blocks->pdata[i]);
       vkDestroyDevice (dev->device, NULL);
@@ -909,6 +948,9 @@ device_free (SsGpuDevice *dev)
   g_ptr_array_unref (dev->blocks);
   g_ptr_array_unref (dev->held);
   g_ptr_array_unref (dev->pending_free);
+  g_ptr_array_unref (dev->flight.held);
+  g_ptr_array_unref (dev->flight.pending_free);
+  g_ptr_array_unref (dev->flight.qlabels);
   g_array_unref (dev->written);
   g_array_unref (dev->read);
   g_ptr_array_unref (dev->qlabels);
@@ -1218,7 +1260,7 @@ ss_gpu_buffer_new (SsGpuDevice *dev, gsize size, GError **error)
     {
       /* memory may be cached or still held by recorded work: release what
        * can be released and retry once */
-      if (local->code == SS_ERROR_OUT_OF_MEMORY && (dev->recording || dev->cached))
+      if (local->code == SS_ERROR_OUT_OF_MEMORY && (dev->recording || dev->flight.busy || dev->cached))
         {
           g_clear_error (&local);
           if (ss_gpu_device_flush (dev, &local))
@@ -1273,6 +1315,8 @@ ss_gpu_buffer_unref (SsGpuBuffer *buf)
           g_ptr_array_remove (dev->blocks, b);
           if (dev->recording)
             g_ptr_array_add (dev->pending_free, b);   /* recorded work may use it */
+          else if (dev->flight.busy)
+            g_ptr_array_add (dev->flight.pending_free, b);   /* submitted work may */
           else
             {
               dev->reserved -= b->size;
@@ -1317,6 +1361,18 @@ stream_begin (SsGpuDevice *dev, GError **error)
     return FALSE;
   if (dev->qpool)
     vkCmdResetQueryPool (dev->cmd, dev->qpool, 0, MAX_QUERIES);
+  /* the earlier batch may still run: everything recorded here comes after
+   * all of its reads and writes (the hazard lists start empty) */
+  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  VkMemoryBarrier mb = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+  };
+  vkCmdPipelineBarrier (dev->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+  g_array_set_size (dev->written, 0);
+  g_array_set_size (dev->read, 0);
   dev->qcount = 0;
   dev->recording = TRUE;
   dev->n_recorded = 0;
@@ -1324,17 +1380,17 @@ stream_begin (SsGpuDevice *dev, GError **error)
 }
 
 static void
-collect_profile (SsGpuDevice *dev)
+collect_profile (SsGpuDevice *dev, const Batch *b)
 {
-  if (dev->qcount == 0)
+  if (b->qcount == 0)
     return;
-  g_autofree guint64 *ts = g_new0 (guint64, dev->qcount);
-  if (vkGetQueryPoolResults (dev->device, dev->qpool, 0, dev->qcount, dev->qcount * sizeof (guint64),
+  g_autofree guint64 *ts = g_new0 (guint64, b->qcount);
+  if (vkGetQueryPoolResults (dev->device, b->qpool, 0, b->qcount, b->qcount * sizeof (guint64),
                              ts, sizeof (guint64), VK_QUERY_RESULT_64_BIT) == VK_SUCCESS)
     {
-      for (guint i = 0; i + 1 < dev->qcount; i += 2)
+      for (guint i = 0; i + 1 < b->qcount; i += 2)
         {
-          const char *label = dev->qlabels->pdata[i / 2];
+          const char *label = b->qlabels->pdata[i / 2];
           SsGpuProfileEntry *e = g_hash_table_lookup (dev->profile, label);
           if (!e)
             {
@@ -1346,8 +1402,122 @@ collect_profile (SsGpuDevice *dev)
           e->total_ms += (double) (ts[i + 1] - ts[i]) * dev->caps.timestamp_period_ns * 1e-6;
         }
     }
-  g_ptr_array_set_size (dev->qlabels, 0);
-  dev->qcount = 0;
+}
+
+static void
+batch_save (SsGpuDevice *dev, Batch *b)
+{
+  b->cmd = dev->cmd;
+  b->fence = dev->fence;
+  b->staging = dev->staging;
+  b->qpool = dev->qpool;
+  b->qcount = dev->qcount;
+  b->qlabels = dev->qlabels;
+  b->held = dev->held;
+  b->pending_free = dev->pending_free;
+}
+
+static void
+batch_load (SsGpuDevice *dev, const Batch *b)
+{
+  dev->cmd = b->cmd;
+  dev->fence = b->fence;
+  dev->staging = b->staging;
+  dev->qpool = b->qpool;
+  dev->qcount = b->qcount;
+  dev->qlabels = b->qlabels;
+  dev->held = b->held;
+  dev->pending_free = b->pending_free;
+}
+
+/* Waits for a submitted batch, then releases what it held and readies its
+ * set for the next batch (also after an error: the set is reset either way). */
+static gboolean
+batch_finish (SsGpuDevice *dev, Batch *b, GError **error)
+{
+  gboolean ok = TRUE;
+  if (b->busy)
+    {
+      gint64 t0 = dev->host_stats ? g_get_monotonic_time () : 0;
+      ok = vk_check (dev, vkWaitForFences (dev->device, 1, &b->fence, VK_TRUE, UINT64_MAX),
+                     "waiting for the GPU", error);
+      vkResetFences (dev->device, 1, &b->fence);
+      if (dev->host_stats)
+        dev->host_wait_us += g_get_monotonic_time () - t0;
+      if (ok)
+        collect_profile (dev, b);
+      b->busy = FALSE;
+    }
+  g_ptr_array_set_size (b->qlabels, 0);
+  b->qcount = 0;
+  vkResetCommandBuffer (b->cmd, 0);
+  for (guint i = 0; i < b->held->len; i++)
+    ss_gpu_buffer_unref (b->held->pdata[i]);
+  g_ptr_array_set_size (b->held, 0);
+  for (guint i = 0; i < b->pending_free->len; i++)
+    {
+      Block *blk = b->pending_free->pdata[i];
+      dev->reserved -= blk->size;
+      block_free (dev, blk);
+    }
+  g_ptr_array_set_size (b->pending_free, 0);
+  b->staging.used = 0;
+  return ok;
+}
+
+/* Ends and submits the batch being recorded (its set stays current). */
+static gboolean
+batch_submit (SsGpuDevice *dev, GError **error)
+{
+  dev->recording = FALSE;
+  dev->n_recorded = 0;
+  gboolean ok = vk_check (dev, vkEndCommandBuffer (dev->cmd), "vkEndCommandBuffer", error);
+  if (ok)
+    {
+      VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &dev->cmd,
+      };
+      ok = vk_check (dev, vkQueueSubmit (dev->queue, 1, &si, dev->fence), "submitting GPU work", error);
+      if (ok && dev->host_stats)
+        dev->host_submits++;
+    }
+  return ok;
+}
+
+/* Submits the recorded batch without waiting for it: it becomes the batch in
+ * flight (after the one before it, if any, has finished) and the host goes on
+ * recording into the other set while the GPU runs it. */
+static gboolean
+submit_async (SsGpuDevice *dev, GError **error)
+{
+  Batch cur;
+  if (!batch_submit (dev, error))
+    {
+      batch_save (dev, &cur);
+      batch_finish (dev, &cur, NULL);
+      batch_load (dev, &cur);
+      return FALSE;
+    }
+  gboolean ok = batch_finish (dev, &dev->flight, error);
+  batch_save (dev, &cur);
+  cur.busy = TRUE;
+  batch_load (dev, &dev->flight);
+  dev->flight = cur;
+  return ok;
+}
+
+gboolean
+ss_gpu_device_submit (SsGpuDevice *dev, GError **error)
+{
+  g_return_val_if_fail (dev != NULL, FALSE);
+  g_rec_mutex_lock (&dev->lock);
+  gboolean ok = check_lost (dev, error);
+  if (ok && dev->recording)
+    ok = submit_async (dev, error);
+  g_rec_mutex_unlock (&dev->lock);
+  return ok;
 }
 
 gboolean
@@ -1356,50 +1526,22 @@ ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
   g_return_val_if_fail (dev != NULL, FALSE);
   g_rec_mutex_lock (&dev->lock);
   gboolean ok = check_lost (dev, error);
-  if (ok && dev->recording)
+  if (ok)
     {
-      dev->recording = FALSE;
-      ok = vk_check (dev, vkEndCommandBuffer (dev->cmd), "vkEndCommandBuffer", error);
-      if (ok)
+      Batch cur;
+      gboolean submitted = dev->recording;
+      if (submitted)
+        ok = batch_submit (dev, error);
+      if (dev->flight.busy && !batch_finish (dev, &dev->flight, ok ? error : NULL))
+        ok = FALSE;
+      if (submitted)
         {
-          VkSubmitInfo si = {
-            .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-            .commandBufferCount = 1,
-            .pCommandBuffers = &dev->cmd,
-          };
-          ok = vk_check (dev, vkQueueSubmit (dev->queue, 1, &si, dev->fence), "submitting GPU work", error);
-          if (ok)
-            {
-              gint64 t0 = dev->host_stats ? g_get_monotonic_time () : 0;
-              ok = vk_check (dev, vkWaitForFences (dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX),
-                             "waiting for the GPU", error);
-              vkResetFences (dev->device, 1, &dev->fence);
-              if (dev->host_stats)
-                {
-                  dev->host_wait_us += g_get_monotonic_time () - t0;
-                  dev->host_submits++;
-                }
-            }
+          batch_save (dev, &cur);
+          cur.busy = ok;
+          if (!batch_finish (dev, &cur, ok ? error : NULL))
+            ok = FALSE;
+          batch_load (dev, &cur);
         }
-      if (ok)
-        collect_profile (dev);
-      g_ptr_array_set_size (dev->qlabels, 0);
-      dev->qcount = 0;
-      vkResetCommandBuffer (dev->cmd, 0);
-      for (guint i = 0; i < dev->held->len; i++)
-        ss_gpu_buffer_unref (dev->held->pdata[i]);
-      g_ptr_array_set_size (dev->held, 0);
-      for (guint i = 0; i < dev->pending_free->len; i++)
-        {
-          Block *b = dev->pending_free->pdata[i];
-          dev->reserved -= b->size;
-          block_free (dev, b);
-        }
-      g_ptr_array_set_size (dev->pending_free, 0);
-      g_array_set_size (dev->written, 0);
-      g_array_set_size (dev->read, 0);
-      dev->staging.used = 0;
-      dev->n_recorded = 0;
     }
   g_rec_mutex_unlock (&dev->lock);
   return ok;
@@ -1491,11 +1633,19 @@ hold (SsGpuDevice *dev, SsGpuBuffer *buf)
     g_ptr_array_add (dev->held, ss_gpu_buffer_ref (buf));
 }
 
+/* Hands recorded work to the GPU without waiting for it: when the batch is
+ * full, and (checked every KICK_EVERY commands) when the GPU has run out of
+ * work, so that it runs while the host records the rest. */
 static gboolean
 maybe_flush (SsGpuDevice *dev, GError **error)
 {
-  if (dev->recording && (dev->n_recorded >= MAX_RECORDED || dev->qcount + 2 > MAX_QUERIES))
-    return ss_gpu_device_flush (dev, error);
+  if (!dev->recording)
+    return TRUE;
+  if (dev->n_recorded >= MAX_RECORDED || dev->qcount + 2 > MAX_QUERIES)
+    return submit_async (dev, error);
+  if (dev->n_recorded % KICK_EVERY == 0 &&
+      (!dev->flight.busy || vkGetFenceStatus (dev->device, dev->flight.fence) == VK_SUCCESS))
+    return submit_async (dev, error);
   return TRUE;
 }
 
@@ -1509,12 +1659,13 @@ staging_reserve (SsGpuDevice *dev, guint64 size, guint64 *off, GError **error)
       dev->staging.used += size;
       return TRUE;
     }
-  /* full or too small: finish the work that uses it, then reuse or grow */
-  if (!ss_gpu_device_flush (dev, error))
+  /* full or too small: submit the work that uses it (the other batch's set,
+   * idle then, becomes current), then reuse or grow */
+  if (dev->recording && !submit_async (dev, error))
     return FALSE;
   if (!dev->staging.buffer || dev->staging.size < size)
     {
-      staging_free (dev);
+      staging_free (dev, &dev->staging);
       guint64 ssize = MAX (STAGING_MIN, size);
       VkBufferCreateInfo bi = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -1535,7 +1686,7 @@ staging_reserve (SsGpuDevice *dev, guint64 size, guint64 *off, GError **error)
           !vk_check (dev, vkBindBufferMemory (dev->device, dev->staging.buffer, dev->staging.mem, 0), "binding staging memory", error) ||
           !vk_check (dev, vkMapMemory (dev->device, dev->staging.mem, 0, VK_WHOLE_SIZE, 0, &p), "mapping staging memory", error))
         {
-          staging_free (dev);
+          staging_free (dev, &dev->staging);
           return FALSE;
         }
       dev->staging.mapped = p;

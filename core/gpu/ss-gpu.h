@@ -62,6 +62,7 @@ typedef struct {
   guint    coopmat_wg_max_invocations; /* largest workgroup for workgroup-scope matrices */
   guint    coopmat_wg_reserved_shared; /* shared memory the driver reserves for them */
   gboolean coopmat_tensor;    /* ... and their tensor-addressing loads */
+  gboolean coopmat_conversions; /* ... and conversions from accumulators into A/B operands */
   guint32  coopmat_wg_sizes;  /* bit n: workgroups of 32 n invocations take them (fp16 -> fp32) */
   guint32  coopmat_wg_bf16_sizes; /* the same for bf16 -> fp32 (VK_KHR_shader_bfloat16 enabled) */
 
@@ -77,8 +78,13 @@ SsGpuDevice     *ss_gpu_device_get_default (GError **error);
 /* Destroys the default device (waits for the GPU). Buffers still alive leak. */
 void             ss_gpu_device_shutdown (void);
 const SsGpuCaps *ss_gpu_device_get_caps (SsGpuDevice *dev);
-/* Submits recorded work and waits for it. */
+/* Submits recorded work and waits for it (and for work submitted before). */
 gboolean         ss_gpu_device_flush (SsGpuDevice *dev, GError **error);
+/* Submits recorded work without waiting: the GPU starts on it while the host
+ * goes on (at most one batch runs while the next is recorded; recording more
+ * waits for the older one). Work is also handed over on its own when a batch
+ * fills up or the GPU runs idle. */
+gboolean         ss_gpu_device_submit (SsGpuDevice *dev, GError **error);
 /* Whether the cooperative-matrix shaders should be used (caps && not disabled). */
 gboolean         ss_gpu_device_use_coopmat (SsGpuDevice *dev);
 /* Whether workgroup-scope cooperative matrices (matmul_cm2) should be used:

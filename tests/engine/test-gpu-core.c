@@ -7,6 +7,7 @@
 #include "tensor/ss-tensor.h"
 #include "tensor/ss-autograd.h"
 #include "tensor/ss-ops.h"
+#include "tensor/ops/ss-ops-ext.h"
 
 static void
 test_device_init (void)
@@ -64,6 +65,66 @@ test_buffer_roundtrip (void)
   g_assert_true (ss_gpu_buffer_download (a, 0, words, 4096, &error));
   for (int i = 0; i < 1024; i++)
     g_assert_cmphex (words[i], ==, i < 256 ? 0x01020304u : 0u);
+}
+
+/* Work handed to the GPU without waiting (ss_gpu_device_submit, and the
+ * batches the device submits itself when one fills up or the GPU runs idle)
+ * stays ordered: each op reads the one before it across batch boundaries,
+ * while the memory of tensors freed meanwhile is handed out again, and
+ * uploads that overflow the staging buffer switch to the other batch's. */
+static void
+test_async_batches (void)
+{
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  const gint64 n = 4096;
+  SsTensor *x = ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE (n), 0.5f, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 1000; i++)
+    {
+      SsTensor *y = ss_op_scale (x, 1.0f, 1.0f, &error);   /* y = x + 1 */
+      g_assert_no_error (error);
+      ss_tensor_unref (x);
+      x = y;
+      if (i % 37 == 0)
+        g_assert_true (ss_gpu_device_submit (dev, &error));
+    }
+  g_autofree float *out = ss_tensor_to_floats_dup (x, &error);
+  g_assert_no_error (error);
+  for (gint64 i = 0; i < n; i++)
+    g_assert_cmpfloat (out[i], ==, 1000.5f);
+  ss_tensor_unref (x);
+
+  /* 5 x 24 MiB of uploads: more than one staging buffer holds */
+  const gint64 m = 6 << 20;
+  g_autofree float *host = g_new (float, m);
+  SsTensor *t[5];
+  for (int k = 0; k < 5; k++)
+    {
+      for (gint64 i = 0; i < m; i++)
+        host[i] = (float) (k * 1000 + i % 997);
+      t[k] = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (m), host, &error);
+      g_assert_no_error (error);
+      SsTensor *u = ss_op_scale (t[k], 2.0f, 0.0f, &error);
+      g_assert_no_error (error);
+      ss_tensor_unref (t[k]);
+      t[k] = u;
+      g_assert_true (ss_gpu_device_submit (dev, &error));
+    }
+  for (int k = 0; k < 5; k++)
+    {
+      g_autofree float *o = ss_tensor_to_floats_dup (t[k], &error);
+      g_assert_no_error (error);
+      for (gint64 i = 0; i < m; i += 4099)
+        g_assert_cmpfloat (o[i], ==, 2.0f * (k * 1000 + i % 997));
+      g_assert_cmpfloat (o[m - 1], ==, 2.0f * (k * 1000 + (m - 1) % 997));
+      ss_tensor_unref (t[k]);
+    }
+  /* nothing recorded: submitting is a no-op, flushing returns at once */
+  g_assert_true (ss_gpu_device_submit (dev, &error));
+  g_assert_true (ss_gpu_device_flush (dev, &error));
+  g_assert_no_error (error);
 }
 
 static void
@@ -482,6 +543,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gpu/device-init", test_device_init);
   g_test_add_func ("/gpu/buffer-roundtrip", test_buffer_roundtrip);
   g_test_add_func ("/gpu/oom", test_oom);
+  g_test_add_func ("/gpu/async-batches", test_async_batches);
   g_test_add_func ("/gpu/dtype-roundtrip", test_dtype_roundtrip);
   g_test_add_func ("/gpu/views", test_views);
   g_test_add_func ("/gpu/autograd-views", test_autograd_views);
