@@ -1092,24 +1092,29 @@ planar_on_gpu (SsGpuDevice *dev, const guint8 *const *rgba, int n, int width, in
 {
   gsize row_words = stride % 4 == 0 ? (gsize) stride / 4 : (gsize) width;
   gsize frame_bytes = row_words * 4 * height;
-  g_autofree guint8 *packed = g_try_malloc ((gsize) n * frame_bytes);
-  if (!packed)
+  g_autoptr (SsGpuBuffer) pixels = ss_gpu_buffer_new (dev, (gsize) n * frame_bytes, error);
+  TRY (pixels);
+  if (row_words * 4 == (gsize) stride)
     {
-      g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY, "Out of memory for %d video frames", n);
-      return NULL;
+      /* each frame straight from the caller's memory (one copy less) */
+      for (int f = 0; f < n; f++)
+        TRY (ss_gpu_buffer_upload (pixels, f * frame_bytes, rgba[f], frame_bytes - (stride - (gsize) width * 4),
+                                   error));
     }
-  for (int f = 0; f < n; f++)
+  else
     {
-      if (row_words * 4 == (gsize) stride)
-        memcpy (packed + f * frame_bytes, rgba[f], frame_bytes - (stride - (gsize) width * 4));
-      else
+      g_autofree guint8 *packed = g_try_malloc ((gsize) n * frame_bytes);
+      if (!packed)
+        {
+          g_set_error (error, SS_ERROR, SS_ERROR_OUT_OF_MEMORY, "Out of memory for %d video frames", n);
+          return NULL;
+        }
+      for (int f = 0; f < n; f++)
         for (int y = 0; y < height; y++)
           memcpy (packed + f * frame_bytes + (gsize) y * row_words * 4, rgba[f] + (gsize) y * stride,
                   (gsize) width * 4);
+      TRY (ss_gpu_buffer_upload (pixels, 0, packed, (gsize) n * frame_bytes, error));
     }
-  g_autoptr (SsGpuBuffer) pixels = ss_gpu_buffer_new (dev, (gsize) n * frame_bytes, error);
-  TRY (pixels);
-  TRY (ss_gpu_buffer_upload (pixels, 0, packed, (gsize) n * frame_bytes, error));
   g_autoptr (SsTensor) raw = ss_tensor_new (SS_DTYPE_F32, 4, SS_SHAPE (n, 3, height, width), error);
   TRY (raw);
   struct { guint32 n, width, height, row_words, y_off; } pc = { n, width, height, row_words, raw->offset };
@@ -1323,6 +1328,29 @@ mem_frame (gpointer data, int k, GError **error)
   return mf->rgba[CLAMP (i, 0, mf->n_frames - 1)];
 }
 
+/* a window's probabilities from its logits (waits for the GPU) */
+static gboolean
+read_window (SsSynchformer *m, SsTensor *logits, SsTensor *sync, SsSynchformerEstimate *e, GError **error)
+{
+  const SsSynchformerConfig *c = m->config;
+  float lg[64], sl[2];
+  int nc = (int) logits->shape[1];
+  if (!ss_tensor_to_floats (logits, lg, error) || (sync && !ss_tensor_to_floats (sync, sl, error)))
+    return FALSE;
+  if (c->head == SS_SYNCHFORMER_OFFSET)
+    {
+      softmax_host (lg, MIN (nc, SS_SYNC_N_CLASSES), e->probs);
+      estimate_finish (e);
+    }
+  e->syncability = -1;
+  double p2[2];
+  if (sync)
+    softmax_host (sl, 2, p2), e->syncability = p2[1];
+  else if (c->head == SS_SYNCHFORMER_SYNCABILITY)
+    softmax_host (lg, 2, p2), e->syncability = p2[1];
+  return TRUE;
+}
+
 static SsSynchformerResult *
 analyse_windows (SsSynchformer *m, FrameFunc frame_func, gpointer frame_data, int n_frames25,
                  int width, int height, int stride, const float *audio, gsize n_samples,
@@ -1366,57 +1394,61 @@ analyse_windows (SsSynchformer *m, FrameFunc frame_func, gpointer frame_data, in
   g_autofree const guint8 **fr = g_new (const guint8 *, wf);
   SS_NO_GRAD_SCOPE;
   gboolean ok = TRUE;
-  for (int w = 0; w < r->n_windows && ok; w++)
+  /* Windows are pipelined: window w's frames are uploaded and its network
+   * recorded while the GPU still runs window w - 1, whose outputs are read
+   * back (which waits for the GPU) only after that upload. */
+  g_autoptr (SsTensor) prev_logits = NULL;
+  g_autoptr (SsTensor) prev_sync = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (error);
+  ok = dev != NULL;
+  for (int w = 0; w <= r->n_windows && ok; w++)
     {
-      if (g_cancellable_is_cancelled (cancellable))
+      g_autoptr (SsTensor) video = NULL;
+      g_autoptr (SsTensor) spec = NULL;
+      if (w < r->n_windows)
         {
-          g_set_error (error, SS_ERROR, SS_ERROR_CANCELLED, "Sync analysis of “%s” cancelled",
-                       name ? name : "clip");
-          ok = FALSE;
-          break;
+          if (g_cancellable_is_cancelled (cancellable))
+            {
+              g_set_error (error, SS_ERROR, SS_ERROR_CANCELLED, "Sync analysis of “%s” cancelled",
+                           name ? name : "clip");
+              ok = FALSE;
+              break;
+            }
+          int s0 = g_array_index (starts, int, w);
+          r->window_start[w] = (double) s0 / c->fps;
+          for (int k = 0; k < wf && ok; k++)
+            ok = (fr[k] = frame_func (frame_data, s0 + k, error)) != NULL;
+          if (!ok)
+            break;
+          g_autoptr (SsTensor) frames = ss_synchformer_preprocess_frames (m, fr, wf, width, height, stride, error);
+          video = frames ? ss_synchformer_video_segments (m, frames, 0, error) : NULL;
+          spec = video ? ss_synchformer_audio_segments (m, audio + (gsize) s0 * spf,
+                                                        n_samples - (gsize) s0 * spf, error) : NULL;
+          if (!spec)
+            {
+              ok = FALSE;
+              break;
+            }
         }
-      int s0 = g_array_index (starts, int, w);
-      r->window_start[w] = (double) s0 / c->fps;
-      for (int k = 0; k < wf && ok; k++)
-        ok = (fr[k] = frame_func (frame_data, s0 + k, error)) != NULL;
-      if (!ok)
-        break;
-      g_autoptr (SsTensor) frames = ss_synchformer_preprocess_frames (m, fr, wf, width, height, stride, error);
-      g_autoptr (SsTensor) video = frames ? ss_synchformer_video_segments (m, frames, 0, error) : NULL;
-      g_autoptr (SsTensor) spec = video ? ss_synchformer_audio_segments (m, audio + (gsize) s0 * spf,
-                                                                         n_samples - (gsize) s0 * spf, error) : NULL;
-      g_autoptr (SsTensor) sync = NULL;
-      g_autoptr (SsTensor) logits = spec ? ss_synchformer_forward (m, video, spec, 1, &sync, error) : NULL;
-      if (!logits)
+      if (prev_logits)
         {
-          ok = FALSE;
-          break;
+          ok = read_window (m, prev_logits, prev_sync, &r->windows[w - 1], error);
+          g_clear_pointer (&prev_logits, ss_tensor_unref);
+          g_clear_pointer (&prev_sync, ss_tensor_unref);
+          if (!ok)
+            break;
+          for (int i = 0; i < SS_SYNC_N_CLASSES; i++)
+            r->overall.probs[i] += r->windows[w - 1].probs[i] / r->n_windows;
+          if (r->windows[w - 1].syncability >= 0)
+            r->overall.syncability += r->windows[w - 1].syncability / r->n_windows;
+          if (opt.progress)
+            opt.progress ((double) w / r->n_windows, opt.progress_data);
         }
-      float lg[64], sl[2];
-      int nc = (int) logits->shape[1];
-      if (!ss_tensor_to_floats (logits, lg, error) || (sync && !ss_tensor_to_floats (sync, sl, error)))
+      if (w < r->n_windows)
         {
-          ok = FALSE;
-          break;
+          prev_logits = ss_synchformer_forward (m, video, spec, 1, &prev_sync, error);
+          ok = prev_logits && ss_gpu_device_submit (dev, error);
         }
-      SsSynchformerEstimate *e = &r->windows[w];
-      if (c->head == SS_SYNCHFORMER_OFFSET)
-        {
-          softmax_host (lg, MIN (nc, SS_SYNC_N_CLASSES), e->probs);
-          estimate_finish (e);
-        }
-      e->syncability = -1;
-      double p2[2];
-      if (sync)
-        softmax_host (sl, 2, p2), e->syncability = p2[1];
-      else if (c->head == SS_SYNCHFORMER_SYNCABILITY)
-        softmax_host (lg, 2, p2), e->syncability = p2[1];
-      for (int i = 0; i < SS_SYNC_N_CLASSES; i++)
-        r->overall.probs[i] += e->probs[i] / r->n_windows;
-      if (e->syncability >= 0)
-        r->overall.syncability += e->syncability / r->n_windows;
-      if (opt.progress)
-        opt.progress ((double) (w + 1) / r->n_windows, opt.progress_data);
     }
   g_array_unref (starts);
   if (!ok)
