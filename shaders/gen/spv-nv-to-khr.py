@@ -27,7 +27,10 @@ convert and multiply-add 16-bit values: arithmetic or constants of that type
 are refused, since bf16 has neither.
 
 A matrix type used in two roles (A and B, say) is an error: give the operands
-distinct shapes or component types so that they get distinct types.
+distinct shapes or component types so that they get distinct types. A
+conversion from one matrix type to another of a different role (an fp32
+accumulator into an fp16 A operand, say) declares SPV_NV_cooperative_matrix2's
+CooperativeMatrixConversionsNV, which the device must enable.
 """
 import os
 import struct
@@ -60,6 +63,9 @@ LOAD_TENSOR, TYPE_TENSOR_LAYOUT, TYPE_TENSOR_VIEW = 5367, 5370, 5371
 CREATE_TENSOR_LAYOUT, TENSOR_LAYOUT_SET_DIM, TENSOR_LAYOUT_SET_STRIDE = 5372, 5373, 5374
 CREATE_TENSOR_VIEW = 5377
 TENSOR_OPERAND_VIEW = 1
+CM_CONVERSIONS_CAP = 5431
+# OpConvertFToU, OpConvertFToS, OpConvertSToF, OpConvertUToF, OpUConvert, OpSConvert, OpFConvert
+CONVERT_OPS = {109, 110, 111, 112, 113, 114, 115}
 # SPV_KHR_bfloat16: capabilities BFloat16TypeKHR, BFloat16CooperativeMatrixKHR;
 # OpTypeFloat's encoding operand BFloat16KHR
 BF16_CAP, BF16_CM_CAP, FP_ENCODING_BF16 = 5116, 5118, 0
@@ -153,6 +159,10 @@ def convert(data, tensor_loads=False):
             raise SpvError('matrix type %%%d is used as %s; give the operands distinct types'
                            % (tid, sorted(use)))
         roles[tid] = use
+    # conversions between matrix types of different roles
+    use_conversion = any(
+        inst[0] in CONVERT_OPS and inst[1] in matrix_types and value_type.get(inst[3]) in matrix_types
+        and roles[inst[1]] != roles[value_type[inst[3]]] for inst in insts)
 
     # uint constants for Use and MemoryLayout, reusing existing ones
     # (only those declared before the first matrix type, where the new ones go)
@@ -268,6 +278,8 @@ def convert(data, tensor_loads=False):
         out[first_fn:first_fn] = tensor_types
     elif tensor_loads:
         raise SpvError('--tensor-loads: no load from buffer memory found')
+    if use_conversion:
+        declare(out, [CM_CONVERSIONS_CAP], [] if n_tensor else ['SPV_NV_cooperative_matrix2'])
     header = list(header)
     header[3] = bound
     return emit(header, out)

@@ -7,7 +7,9 @@ constants, and a type used as both A and B is refused. With --tensor-loads,
 loads from buffers become tensor-addressing loads that read the same elements
 (checked by the extension's addressing rules) and shared-memory loads stay.
 With --bf16 the 16-bit float type becomes bfloat16 and a module that computes
-with 16-bit floats is refused.
+with 16-bit floats is refused. A conversion from an accumulator into an A
+operand declares coopmat2's conversions capability; the modules without one
+do not.
 
 Usage: test-spv-nv-to-khr.py CONVERTER GLSLC SHADER_DIR"""
 import importlib.util
@@ -168,6 +170,15 @@ with tempfile.TemporaryDirectory() as tmp:
     except conv.SpvError as e:
         refused = '16-bit float' in str(e)
     check('--bf16 refuses a module that computes with 16-bit constants', refused)
+
+    out = conv.convert(compile_nv('convert', tmp))
+    header, insts = conv.parse(out)
+    caps = [i[1] for i in insts if i[0] == conv.OP_CAPABILITY]
+    exts = [conv.decode_string(i[1:]) for i in insts if i[0] == conv.OP_EXTENSION]
+    check('an accumulator converted into an A operand declares CooperativeMatrixConversionsNV',
+          caps.count(conv.CM_CONVERSIONS_CAP) == 1 and exts.count('SPV_NV_cooperative_matrix2') == 1)
+    caps = [i[1] for i in conv.parse(conv.convert(data))[1] if i[0] == conv.OP_CAPABILITY]
+    check('a module without such a conversion does not', conv.CM_CONVERSIONS_CAP not in caps)
 
     try:
         conv.convert(compile_nv('same-type', tmp))

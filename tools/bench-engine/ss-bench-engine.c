@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [peak] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts] [--kernels] [--backward]
+ * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts] [--kernels] [--backward]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -270,6 +270,66 @@ bench_peak (void)
       }
 }
 
+/* ------------------------------------------------- workgroup-scope layout */
+
+/* coopmat_probe_wg: where the components of workgroup-scope accumulators
+ * live, and an accumulator converted into an A operand (raw dump for
+ * analysis: wglayout-<variant>.f32 in $OUT or the current directory) */
+static void
+bench_wglayout (void)
+{
+  const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
+  if (!c->coopmat_wg)
+    {
+      printf ("# wglayout: no workgroup-scope matrices on this device\n");
+      return;
+    }
+  const char *variants[] = { "w4", "w8" };
+  guint nts[] = { 128, 256 };
+  for (guint v = 0; v < G_N_ELEMENTS (variants); v++)
+    {
+      guint nt = nts[v];
+      gsize n_out = 2 + nt * 64 + nt * 128 + 128 * 64;
+      g_autofree float *src = g_new (float, 128 * 128);
+      g_autofree float *src2 = g_new (float, 128 * 64);
+      g_autofree float *eye = g_new0 (float, 64 * 64);
+      for (int i = 0; i < 128 * 128; i++)
+        src[i] = (float) i;
+      for (int i = 0; i < 128 * 64; i++)
+        src2[i] = (float) (i % 2048);
+      for (int i = 0; i < 64; i++)
+        eye[i * 64 + i] = 1.0f;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SsTensor) ts = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (128 * 128), src, &error);
+      g_autoptr (SsTensor) ts2 = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (128 * 64), src2, &error);
+      g_autoptr (SsTensor) te = ss_tensor_new_from_floats (SS_DTYPE_F16, 1, SS_SHAPE (64 * 64), eye, &error);
+      g_autoptr (SsTensor) to = ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE ((gint64) n_out), -1.0f, &error);
+      g_autofree float *out = g_new (float, n_out);
+      g_autofree char *shader = g_strdup_printf ("coopmat_probe_wg.%s", variants[v]);
+      gboolean ok = ts && ts2 && te && to;
+      if (ok)
+        {
+          SsGpuBinding b[4] = { ss_tensor_binding (ts, SS_GPU_READ), ss_tensor_binding (ts2, SS_GPU_READ),
+                                ss_tensor_binding (te, SS_GPU_READ), ss_tensor_binding (to, SS_GPU_WRITE) };
+          SsGpuDispatch d = { .shader = shader, .bindings = b, .n_bindings = 4, .groups = { 1, 1, 1 } };
+          ok = ss_gpu_dispatch (dev, &d, &error) && ss_tensor_to_floats (to, out, &error);
+        }
+      if (!ok)
+        {
+          printf ("wglayout %s: error %s\n", variants[v], error ? error->message : "?");
+          continue;
+        }
+      g_autofree char *name = g_strdup_printf ("wglayout-%s.f32", variants[v]);
+      g_autofree char *path = g_build_filename (g_getenv ("OUT") ? g_getenv ("OUT") : ".", name, NULL);
+      g_file_set_contents (path, (const char *) out, (gssize) (n_out * sizeof (float)), NULL);
+      guint bad = 0;
+      for (int i = 0; i < 128 * 64; i++)
+        bad += out[2 + nt * 64 + nt * 128 + i] != src2[i];
+      printf ("wglayout %s: S %g components per invocation, O %g; accumulator -> A conversion: %u of 8192 wrong; %s\n",
+              variants[v], out[0], out[1], bad, path);
+    }
+}
+
 /* ------------------------------------------------------------- attention */
 
 typedef struct {
@@ -427,7 +487,7 @@ bench_conv (void)
 int
 main (int argc, char **argv)
 {
-  gboolean all = TRUE, do_peak = FALSE, do_gemm = FALSE, do_linear = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
+  gboolean all = TRUE, do_peak = FALSE, do_wglayout = FALSE, do_gemm = FALSE, do_linear = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--quick") == 0)
@@ -440,6 +500,8 @@ main (int argc, char **argv)
         backward = TRUE;
       else if (strcmp (argv[i], "peak") == 0)
         do_peak = TRUE, all = FALSE;
+      else if (strcmp (argv[i], "wglayout") == 0)
+        do_wglayout = TRUE, all = FALSE;
       else if (strcmp (argv[i], "gemm") == 0)
         do_gemm = TRUE, all = FALSE;
       else if (strcmp (argv[i], "linear") == 0)
@@ -465,6 +527,8 @@ main (int argc, char **argv)
           c->subgroup_size, c->shared_memory);
   if (do_peak)
     bench_peak ();
+  if (do_wglayout)
+    bench_wglayout ();
   if (all || do_gemm)
     bench_gemm ();
   if (all || do_linear)
