@@ -38,7 +38,7 @@ dispatch_bh_slices (SsGpuDevice *dev, SsGpuDispatch *d, AttnPush *p, gint64 BH, 
   return TRUE;
 }
 
-typedef enum { ATTN_TILED, ATTN_COOP, ATTN_FLASH, ATTN_ROWS, ATTN_SPLIT } AttnKernel;
+typedef enum { ATTN_TILED, ATTN_COOP, ATTN_FLASH, ATTN_ROWS, ATTN_SPLIT, ATTN_CM2 } AttnKernel;
 
 /* The one-pass tensor-core kernel (attention_fwd_flash.comp) reads and scales
  * the components of accumulator fragments by row, so it needs their layout,
@@ -136,6 +136,83 @@ flash_layout (SsGpuDevice *dev)
     g_message ("one-pass tensor-core attention is off on this GPU: %s", fl->why);
   ss_gpu_device_set_data (dev, "attention-flash-layout", fl, g_free);
   return fl;
+}
+
+/* The workgroup-scope kernel (attention_fwd_cm2.comp) likewise works on the
+ * components of 128 x 64 workgroup accumulators: warp w holds rows
+ * 64 (w / 4) .. + 63 and columns 16 (w % 4) .. + 15, lane l's component i
+ * row 64 (w / 4) + 8 (i / 4) + l / 4 and column 16 (w % 4) + 2 (l % 4) +
+ * 8 ((i % 4) / 2) + i % 2 (what the H100's driver does). Probed once per
+ * device with coopmat_probe_wg.w8. */
+gboolean
+ss_attention_cm2_layout_check (const float *out, char *why, gsize why_len)
+{
+  if (out[0] != 32.0f)
+    {
+      g_snprintf (why, why_len, "%g components per invocation, not 32", out[0]);
+      return FALSE;
+    }
+  for (guint inv = 0; inv < 256; inv++)
+    for (guint i = 0; i < 32; i++)
+      {
+        guint w = inv / 32, lane = inv % 32;
+        guint row = 64 * (w / 4) + 8 * (i / 4) + lane / 4;
+        guint col = 16 * (w % 4) + 2 * (lane % 4) + 8 * ((i % 4) / 2) + i % 2;
+        float v = out[2 + inv * 64 + i];
+        if (v != (float) (row * 64 + col))
+          {
+            g_snprintf (why, why_len, "invocation %u component %u holds %g, not (%u, %u)", inv, i, v, row, col);
+            return FALSE;
+          }
+      }
+  return TRUE;
+}
+
+typedef struct {
+  gboolean ok;
+  char why[128];
+} Cm2Layout;
+
+static const Cm2Layout *
+cm2_layout (SsGpuDevice *dev)
+{
+  static GMutex lock;
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
+  Cm2Layout *cl = ss_gpu_device_get_data (dev, "attention-cm2-layout");
+  if (cl)
+    return cl;
+  cl = g_new0 (Cm2Layout, 1);
+  /* coopmat_probe_wg.comp's bindings: src (element e = e), src2, an identity, dst */
+  const gsize n_out = 2 + 256 * 64 + 256 * 128 + 128 * 64;
+  g_autofree float *src = g_new (float, 128 * 128);
+  g_autofree float *eye = g_new0 (float, 64 * 64);
+  g_autofree float *out = g_new (float, n_out);
+  for (int i = 0; i < 128 * 128; i++)
+    src[i] = (float) i;
+  for (int i = 0; i < 64; i++)
+    eye[i * 64 + i] = 1.0f;
+  GError *error = NULL;
+  g_autoptr (SsTensor) s = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (128 * 128), src, &error);
+  g_autoptr (SsTensor) e = s ? ss_tensor_new_from_floats (SS_DTYPE_F16, 1, SS_SHAPE (64 * 64), eye, &error) : NULL;
+  g_autoptr (SsTensor) o = e ? ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE ((gint64) n_out), -1.0f, &error) : NULL;
+  if (o)
+    {
+      SsGpuBinding b[4] = { ss_tensor_binding (s, SS_GPU_READ), ss_tensor_binding (s, SS_GPU_READ),
+                            ss_tensor_binding (e, SS_GPU_READ), ss_tensor_binding (o, SS_GPU_WRITE) };
+      SsGpuDispatch d = { .shader = "coopmat_probe_wg.w8", .bindings = b, .n_bindings = 4,
+                          .groups = { 1, 1, 1 }, .label = "coopmat_probe_wg" };
+      if (ss_gpu_dispatch (dev, &d, &error) && ss_tensor_to_floats (o, out, &error))
+        cl->ok = ss_attention_cm2_layout_check (out, cl->why, sizeof cl->why);
+    }
+  if (error)
+    {
+      g_snprintf (cl->why, sizeof cl->why, "%s", error->message);
+      g_clear_error (&error);
+    }
+  if (!cl->ok)
+    g_message ("workgroup-scope attention is off on this GPU: %s", cl->why);
+  ss_gpu_device_set_data (dev, "attention-cm2-layout", cl, g_free);
+  return cl;
 }
 
 /* FALSE when the variable is "0" (read once into *cache) */
@@ -370,6 +447,15 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       if (fl->ok)
         kernel = ATTN_FLASH;
     }
+  /* head size 64 without mask or causality on workgroup-scope matrices, where
+   * the device has them and their layout is the one the kernel assumes
+   * (SOUNDSTAGE_ATTN_CM2=0: off) */
+  static int cm2_env = -1;
+  if (kernel == ATTN_FLASH && D == 64 && !mc && !causal && ss_gpu_device_use_coopmat_wg (q->device) &&
+      ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
+      (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << 8)) &&
+      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_layout (q->device)->ok)
+    kernel = ATTN_CM2;
   gboolean in_registers = D <= 128 && Dv <= 128;
   if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
     kernel = ATTN_ROWS;
@@ -378,7 +464,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   int rd = MAX (D, Dv) <= 32 ? 32 : MAX (D, Dv) <= 64 ? 64 : 128;
   static const char *const labels[] = {
     [ATTN_TILED] = "attention_fwd", [ATTN_COOP] = "attention_fwd_coopmat", [ATTN_FLASH] = "attention_fwd_flash",
-    [ATTN_ROWS] = "attention_fwd_rows", [ATTN_SPLIT] = "attention_fwd_split",
+    [ATTN_ROWS] = "attention_fwd_rows", [ATTN_SPLIT] = "attention_fwd_split", [ATTN_CM2] = "attention_fwd_cm2",
   };
   char name[64];
   SsGpuDispatch d = { .shader = name, .push = &p, .push_size = sizeof p, .label = labels[kernel],
@@ -412,6 +498,10 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
         d.spec = fl->spec;
         d.n_spec = 2;
       }
+      break;
+    case ATTN_CM2:
+      g_snprintf (name, sizeof name, "attention_fwd_cm2.d%d", (int) D);
+      d.groups[0] = (Lq + 127) / 128;
       break;
     case ATTN_ROWS:
     case ATTN_SPLIT:

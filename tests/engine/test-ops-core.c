@@ -554,6 +554,37 @@ test_attention_layout_probe (void)
   fill_probe (out, h100_rows, h100_cols);
   out[0] = 16;
   g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
+
+  /* workgroup scope (coopmat_probe_wg.w8): the H100's layout of a 128 x 64
+   * accumulator over 8 warps, then the same with two components traded
+   * between warps of different row halves, with rows and columns swapped
+   * within a quad, and with another count */
+  g_autofree float *wg = g_new (float, 2 + 256 * 64);
+  for (guint round = 0; round < 4; round++)
+    {
+      wg[0] = round == 3 ? 64 : 32;
+      for (guint inv = 0; inv < 256; inv++)
+        for (guint i = 0; i < 64; i++)
+          {
+            guint w = inv / 32, lane = inv % 32;
+            guint row = 64 * (w / 4) + 8 * (i / 4) + lane / 4;
+            guint col = 16 * (w % 4) + 2 * (lane % 4) + 8 * ((i % 4) / 2) + i % 2;
+            if (round == 2)
+              col = 16 * (w % 4) + 2 * (lane / 4 % 4) + 8 * ((i % 4) / 2) + i % 2,
+              row = 64 * (w / 4) + 8 * (i / 4) + 4 * (lane / 16) + lane % 4;
+            wg[2 + inv * 64 + i] = i < 32 ? (float) (row * 64 + col) : -1.0f;
+          }
+      if (round == 1)
+        {
+          float t = wg[2 + 40 * 64 + 5];
+          wg[2 + 40 * 64 + 5] = wg[2 + 170 * 64 + 5];
+          wg[2 + 170 * 64 + 5] = t;
+        }
+      gboolean ok = ss_attention_cm2_layout_check (wg, why, sizeof why);
+      g_assert_true (ok == (round == 0));
+      if (!ok)
+        g_test_message ("workgroup layout %u: %s", round, why);
+    }
 }
 
 static void
@@ -660,6 +691,19 @@ test_attention (void)
       c.mask_kind = trial == 1 ? 2 : 0;
       run_attention_case (SS_DTYPE_F16, &c);
     }
+  /* fp16, head size 64, neither mask nor causality: the workgroup-scope kernel
+   * on GPUs with it (several query and key blocks, the last of each ragged;
+   * scores spread wider than the random default) */
+  {
+    AttnCase c = { 0 };
+    c.p.b = 2;
+    c.p.h = 2;
+    c.p.lq = 300;
+    c.p.lk = 331;
+    c.p.d = c.p.dv = 64;
+    c.p.scale = 4.0 / sqrt (c.p.d);
+    run_attention_case (SS_DTYPE_F16, &c);
+  }
   /* the tensor-core backward at head size 128 (blocks of 32 queries): causal
    * and ragged without a mask, several key and query blocks */
   {

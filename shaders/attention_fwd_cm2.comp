@@ -1,0 +1,194 @@
+#version 450
+/* Attention forward on workgroup-scope cooperative matrices
+ * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
+ * rewritten to the KHR form at build time like matmul_cm2): one pass over the
+ * keys with FlashAttention-2's online softmax, fp16 q/k/v/o, fp32 scores,
+ * statistics and accumulation, head size HD 64, non-causal, no mask.
+ *
+ * A workgroup of 256 invocations takes 128 query rows. Per block of 64 keys:
+ * S = Q K^T is one 128 x 64 workgroup matrix (Q from shared memory, where it
+ * stays, K^T a column-major load of the staged K block), the softmax works on
+ * the components each invocation holds, P is the accumulator converted into
+ * an A operand, and O += P V is one more workgroup multiply-add.
+ *
+ * Which row and column each component holds is the driver's choice. The host
+ * probes it (coopmat_probe_wg.comp) and chooses this kernel only when it is
+ * the layout assumed here (that of the H100's driver): warp w holds rows
+ * 64 (w / 4) .. + 63 and columns 16 (w % 4) .. + 15 of a 128 x 64
+ * accumulator; lane l's component i is row 64 (w / 4) + 8 (i / 4) + l / 4 and
+ * column 16 (w % 4) + 2 (l % 4) + 8 ((i % 4) / 2) + i % 2. A row's maximum is
+ * therefore spread over the 4 lanes of a quad and 4 warps: two shuffles, then
+ * an exchange through shared memory.
+ *
+ * Any Lq, Lk: K/V rows past Lk are zero-filled and their scores -inf, Q rows
+ * past Lq are zeros and their outputs are not stored. q/k/v/o offsets
+ * multiples of 8. */
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
+#include "attention_common.glsl"
+
+#define HD 64
+#define NT 256
+#define BQ 128
+#define BK 64
+#define R4 (HD / 8)            /* uvec4 per row */
+#define S4 (R4 + 1)            /* padded row stride in shared memory (uvec4) */
+#define NQ (BQ * R4 / NT)      /* uvec4 per thread: Q tile */
+#define NL (BK * R4 / NT)      /* ... K or V block */
+
+layout (local_size_x = NT) in;
+
+layout (binding = 0) readonly buffer Qb { uvec4 q4[]; };
+layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
+layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
+layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
+layout (binding = 4) writeonly buffer Ob { uvec4 o4[]; };
+layout (binding = 5) writeonly buffer Lb { float lse[]; };
+
+/* Q (and at the end O), the K and V blocks, and the row statistics of the 4
+ * column groups */
+shared uvec4 QS[BQ * S4];
+shared uvec4 KS[BK * S4];
+shared uvec4 VS[BK * S4];
+shared float RED[4 * BQ];
+
+#define NEG_INF (-1.0 / 0.0)
+#define LOG2E 1.4426950408889634
+
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint warp = tid / 32u, lane = tid % 32u;
+  uint half_ = warp / 4u, cg = warp % 4u;
+  uint q0 = gl_WorkGroupID.x * BQ;
+  uint bh = gl_WorkGroupID.y + p.bh0;
+  uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
+  uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
+  uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
+  float sl2 = p.scale * LOG2E;
+  /* this invocation's rows (index k: row0 + 8 k) and first column */
+  uint row0 = 64u * half_ + lane / 4u;
+  uint col0 = 16u * cg + 2u * (lane % 4u);
+
+  [[unroll]] for (uint t = 0u; t < NQ; t++) {
+    uint e = tid + t * NT;
+    uint r = e / R4, s = e % R4;
+    QS[r * S4 + s] = q0 + r < p.Lq ? q4[qbase + (q0 + r) * R4 + s] : uvec4 (0u);
+  }
+  uvec4 rk[NL], rv[NL];
+#define GLOAD(kb) \
+  [[unroll]] for (uint t = 0u; t < NL; t++) { \
+    uint e = tid + t * NT; \
+    uint r = e / R4, s = e % R4; \
+    bool in_ = (kb) + r < p.Lk; \
+    rk[t] = in_ ? k4[kbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
+    rv[t] = in_ ? v4[vbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
+  }
+  GLOAD (0u);
+
+  fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> o = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
+  float m[8], l[8];
+  [[unroll]] for (uint k = 0u; k < 8u; k++) {
+    m[k] = NEG_INF;
+    l[k] = 0.0;
+  }
+  for (uint kb = 0u; kb < p.Lk; kb += BK) {
+    barrier ();                 /* the previous block's K, V and statistics are consumed */
+    [[unroll]] for (uint t = 0u; t < NL; t++) {
+      uint e = tid + t * NT;
+      KS[(e / R4) * S4 + e % R4] = rk[t];
+      VS[(e / R4) * S4 + e % R4] = rv[t];
+    }
+    if (kb + BK < p.Lk) {
+      GLOAD (kb + BK);          /* in flight during this block */
+    }
+    barrier ();
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> qa;
+    coopMatLoadNV (qa, QS, 0u, S4, false);
+    fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> kt;
+    coopMatLoadNV (kt, KS, 0u, S4, true);
+    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> s = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
+    s = coopMatMulAddNV (qa, kt, s);
+
+    /* scores in log2 units; keys past Lk are -inf */
+    bool edge = kb + BK > p.Lk;
+    float bm[8];
+    [[unroll]] for (uint k = 0u; k < 8u; k++)
+      bm[k] = NEG_INF;
+    [[unroll]] for (uint i = 0u; i < 32u; i++) {
+      float x = s[i] * sl2;
+      if (edge && kb + col0 + 8u * ((i % 4u) / 2u) + (i % 2u) >= p.Lk)
+        x = NEG_INF;
+      s[i] = x;
+      bm[i / 4u] = max (bm[i / 4u], x);
+    }
+    [[unroll]] for (uint k = 0u; k < 8u; k++) {
+      bm[k] = max (bm[k], subgroupShuffleXor (bm[k], 1u));
+      bm[k] = max (bm[k], subgroupShuffleXor (bm[k], 2u));
+    }
+    if (lane % 4u == 0u) {
+      [[unroll]] for (uint k = 0u; k < 8u; k++)
+        RED[cg * BQ + row0 + 8u * k] = bm[k];
+    }
+    barrier ();
+    float u[8], a[8];
+    [[unroll]] for (uint k = 0u; k < 8u; k++) {
+      uint row = row0 + 8u * k;
+      float n = max (max (max (m[k], RED[row]), max (RED[BQ + row], RED[2u * BQ + row])), RED[3u * BQ + row]);
+      /* a row with no finite score yet keeps exponent base 0 (all terms 0) */
+      u[k] = n == NEG_INF ? 0.0 : n;
+      a[k] = exp2 (m[k] - u[k]);
+      l[k] *= a[k];
+      m[k] = n;
+    }
+    [[unroll]] for (uint i = 0u; i < 32u; i++) {
+      float e = exp2 (s[i] - u[i / 4u]);
+      s[i] = e;
+      l[i / 4u] += e;
+      o[i] *= a[i / 4u];
+    }
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (s);
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> vb;
+    coopMatLoadNV (vb, VS, 0u, S4, false);
+    o = coopMatMulAddNV (pa, vb, o);
+  }
+
+  /* row sums: the quad, then the 4 column groups */
+  [[unroll]] for (uint k = 0u; k < 8u; k++) {
+    l[k] += subgroupShuffleXor (l[k], 1u);
+    l[k] += subgroupShuffleXor (l[k], 2u);
+  }
+  barrier ();                   /* the last block's statistics are read */
+  if (lane % 4u == 0u) {
+    [[unroll]] for (uint k = 0u; k < 8u; k++)
+      RED[cg * BQ + row0 + 8u * k] = l[k];
+  }
+  barrier ();
+  float inv[8];
+  [[unroll]] for (uint k = 0u; k < 8u; k++) {
+    uint row = row0 + 8u * k;
+    float sum = RED[row] + RED[BQ + row] + RED[2u * BQ + row] + RED[3u * BQ + row];
+    inv[k] = sum > 0.0 ? 1.0 / sum : 0.0;
+    if (cg == 0u && lane % 4u == 0u && q0 + row < p.Lq) {
+      const float LN2 = 0.6931471805599453;
+      lse[p.l_off + bh * p.Lq + q0 + row] = sum > 0.0 ? m[k] * LN2 + log (sum) : NEG_INF;
+    }
+  }
+  [[unroll]] for (uint i = 0u; i < 32u; i++)
+    o[i] *= inv[i / 4u];
+  fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> oh = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (o);
+  coopMatStoreNV (oh, QS, 0u, S4, false);   /* Q is no longer read */
+  barrier ();
+  uint obase = (p.o_off + bh * p.Lq * HD) / 8u;
+  [[unroll]] for (uint t = 0u; t < NQ; t++) {
+    uint e = tid + t * NT;
+    uint r = e / R4, s = e % R4;
+    if (q0 + r < p.Lq)
+      o4[obase + (q0 + r) * R4 + s] = QS[r * S4 + s];
+  }
+}
