@@ -3,22 +3,26 @@
  * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
  * rewritten to the KHR form at build time like matmul_cm2): one pass over the
  * keys with FlashAttention-2's online softmax, fp16 q/k/v/o, fp32 scores,
- * statistics and accumulation, head size HD 64, non-causal, no mask.
+ * statistics and accumulation, head size HD (64 or 128), non-causal, no mask.
  *
- * A workgroup of 256 invocations takes 128 query rows. Per block of 64 keys:
- * S = Q K^T is one 128 x 64 workgroup matrix (Q from shared memory, where it
- * stays, K^T a column-major load of the staged K block), the softmax works on
- * the components each invocation holds, P is the accumulator converted into
- * an A operand, and O += P V is one more workgroup multiply-add.
+ * A workgroup of NT invocations takes BQ query rows (HD 64: 256 and 128; HD
+ * 128: 64, so that Q and the K and V blocks fit the shared memory). Per block
+ * of BK keys: S = Q K^T is one BQ x BK workgroup matrix (Q from shared memory,
+ * where it stays, K^T a column-major load of the staged K block), the softmax
+ * works on the components each invocation holds, P is the accumulator
+ * converted into an A operand, and O += P V is one more workgroup
+ * multiply-add.
  *
  * Which row and column each component holds is the driver's choice. The host
  * probes it (coopmat_probe_wg.comp) and chooses this kernel only when it is
- * the layout assumed here (that of the H100's driver): warp w holds rows
- * 64 (w / 4) .. + 63 and columns 16 (w % 4) .. + 15 of a 128 x 64
- * accumulator; lane l's component i is row 64 (w / 4) + 8 (i / 4) + l / 4 and
- * column 16 (w % 4) + 2 (l % 4) + 8 ((i % 4) / 2) + i % 2. A row's maximum is
- * therefore spread over the 4 lanes of a quad and 4 warps: two shuffles, then
- * an exchange through shared memory.
+ * the layout assumed here (that of the H100's driver): the NW warps form 2
+ * row halves of WN = NW / 2 column groups; in an R x C accumulator warp w
+ * holds rows R/2 (w / WN) .. + R/2 - 1 and columns CW (w % WN) .. + CW - 1
+ * (CW = C / WN), and lane l's component i is row R/2 (w / WN) + 8 g + l / 4
+ * and column CW (w % WN) + 8 j + 2 (l % 4) + i % 2, with g = i / (CW / 4) and
+ * j = (i % (CW / 4)) / 2. S and O thus hold the same rows in each invocation,
+ * and a row's maximum is spread over the 4 lanes of a quad and WN warps: two
+ * shuffles, then an exchange through shared memory.
  *
  * Any Lq, Lk: K/V rows past Lk are zero-filled and their scores -inf, Q rows
  * past Lq are zeros and their outputs are not stored. q/k/v/o offsets
@@ -32,10 +36,25 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "attention_common.glsl"
 
+#ifndef HD
 #define HD 64
+#endif
+#ifndef NT
 #define NT 256
+#endif
+#ifndef BQ
 #define BQ 128
+#endif
+#ifndef BK
 #define BK 64
+#endif
+#define NW (NT / 32)
+#define WN (NW / 2)            /* column groups */
+#define NRG (BQ / 16)          /* row groups of 8 per invocation */
+#define CWS (BK / WN)          /* columns per warp: S */
+#define CWO (HD / WN)          /* ... O */
+#define NCS (NRG * CWS / 4)    /* components per invocation: S */
+#define NCO (NRG * CWO / 4)    /* ... O */
 #define R4 (HD / 8)            /* uvec4 per row */
 #define S4 (R4 + 1)            /* padded row stride in shared memory (uvec4) */
 #define NQ (BQ * R4 / NT)      /* uvec4 per thread: Q tile */
@@ -55,7 +74,7 @@ layout (binding = 5) writeonly buffer Lb { float lse[]; };
 shared uvec4 QS[BQ * S4];
 shared uvec4 KS[BK * S4];
 shared uvec4 VS[BK * S4];
-shared float RED[4 * BQ];
+shared float RED[WN * BQ];
 
 #define NEG_INF (-1.0 / 0.0)
 #define LOG2E 1.4426950408889634
@@ -64,16 +83,16 @@ void main ()
 {
   uint tid = gl_LocalInvocationID.x;
   uint warp = tid / 32u, lane = tid % 32u;
-  uint half_ = warp / 4u, cg = warp % 4u;
+  uint half_ = warp / WN, cg = warp % WN;
   uint q0 = gl_WorkGroupID.x * BQ;
   uint bh = gl_WorkGroupID.y + p.bh0;
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
   uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
   float sl2 = p.scale * LOG2E;
-  /* this invocation's rows (index k: row0 + 8 k) and first column */
-  uint row0 = 64u * half_ + lane / 4u;
-  uint col0 = 16u * cg + 2u * (lane % 4u);
+  /* this invocation's rows (index k: row0 + 8 k) and first column of S */
+  uint row0 = (BQ / 2u) * half_ + lane / 4u;
+  uint col0 = CWS * cg + 2u * (lane % 4u);
 
   [[unroll]] for (uint t = 0u; t < NQ; t++) {
     uint e = tid + t * NT;
@@ -91,9 +110,9 @@ void main ()
   }
   GLOAD (0u);
 
-  fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> o = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
-  float m[8], l[8];
-  [[unroll]] for (uint k = 0u; k < 8u; k++) {
+  fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> o = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> (0.0);
+  float m[NRG], l[NRG];
+  [[unroll]] for (uint k = 0u; k < NRG; k++) {
     m[k] = NEG_INF;
     l[k] = 0.0;
   }
@@ -108,7 +127,7 @@ void main ()
       GLOAD (kb + BK);          /* in flight during this block */
     }
     barrier ();
-    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> qa;
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> qa;
     coopMatLoadNV (qa, QS, 0u, S4, false);
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> kt;
     coopMatLoadNV (kt, KS, 0u, S4, true);
@@ -117,41 +136,44 @@ void main ()
 
     /* scores in log2 units; keys past Lk are -inf */
     bool edge = kb + BK > p.Lk;
-    float bm[8];
-    [[unroll]] for (uint k = 0u; k < 8u; k++)
+    float bm[NRG];
+    [[unroll]] for (uint k = 0u; k < NRG; k++)
       bm[k] = NEG_INF;
-    [[unroll]] for (uint i = 0u; i < 32u; i++) {
+    [[unroll]] for (uint i = 0u; i < NCS; i++) {
       float x = s[i] * sl2;
-      if (edge && kb + col0 + 8u * ((i % 4u) / 2u) + (i % 2u) >= p.Lk)
+      if (edge && kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u) >= p.Lk)
         x = NEG_INF;
       s[i] = x;
-      bm[i / 4u] = max (bm[i / 4u], x);
+      bm[i / (CWS / 4u)] = max (bm[i / (CWS / 4u)], x);
     }
-    [[unroll]] for (uint k = 0u; k < 8u; k++) {
+    [[unroll]] for (uint k = 0u; k < NRG; k++) {
       bm[k] = max (bm[k], subgroupShuffleXor (bm[k], 1u));
       bm[k] = max (bm[k], subgroupShuffleXor (bm[k], 2u));
     }
     if (lane % 4u == 0u) {
-      [[unroll]] for (uint k = 0u; k < 8u; k++)
+      [[unroll]] for (uint k = 0u; k < NRG; k++)
         RED[cg * BQ + row0 + 8u * k] = bm[k];
     }
     barrier ();
-    float u[8], a[8];
-    [[unroll]] for (uint k = 0u; k < 8u; k++) {
+    float u[NRG], a[NRG];
+    [[unroll]] for (uint k = 0u; k < NRG; k++) {
       uint row = row0 + 8u * k;
-      float n = max (max (max (m[k], RED[row]), max (RED[BQ + row], RED[2u * BQ + row])), RED[3u * BQ + row]);
+      float n = m[k];
+      [[unroll]] for (uint g = 0u; g < WN; g++)
+        n = max (n, RED[g * BQ + row]);
       /* a row with no finite score yet keeps exponent base 0 (all terms 0) */
       u[k] = n == NEG_INF ? 0.0 : n;
       a[k] = exp2 (m[k] - u[k]);
       l[k] *= a[k];
       m[k] = n;
     }
-    [[unroll]] for (uint i = 0u; i < 32u; i++) {
-      float e = exp2 (s[i] - u[i / 4u]);
+    [[unroll]] for (uint i = 0u; i < NCS; i++) {
+      float e = exp2 (s[i] - u[i / (CWS / 4u)]);
       s[i] = e;
-      l[i / 4u] += e;
-      o[i] *= a[i / 4u];
+      l[i / (CWS / 4u)] += e;
     }
+    [[unroll]] for (uint i = 0u; i < NCO; i++)
+      o[i] *= a[i / (CWO / 4u)];
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (s);
     fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> vb;
     coopMatLoadNV (vb, VS, 0u, S4, false);
@@ -159,29 +181,31 @@ void main ()
   }
 
   /* row sums: the quad, then the 4 column groups */
-  [[unroll]] for (uint k = 0u; k < 8u; k++) {
+  [[unroll]] for (uint k = 0u; k < NRG; k++) {
     l[k] += subgroupShuffleXor (l[k], 1u);
     l[k] += subgroupShuffleXor (l[k], 2u);
   }
   barrier ();                   /* the last block's statistics are read */
   if (lane % 4u == 0u) {
-    [[unroll]] for (uint k = 0u; k < 8u; k++)
+    [[unroll]] for (uint k = 0u; k < NRG; k++)
       RED[cg * BQ + row0 + 8u * k] = l[k];
   }
   barrier ();
-  float inv[8];
-  [[unroll]] for (uint k = 0u; k < 8u; k++) {
+  float inv[NRG];
+  [[unroll]] for (uint k = 0u; k < NRG; k++) {
     uint row = row0 + 8u * k;
-    float sum = RED[row] + RED[BQ + row] + RED[2u * BQ + row] + RED[3u * BQ + row];
+    float sum = 0.0;
+    [[unroll]] for (uint g = 0u; g < WN; g++)
+      sum += RED[g * BQ + row];
     inv[k] = sum > 0.0 ? 1.0 / sum : 0.0;
     if (cg == 0u && lane % 4u == 0u && q0 + row < p.Lq) {
       const float LN2 = 0.6931471805599453;
       lse[p.l_off + bh * p.Lq + q0 + row] = sum > 0.0 ? m[k] * LN2 + log (sum) : NEG_INF;
     }
   }
-  [[unroll]] for (uint i = 0u; i < 32u; i++)
-    o[i] *= inv[i / 4u];
-  fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> oh = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (o);
+  [[unroll]] for (uint i = 0u; i < NCO; i++)
+    o[i] *= inv[i / (CWO / 4u)];
+  fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> oh = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> (o);
   coopMatStoreNV (oh, QS, 0u, S4, false);   /* Q is no longer read */
   barrier ();
   uint obase = (p.o_off + bh * p.Lq * HD) / 8u;

@@ -139,49 +139,67 @@ flash_layout (SsGpuDevice *dev)
 }
 
 /* The workgroup-scope kernel (attention_fwd_cm2.comp) likewise works on the
- * components of 128 x 64 workgroup accumulators: warp w holds rows
- * 64 (w / 4) .. + 63 and columns 16 (w % 4) .. + 15, lane l's component i
- * row 64 (w / 4) + 8 (i / 4) + l / 4 and column 16 (w % 4) + 2 (l % 4) +
- * 8 ((i % 4) / 2) + i % 2 (what the H100's driver does). Probed once per
- * device with coopmat_probe_wg.w8. */
-gboolean
-ss_attention_cm2_layout_check (const float *out, char *why, gsize why_len)
+ * components of workgroup accumulators. It assumes the H100 driver's layout:
+ * the warps form 2 row halves of WN = warps / 2 column groups; in an R x C
+ * matrix warp w holds rows R/2 (w / WN) .. + R/2 - 1 and columns CW (w % WN)
+ * .. + CW - 1 (CW = C / WN), and lane l's component i is row R/2 (w / WN) +
+ * 8 (i / (CW / 4)) + l / 4, column CW (w % WN) + 8 ((i % (CW / 4)) / 2) +
+ * 2 (l % 4) + i % 2. Probed once per device and shape set with
+ * coopmat_probe_wg. */
+static gboolean
+cm2_matrix_check (const float *comps, guint stride, guint n, guint nt, guint rows, guint cols,
+                  const char *what, char *why, gsize why_len)
 {
-  if (out[0] != 32.0f)
+  guint wn = nt / 64, cw = cols / wn;
+  if (n != rows * cols / nt)
     {
-      g_snprintf (why, why_len, "%g components per invocation, not 32", out[0]);
+      g_snprintf (why, why_len, "%s: %u components per invocation, not %u", what, n, rows * cols / nt);
       return FALSE;
     }
-  for (guint inv = 0; inv < 256; inv++)
-    for (guint i = 0; i < 32; i++)
+  for (guint inv = 0; inv < nt; inv++)
+    for (guint i = 0; i < n; i++)
       {
         guint w = inv / 32, lane = inv % 32;
-        guint row = 64 * (w / 4) + 8 * (i / 4) + lane / 4;
-        guint col = 16 * (w % 4) + 2 * (lane % 4) + 8 * ((i % 4) / 2) + i % 2;
-        float v = out[2 + inv * 64 + i];
-        if (v != (float) (row * 64 + col))
+        guint row = rows / 2 * (w / wn) + 8 * (i / (cw / 4)) + lane / 4;
+        guint col = cw * (w % wn) + 8 * ((i % (cw / 4)) / 2) + 2 * (lane % 4) + i % 2;
+        float v = comps[inv * stride + i];
+        if (v != (float) (row * cols + col))
           {
-            g_snprintf (why, why_len, "invocation %u component %u holds %g, not (%u, %u)", inv, i, v, row, col);
+            g_snprintf (why, why_len, "%s: invocation %u component %u holds %g, not (%u, %u)",
+                        what, inv, i, v, row, col);
             return FALSE;
           }
       }
   return TRUE;
 }
 
+gboolean
+ss_attention_cm2_layout_check (const float *out, guint nt, guint rows, guint s_cols, guint o_cols,
+                               char *why, gsize why_len)
+{
+  return cm2_matrix_check (out + 2, 64, (guint) out[0], nt, rows, s_cols, "S", why, why_len) &&
+         cm2_matrix_check (out + 2 + nt * 64, 128, (guint) out[1], nt, rows, o_cols, "O", why, why_len);
+}
+
 typedef struct {
   gboolean ok;
-  char why[128];
+  char why[160];
 } Cm2Layout;
 
+/* variant: the probe's ("w8": 256 invocations, S 128 x 64, O 128 x 128;
+ * "q64w4": 128, S 64 x 32, O 64 x 128) */
 static const Cm2Layout *
-cm2_layout (SsGpuDevice *dev)
+cm2_layout (SsGpuDevice *dev, const char *variant)
 {
   static GMutex lock;
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
-  Cm2Layout *cl = ss_gpu_device_get_data (dev, "attention-cm2-layout");
+  g_autofree char *key = g_strdup_printf ("attention-cm2-layout-%s", variant);
+  Cm2Layout *cl = ss_gpu_device_get_data (dev, key);
   if (cl)
     return cl;
   cl = g_new0 (Cm2Layout, 1);
+  guint nt = g_str_has_suffix (variant, "w8") ? 256 : 128;   /* ... or "w4" */
+  guint rows = g_str_has_prefix (variant, "q64") ? 64 : 128, s_cols = rows == 64 ? 32 : 64;
   /* coopmat_probe_wg.comp's bindings: src (element e = e), src2, an identity, dst */
   const gsize n_out = 2 + 256 * 64 + 256 * 128 + 128 * 64;
   g_autofree float *src = g_new (float, 128 * 128);
@@ -197,12 +215,13 @@ cm2_layout (SsGpuDevice *dev)
   g_autoptr (SsTensor) o = e ? ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE ((gint64) n_out), -1.0f, &error) : NULL;
   if (o)
     {
+      g_autofree char *shader = g_strdup_printf ("coopmat_probe_wg.%s", variant);
       SsGpuBinding b[4] = { ss_tensor_binding (s, SS_GPU_READ), ss_tensor_binding (s, SS_GPU_READ),
                             ss_tensor_binding (e, SS_GPU_READ), ss_tensor_binding (o, SS_GPU_WRITE) };
-      SsGpuDispatch d = { .shader = "coopmat_probe_wg.w8", .bindings = b, .n_bindings = 4,
+      SsGpuDispatch d = { .shader = shader, .bindings = b, .n_bindings = 4,
                           .groups = { 1, 1, 1 }, .label = "coopmat_probe_wg" };
       if (ss_gpu_dispatch (dev, &d, &error) && ss_tensor_to_floats (o, out, &error))
-        cl->ok = ss_attention_cm2_layout_check (out, cl->why, sizeof cl->why);
+        cl->ok = ss_attention_cm2_layout_check (out, nt, rows, s_cols, 128, cl->why, sizeof cl->why);
     }
   if (error)
     {
@@ -210,8 +229,8 @@ cm2_layout (SsGpuDevice *dev)
       g_clear_error (&error);
     }
   if (!cl->ok)
-    g_message ("workgroup-scope attention is off on this GPU: %s", cl->why);
-  ss_gpu_device_set_data (dev, "attention-cm2-layout", cl, g_free);
+    g_message ("workgroup-scope attention (%s) is off on this GPU: %s", variant, cl->why);
+  ss_gpu_device_set_data (dev, key, cl, g_free);
   return cl;
 }
 
@@ -447,14 +466,20 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       if (fl->ok)
         kernel = ATTN_FLASH;
     }
-  /* head size 64 without mask or causality on workgroup-scope matrices, where
-   * the device has them and their layout is the one the kernel assumes
-   * (SOUNDSTAGE_ATTN_CM2=0: off) */
-  static int cm2_env = -1;
-  if (kernel == ATTN_FLASH && D == 64 && !mc && !causal && ss_gpu_device_use_coopmat_wg (q->device) &&
-      ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
-      (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << 8)) &&
-      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_layout (q->device)->ok)
+  /* without mask or causality on workgroup-scope matrices, where the device
+   * has them and their layout is the one the kernel assumes
+   * (SOUNDSTAGE_ATTN_CM2=0: off). */
+  /* head size 128 on 64-row blocks of 4 warps only with SOUNDSTAGE_ATTN_CM2_D128=1:
+   * Q and the K and V blocks of 128-row blocks do not fit the shared memory,
+   * and 64-row blocks (with 32 keys) ran at 108-110 TFLOP/s on the H100
+   * against 133 for the subgroup kernel (docs/PERFORMANCE-engine.md) */
+  static int cm2_env = -1, cm2_d128_env = -1;
+  if (cm2_d128_env < 0)
+    cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
+  if (kernel == ATTN_FLASH && !mc && !causal && (D == 64 || cm2_d128_env) &&
+      ss_gpu_device_use_coopmat_wg (q->device) && ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
+      (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << (D == 64 ? 8 : 4))) &&
+      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_layout (q->device, D == 64 ? "w8" : "q64w4")->ok)
     kernel = ATTN_CM2;
   gboolean in_registers = D <= 128 && Dv <= 128;
   if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
@@ -501,7 +526,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       break;
     case ATTN_CM2:
       g_snprintf (name, sizeof name, "attention_fwd_cm2.d%d", (int) D);
-      d.groups[0] = (Lq + 127) / 128;
+      d.groups[0] = D == 64 ? (Lq + 127) / 128 : (Lq + 63) / 64;
       break;
     case ATTN_ROWS:
     case ATTN_SPLIT:

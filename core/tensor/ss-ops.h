@@ -45,11 +45,13 @@ SsTensor *ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask
  * kernel assumes, and packs the per-component row and column offsets into its
  * two specialization constants. FALSE, with a reason in why, otherwise. */
 gboolean ss_attention_flash_layout_parse (const float *out, guint32 spec[2], char *why, gsize why_len);
-/* The same for workgroup-scope accumulators (coopmat_probe_wg.w8's output:
- * out[0] components per invocation of a 128 x 64 fp32 matrix, then 64 slots
- * per invocation of 256 holding r * 64 + c): TRUE when it is the layout
- * attention_fwd_cm2.comp assumes. */
-gboolean ss_attention_cm2_layout_check (const float *out, char *why, gsize why_len);
+/* The same for workgroup-scope accumulators (coopmat_probe_wg's output for nt
+ * invocations: out[0] and out[1] the components per invocation of S (rows x
+ * s_cols) and O (rows x o_cols), then 64 slots per invocation holding S's
+ * components r * s_cols + c, then 128 per invocation for O's, r * o_cols + c):
+ * TRUE when both follow the layout attention_fwd_cm2.comp assumes. */
+gboolean ss_attention_cm2_layout_check (const float *out, guint nt, guint rows, guint s_cols, guint o_cols,
+                                        char *why, gsize why_len);
 
 /* Divided space-time attention (TimeSformer/Motionformer) for inference, on the
  * packed projection qkv [B, N, 3*D] (q, k, v side by side; N = 1 + frames*P

@@ -555,36 +555,42 @@ test_attention_layout_probe (void)
   out[0] = 16;
   g_assert_false (ss_attention_flash_layout_parse (out, spec, why, sizeof why));
 
-  /* workgroup scope (coopmat_probe_wg.w8): the H100's layout of a 128 x 64
-   * accumulator over 8 warps, then the same with two components traded
-   * between warps of different row halves, with rows and columns swapped
-   * within a quad, and with another count */
-  g_autofree float *wg = g_new (float, 2 + 256 * 64);
-  for (guint round = 0; round < 4; round++)
-    {
-      wg[0] = round == 3 ? 64 : 32;
-      for (guint inv = 0; inv < 256; inv++)
-        for (guint i = 0; i < 64; i++)
+  /* workgroup scope (coopmat_probe_wg): the H100's layouts (8 warps, S 128 x 64
+   * and O 128 x 128; 4 warps, S 64 x 32 and O 64 x 128), then with two
+   * components traded between warps of different row halves, with rows and
+   * columns swapped within a quad, and with another count */
+  g_autofree float *wg = g_new (float, 2 + 256 * 64 + 256 * 128);
+  for (guint shape = 0; shape < 2; shape++)
+    for (guint round = 0; round < 4; round++)
+      {
+        guint nt = shape ? 128 : 256, rows = shape ? 64 : 128, cols[2] = { shape ? 32 : 64, 128 };
+        guint wn = nt / 64;
+        for (guint m = 0; m < 2; m++)
           {
-            guint w = inv / 32, lane = inv % 32;
-            guint row = 64 * (w / 4) + 8 * (i / 4) + lane / 4;
-            guint col = 16 * (w % 4) + 2 * (lane % 4) + 8 * ((i % 4) / 2) + i % 2;
-            if (round == 2)
-              col = 16 * (w % 4) + 2 * (lane / 4 % 4) + 8 * ((i % 4) / 2) + i % 2,
-              row = 64 * (w / 4) + 8 * (i / 4) + 4 * (lane / 16) + lane % 4;
-            wg[2 + inv * 64 + i] = i < 32 ? (float) (row * 64 + col) : -1.0f;
+            guint cw = cols[m] / wn, n = rows * cols[m] / nt, stride = m ? 128 : 64;
+            float *comps = wg + 2 + (m ? nt * 64 : 0);
+            wg[m] = (float) (round == 3 && m == 1 ? 2 * n : n);
+            for (guint inv = 0; inv < nt; inv++)
+              for (guint i = 0; i < stride; i++)
+                {
+                  guint w = inv / 32, lane = inv % 32;
+                  guint quad = round == 2 ? lane % 4 : lane / 4, in_quad = round == 2 ? lane / 4 % 4 : lane % 4;
+                  guint row = rows / 2 * (w / wn) + 8 * (i / (cw / 4)) + quad;
+                  guint col = cw * (w % wn) + 8 * ((i % (cw / 4)) / 2) + 2 * in_quad + i % 2;
+                  comps[inv * stride + i] = i < n ? (float) (row * cols[m] + col) : -1.0f;
+                }
           }
-      if (round == 1)
-        {
-          float t = wg[2 + 40 * 64 + 5];
-          wg[2 + 40 * 64 + 5] = wg[2 + 170 * 64 + 5];
-          wg[2 + 170 * 64 + 5] = t;
-        }
-      gboolean ok = ss_attention_cm2_layout_check (wg, why, sizeof why);
-      g_assert_true (ok == (round == 0));
-      if (!ok)
-        g_test_message ("workgroup layout %u: %s", round, why);
-    }
+        if (round == 1)
+          {
+            float *c0 = wg + 2 + 40 * 64 + 5, *c1 = wg + 2 + (nt - 30) * 64 + 5, t = *c0;
+            *c0 = *c1;
+            *c1 = t;
+          }
+        gboolean ok = ss_attention_cm2_layout_check (wg, nt, rows, cols[0], cols[1], why, sizeof why);
+        g_assert_true (ok == (round == 0));
+        if (!ok)
+          g_test_message ("workgroup layout %u/%u: %s", shape, round, why);
+      }
 }
 
 static void
@@ -691,19 +697,20 @@ test_attention (void)
       c.mask_kind = trial == 1 ? 2 : 0;
       run_attention_case (SS_DTYPE_F16, &c);
     }
-  /* fp16, head size 64, neither mask nor causality: the workgroup-scope kernel
+  /* fp16, head size 64 and 128, neither mask nor causality: the workgroup-scope kernel
    * on GPUs with it (several query and key blocks, the last of each ragged;
    * scores spread wider than the random default) */
-  {
-    AttnCase c = { 0 };
-    c.p.b = 2;
-    c.p.h = 2;
-    c.p.lq = 300;
-    c.p.lk = 331;
-    c.p.d = c.p.dv = 64;
-    c.p.scale = 4.0 / sqrt (c.p.d);
-    run_attention_case (SS_DTYPE_F16, &c);
-  }
+  for (int trial = 0; trial < 2; trial++)
+    {
+      AttnCase c = { 0 };
+      c.p.b = 2;
+      c.p.h = 2;
+      c.p.lq = trial ? 150 : 300;
+      c.p.lk = trial ? 201 : 331;
+      c.p.d = c.p.dv = trial ? 128 : 64;
+      c.p.scale = 4.0 / sqrt (c.p.d);
+      run_attention_case (SS_DTYPE_F16, &c);
+    }
   /* the tensor-core backward at head size 128 (blocks of 32 queries): causal
    * and ragged without a mask, several key and query blocks */
   {
