@@ -705,7 +705,7 @@ test_attention (void)
       AttnCase c = { 0 };
       c.p.b = 2;
       c.p.h = 2;
-      c.p.lq = trial ? 150 : 300;
+      c.p.lq = trial ? 256 : 300;
       c.p.lk = trial ? 201 : 331;
       c.p.d = c.p.dv = trial ? 128 : 64;
       c.p.scale = 4.0 / sqrt (c.p.d);
