@@ -82,6 +82,7 @@ flex_wg_bit (const SsVkCoopmatFlexProps *f, guint32 ab, guint32 max_invocations)
 #define STAGING_MIN       ((guint64) 64 << 20)
 #define MAX_RECORDED      2048
 #define KICK_EVERY        64
+#define KICK_US           1000
 #define MAX_QUERIES       8192
 #define MAX_NARROW        32
 
@@ -173,9 +174,11 @@ struct _SsGpuDevice {
   VkCommandBuffer  cmd;
   VkFence          fence;
   gboolean         recording;
+  gint64           recording_since;  /* monotonic µs at the batch's first command */
   guint            n_recorded;
   GPtrArray       *held;         /* only with hold_buffers: refs released after completion */
   gboolean         hold_buffers;
+  gboolean         sync_submits;  /* SOUNDSTAGE_GPU_SYNC=1: every submit waits (as before batches overlapped) */
   GPtrArray       *pending_free; /* Block* emptied while work was recorded: freed after it */
   GArray          *written;      /* Touch since last barrier */
   GArray          *read;         /* Touch since last barrier */
@@ -620,6 +623,7 @@ device_new (GError **error)
   dev->flight.pending_free = g_ptr_array_new ();
   dev->flight.qlabels = g_ptr_array_new_with_free_func (g_free);
   dev->hold_buffers = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOLD_BUFFERS"), "1") == 0;
+  dev->sync_submits = g_strcmp0 (g_getenv ("SOUNDSTAGE_GPU_SYNC"), "1") == 0;
   dev->written = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->read = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->qlabels = g_ptr_array_new_with_free_func (g_free);
@@ -1375,6 +1379,7 @@ stream_begin (SsGpuDevice *dev, GError **error)
   g_array_set_size (dev->read, 0);
   dev->qcount = 0;
   dev->recording = TRUE;
+  dev->recording_since = g_get_monotonic_time ();
   dev->n_recorded = 0;
   return TRUE;
 }
@@ -1492,6 +1497,8 @@ batch_submit (SsGpuDevice *dev, GError **error)
 static gboolean
 submit_async (SsGpuDevice *dev, GError **error)
 {
+  if (dev->sync_submits)
+    return ss_gpu_device_flush (dev, error);
   Batch cur;
   if (!batch_submit (dev, error))
     {
@@ -1635,7 +1642,10 @@ hold (SsGpuDevice *dev, SsGpuBuffer *buf)
 
 /* Hands recorded work to the GPU without waiting for it: when the batch is
  * full, and (checked every KICK_EVERY commands) when the GPU has run out of
- * work, so that it runs while the host records the rest. */
+ * work while the host has been recording for KICK_US or longer, so that it
+ * runs while the host records the rest. Short batches (a training step of a
+ * small model, read back at its end) are not split: each submit costs tens of
+ * microseconds, more than such a batch's pieces take on the GPU. */
 static gboolean
 maybe_flush (SsGpuDevice *dev, GError **error)
 {
@@ -1643,7 +1653,8 @@ maybe_flush (SsGpuDevice *dev, GError **error)
     return TRUE;
   if (dev->n_recorded >= MAX_RECORDED || dev->qcount + 2 > MAX_QUERIES)
     return submit_async (dev, error);
-  if (dev->n_recorded % KICK_EVERY == 0 &&
+  if (dev->n_recorded % KICK_EVERY == 0 && !dev->sync_submits &&
+      g_get_monotonic_time () - dev->recording_since >= KICK_US &&
       (!dev->flight.busy || vkGetFenceStatus (dev->device, dev->flight.fence) == VK_SUCCESS))
     return submit_async (dev, error);
   return TRUE;
