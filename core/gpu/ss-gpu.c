@@ -485,6 +485,8 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
   c->is_cpu = p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   c->is_discrete = p->deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
   c->subgroup_size = sg.subgroupSize;
+  c->subgroup_shuffle = (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+                        (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
   c->shared_memory = p->limits.maxComputeSharedMemorySize;
   c->max_storage_buffer_range = p->limits.maxStorageBufferRange;
   c->max_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;

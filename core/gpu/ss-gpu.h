@@ -47,6 +47,7 @@ typedef struct {
   gboolean bf16_arith;        /* VK_KHR_shader_bfloat16 present (enabled with bf16 workgroup-scope matrices) */
 
   guint    subgroup_size;
+  gboolean subgroup_shuffle;  /* subgroupShuffle* in compute shaders */
   gsize    shared_memory;            /* maxComputeSharedMemorySize */
   guint64  max_storage_buffer_range; /* bytes one binding may cover */
   guint    max_workgroup_invocations;

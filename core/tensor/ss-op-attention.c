@@ -530,10 +530,19 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       break;
     case ATTN_ROWS:
     case ATTN_SPLIT:
-      g_snprintf (name, sizeof name, "%s.d%d_%s", labels[kernel], rd, ss_dtype_name (q->dtype));
-      /* a thread per row (64 per workgroup) or a workgroup per row */
-      ss_gpu_groups_1d (q->device, kernel == ATTN_ROWS ? (guint64) (BH * Lq + 63) / 64 : (guint64) (BH * Lq),
-                        d.groups);
+      {
+        /* 4 invocations per row (rows) or per key (split, 128 per row) where
+         * subgroups can shuffle (SOUNDSTAGE_ATTN_ROWS4=0: the one-lane forms) */
+        static int rows4_env = -1;
+        const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
+        gboolean l4 = caps->subgroup_shuffle && caps->subgroup_size >= 4 &&
+                      env_enabled ("SOUNDSTAGE_ATTN_ROWS4", &rows4_env);
+        g_snprintf (name, sizeof name, "%s.%sd%d_%s", labels[kernel], l4 ? "l4_" : "", rd,
+                    ss_dtype_name (q->dtype));
+        /* a thread (or 4) per row, 64 threads per workgroup, or a workgroup per row */
+        guint64 threads = (guint64) BH * Lq * (l4 ? 4 : 1);
+        ss_gpu_groups_1d (q->device, kernel == ATTN_ROWS ? (threads + 63) / 64 : (guint64) (BH * Lq), d.groups);
+      }
       break;
     }
   p.BH = (guint32) BH;

@@ -17,9 +17,9 @@ test_device_init (void)
   g_assert_no_error (error);
   g_assert_nonnull (dev);
   const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
-  g_test_message ("device %s: subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
+  g_test_message ("device %s: subgroup %u (shuffle %d), shared %zu, storage range %" G_GUINT64_FORMAT
                   ", heap %" G_GUINT64_FORMAT ", coopmat nv %d",
-                  c->name, c->subgroup_size, c->shared_memory, c->max_storage_buffer_range,
+                  c->name, c->subgroup_size, c->subgroup_shuffle, c->shared_memory, c->max_storage_buffer_range,
                   c->heap_size, c->coopmat_nv);
   g_assert_cmpuint (c->subgroup_size, >=, 1);
   g_assert_cmpuint (c->shared_memory, >=, 16384);
