@@ -61,150 +61,47 @@ layout (binding = 2) readonly buffer V4b { SS_T4 v4[]; };
 #if LANES == 1
 #include "attention_row.glsl"
 #else
-#extension GL_KHR_shader_subgroup_shuffle : require
 layout (binding = 4) writeonly buffer O4b { SS_T4 o4[]; };
-#define RDL (RD / LANES)
-
-/* element j (0 .. RDL - 1) of lane r: units of 4 interleaved over the lanes
- * (vec) or single elements interleaved (not vec) */
-uint lane_elem (uint j, uint r, bool vec)
-{
-  return vec ? 4u * ((j / 4u) * LANES + r) + j % 4u : j * LANES + r;
-}
-
+#define ROW_STORE(i, x) o[i] = SS_STORE (x)
+#define ROW_STORE4(i4, v) o4[i4] = ss_store4 (v)
 #ifdef SPLIT
-#define NSLOT (ROW_NT / LANES)
-shared float slot_m[NSLOT], slot_l[NSLOT];
-shared float slot_acc[NSLOT][RD];
-#else
-#define NSLOT 1u
+#define ROW4_SLOTS 1
+#define ROW4_NT ROW_NT
 #endif
+#include "attention_row4.glsl"
 
 void main ()
 {
 #ifdef SPLIT
   uint row = ss_linear_group ();
   uint slot = gl_LocalInvocationID.x / LANES, r = gl_LocalInvocationID.x % LANES;
+  const uint nslot = ROW4_NSLOT;
 #else
   uint gt = ss_linear_group () * 64u + gl_LocalInvocationID.x;
   uint row = gt / LANES, r = gt % LANES, slot = 0u;
+  const uint nslot = 1u;
 #endif
   uint bh = row / p.Lq, i = row % p.Lq;
   if (bh >= p.BH)
     return;        /* all LANES lanes of the row (SPLIT: the whole workgroup): the
                     * shuffles stay among live lanes and no barrier is skipped */
   uint b = bh / p.H, h = bh % p.H;
-  bool vec = ROW_VEC;
-  uint qbase = p.q_off + row * p.D, kbase = p.k_off + bh * p.Lk * p.D, vbase = p.v_off + bh * p.Lk * p.Dv;
-  float lq[RDL], acc[RDL];
-  if (vec) {
-    for (uint j = 0u; j < RDL; j += 4u) {
-      uint e = lane_elem (j, r, true);
-      vec4 x = e < p.D ? ROW_Q4 ((qbase + e) / 4u) * p.scale : vec4 (0.0);
-      lq[j] = x.x;
-      lq[j + 1u] = x.y;
-      lq[j + 2u] = x.z;
-      lq[j + 3u] = x.w;
-    }
-  } else {
-    for (uint j = 0u; j < RDL; j++) {
-      uint e = lane_elem (j, r, false);
-      lq[j] = e < p.D ? ROW_Q (qbase + e) * p.scale : 0.0;
-    }
-  }
-  for (uint j = 0u; j < RDL; j++)
-    acc[j] = 0.0;
-  float m = -1.0 / 0.0, l = 0.0;
+  row4_begin (p.q_off + row * p.D, p.D, p.scale, r);
+  uint kbase = p.k_off + bh * p.Lk * p.D, vbase = p.v_off + bh * p.Lk * p.Dv;
   uint kv_end = (p.flags & 2u) != 0u ? min (p.Lk, i + 1u) : p.Lk;
-  for (uint key = slot; key < kv_end; key += NSLOT) {
-    uint kb = kbase + key * p.D, vb = vbase + key * p.Dv;
-    float s = 0.0;
-    if (vec) {
-      for (uint j = 0u; j < RDL; j += 4u) {
-        uint e = lane_elem (j, r, true);
-        if (e < p.D)
-          s += dot (vec4 (lq[j], lq[j + 1u], lq[j + 2u], lq[j + 3u]), ROW_K4 ((kb + e) / 4u));
-      }
-    } else {
-      for (uint j = 0u; j < RDL; j++) {
-        uint e = lane_elem (j, r, false);
-        if (e < p.D)
-          s += lq[j] * ROW_K (kb + e);
-      }
-    }
-    s += subgroupShuffleXor (s, 1u);
-    s += subgroupShuffleXor (s, 2u);
-    if ((p.flags & 1u) != 0u)
-      s += SS_LOAD (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + key]);
-    if (s == -1.0 / 0.0)
-      continue;
-    float mn = max (m, s);
-    float alpha = exp (m - mn);   /* m = -inf at first: exp(-inf) = 0 */
-    float w = exp (s - mn);
-    l = l * alpha + w;
-    m = mn;
-    if (vec) {
-      for (uint j = 0u; j < RDL; j += 4u) {
-        uint e = lane_elem (j, r, true);
-        if (e < p.Dv) {
-          vec4 x = ROW_V4 ((vb + e) / 4u);
-          acc[j] = acc[j] * alpha + w * x.x;
-          acc[j + 1u] = acc[j + 1u] * alpha + w * x.y;
-          acc[j + 2u] = acc[j + 2u] * alpha + w * x.z;
-          acc[j + 3u] = acc[j + 3u] * alpha + w * x.w;
-        }
-      }
-    } else {
-      for (uint j = 0u; j < RDL; j++) {
-        uint e = lane_elem (j, r, false);
-        if (e < p.Dv)
-          acc[j] = acc[j] * alpha + w * ROW_V (vb + e);
-      }
-    }
+  for (uint key = slot; key < kv_end; key += nslot) {
+    float bias = (p.flags & 1u) != 0u ? SS_LOAD (mask[p.m_off + b * p.m_bs + h * p.m_hs + i * p.Lk + key]) : 0.0;
+    row4_key (kbase + key * p.D, vbase + key * p.Dv, p.D, p.Dv, bias);
   }
   uint obase = p.o_off + row * p.Dv;
 #ifdef SPLIT
-  /* the slots' partial rows through shared memory */
-  if (r == 0u) {
-    slot_m[slot] = m;
-    slot_l[slot] = l;
-  }
-  for (uint j = 0u; j < RDL; j++)
-    slot_acc[slot][lane_elem (j, r, vec)] = acc[j];
-  barrier ();
-  float M = -1.0 / 0.0;
-  for (uint u = 0u; u < NSLOT; u++)
-    M = max (M, slot_m[u]);
-  float L = 0.0;
-  for (uint u = 0u; u < NSLOT; u++)
-    L += slot_m[u] == -1.0 / 0.0 ? 0.0 : slot_l[u] * exp (slot_m[u] - M);
-  float linv = L > 0.0 ? 1.0 / L : 0.0;
-  for (uint c = gl_LocalInvocationID.x; c < p.Dv; c += ROW_NT) {
-    float sum = 0.0;
-    for (uint u = 0u; u < NSLOT; u++)
-      if (slot_m[u] != -1.0 / 0.0)
-        sum += slot_acc[u][c] * exp (slot_m[u] - M);
-    o[obase + c] = SS_STORE (sum * linv);
-  }
+  float lse_row = row4_merge_store (slot, obase, p.Dv);
   if (gl_LocalInvocationID.x == 0u)
-    lse[p.l_off + row] = L > 0.0 ? M + log (L) : -1.0 / 0.0;
+    lse[p.l_off + row] = lse_row;
 #else
-  float inv = l > 0.0 ? 1.0 / l : 0.0;
-  if (vec && obase % 4u == 0u) {
-    for (uint j = 0u; j < RDL; j += 4u) {
-      uint e = lane_elem (j, r, true);
-      if (e < p.Dv)
-        o4[(obase + e) / 4u] = ss_store4 (vec4 (acc[j], acc[j + 1u], acc[j + 2u], acc[j + 3u]) * inv);
-    }
-  } else {
-    for (uint j = 0u; j < RDL; j++) {
-      uint e = lane_elem (j, r, vec);
-      if (e < p.Dv)
-        o[obase + e] = SS_STORE (acc[j] * inv);
-    }
-  }
+  row4_store (obase, p.Dv);
   if (r == 0u)
-    lse[p.l_off + row] = l > 0.0 ? m + log (l) : -1.0 / 0.0;
+    lse[p.l_off + row] = row4_lse ();
 #endif
 }
 #endif

@@ -243,6 +243,16 @@ env_enabled (const char *var, int *cache)
   return *cache;
 }
 
+/* The row kernels' forms with 4 invocations per row or key (attention_row4.glsl)
+ * where subgroups can shuffle (SOUNDSTAGE_ATTN_ROWS4=0: the one-lane forms) */
+static gboolean
+rows4_enabled (SsGpuDevice *dev)
+{
+  static int env = -1;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
+  return caps->subgroup_shuffle && caps->subgroup_size >= 4 && env_enabled ("SOUNDSTAGE_ATTN_ROWS4", &env);
+}
+
 typedef struct {
   gboolean causal;
   float scale;
@@ -531,12 +541,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     case ATTN_ROWS:
     case ATTN_SPLIT:
       {
-        /* 4 invocations per row (rows) or per key (split, 128 per row) where
-         * subgroups can shuffle (SOUNDSTAGE_ATTN_ROWS4=0: the one-lane forms) */
-        static int rows4_env = -1;
-        const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-        gboolean l4 = caps->subgroup_shuffle && caps->subgroup_size >= 4 &&
-                      env_enabled ("SOUNDSTAGE_ATTN_ROWS4", &rows4_env);
+        /* 4 invocations per row (rows) or per key (split, 128 per row) */
+        gboolean l4 = rows4_enabled (q->device);
         g_snprintf (name, sizeof name, "%s.%sd%d_%s", labels[kernel], l4 ? "l4_" : "", rd,
                     ss_dtype_name (q->dtype));
         /* a thread (or 4) per row, 64 threads per workgroup, or a workgroup per row */
@@ -617,15 +623,17 @@ ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mod
     .scale = 1.0f / sqrtf ((float) dh),
   };
   int rd = dh <= 32 ? 32 : dh <= 64 ? 64 : 128;
+  gboolean l4 = rows4_enabled (qkv->device);
   SsGpuBinding b[2] = { ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE) };
   for (int cls = 0; cls < 2; cls++)
     {
       char name[64];
-      g_snprintf (name, sizeof name, "attention_divided.%sd%d_%s", cls ? "cls_" : "", rd, ss_dtype_name (qkv->dtype));
+      g_snprintf (name, sizeof name, "attention_divided.%s%sd%d_%s", l4 ? "l4_" : "", cls ? "cls_" : "", rd,
+                  ss_dtype_name (qkv->dtype));
       SsGpuDispatch d = { .shader = name, .bindings = b, .n_bindings = 2, .push = &p, .push_size = sizeof p,
                           .label = "attention_divided" };
-      ss_gpu_groups_1d (qkv->device, cls ? (guint64) (B * heads) : (guint64) (B * (N - 1) * heads + 63) / 64,
-                        d.groups);
+      guint64 rows = (guint64) B * (N - 1) * heads * (l4 ? 4 : 1);
+      ss_gpu_groups_1d (qkv->device, cls ? (guint64) (B * heads) : (rows + 63) / 64, d.groups);
       if (!ss_gpu_dispatch (qkv->device, &d, error))
         {
           ss_tensor_unref (out);

@@ -613,22 +613,26 @@ small_group_matmul (void)
 
 /* Inference on a CPU device (lavapipe) runs divided attention as one fused
  * kernel (ss_op_divided_attention: 9.25 -> 8.5 s for 10 s of video, small
- * config); on GPUs the grouped path with the short-sequence attention kernels
- * measured faster (H100, reference f16: 1.10 s grouped vs 1.25 s fused), so it
- * stays the default there. SOUNDSTAGE_SYNCHFORMER_ATTN=fused|grouped|matmul
- * overrides; training always takes the autograd (grouped) path. */
+ * config). On GPUs the time attention (9 keys per row) is fused too, and the
+ * space attention (197 keys) goes through the grouped path to the
+ * tensor-core kernel (H100, reference f16, 10 s: 0.228-0.232 s against 0.250
+ * all grouped and 0.340-0.348 all fused, seventh session).
+ * SOUNDSTAGE_SYNCHFORMER_ATTN=fused|grouped|matmul|time|space overrides
+ * (time / space: fuse only that mode); training always takes the autograd
+ * (grouped) path. */
 static gboolean
-fused_divided_attention (SsTensor *x)
+fused_divided_attention (SsTensor *x, gboolean mode_time)
 {
-  static int mode = -2;
+  static int mode = -2;   /* -1 default, 0 grouped, 1 fused, 2 time, 3 space */
   if (mode == -2)
     {
       const char *e = g_getenv ("SOUNDSTAGE_SYNCHFORMER_ATTN");
-      mode = g_strcmp0 (e, "fused") == 0 ? 1 : (g_strcmp0 (e, "grouped") == 0 || g_strcmp0 (e, "matmul") == 0) ? 0 : -1;
+      mode = g_strcmp0 (e, "fused") == 0 ? 1 : g_strcmp0 (e, "time") == 0 ? 2 : g_strcmp0 (e, "space") == 0 ? 3
+           : (g_strcmp0 (e, "grouped") == 0 || g_strcmp0 (e, "matmul") == 0) ? 0 : -1;
     }
   if (mode >= 0)
-    return mode == 1;
-  return ss_gpu_device_get_caps (x->device)->is_cpu;
+    return mode == 1 || (mode == 2 && mode_time) || (mode == 3 && !mode_time);
+  return mode_time || ss_gpu_device_get_caps (x->device)->is_cpu;
 }
 
 static SsTensor *
@@ -725,7 +729,7 @@ divided_attn_module (SsSynchformer *m, SsTensor *x, const char *p, int F, gboole
   g_snprintf (q, sizeof q, "%s.qkv", p);
   g_autoptr (SsTensor) qkv = linear (m, x, q, error);
   TRY (qkv);
-  if (fused_divided_attention (qkv) && !ss_autograd_needs_grad (1, &qkv))
+  if (fused_divided_attention (qkv, mode_time) && !ss_autograd_needs_grad (1, &qkv))
     {
       /* inference: one kernel from the packed projection to merged heads */
       g_autoptr (SsTensor) fo = ss_op_divided_attention (qkv, c->v_heads, F, mode_time, error);
