@@ -127,19 +127,19 @@ typedef struct {
   guint64        used;
 } Staging;
 
-/* What a batch of recorded commands owns until the GPU has run it: the
- * device's current fields (cmd, fence, staging, qpool, ...) are one such set,
- * and a submitted batch keeps its own in SsGpuDevice.flight while the next one
- * is recorded with the other set. */
+/* What a batch of recorded commands owns until the GPU has run it: the batch
+ * being recorded has one such set (SsGpuDevice.cur), and a submitted batch
+ * keeps its own (SsGpuDevice.flight) while the next one is recorded with the
+ * other. */
 typedef struct {
   VkCommandBuffer cmd;
   VkFence         fence;
   Staging         staging;
   VkQueryPool     qpool;
   guint           qcount;
-  GPtrArray      *qlabels;
-  GPtrArray      *held;
-  GPtrArray      *pending_free;
+  GPtrArray      *qlabels;       /* char*, one per timestamp pair */
+  GPtrArray      *held;          /* only with hold_buffers: refs released after completion */
+  GPtrArray      *pending_free;  /* Block* emptied while the batch may use them: freed after it */
   gboolean        busy;      /* submitted, fence not yet waited for */
 } Batch;
 
@@ -171,27 +171,20 @@ struct _SsGpuDevice {
 
   /* stream */
   VkCommandPool    pool;
-  VkCommandBuffer  cmd;
-  VkFence          fence;
   gboolean         recording;
   gint64           recording_since;  /* monotonic µs at the batch's first command */
   guint            n_recorded;
-  GPtrArray       *held;         /* only with hold_buffers: refs released after completion */
   gboolean         hold_buffers;
   gboolean         sync_submits;  /* SOUNDSTAGE_GPU_SYNC=1: every submit waits (as before batches overlapped) */
-  GPtrArray       *pending_free; /* Block* emptied while work was recorded: freed after it */
   GArray          *written;      /* Touch since last barrier */
   GArray          *read;         /* Touch since last barrier */
-  Staging          staging;
-  /* the batch submitted before the one being recorded (at most one runs
-   * while the host records the next; ss_gpu_device_flush waits for both) */
+  /* the batch being recorded, and the one submitted before it (at most one
+   * runs while the host records the next; ss_gpu_device_flush waits for both) */
+  Batch            cur;
   Batch            flight;
 
   /* profiling */
   gboolean         profiling;
-  VkQueryPool      qpool;
-  guint            qcount;
-  GPtrArray       *qlabels;      /* char*, one per pair */
   GHashTable      *profile;      /* label -> SsGpuProfileEntry* */
 
   gboolean         lost;
@@ -619,16 +612,17 @@ device_new (GError **error)
   g_rec_mutex_init (&dev->lock);
   dev->blocks = g_ptr_array_new ();
   dev->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  dev->held = g_ptr_array_new ();
-  dev->pending_free = g_ptr_array_new ();
-  dev->flight.held = g_ptr_array_new ();
-  dev->flight.pending_free = g_ptr_array_new ();
-  dev->flight.qlabels = g_ptr_array_new_with_free_func (g_free);
+  Batch *sets[2] = { &dev->cur, &dev->flight };
+  for (guint k = 0; k < 2; k++)
+    {
+      sets[k]->held = g_ptr_array_new ();
+      sets[k]->pending_free = g_ptr_array_new ();
+      sets[k]->qlabels = g_ptr_array_new_with_free_func (g_free);
+    }
   dev->hold_buffers = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOLD_BUFFERS"), "1") == 0;
   dev->sync_submits = g_strcmp0 (g_getenv ("SOUNDSTAGE_GPU_SYNC"), "1") == 0;
   dev->written = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->read = g_array_new (FALSE, FALSE, sizeof (Touch));
-  dev->qlabels = g_ptr_array_new_with_free_func (g_free);
   dev->profile = g_hash_table_new (g_str_hash, g_str_equal);
   dev->no_coopmat = g_strcmp0 (g_getenv ("SOUNDSTAGE_NO_COOPMAT"), "1") == 0;
   VkExtensionProperties *exts = NULL;
@@ -787,11 +781,11 @@ device_new (GError **error)
     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
     .commandBufferCount = 1,
   };
-  if (!vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->cmd), "vkAllocateCommandBuffers", error) ||
+  if (!vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->cur.cmd), "vkAllocateCommandBuffers", error) ||
       !vk_check (dev, vkAllocateCommandBuffers (dev->device, &cai, &dev->flight.cmd), "vkAllocateCommandBuffers", error))
     goto fail;
   VkFenceCreateInfo fci = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
-  if (!vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->fence), "vkCreateFence", error) ||
+  if (!vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->cur.fence), "vkCreateFence", error) ||
       !vk_check (dev, vkCreateFence (dev->device, &fci, NULL, &dev->flight.fence), "vkCreateFence", error))
     goto fail;
   VkPipelineCacheCreateInfo pcci = { .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO };
@@ -836,7 +830,7 @@ device_new (GError **error)
         .queryType = VK_QUERY_TYPE_TIMESTAMP,
         .queryCount = MAX_QUERIES,
       };
-      if (vkCreateQueryPool (dev->device, &qp, NULL, &dev->qpool) != VK_SUCCESS ||
+      if (vkCreateQueryPool (dev->device, &qp, NULL, &dev->cur.qpool) != VK_SUCCESS ||
           vkCreateQueryPool (dev->device, &qp, NULL, &dev->flight.qpool) != VK_SUCCESS)
         dev->caps.timestamps = FALSE;
     }
@@ -896,20 +890,19 @@ staging_free (SsGpuDevice *dev, Staging *st)
 static void
 device_free (SsGpuDevice *dev)
 {
+  Batch *sets[2] = { &dev->cur, &dev->flight };
   g_datalist_clear (&dev->data);
   if (dev->device)
     {
       vkDeviceWaitIdle (dev->device);
-      GPtrArray *held[2] = { dev->held, dev->flight.held };
-      GPtrArray *pending[2] = { dev->pending_free, dev->flight.pending_free };
       for (guint k = 0; k < 2; k++)
         {
-          for (guint i = 0; i < held[k]->len; i++)
-            ss_gpu_buffer_unref (held[k]->pdata[i]);
-          g_ptr_array_set_size (held[k], 0);
-          for (guint i = 0; i < pending[k]->len; i++)
-            block_free (dev, pending[k]->pdata[i]);
-          g_ptr_array_set_size (pending[k], 0);
+          for (guint i = 0; i < sets[k]->held->len; i++)
+            ss_gpu_buffer_unref (sets[k]->held->pdata[i]);
+          g_ptr_array_set_size (sets[k]->held, 0);
+          for (guint i = 0; i < sets[k]->pending_free->len; i++)
+            block_free (dev, sets[k]->pending_free->pdata[i]);
+          g_ptr_array_set_size (sets[k]->pending_free, 0);
         }
       GHashTableIter it;
       gpointer k, v;
@@ -925,18 +918,16 @@ device_free (SsGpuDevice *dev)
         }
       if (dev->pcache)
         vkDestroyPipelineCache (dev->device, dev->pcache, NULL);
-      if (dev->qpool)
-        vkDestroyQueryPool (dev->device, dev->qpool, NULL);
-      if (dev->flight.qpool)
-        vkDestroyQueryPool (dev->device, dev->flight.qpool, NULL);
-      if (dev->fence)
-        vkDestroyFence (dev->device, dev->fence, NULL);
-      if (dev->flight.fence)
-        vkDestroyFence (dev->device, dev->flight.fence, NULL);
+      for (guint k = 0; k < 2; k++)
+        {
+          if (sets[k]->qpool)
+            vkDestroyQueryPool (dev->device, sets[k]->qpool, NULL);
+          if (sets[k]->fence)
+            vkDestroyFence (dev->device, sets[k]->fence, NULL);
+          staging_free (dev, &sets[k]->staging);
+        }
       if (dev->pool)
         vkDestroyCommandPool (dev->device, dev->pool, NULL);
-      staging_free (dev, &dev->staging);
-      staging_free (dev, &dev->flight.staging);
       for (guint i = 0; i < dev->blocks->len; i++)
         block_free (dev, dev->blocks->pdata[i]);
       vkDestroyDevice (dev->device, NULL);
@@ -952,14 +943,14 @@ device_free (SsGpuDevice *dev)
     vkDestroyInstance (dev->instance, NULL);
   g_hash_table_unref (dev->pipelines);
   g_ptr_array_unref (dev->blocks);
-  g_ptr_array_unref (dev->held);
-  g_ptr_array_unref (dev->pending_free);
-  g_ptr_array_unref (dev->flight.held);
-  g_ptr_array_unref (dev->flight.pending_free);
-  g_ptr_array_unref (dev->flight.qlabels);
+  for (guint k = 0; k < 2; k++)
+    {
+      g_ptr_array_unref (sets[k]->held);
+      g_ptr_array_unref (sets[k]->pending_free);
+      g_ptr_array_unref (sets[k]->qlabels);
+    }
   g_array_unref (dev->written);
   g_array_unref (dev->read);
-  g_ptr_array_unref (dev->qlabels);
   GHashTableIter it;
   gpointer k, v;
   g_hash_table_iter_init (&it, dev->profile);
@@ -1320,7 +1311,7 @@ ss_gpu_buffer_unref (SsGpuBuffer *buf)
         {
           g_ptr_array_remove (dev->blocks, b);
           if (dev->recording)
-            g_ptr_array_add (dev->pending_free, b);   /* recorded work may use it */
+            g_ptr_array_add (dev->cur.pending_free, b);   /* recorded work may use it */
           else if (dev->flight.busy)
             g_ptr_array_add (dev->flight.pending_free, b);   /* submitted work may */
           else
@@ -1363,10 +1354,10 @@ stream_begin (SsGpuDevice *dev, GError **error)
     .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
     .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
   };
-  if (!vk_check (dev, vkBeginCommandBuffer (dev->cmd, &bi), "vkBeginCommandBuffer", error))
+  if (!vk_check (dev, vkBeginCommandBuffer (dev->cur.cmd, &bi), "vkBeginCommandBuffer", error))
     return FALSE;
-  if (dev->qpool)
-    vkCmdResetQueryPool (dev->cmd, dev->qpool, 0, MAX_QUERIES);
+  if (dev->cur.qpool)
+    vkCmdResetQueryPool (dev->cur.cmd, dev->cur.qpool, 0, MAX_QUERIES);
   /* the earlier batch may still run: everything recorded here comes after
    * all of its reads and writes (the hazard lists start empty) */
   const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
@@ -1376,10 +1367,10 @@ stream_begin (SsGpuDevice *dev, GError **error)
     .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                      VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
   };
-  vkCmdPipelineBarrier (dev->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+  vkCmdPipelineBarrier (dev->cur.cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
   g_array_set_size (dev->written, 0);
   g_array_set_size (dev->read, 0);
-  dev->qcount = 0;
+  dev->cur.qcount = 0;
   dev->recording = TRUE;
   dev->recording_since = g_get_monotonic_time ();
   dev->n_recorded = 0;
@@ -1409,32 +1400,6 @@ collect_profile (SsGpuDevice *dev, const Batch *b)
           e->total_ms += (double) (ts[i + 1] - ts[i]) * dev->caps.timestamp_period_ns * 1e-6;
         }
     }
-}
-
-static void
-batch_save (SsGpuDevice *dev, Batch *b)
-{
-  b->cmd = dev->cmd;
-  b->fence = dev->fence;
-  b->staging = dev->staging;
-  b->qpool = dev->qpool;
-  b->qcount = dev->qcount;
-  b->qlabels = dev->qlabels;
-  b->held = dev->held;
-  b->pending_free = dev->pending_free;
-}
-
-static void
-batch_load (SsGpuDevice *dev, const Batch *b)
-{
-  dev->cmd = b->cmd;
-  dev->fence = b->fence;
-  dev->staging = b->staging;
-  dev->qpool = b->qpool;
-  dev->qcount = b->qcount;
-  dev->qlabels = b->qlabels;
-  dev->held = b->held;
-  dev->pending_free = b->pending_free;
 }
 
 /* Waits for a submitted batch, then releases what it held and readies its
@@ -1478,15 +1443,15 @@ batch_submit (SsGpuDevice *dev, GError **error)
 {
   dev->recording = FALSE;
   dev->n_recorded = 0;
-  gboolean ok = vk_check (dev, vkEndCommandBuffer (dev->cmd), "vkEndCommandBuffer", error);
+  gboolean ok = vk_check (dev, vkEndCommandBuffer (dev->cur.cmd), "vkEndCommandBuffer", error);
   if (ok)
     {
       VkSubmitInfo si = {
         .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
         .commandBufferCount = 1,
-        .pCommandBuffers = &dev->cmd,
+        .pCommandBuffers = &dev->cur.cmd,
       };
-      ok = vk_check (dev, vkQueueSubmit (dev->queue, 1, &si, dev->fence), "submitting GPU work", error);
+      ok = vk_check (dev, vkQueueSubmit (dev->queue, 1, &si, dev->cur.fence), "submitting GPU work", error);
       if (ok && dev->host_stats)
         dev->host_submits++;
     }
@@ -1501,19 +1466,16 @@ submit_async (SsGpuDevice *dev, GError **error)
 {
   if (dev->sync_submits)
     return ss_gpu_device_flush (dev, error);
-  Batch cur;
   if (!batch_submit (dev, error))
     {
-      batch_save (dev, &cur);
-      batch_finish (dev, &cur, NULL);
-      batch_load (dev, &cur);
+      batch_finish (dev, &dev->cur, NULL);
       return FALSE;
     }
   gboolean ok = batch_finish (dev, &dev->flight, error);
-  batch_save (dev, &cur);
-  cur.busy = TRUE;
-  batch_load (dev, &dev->flight);
-  dev->flight = cur;
+  Batch submitted = dev->cur;
+  submitted.busy = TRUE;
+  dev->cur = dev->flight;
+  dev->flight = submitted;
   return ok;
 }
 
@@ -1537,7 +1499,6 @@ ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
   gboolean ok = check_lost (dev, error);
   if (ok)
     {
-      Batch cur;
       gboolean submitted = dev->recording;
       if (submitted)
         ok = batch_submit (dev, error);
@@ -1545,11 +1506,9 @@ ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
         ok = FALSE;
       if (submitted)
         {
-          batch_save (dev, &cur);
-          cur.busy = ok;
-          if (!batch_finish (dev, &cur, ok ? error : NULL))
+          dev->cur.busy = ok;
+          if (!batch_finish (dev, &dev->cur, ok ? error : NULL))
             ok = FALSE;
-          batch_load (dev, &cur);
         }
     }
   g_rec_mutex_unlock (&dev->lock);
@@ -1578,7 +1537,7 @@ emit_barrier (SsGpuDevice *dev)
   if (dev->written->len > MAX_NARROW)
     {
       VkMemoryBarrier mb = { .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src, .dstAccessMask = dst };
-      vkCmdPipelineBarrier (dev->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+      vkCmdPipelineBarrier (dev->cur.cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
     }
   else
     {
@@ -1598,7 +1557,7 @@ emit_barrier (SsGpuDevice *dev)
             .size = t->size,
           };
         }
-      vkCmdPipelineBarrier (dev->cmd, stages, stages, 0, 0, NULL, n, bb, 0, NULL);
+      vkCmdPipelineBarrier (dev->cur.cmd, stages, stages, 0, 0, NULL, n, bb, 0, NULL);
     }
   g_array_set_size (dev->written, 0);
   g_array_set_size (dev->read, 0);
@@ -1639,7 +1598,7 @@ hold (SsGpuDevice *dev, SsGpuBuffer *buf)
   /* SOUNDSTAGE_HOLD_BUFFERS=1: keep every buffer of the batch alive until it
    * completes (no reuse within a batch; for debugging suspected hazards) */
   if (dev->hold_buffers)
-    g_ptr_array_add (dev->held, ss_gpu_buffer_ref (buf));
+    g_ptr_array_add (dev->cur.held, ss_gpu_buffer_ref (buf));
 }
 
 /* Hands recorded work to the GPU without waiting for it: when the batch is
@@ -1653,7 +1612,7 @@ maybe_flush (SsGpuDevice *dev, GError **error)
 {
   if (!dev->recording)
     return TRUE;
-  if (dev->n_recorded >= MAX_RECORDED || dev->qcount + 2 > MAX_QUERIES)
+  if (dev->n_recorded >= MAX_RECORDED || dev->cur.qcount + 2 > MAX_QUERIES)
     return submit_async (dev, error);
   if (dev->n_recorded % KICK_EVERY == 0 && !dev->sync_submits &&
       g_get_monotonic_time () - dev->recording_since >= KICK_US &&
@@ -1666,46 +1625,46 @@ static gboolean
 staging_reserve (SsGpuDevice *dev, guint64 size, guint64 *off, GError **error)
 {
   size = (size + 15) & ~(guint64) 15;
-  if (dev->staging.buffer && dev->staging.used + size <= dev->staging.size)
+  if (dev->cur.staging.buffer && dev->cur.staging.used + size <= dev->cur.staging.size)
     {
-      *off = dev->staging.used;
-      dev->staging.used += size;
+      *off = dev->cur.staging.used;
+      dev->cur.staging.used += size;
       return TRUE;
     }
   /* full or too small: submit the work that uses it (the other batch's set,
    * idle then, becomes current), then reuse or grow */
   if (dev->recording && !submit_async (dev, error))
     return FALSE;
-  if (!dev->staging.buffer || dev->staging.size < size)
+  if (!dev->cur.staging.buffer || dev->cur.staging.size < size)
     {
-      staging_free (dev, &dev->staging);
+      staging_free (dev, &dev->cur.staging);
       guint64 ssize = MAX (STAGING_MIN, size);
       VkBufferCreateInfo bi = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = ssize,
         .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
       };
-      if (!vk_check (dev, vkCreateBuffer (dev->device, &bi, NULL, &dev->staging.buffer), "creating a staging buffer", error))
+      if (!vk_check (dev, vkCreateBuffer (dev->device, &bi, NULL, &dev->cur.staging.buffer), "creating a staging buffer", error))
         return FALSE;
       VkMemoryRequirements req;
-      vkGetBufferMemoryRequirements (dev->device, dev->staging.buffer, &req);
+      vkGetBufferMemoryRequirements (dev->device, dev->cur.staging.buffer, &req);
       VkMemoryAllocateInfo ai = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
         .allocationSize = req.size,
         .memoryTypeIndex = dev->host_memtype,
       };
       void *p = NULL;
-      if (!vk_check (dev, vkAllocateMemory (dev->device, &ai, NULL, &dev->staging.mem), "allocating staging memory", error) ||
-          !vk_check (dev, vkBindBufferMemory (dev->device, dev->staging.buffer, dev->staging.mem, 0), "binding staging memory", error) ||
-          !vk_check (dev, vkMapMemory (dev->device, dev->staging.mem, 0, VK_WHOLE_SIZE, 0, &p), "mapping staging memory", error))
+      if (!vk_check (dev, vkAllocateMemory (dev->device, &ai, NULL, &dev->cur.staging.mem), "allocating staging memory", error) ||
+          !vk_check (dev, vkBindBufferMemory (dev->device, dev->cur.staging.buffer, dev->cur.staging.mem, 0), "binding staging memory", error) ||
+          !vk_check (dev, vkMapMemory (dev->device, dev->cur.staging.mem, 0, VK_WHOLE_SIZE, 0, &p), "mapping staging memory", error))
         {
-          staging_free (dev, &dev->staging);
+          staging_free (dev, &dev->cur.staging);
           return FALSE;
         }
-      dev->staging.mapped = p;
-      dev->staging.size = ssize;
+      dev->cur.staging.mapped = p;
+      dev->cur.staging.size = ssize;
     }
-  dev->staging.used = size;
+  dev->cur.staging.used = size;
   *off = 0;
   return TRUE;
 }
@@ -1738,12 +1697,12 @@ ss_gpu_buffer_upload (SsGpuBuffer *buf, gsize offset, const void *data, gsize si
           ok = staging_reserve (dev, chunk, &soff, error) && stream_begin (dev, error);
           if (!ok)
             break;
-          memcpy (dev->staging.mapped + soff, src + done, chunk);
+          memcpy (dev->cur.staging.mapped + soff, src + done, chunk);
           Touch t = { buf->block->buffer, buf->offset + offset + done, chunk };
           SsGpuAccess a = SS_GPU_WRITE;
           track (dev, &t, &a, 1);
           VkBufferCopy c = { soff, t.off, chunk };
-          vkCmdCopyBuffer (dev->cmd, dev->staging.buffer, buf->block->buffer, 1, &c);
+          vkCmdCopyBuffer (dev->cur.cmd, dev->cur.staging.buffer, buf->block->buffer, 1, &c);
           hold (dev, buf);
           dev->n_recorded++;
           done += chunk;
@@ -1786,11 +1745,11 @@ ss_gpu_buffer_download (SsGpuBuffer *buf, gsize offset, void *data, gsize size, 
           SsGpuAccess a = SS_GPU_READ;
           track (dev, &t, &a, 1);
           VkBufferCopy c = { t.off, soff, chunk };
-          vkCmdCopyBuffer (dev->cmd, buf->block->buffer, dev->staging.buffer, 1, &c);
+          vkCmdCopyBuffer (dev->cur.cmd, buf->block->buffer, dev->cur.staging.buffer, 1, &c);
           hold (dev, buf);
           ok = ss_gpu_device_flush (dev, error);
           if (ok)
-            memcpy (dst + done, dev->staging.mapped + soff, chunk);
+            memcpy (dst + done, dev->cur.staging.mapped + soff, chunk);
           done += chunk;
         }
     }
@@ -1814,7 +1773,7 @@ ss_gpu_buffer_fill (SsGpuBuffer *buf, gsize offset, gsize size, guint32 word, GE
       Touch t = { buf->block->buffer, buf->offset + offset, size };
       SsGpuAccess a = SS_GPU_WRITE;
       track (dev, &t, &a, 1);
-      vkCmdFillBuffer (dev->cmd, buf->block->buffer, t.off, size, word);
+      vkCmdFillBuffer (dev->cur.cmd, buf->block->buffer, t.off, size, word);
       hold (dev, buf);
       dev->n_recorded++;
       ok = maybe_flush (dev, error);
@@ -1843,7 +1802,7 @@ ss_gpu_buffer_copy (SsGpuBuffer *src, gsize src_offset, SsGpuBuffer *dst, gsize 
       SsGpuAccess a[2] = { SS_GPU_READ, SS_GPU_WRITE };
       track (dev, t, a, 2);
       VkBufferCopy c = { t[0].off, t[1].off, size };
-      vkCmdCopyBuffer (dev->cmd, src->block->buffer, dst->block->buffer, 1, &c);
+      vkCmdCopyBuffer (dev->cur.cmd, src->block->buffer, dst->block->buffer, 1, &c);
       hold (dev, src);
       hold (dev, dst);
       dev->n_recorded++;
@@ -2098,22 +2057,22 @@ ss_gpu_dispatch (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
           };
         }
       track (dev, t, a, d->n_bindings);
-      vkCmdBindPipeline (dev->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+      vkCmdBindPipeline (dev->cur.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
       if (d->n_bindings)
-        dev->push_descriptor (dev->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->layout[d->n_bindings],
+        dev->push_descriptor (dev->cur.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->layout[d->n_bindings],
                               0, d->n_bindings, w);
       if (d->push_size)
-        vkCmdPushConstants (dev->cmd, dev->layout[d->n_bindings], VK_SHADER_STAGE_COMPUTE_BIT,
+        vkCmdPushConstants (dev->cur.cmd, dev->layout[d->n_bindings], VK_SHADER_STAGE_COMPUTE_BIT,
                             0, d->push_size, d->push);
-      gboolean prof = dev->profiling && dev->qpool;
+      gboolean prof = dev->profiling && dev->cur.qpool;
       if (prof)
         {
-          vkCmdWriteTimestamp (dev->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, dev->qpool, dev->qcount++);
-          g_ptr_array_add (dev->qlabels, g_strdup (d->label ? d->label : d->shader));
+          vkCmdWriteTimestamp (dev->cur.cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, dev->cur.qpool, dev->cur.qcount++);
+          g_ptr_array_add (dev->cur.qlabels, g_strdup (d->label ? d->label : d->shader));
         }
-      vkCmdDispatch (dev->cmd, MAX (d->groups[0], 1), MAX (d->groups[1], 1), MAX (d->groups[2], 1));
+      vkCmdDispatch (dev->cur.cmd, MAX (d->groups[0], 1), MAX (d->groups[1], 1), MAX (d->groups[2], 1));
       if (prof)
-        vkCmdWriteTimestamp (dev->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, dev->qpool, dev->qcount++);
+        vkCmdWriteTimestamp (dev->cur.cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, dev->cur.qpool, dev->cur.qcount++);
       for (guint i = 0; i < d->n_bindings; i++)
         hold (dev, d->bindings[i].buffer);
       dev->n_recorded++;
