@@ -1499,14 +1499,14 @@ ss_gpu_device_flush (SsGpuDevice *dev, GError **error)
   gboolean ok = check_lost (dev, error);
   if (ok)
     {
-      gboolean submitted = dev->recording;
-      if (submitted)
-        ok = batch_submit (dev, error);
+      gboolean recorded = dev->recording, sent = FALSE;
+      if (recorded)
+        ok = sent = batch_submit (dev, error);
       if (dev->flight.busy && !batch_finish (dev, &dev->flight, ok ? error : NULL))
         ok = FALSE;
-      if (submitted)
+      if (recorded)
         {
-          dev->cur.busy = ok;
+          dev->cur.busy = sent;   /* waited for even when the older batch failed */
           if (!batch_finish (dev, &dev->cur, ok ? error : NULL))
             ok = FALSE;
         }
