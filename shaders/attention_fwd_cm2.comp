@@ -3,8 +3,7 @@
  * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
  * rewritten to the KHR form at build time like matmul_cm2): one pass over the
  * keys with FlashAttention-2's online softmax, fp16 q/k/v/o, fp32 scores,
- * statistics and accumulation, head size HD (64 or 128), causal or not, with
- * or without an additive mask (read per component where a block needs it).
+ * statistics and accumulation, head size HD (64 or 128), non-causal, no mask.
  *
  * A workgroup of NT invocations takes BQ query rows (HD 64: 256 and 128; HD
  * 128: 64, so that Q and the K and V blocks fit the shared memory). Per block
@@ -26,9 +25,7 @@
  * shuffles, then an exchange through shared memory.
  *
  * Any Lq, Lk: K/V rows past Lk are zero-filled and their scores -inf, Q rows
- * past Lq are zeros and their outputs are not stored. Causal: key blocks past
- * the workgroup's last row are skipped, and keys past a component's row are
- * -inf. q/k/v/o offsets
+ * past Lq are zeros and their outputs are not stored. q/k/v/o offsets
  * multiples of 8. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -119,17 +116,14 @@ void main ()
     m[k] = NEG_INF;
     l[k] = 0.0;
   }
-  bool causal = (p.flags & 2u) != 0u, masked = (p.flags & 1u) != 0u;
-  uint b = bh / p.H, h = bh % p.H;
-  uint kv_end = causal ? min (p.Lk, q0 + BQ) : p.Lk;
-  for (uint kb = 0u; kb < kv_end; kb += BK) {
+  for (uint kb = 0u; kb < p.Lk; kb += BK) {
     barrier ();                 /* the previous block's K, V and statistics are consumed */
     [[unroll]] for (uint t = 0u; t < NL; t++) {
       uint e = tid + t * NT;
       KS[(e / R4) * S4 + e % R4] = rk[t];
       VS[(e / R4) * S4 + e % R4] = rv[t];
     }
-    if (kb + BK < kv_end) {
+    if (kb + BK < p.Lk) {
       GLOAD (kb + BK);          /* in flight during this block */
     }
     barrier ();
@@ -141,20 +135,14 @@ void main ()
     s = coopMatMulAddNV (qa, kt, s);
 
     /* scores in log2 units; keys past Lk are -inf */
-    bool edge = kb + BK > p.Lk || masked || (causal && kb + BK - 1u > q0);
+    bool edge = kb + BK > p.Lk;
     float bm[NRG];
     [[unroll]] for (uint k = 0u; k < NRG; k++)
       bm[k] = NEG_INF;
     [[unroll]] for (uint i = 0u; i < NCS; i++) {
       float x = s[i] * sl2;
-      if (edge) {
-        uint key = kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u);
-        uint row = q0 + row0 + 8u * (i / (CWS / 4u));
-        if (key >= p.Lk || (causal && key > row))
-          x = NEG_INF;
-        else if (masked && row < p.Lq)
-          x += float (mask[p.m_off + b * p.m_bs + h * p.m_hs + row * p.Lk + key]) * LOG2E;
-      }
+      if (edge && kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u) >= p.Lk)
+        x = NEG_INF;
       s[i] = x;
       bm[i / (CWS / 4u)] = max (bm[i / (CWS / 4u)], x);
     }

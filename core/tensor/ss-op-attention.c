@@ -476,8 +476,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       if (fl->ok)
         kernel = ATTN_FLASH;
     }
-  /* head size 64 on workgroup-scope matrices (any mask, causal or not), where
-   * the device has them and their layout is the one the kernel assumes
+  /* without mask or causality on workgroup-scope matrices, where the device
+   * has them and their layout is the one the kernel assumes
    * (SOUNDSTAGE_ATTN_CM2=0: off). */
   /* head size 128 on 64-row blocks of 4 warps only with SOUNDSTAGE_ATTN_CM2_D128=1:
    * Q and the K and V blocks of 128-row blocks do not fit the shared memory,
@@ -486,7 +486,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   static int cm2_env = -1, cm2_d128_env = -1;
   if (cm2_d128_env < 0)
     cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
-  if (kernel == ATTN_FLASH && (D == 64 || cm2_d128_env) &&
+  if (kernel == ATTN_FLASH && !mc && !causal && (D == 64 || cm2_d128_env) &&
       ss_gpu_device_use_coopmat_wg (q->device) && ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
       (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << (D == 64 ? 8 : 4))) &&
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_layout (q->device, D == 64 ? "w8" : "q64w4")->ok)
