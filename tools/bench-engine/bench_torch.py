@@ -75,19 +75,21 @@ def bench_attention():
             q = torch.full((B, H, L, d), 0.01, device=dev, dtype=torch.float16)
             k = torch.full((B, H, L, d), 0.02, device=dev, dtype=torch.float16)
             v = torch.full((B, H, L, d), 0.03, device=dev, dtype=torch.float16)
-            t = time_op(lambda: F.scaled_dot_product_attention(q, k, v))
-            flops = 4.0 * B * H * L * L * d
-            print('attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s' % (B, H, L, d, t * 1e3, flops / t * 1e-12), flush=True)
+            causal = '--causal' in sys.argv
+            t = time_op(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+            flops = (2.0 if causal else 4.0) * B * H * L * L * d
+            tag = ' causal' if causal else ''
+            print('attention f16 B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s' % (B, H, L, d, tag, t * 1e3, flops / t * 1e-12), flush=True)
             if '--backward' in sys.argv and L <= 4096:
                 for tt in (q, k, v):
                     tt.requires_grad_(True)
 
                 def fb():
-                    y = F.scaled_dot_product_attention(q, k, v)
+                    y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
                     y.backward(torch.full_like(y, 0.5))
                     q.grad = k.grad = v.grad = None
                 t = time_op(fb)
-                print('attention f16 B%d-H%d-L%d-D%d fwd+bwd %.4f ms %.1f TFLOP/s' % (B, H, L, d, t * 1e3, 3.5 * flops / t * 1e-12), flush=True)
+                print('attention f16 B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s' % (B, H, L, d, tag, t * 1e3, 3.5 * flops / t * 1e-12), flush=True)
                 for tt in (q, k, v):
                     tt.requires_grad_(False)
 

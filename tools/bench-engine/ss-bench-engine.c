@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [--quick] [--check] [--layouts] [--kernels] [--backward]
+ * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [--quick] [--layouts] [--kernels] [--backward] [--causal]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -22,6 +22,7 @@ static gboolean quick;
 static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands */
 static gboolean kernels;   /* --kernels: the kernels behind each case (GPU time per call) */
 static gboolean backward;  /* --backward: conv and attention also forward+backward */
+static gboolean causal;    /* --causal: attention causal (FLOPs counted as half) */
 static SsGpuDevice *dev;
 static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
@@ -389,11 +390,12 @@ bench_attention (void)
           filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.01f),
           filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.02f),
           filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.03f),
-          FALSE,
+          causal,
         };
         double t = time_op (attn_fn, &c, 0.3);
-        double flops = 4.0 * B * H * (double) L * L * d;
-        printf ("attention f16 B%d-H%d-L%d-D%d %.4f ms %.1f TFLOP/s", B, H, L, d, t * 1e3, flops / t * 1e-12);
+        double flops = (causal ? 2.0 : 4.0) * B * H * (double) L * L * d;
+        printf ("attention f16 B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s", B, H, L, d, causal ? " causal" : "",
+                t * 1e3, flops / t * 1e-12);
         print_gpu (flops * 1e-12, "TFLOP/s");
         if (backward && L <= 4096)
           {
@@ -402,8 +404,8 @@ bench_attention (void)
             ss_tensor_set_requires_grad (c.k, TRUE);
             ss_tensor_set_requires_grad (c.v, TRUE);
             t = time_op (attn_fwdbwd_fn, &c, 0.3);
-            printf ("attention f16 B%d-H%d-L%d-D%d fwd+bwd %.4f ms %.1f TFLOP/s", B, H, L, d, t * 1e3,
-                    3.5 * flops / t * 1e-12);
+            printf ("attention f16 B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s", B, H, L, d,
+                    causal ? " causal" : "", t * 1e3, 3.5 * flops / t * 1e-12);
             print_gpu (3.5 * flops * 1e-12, "TFLOP/s");
           }
         ss_tensor_unref (c.q);
@@ -498,6 +500,8 @@ main (int argc, char **argv)
         kernels = TRUE;
       else if (strcmp (argv[i], "--backward") == 0)
         backward = TRUE;
+      else if (strcmp (argv[i], "--causal") == 0)
+        causal = TRUE;
       else if (strcmp (argv[i], "peak") == 0)
         do_peak = TRUE, all = FALSE;
       else if (strcmp (argv[i], "wglayout") == 0)
