@@ -73,16 +73,24 @@ layout (push_constant) uniform P {
 } p;
 
 #ifndef TENSOR
-#define NLDA (512 / NT)     /* 16-byte vectors per thread and A tile */
-#define NLDB (4 * BN / NT)  /* ... and B tile */
-#define RM4 5               /* [128][32] and [BN][32] tiles, rows of 40 halves */
-#define CM4 17              /* [32][128] tiles, rows of 136 halves */
-#define CMB (BN / 8 + 1)    /* [32][BN] tiles */
-/* A tiles at 0 and 640, B tiles at 1280 and 1920 (uvec4 units); at the end
- * the tile of C (128 rows of CST vectors) */
-shared uvec4 S[2560];
-#define AS(buf) ((buf) * 640u)
-#define BS(buf) (1280u + (buf) * 640u)
+#define KV (BK / 8)               /* 16-byte vectors per BK-long row */
+#define NLDA (BM * KV / NT)       /* 16-byte vectors per thread and A tile */
+#define NLDB (BN * KV / NT)       /* ... and B tile */
+#define RM4 (KV + 1)              /* [BM][BK] and [BN][BK] tiles: padded rows */
+#define CM4 (BM / 8 + 1)          /* [BK][BM] tiles */
+#define CMB (BN / 8 + 1)          /* [BK][BN] tiles */
+#define ASZ max (BM * RM4, BK * CM4)
+#define BSZ max (BN * RM4, BK * CMB)
+/* A tiles at 0 and ASZ, B tiles at 2 ASZ and 2 ASZ + BSZ (uvec4 units); at
+ * the end the tile of C (BM rows of CST vectors) unless CDIRECT (BN 256:
+ * C is stored from the matrix, it would not fit) */
+#ifdef CDIRECT
+shared uvec4 S[2 * (ASZ + BSZ)];
+#else
+shared uvec4 S[max (2 * (ASZ + BSZ), BM * (BN / 8 + 1))];
+#endif
+#define AS(buf) ((buf) * ASZ)
+#define BS(buf) (2u * ASZ + (buf) * BSZ)
 #else
 shared uvec4 S[64];     /* the bias */
 #endif
@@ -143,12 +151,12 @@ void main ()
   [[unroll]] for (uint i = 0u; i < NLDA; i++) {
     uint e = tid + i * NT;
     /* rows (or 8-row vectors) past M read the last one instead */
-    a_idx[i] = a_col ? (abase + (e / 16u) * p.a_ld + min (m0 + (e % 16u) * 8u, p.M - 8u)) / 8u
-                     : (abase + min (m0 + e / 4u, p.M - 1u) * p.a_ld + (e % 4u) * 8u) / 8u;
+    a_idx[i] = a_col ? (abase + (e / (BM / 8u)) * p.a_ld + min (m0 + (e % (BM / 8u)) * 8u, p.M - 8u)) / 8u
+                     : (abase + min (m0 + e / KV, p.M - 1u) * p.a_ld + (e % KV) * 8u) / 8u;
   }
   [[unroll]] for (uint i = 0u; i < NLDB; i++) {
     uint e = tid + i * NT;
-    b_idx[i] = b_col ? (bbase + min (n0 + e / 4u, p.N - 1u) * p.b_ld + (e % 4u) * 8u) / 8u
+    b_idx[i] = b_col ? (bbase + min (n0 + e / KV, p.N - 1u) * p.b_ld + (e % KV) * 8u) / 8u
                      : (bbase + (e / (BN / 8u)) * p.b_ld + min (n0 + (e % (BN / 8u)) * 8u, p.N - 8u)) / 8u;
   }
   uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
@@ -161,11 +169,11 @@ void main ()
 #define STORE_TILE(buf) \
   [[unroll]] for (uint i = 0u; i < NLDA; i++) { \
     uint e = tid + i * NT; \
-    S[AS (buf) + (a_col ? (e / 16u) * CM4 + e % 16u : (e / 4u) * RM4 + e % 4u)] = ra[i]; \
+    S[AS (buf) + (a_col ? (e / (BM / 8u)) * CM4 + e % (BM / 8u) : (e / KV) * RM4 + e % KV)] = ra[i]; \
   } \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) { \
     uint e = tid + i * NT; \
-    S[BS (buf) + (b_col ? (e / 4u) * RM4 + e % 4u : (e / (BN / 8u)) * CMB + e % (BN / 8u))] = rb[i]; \
+    S[BS (buf) + (b_col ? (e / KV) * RM4 + e % KV : (e / (BN / 8u)) * CMB + e % (BN / 8u))] = rb[i]; \
   }
 #define MMA_STEP(buf) { \
     fcoopmatNV<16, gl_ScopeWorkgroup, BM, BK> ma; \
@@ -243,7 +251,7 @@ void main ()
 
   fcoopmatNV<16, gl_ScopeWorkgroup, BM, BN> h = fcoopmatNV<16, gl_ScopeWorkgroup, BM, BN> (acc);
   uint cbase = p.c_off + bz * p.c_bs + m0 * p.c_ld + n0;
-#ifndef TENSOR
+#if !defined(TENSOR) && !defined(CDIRECT)
   /* C through shared memory (the last K step's barrier has released S), then
    * 16-byte stores of 8 columns each, with bounds checks at the edges: the
    * workgroup matrix's own store to global memory wrote C at about

@@ -97,14 +97,17 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
    * tiles than a large GPU has SMs, 4 warps on 128 x 64 tiles (n64).
    * SOUNDSTAGE_CM2 forces a variant: w4 (4 warps, one register set), w8,
    * p8 (three sets), n64; ta, tc: tensor-addressing loads straight from
-   * global memory, slower (shaders/meson.build). bf16 has q8 and n64's
+   * global memory, slower; b256: 128 x 256 tiles, K steps of 16
+   * (shaders/meson.build). bf16 has q8 and n64's
    * choice falls back to q8 */
   const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
   const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
-  static const struct { const char *name; guint warps, bn, bk; gboolean tensor; } cm2_kinds[] = {
-    { "q8", 8, 128, 32, FALSE }, { "w4", 4, 128, 32, FALSE }, { "n64", 4, 64, 32, FALSE },
-    { "w8", 8, 128, 32, FALSE }, { "p8", 8, 128, 32, FALSE },
-    { "ta", 8, 256, 64, TRUE }, { "tc", 4, 128, 32, TRUE },
+  /* tensor: tensor-addressing loads; whole: whole tiles only (C stored from
+   * the matrix, not through shared memory with bounds checks) */
+  static const struct { const char *name; guint warps, bn, bk; gboolean tensor, whole; } cm2_kinds[] = {
+    { "q8", 8, 128, 32, FALSE, FALSE }, { "w4", 4, 128, 32, FALSE, FALSE }, { "n64", 4, 64, 32, FALSE, FALSE },
+    { "w8", 8, 128, 32, FALSE, FALSE }, { "p8", 8, 128, 32, FALSE, FALSE },
+    { "ta", 8, 256, 64, TRUE, TRUE }, { "tc", 4, 128, 32, TRUE, TRUE }, { "b256", 8, 256, 16, FALSE, TRUE },
   };
   gboolean bf16 = c->t->dtype == SS_DTYPE_BF16;
   /* fewer 128 x 128 tiles than a large GPU has SMs (132 on the H100): the
@@ -121,7 +124,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   /* edge tiles in M and N are the kernel's, except with tensor loads (and
    * with SOUNDSTAGE_CM2_WHOLE=1, for comparisons) */
   gboolean whole = m % 128 == 0 && n % cm2_kinds[kind].bn == 0;
-  gboolean edges = !cm2_kinds[kind].tensor && g_strcmp0 (g_getenv ("SOUNDSTAGE_CM2_WHOLE"), "1") != 0;
+  gboolean edges = !cm2_kinds[kind].whole && g_strcmp0 (g_getenv ("SOUNDSTAGE_CM2_WHOLE"), "1") != 0;
   if (beta == 0.0f && (whole || edges) && k % cm2_kinds[kind].bk == 0 && (alpha != 0.0f || !bias) &&
       ss_gpu_device_use_coopmat_wg (c->t->device) && (sizes & (1u << cm2_kinds[kind].warps)) &&
       (!cm2_kinds[kind].tensor || caps->coopmat_tensor))

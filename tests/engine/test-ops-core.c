@@ -346,7 +346,7 @@ test_gemm_tiles (void)
   g_autoptr (GError) error = NULL;
   SsGpuDevice *dev = ss_gpu_device_get_default (&error);
   g_assert_no_error (error);
-  const char *variants[] = { "q8", "w4", "w8", "n64", "p8", "ta", "tc" };
+  const char *variants[] = { "q8", "w4", "w8", "n64", "p8", "ta", "tc", "b256" };
   guint n_variants = ss_gpu_device_use_coopmat_wg (dev) ? G_N_ELEMENTS (variants) : 1;
   g_autofree char *saved = g_strdup (g_getenv ("SOUNDSTAGE_CM2"));
   /* the fp16 variants, then bf16 (one kernel) */
