@@ -186,10 +186,11 @@ typedef struct {
   char why[160];
 } Cm2Layout;
 
-/* variant: the probe's ("w8": 256 invocations, S 128 x 64, O 128 x 128;
- * "q64w4": 128, S 64 x 32, O 64 x 128) */
+/* variant: coopmat_probe_wg's, for nt invocations, S rows x s_cols and O
+ * rows x o_cols ("w8": 256, 128 x 64 and 128 x 128; "q64w4": 128, 64 x 32
+ * and 64 x 128) */
 static const Cm2Layout *
-cm2_layout (SsGpuDevice *dev, const char *variant)
+cm2_layout (SsGpuDevice *dev, const char *variant, guint nt, guint rows, guint s_cols, guint o_cols)
 {
   static GMutex lock;
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
@@ -198,8 +199,6 @@ cm2_layout (SsGpuDevice *dev, const char *variant)
   if (cl)
     return cl;
   cl = g_new0 (Cm2Layout, 1);
-  guint nt = g_str_has_suffix (variant, "w8") ? 256 : 128;   /* ... or "w4" */
-  guint rows = g_str_has_prefix (variant, "q64") ? 64 : 128, s_cols = rows == 64 ? 32 : 64;
   /* coopmat_probe_wg.comp's bindings: src (element e = e), src2, an identity, dst */
   const gsize n_out = 2 + 256 * 64 + 256 * 128 + 128 * 64;
   g_autofree float *src = g_new (float, 128 * 128);
@@ -221,7 +220,7 @@ cm2_layout (SsGpuDevice *dev, const char *variant)
       SsGpuDispatch d = { .shader = shader, .bindings = b, .n_bindings = 4,
                           .groups = { 1, 1, 1 }, .label = "coopmat_probe_wg" };
       if (ss_gpu_dispatch (dev, &d, &error) && ss_tensor_to_floats (o, out, &error))
-        cl->ok = ss_attention_cm2_layout_check (out, nt, rows, s_cols, 128, cl->why, sizeof cl->why);
+        cl->ok = ss_attention_cm2_layout_check (out, nt, rows, s_cols, o_cols, cl->why, sizeof cl->why);
     }
   if (error)
     {
@@ -489,7 +488,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   if (kernel == ATTN_FLASH && !mc && !causal && (D == 64 || cm2_d128_env) &&
       ss_gpu_device_use_coopmat_wg (q->device) && ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
       (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << (D == 64 ? 8 : 4))) &&
-      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_layout (q->device, D == 64 ? "w8" : "q64w4")->ok)
+      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
+      (D == 64 ? cm2_layout (q->device, "w8", 256, 128, 64, 128) : cm2_layout (q->device, "q64w4", 128, 64, 32, 128))->ok)
     kernel = ATTN_CM2;
   gboolean in_registers = D <= 128 && Dv <= 128;
   if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
