@@ -26,8 +26,11 @@ and fp16 buffers then multiplies bf16 ones. The shader may only load, store,
 convert and multiply-add 16-bit values: arithmetic or constants of that type
 are refused, since bf16 has neither.
 
-A matrix type used in two roles (A and B, say) is an error: give the operands
-distinct shapes or component types so that they get distinct types. A
+A matrix type used in two roles (A and B, say) is split: the values (and the
+function-local variables glslang keeps them in) that reach A operands get a
+KHR type with Use A, those that reach B operands one with Use B. One value or
+variable used in two roles, or a shared constant of such a type, is an
+error. A
 conversion from one matrix type to another of a different role (an fp32
 accumulator into an fp16 A operand, say) declares SPV_NV_cooperative_matrix2's
 CooperativeMatrixConversionsNV, which the device must enable.
@@ -47,6 +50,9 @@ OP_TYPE_BOOL = 20
 OP_TYPE_FLOAT = 22
 OP_TYPE_VECTOR = 23
 OP_TYPE_POINTER = 32
+OP_VARIABLE, OP_LOAD, OP_STORE = 59, 61, 62
+OP_COPY_OBJECT, OP_COMPOSITE_INSERT, OP_SELECT, OP_PHI = 83, 82, 169, 245
+OP_CONSTANT_COMPOSITE, OP_CONSTANT_NULL = 44, 46
 OP_FUNCTION = 54
 OP_UNDEF = 1
 OP_ACCESS_CHAIN, OP_IN_BOUNDS_ACCESS_CHAIN = 65, 66
@@ -125,6 +131,87 @@ def declare(out, caps, exts):
     out[last_ext + 1:last_ext + 1] = [[OP_EXTENSION] + encode_string(e) for e in exts]
 
 
+# instructions with a result type and id that split_roles may retype
+RETYPED_OPS = {OP_VARIABLE, OP_LOAD, OP_COPY_OBJECT, OP_COMPOSITE_INSERT, OP_SELECT, OP_PHI, OP_UNDEF,
+               NV_LOAD} | CONVERT_OPS
+
+
+def split_roles(insts, matrix_types, value_type, roles, new_id):
+    """For matrix types with several roles: which values and variables take
+    which role (connected through loads, stores, copies, phis, selects and
+    inserts), the clone types and Function pointer types, and the new result
+    type of each retyped id."""
+    multi = {t for t in matrix_types if len(roles[t]) > 1}
+    res = {'types': {}, 'pointers': {}, 'retype': {}}
+    if not multi:
+        return res
+    ptr_to = {i[1]: i[3] for i in insts if i[0] == OP_TYPE_POINTER}
+    var_type = {i[2]: ptr_to.get(i[1]) for i in insts if i[0] == OP_VARIABLE}
+    parent = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+
+    def of_multi(vid):
+        return value_type.get(vid) in multi or var_type.get(vid) in multi
+
+    for i in insts:
+        op = i[0]
+        if op == OP_LOAD and of_multi(i[2]):
+            union(i[2], i[3])
+        elif op == OP_STORE and of_multi(i[1]):
+            union(i[1], i[2])
+        elif op == OP_COPY_OBJECT and of_multi(i[2]):
+            union(i[2], i[3])
+        elif op == OP_COMPOSITE_INSERT and of_multi(i[2]):
+            union(i[2], i[4])
+        elif op == OP_SELECT and of_multi(i[2]):
+            union(i[2], i[4])
+            union(i[2], i[5])
+        elif op == OP_PHI and of_multi(i[2]):
+            for v in i[3::2]:
+                union(i[2], v)
+    role_of = {}
+    for i in insts:
+        if i[0] == NV_MULADD:
+            for vid, use in ((i[3], USE_A), (i[4], USE_B), (i[5], USE_ACC)):
+                if value_type.get(vid) in multi:
+                    r = find(vid)
+                    if role_of.setdefault(r, use) != use:
+                        raise SpvError('matrix value %%%d is used as more than one operand role; '
+                                       'give the operands distinct variables' % vid)
+    constants = {i[2] for i in insts if i[0] in (OP_CONSTANT_COMPOSITE, OP_CONSTANT_NULL, OP_UNDEF)
+                 and i[1] in multi}
+    for i in insts:
+        if i[0] not in RETYPED_OPS or len(i) < 3 or not of_multi(i[2]):
+            continue
+        t = value_type.get(i[2]) if value_type.get(i[2]) in multi else var_type.get(i[2])
+        use = role_of.get(find(i[2]), min(roles[t]))
+        if use == min(roles[t]):
+            continue
+        if i[2] in constants or any(find(c) == find(i[2]) for c in constants):
+            raise SpvError('a constant of matrix type %%%d reaches a second role' % t)
+        clone = res['types'].setdefault(t, {}).setdefault(use, None)
+        if clone is None:
+            clone = res['types'][t][use] = new_id()
+        if i[0] == OP_VARIABLE:
+            ptrs = res['pointers'].setdefault(i[1], {})
+            if use not in ptrs:
+                ptrs[use] = new_id()
+            res['retype'][i[2]] = ptrs[use]
+        else:
+            res['retype'][i[2]] = clone
+    return res
+
+
 def convert(data, tensor_loads=False):
     header, insts = parse(data)
     if not any(i[0] == NV_TYPE for i in insts):
@@ -154,11 +241,8 @@ def convert(data, tensor_loads=False):
                 add_role(value_type[vid], use)
             add_role(rt, USE_ACC)
     for tid in matrix_types:
-        use = roles.get(tid, {USE_ACC})
-        if len(use) > 1:
-            raise SpvError('matrix type %%%d is used as %s; give the operands distinct types'
-                           % (tid, sorted(use)))
-        roles[tid] = use
+        roles[tid] = roles.get(tid, {USE_ACC})
+    split = split_roles(insts, matrix_types, value_type, roles, new_id)
     # conversions between matrix types of different roles
     use_conversion = any(
         inst[0] in CONVERT_OPS and inst[1] in matrix_types and value_type.get(inst[3]) in matrix_types
@@ -252,13 +336,21 @@ def convert(data, tensor_loads=False):
             if not inserted:
                 out.extend(new_insts)
                 inserted = True
-            use = next(iter(roles[inst[1]]))
+            use = min(roles[inst[1]])
             out.append([KHR_TYPE] + inst[1:6] + [consts[use]])
+            for u, clone in sorted(split['types'].get(inst[1], {}).items()):
+                out.append([KHR_TYPE, clone] + inst[2:6] + [consts[u]])
+        elif op == OP_TYPE_POINTER and inst[1] in split['pointers']:
+            out.append(inst)
+            for u, clone in sorted(split['pointers'][inst[1]].items()):
+                out.append([OP_TYPE_POINTER, clone, inst[2], split['types'][inst[3]][u]])
+
         elif op == NV_LOAD and tensor_loads and chain_class.get(inst[3]) in (STORAGE_BUFFER, STORAGE_UNIFORM):
-            out.extend(tensor_load(inst))
+            out.extend(tensor_load([op, split['retype'].get(inst[2], inst[1])] + inst[2:]))
         elif op == NV_LOAD:
             # ResultType Result Pointer Stride ColumnMajor [MemoryAccess...]
-            out.append([KHR_LOAD, inst[1], inst[2], inst[3], layout_of(inst[5]), inst[4]] + inst[6:])
+            rt = split['retype'].get(inst[2], inst[1])
+            out.append([KHR_LOAD, rt, inst[2], inst[3], layout_of(inst[5]), inst[4]] + inst[6:])
         elif op == NV_STORE:
             # Pointer Object Stride ColumnMajor [MemoryAccess...]
             out.append([KHR_STORE, inst[1], inst[2], layout_of(inst[4]), inst[3]] + inst[5:])
@@ -266,6 +358,8 @@ def convert(data, tensor_loads=False):
             out.append([KHR_MULADD] + inst[1:])
         elif op == NV_LENGTH:
             out.append([KHR_LENGTH] + inst[1:])
+        elif op in RETYPED_OPS and len(inst) > 2 and inst[2] in split['retype']:
+            out.append([op, split['retype'][inst[2]]] + inst[2:])
         else:
             out.append(inst)
     if not inserted:

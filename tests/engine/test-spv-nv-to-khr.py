@@ -7,7 +7,8 @@ constants, and a type used as both A and B is refused. With --tensor-loads,
 loads from buffers become tensor-addressing loads that read the same elements
 (checked by the extension's addressing rules) and shared-memory loads stay.
 With --bf16 the 16-bit float type becomes bfloat16 and a module that computes
-with 16-bit floats is refused. A conversion from an accumulator into an A
+with 16-bit floats is refused. A type used as A by one variable and as B by
+another is split into two KHR types; one value in both roles is refused. A conversion from an accumulator into an A
 operand declares coopmat2's conversions capability; the modules without one
 do not.
 
@@ -180,12 +181,35 @@ with tempfile.TemporaryDirectory() as tmp:
     caps = [i[1] for i in conv.parse(conv.convert(data))[1] if i[0] == conv.OP_CAPABILITY]
     check('a module without such a conversion does not', conv.CM_CONVERSIONS_CAP not in caps)
 
+    # one NV type in two variables, one used as A and one as B: split into two
+    # KHR types of that shape; each multiply-add operand (and the variable and
+    # load behind it) gets the type of its role
+    header, insts = conv.parse(conv.convert(compile_nv('split', tmp)))
+    consts = {i[2]: i[3] for i in insts if i[0] == conv.OP_CONSTANT and len(i) == 4}
+    khr = {i[1]: (consts[i[4]], consts[i[5]], consts[i[6]]) for i in insts if i[0] == conv.KHR_TYPE}
+    halves = {t: use for t, (r, c, use) in khr.items() if (r, c) == (32, 32) and t in
+              {i[1] for i in insts if i[0] == conv.KHR_TYPE and i[2] in
+               {j[1] for j in insts if j[0] == conv.OP_TYPE_FLOAT and j[2] == 16}}}
+    check('the fp16 32x32 type becomes an A type and a B type', sorted(halves.values()) == [conv.USE_A, conv.USE_B])
+    rtype = {i[2]: i[1] for i in insts if len(i) > 2 and i[0] in (conv.OP_LOAD, conv.KHR_LOAD, conv.OP_COPY_OBJECT)}
+    mads = [i for i in insts if i[0] == conv.KHR_MULADD]
+    check('the multiply-add takes the A-typed value as A and the B-typed one as B',
+          len(mads) == 1 and halves.get(rtype.get(mads[0][3])) == conv.USE_A
+          and halves.get(rtype.get(mads[0][4])) == conv.USE_B)
+    ptrs = {i[1]: i[3] for i in insts if i[0] == conv.OP_TYPE_POINTER}
+    var_types = [ptrs.get(i[1]) for i in insts if i[0] == conv.OP_VARIABLE and ptrs.get(i[1]) in halves]
+    check('Function variables of both roles, each with its own pointer type',
+          sorted({halves[t] for t in var_types}) == [conv.USE_A, conv.USE_B])
+    defined = [i[1] for i in insts if i[0] in (conv.KHR_TYPE, conv.OP_TYPE_POINTER)]
+    check('new type ids lie below the bound and are defined once',
+          len(defined) == len(set(defined)) and all(t < header[3] for t in defined))
+
     try:
         conv.convert(compile_nv('same-type', tmp))
         refused = False
     except conv.SpvError as e:
         refused = 'used as' in str(e)
-    check('a type used as both A and B is refused', refused)
+    check('one value used as both A and B is refused', refused)
     try:
         conv.parse(data[:-2])
         truncated = False
