@@ -188,7 +188,7 @@ typedef struct {
 
 /* variant: coopmat_probe_wg's, for nt invocations, S rows x s_cols and O
  * rows x o_cols ("w8": 256, 128 x 64 and 128 x 128; "q64w4": 128, 64 x 32
- * and 64 x 128) */
+ * and 64 x 128; "k64w8": 256, 64 x 64 and 64 x 64) */
 static const Cm2Layout *
 cm2_layout (SsGpuDevice *dev, const char *variant, guint nt, guint rows, guint s_cols, guint o_cols)
 {
@@ -374,7 +374,20 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dkv", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p,
                           .groups = { (Lk + 15) / 16, 1, 1 } };
-      if (fl)
+      /* head size 64 without mask or causality: dK and dV on workgroup-scope
+       * matrices where the device has them and their layout is the one the
+       * kernel assumes (SOUNDSTAGE_ATTN_BWD_CM2=0: off) */
+      static int bwd_cm2_env = -1;
+      const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
+      if (fl && D == 64 && !mc && !ad->causal && ss_gpu_device_use_coopmat_wg (q->device) &&
+          caps->coopmat_conversions && (caps->coopmat_wg_sizes & (1u << 8)) &&
+          env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
+          cm2_layout (q->device, "k64w8", 256, 64, 64, 64)->ok)
+        {
+          g_snprintf (name, sizeof name, "attention_bwd_cm2.dkv64");
+          d.groups[0] = (Lk + 63) / 64;
+        }
+      else if (fl)
         {
           g_snprintf (name, sizeof name, "attention_bwd_coop.dkv%d", (int) D);
           d.groups[0] = (Lk + 63) / 64;

@@ -1,0 +1,156 @@
+#version 450
+/* Attention backward, dK and dV, on workgroup-scope cooperative matrices
+ * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
+ * rewritten to the KHR form at build time like matmul_cm2): fp16 q/k/v/dO/dK/dV,
+ * fp32 scores and accumulation, head size 64, non-causal, no mask (the host
+ * sends the other cases to attention_bwd_coop.comp, which also computes dQ).
+ *
+ * A workgroup of 256 invocations owns BK = 64 keys (K and V staged once in
+ * shared memory) and walks the queries in blocks of BQ = 64 (Q and dO staged
+ * with register prefetch), each step four 64 x 64 x 64 workgroup
+ * multiply-adds:
+ *   S^T = K Q^T,  P^T = exp(scale S^T - lse[q]),  dV += P^T dO,
+ *   dP^T = V dO^T,  dS^T = P^T * (dP^T - dsum[q]),  dK += scale dS^T Q.
+ * Every operand is a 64 x 64 fp16 matrix: the rewriter gives the A and B
+ * variables their own types (gen/spv-nv-to-khr.py), so the A operands (fa,
+ * pa, sa) and the B operands (fb) must stay in separate variables.
+ * P^T and dS^T are computed on the accumulator components through the layout
+ * the host probed (coopmat_probe_wg.k64w8, checked like attention_fwd_cm2's:
+ * 2 row halves of 4 column groups; lane l's component i is row
+ * 32 (w / 4) + 8 (i / 4) + l / 4, column 16 (w % 4) + 8 ((i % 4) / 2) +
+ * 2 (l % 4) + i % 2), then converted into A operands.
+ * Any Lq, Lk: rows past the ends are zero-filled and contribute nothing;
+ * offsets multiples of 8. */
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_control_flow_attributes : require
+#include "attention_common.glsl"
+
+#define HD 64
+#define NT 256
+#define BK 64
+#define BQ 64
+#define R4 (HD / 8)            /* uvec4 per row */
+#define S4 (R4 + 1)            /* padded row stride in shared memory */
+#define NL (BQ * R4 / NT)      /* uvec4 per thread: a Q or dO block */
+#define NC (BK * BQ / NT)      /* components per invocation */
+#define POS_INF (1.0 / 0.0)
+#define NEG_INF (-1.0 / 0.0)
+#define LOG2E 1.4426950408889634
+
+layout (local_size_x = NT) in;
+
+layout (binding = 0) readonly buffer Qb { uvec4 q4[]; };
+layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
+layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
+layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
+layout (binding = 4) readonly buffer DOb { uvec4 do4[]; };
+layout (binding = 5) readonly buffer Lb { float lse[]; };   /* lse at l_off, dsum at g_off */
+layout (binding = 6) writeonly buffer DKb { uvec4 dk4[]; };
+layout (binding = 7) writeonly buffer DVb { uvec4 dv4[]; };
+
+/* K, V (BK rows each), then Q and dO (BQ rows each) */
+#define KOFF 0u
+#define VOFF (BK * S4)
+#define QOFF (2u * BK * S4)
+#define DOFF (QOFF + BQ * S4)
+shared uvec4 SH[DOFF + BQ * S4];
+shared float Ls[BQ], Gs[BQ];   /* lse (log2 units, +inf: no contribution) and dsum per query */
+
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint warp = tid / 32u, lane = tid % 32u;
+  uint half_ = warp / 4u, cg = warp % 4u;
+  uint k0 = gl_WorkGroupID.x * BK;
+  uint bh = gl_WorkGroupID.y + p.bh0;
+  float sl2 = p.scale * LOG2E;
+  uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
+  uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
+  uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
+  uint dobase = (p.do_off + bh * p.Lq * HD) / 8u;
+  /* this invocation's components: query columns col0 + 8 ((i % 4) / 2) + i % 2 */
+  uint col0 = 16u * cg + 2u * (lane % 4u);
+
+  for (uint e = tid; e < BK * R4; e += NT) {
+    uint r = e / R4, s = e % R4;
+    bool in_ = k0 + r < p.Lk;
+    SH[KOFF + r * S4 + s] = in_ ? k4[kbase + (k0 + r) * R4 + s] : uvec4 (0u);
+    SH[VOFF + r * S4 + s] = in_ ? v4[vbase + (k0 + r) * R4 + s] : uvec4 (0u);
+  }
+  uvec4 rq[NL], rd[NL];
+#define GLOAD(xb) \
+  [[unroll]] for (uint t = 0u; t < NL; t++) { \
+    uint e = tid + t * NT; \
+    uint r = e / R4, s = e % R4; \
+    bool in_ = (xb) + r < p.Lq; \
+    rq[t] = in_ ? q4[qbase + ((xb) + r) * R4 + s] : uvec4 (0u); \
+    rd[t] = in_ ? do4[dobase + ((xb) + r) * R4 + s] : uvec4 (0u); \
+  }
+  GLOAD (0u);
+
+  fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dk = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
+  fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dv = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
+  for (uint xb = 0u; xb < p.Lq; xb += BQ) {
+    barrier ();                 /* the previous block is consumed (and K, V staged) */
+    [[unroll]] for (uint t = 0u; t < NL; t++) {
+      uint e = tid + t * NT;
+      SH[QOFF + (e / R4) * S4 + e % R4] = rq[t];
+      SH[DOFF + (e / R4) * S4 + e % R4] = rd[t];
+    }
+    if (tid < BQ) {
+      float l = POS_INF, g = 0.0;
+      if (xb + tid < p.Lq) {
+        float x = lse[p.l_off + bh * p.Lq + xb + tid];
+        l = x == NEG_INF ? POS_INF : x * LOG2E;
+        g = lse[p.g_off + bh * p.Lq + xb + tid];
+      }
+      Ls[tid] = l;
+      Gs[tid] = g;
+    }
+    if (xb + BQ < p.Lq) {
+      GLOAD (xb + BQ);          /* in flight during this block */
+    }
+    barrier ();
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> fa;
+    fcoopmatNV<16, gl_ScopeWorkgroup, HD, BQ> fb;
+    coopMatLoadNV (fa, SH, KOFF, S4, false);
+    coopMatLoadNV (fb, SH, QOFF, S4, true);            /* Q^T */
+    fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> st = fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> (0.0);
+    st = coopMatMulAddNV (fa, fb, st);
+    coopMatLoadNV (fa, SH, VOFF, S4, false);
+    coopMatLoadNV (fb, SH, DOFF, S4, true);            /* dO^T */
+    fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> dpt = fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> (0.0);
+    dpt = coopMatMulAddNV (fa, fb, dpt);
+    /* P^T and dS^T by component (queries past Lq have lse +inf: 0; keys
+     * past Lk only reach rows of dK and dV that are not stored) */
+    [[unroll]] for (uint i = 0u; i < NC; i++) {
+      uint xc = col0 + 8u * ((i % 4u) / 2u) + i % 2u;
+      float pr = exp2 (st[i] * sl2 - Ls[xc]);
+      st[i] = pr;
+      dpt[i] = pr * (dpt[i] - Gs[xc]);
+    }
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> (st);
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> sa = fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> (dpt);
+    coopMatLoadNV (fb, SH, DOFF, S4, false);           /* dO */
+    dv = coopMatMulAddNV (pa, fb, dv);
+    coopMatLoadNV (fb, SH, QOFF, S4, false);           /* Q */
+    dk = coopMatMulAddNV (sa, fb, dk);
+  }
+
+  /* dK (times scale) and dV through shared memory, rows before Lk */
+  barrier ();
+  coopMatStoreNV (fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> (dk * p.scale), SH, KOFF, S4, false);
+  coopMatStoreNV (fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> (dv), SH, VOFF, S4, false);
+  barrier ();
+  uint obase = (bh * p.Lk + k0) * R4;
+  for (uint e = tid; e < BK * R4; e += NT) {
+    uint r = e / R4, s = e % R4;
+    if (k0 + r < p.Lk) {
+      dk4[obase + r * R4 + s] = SH[KOFF + r * S4 + s];
+      dv4[obase + r * R4 + s] = SH[VOFF + r * S4 + s];
+    }
+  }
+}
