@@ -1,9 +1,13 @@
 #version 450
-/* Attention backward, dK and dV, on workgroup-scope cooperative matrices
+/* Attention backward, dK and dV (or with DQ, dQ), on workgroup-scope cooperative matrices
  * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
  * rewritten to the KHR form at build time like matmul_cm2): fp16 q/k/v/dO/dK/dV,
  * fp32 scores and accumulation, head size 64, non-causal, no mask (the host
- * sends the other cases to attention_bwd_coop.comp, which also computes dQ).
+ * sends the other cases to attention_bwd_coop.comp).
+ * DQ (attention_bwd_cm2.dq64): a workgroup owns 64 queries (Q and dO staged
+ * once) and walks the keys in blocks of 64 (K and V staged):
+ *   S = Q K^T,  P = exp(scale S - lse),  dP = dO V^T,  dS = P * (dP - dsum),
+ *   dQ += scale dS K; lse and dsum are per row here.
  *
  * A workgroup of 256 invocations owns BK = 64 keys (K and V staged once in
  * shared memory) and walks the queries in blocks of BQ = 64 (Q and dO staged
@@ -48,8 +52,12 @@ layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
 layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
 layout (binding = 4) readonly buffer DOb { uvec4 do4[]; };
 layout (binding = 5) readonly buffer Lb { float lse[]; };   /* lse at l_off, dsum at g_off */
+#ifndef DQ
 layout (binding = 6) writeonly buffer DKb { uvec4 dk4[]; };
 layout (binding = 7) writeonly buffer DVb { uvec4 dv4[]; };
+#else
+layout (binding = 6) writeonly buffer DQb { uvec4 dq4[]; };
+#endif
 
 /* K, V (BK rows each), then Q and dO (BQ rows each) */
 #define KOFF 0u
@@ -59,6 +67,7 @@ layout (binding = 7) writeonly buffer DVb { uvec4 dv4[]; };
 shared uvec4 SH[DOFF + BQ * S4];
 shared float Ls[BQ], Gs[BQ];   /* lse (log2 units, +inf: no contribution) and dsum per query */
 
+#ifndef DQ
 void main ()
 {
   uint tid = gl_LocalInvocationID.x;
@@ -154,3 +163,101 @@ void main ()
     }
   }
 }
+#else
+/* K, V (the walked blocks), then Q and dO (the owned rows) */
+void main ()
+{
+  uint tid = gl_LocalInvocationID.x;
+  uint warp = tid / 32u, lane = tid % 32u;
+  uint half_ = warp / 4u;
+  uint q0 = gl_WorkGroupID.x * BQ;
+  uint bh = gl_WorkGroupID.y + p.bh0;
+  float sl2 = p.scale * LOG2E;
+  uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
+  uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
+  uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
+  uint dobase = (p.do_off + bh * p.Lq * HD) / 8u;
+  /* this invocation's rows (queries): row0 + 8 (i / 4) */
+  uint row0 = 32u * half_ + lane / 4u;
+
+  for (uint e = tid; e < BQ * R4; e += NT) {
+    uint r = e / R4, s = e % R4;
+    bool in_ = q0 + r < p.Lq;
+    SH[QOFF + r * S4 + s] = in_ ? q4[qbase + (q0 + r) * R4 + s] : uvec4 (0u);
+    SH[DOFF + r * S4 + s] = in_ ? do4[dobase + (q0 + r) * R4 + s] : uvec4 (0u);
+  }
+  if (tid < BQ) {
+    float l = POS_INF, g = 0.0;
+    if (q0 + tid < p.Lq) {
+      float x = lse[p.l_off + bh * p.Lq + q0 + tid];
+      l = x == NEG_INF ? POS_INF : x * LOG2E;
+      g = lse[p.g_off + bh * p.Lq + q0 + tid];
+    }
+    Ls[tid] = l;
+    Gs[tid] = g;
+  }
+  uvec4 rk[NL], rv[NL];
+#define GLOADKV(kb) \
+  [[unroll]] for (uint t = 0u; t < NL; t++) { \
+    uint e = tid + t * NT; \
+    uint r = e / R4, s = e % R4; \
+    bool in_ = (kb) + r < p.Lk; \
+    rk[t] = in_ ? k4[kbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
+    rv[t] = in_ ? v4[vbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
+  }
+  GLOADKV (0u);
+  barrier ();
+  /* this invocation's rows' lse and dsum */
+  float lr[4], gr[4];
+  [[unroll]] for (uint g = 0u; g < 4u; g++) {
+    lr[g] = Ls[row0 + 8u * g];
+    gr[g] = Gs[row0 + 8u * g];
+  }
+
+  fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> dq = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> (0.0);
+  for (uint kb = 0u; kb < p.Lk; kb += BK) {
+    barrier ();                 /* the previous block is consumed */
+    [[unroll]] for (uint t = 0u; t < NL; t++) {
+      uint e = tid + t * NT;
+      SH[KOFF + (e / R4) * S4 + e % R4] = rk[t];
+      SH[VOFF + (e / R4) * S4 + e % R4] = rv[t];
+    }
+    if (kb + BK < p.Lk) {
+      GLOADKV (kb + BK);        /* in flight during this block */
+    }
+    barrier ();
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> fa;
+    fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> fb;
+    coopMatLoadNV (fa, SH, QOFF, S4, false);
+    coopMatLoadNV (fb, SH, KOFF, S4, true);            /* K^T */
+    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> sc = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
+    sc = coopMatMulAddNV (fa, fb, sc);
+    coopMatLoadNV (fa, SH, DOFF, S4, false);
+    coopMatLoadNV (fb, SH, VOFF, S4, true);            /* V^T */
+    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> dp = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
+    dp = coopMatMulAddNV (fa, fb, dp);
+    /* P and dS by component; keys past Lk give 0 */
+    bool edge = kb + BK > p.Lk;
+    [[unroll]] for (uint i = 0u; i < NC; i++) {
+      float pr = exp2 (sc[i] * sl2 - lr[i / 4u]);
+      if (edge && kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * ((i % 4u) / 2u) + i % 2u >= p.Lk)
+        pr = 0.0;
+      sc[i] = pr;
+      dp[i] = pr * (dp[i] - gr[i / 4u]);
+    }
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> sa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> (dp);
+    coopMatLoadNV (fb, SH, KOFF, S4, false);           /* K */
+    dq = coopMatMulAddNV (sa, fb, dq);
+  }
+
+  barrier ();
+  coopMatStoreNV (fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> (dq * p.scale), SH, QOFF, S4, false);
+  barrier ();
+  uint obase = (bh * p.Lq + q0) * R4;
+  for (uint e = tid; e < BQ * R4; e += NT) {
+    uint r = e / R4, s = e % R4;
+    if (q0 + r < p.Lq)
+      dq4[obase + r * R4 + s] = SH[QOFF + r * S4 + s];
+  }
+}
+#endif

@@ -355,6 +355,15 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
     if (!ss_gpu_dispatch (q->device, &d, error))
       return FALSE;
   }
+  /* head size 64 without mask or causality: dK, dV and dQ on workgroup-scope
+   * matrices where the device has them and their layout is the one the
+   * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off) */
+  static int bwd_cm2_env = -1;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
+  gboolean bwd_cm2 = fl && D == 64 && !mc && !ad->causal && ss_gpu_device_use_coopmat_wg (q->device) &&
+                     caps->coopmat_conversions && (caps->coopmat_wg_sizes & (1u << 8)) &&
+                     env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
+                     cm2_layout (q->device, "k64w8", 256, 64, 64, 64)->ok;
   if (ss_autograd_node_needs_input_grad (node, 1) || ss_autograd_node_needs_input_grad (node, 2))
     {
       SsTensor *dk = ss_tensor_new (k->dtype, 4, k->shape, error);
@@ -374,15 +383,7 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dkv", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p,
                           .groups = { (Lk + 15) / 16, 1, 1 } };
-      /* head size 64 without mask or causality: dK and dV on workgroup-scope
-       * matrices where the device has them and their layout is the one the
-       * kernel assumes (SOUNDSTAGE_ATTN_BWD_CM2=0: off) */
-      static int bwd_cm2_env = -1;
-      const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-      if (fl && D == 64 && !mc && !ad->causal && ss_gpu_device_use_coopmat_wg (q->device) &&
-          caps->coopmat_conversions && (caps->coopmat_wg_sizes & (1u << 8)) &&
-          env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
-          cm2_layout (q->device, "k64w8", 256, 64, 64, 64)->ok)
+      if (bwd_cm2)
         {
           g_snprintf (name, sizeof name, "attention_bwd_cm2.dkv64");
           d.groups[0] = (Lk + 63) / 64;
@@ -412,7 +413,12 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
       SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dq", q->dtype, name, sizeof name),
                           .bindings = b, .n_bindings = 7, .push = &p, .push_size = sizeof p,
                           .groups = { (Lq + 15) / 16, 1, 1 } };
-      if (fl)
+      if (bwd_cm2)
+        {
+          g_snprintf (name, sizeof name, "attention_bwd_cm2.dq64");
+          d.groups[0] = (Lq + 63) / 64;
+        }
+      else if (fl)
         {
           g_snprintf (name, sizeof name, "attention_bwd_coop.dq%d", (int) D);
           d.groups[0] = (Lq + 63) / 64;
