@@ -3,7 +3,9 @@
  * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
  * rewritten to the KHR form at build time like matmul_cm2): one pass over the
  * keys with FlashAttention-2's online softmax, fp16 q/k/v/o, fp32 scores,
- * statistics and accumulation, head size HD (64 or 128), non-causal, no mask.
+ * statistics and accumulation, head size HD (64 or 128), no mask; non-causal,
+ * or causal in the CAUSAL build (its own variant: the extra checks in one
+ * kernel slowed the non-causal case 2.4x on the H100).
  *
  * A workgroup of NT invocations takes BQ query rows (HD 64: 256 and 128; HD
  * 128: 64, so that Q and the K and V blocks fit the shared memory). Per block
@@ -116,14 +118,20 @@ void main ()
     m[k] = NEG_INF;
     l[k] = 0.0;
   }
-  for (uint kb = 0u; kb < p.Lk; kb += BK) {
+#ifdef CAUSAL
+  /* key blocks up to the workgroup's last row */
+  uint kv_end = min (p.Lk, q0 + BQ);
+#else
+  uint kv_end = p.Lk;
+#endif
+  for (uint kb = 0u; kb < kv_end; kb += BK) {
     barrier ();                 /* the previous block's K, V and statistics are consumed */
     [[unroll]] for (uint t = 0u; t < NL; t++) {
       uint e = tid + t * NT;
       KS[(e / R4) * S4 + e % R4] = rk[t];
       VS[(e / R4) * S4 + e % R4] = rv[t];
     }
-    if (kb + BK < p.Lk) {
+    if (kb + BK < kv_end) {
       GLOAD (kb + BK);          /* in flight during this block */
     }
     barrier ();
@@ -135,14 +143,24 @@ void main ()
     s = coopMatMulAddNV (qa, kt, s);
 
     /* scores in log2 units; keys past Lk are -inf */
+#ifdef CAUSAL
+    bool edge = kb + BK > p.Lk || kb + BK - 1u > q0;
+#else
     bool edge = kb + BK > p.Lk;
+#endif
     float bm[NRG];
     [[unroll]] for (uint k = 0u; k < NRG; k++)
       bm[k] = NEG_INF;
     [[unroll]] for (uint i = 0u; i < NCS; i++) {
       float x = s[i] * sl2;
+#ifdef CAUSAL
+      uint key = kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u);
+      if (edge && (key >= p.Lk || key > q0 + row0 + 8u * (i / (CWS / 4u))))
+        x = NEG_INF;
+#else
       if (edge && kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u) >= p.Lk)
         x = NEG_INF;
+#endif
       s[i] = x;
       bm[i / (CWS / 4u)] = max (bm[i / (CWS / 4u)], x);
     }

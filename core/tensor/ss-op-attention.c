@@ -504,7 +504,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   static int cm2_env = -1, cm2_d128_env = -1;
   if (cm2_d128_env < 0)
     cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
-  if (kernel == ATTN_FLASH && !mc && !causal && (D == 64 || cm2_d128_env) &&
+  if (kernel == ATTN_FLASH && !mc && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
       ss_gpu_device_use_coopmat_wg (q->device) && ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
       (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << (D == 64 ? 8 : 4))) &&
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
@@ -554,7 +554,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       }
       break;
     case ATTN_CM2:
-      g_snprintf (name, sizeof name, "attention_fwd_cm2.d%d", (int) D);
+      g_snprintf (name, sizeof name, "attention_fwd_cm2.d%d%s", (int) D, causal ? "c" : "");
       d.groups[0] = D == 64 ? (Lq + 127) / 128 : (Lq + 63) / 64;
       break;
     case ATTN_ROWS:
