@@ -181,47 +181,64 @@ ss_attention_cm2_layout_check (const float *out, guint nt, guint rows, guint s_c
          cm2_matrix_check (out + 2 + nt * 64, 128, (guint) out[1], nt, rows, o_cols, "O", why, why_len);
 }
 
+gboolean
+ss_attention_cm2_probe (SsGpuDevice *dev, const char *variant, float *out, GError **error)
+{
+  /* coopmat_probe_wg.comp's bindings: src (element e = e), src2 (e mod 2048,
+   * exact in fp16), a 64 x 64 identity, dst */
+  g_autofree float *src = g_new (float, 128 * 128);
+  g_autofree float *src2 = g_new (float, 128 * 64);
+  g_autofree float *eye = g_new0 (float, 64 * 64);
+  for (int i = 0; i < 128 * 128; i++)
+    src[i] = (float) i;
+  for (int i = 0; i < 128 * 64; i++)
+    src2[i] = (float) (i % 2048);
+  for (int i = 0; i < 64; i++)
+    eye[i * 64 + i] = 1.0f;
+  g_autoptr (SsTensor) s = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (128 * 128), src, error);
+  g_autoptr (SsTensor) s2 = s ? ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (128 * 64), src2, error) : NULL;
+  g_autoptr (SsTensor) e = s2 ? ss_tensor_new_from_floats (SS_DTYPE_F16, 1, SS_SHAPE (64 * 64), eye, error) : NULL;
+  g_autoptr (SsTensor) o = e ? ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE (SS_ATTENTION_CM2_PROBE_FLOATS), -1.0f, error)
+                             : NULL;
+  if (!o)
+    return FALSE;
+  g_autofree char *shader = g_strdup_printf ("coopmat_probe_wg.%s", variant);
+  SsGpuBinding b[4] = { ss_tensor_binding (s, SS_GPU_READ), ss_tensor_binding (s2, SS_GPU_READ),
+                        ss_tensor_binding (e, SS_GPU_READ), ss_tensor_binding (o, SS_GPU_WRITE) };
+  SsGpuDispatch d = { .shader = shader, .bindings = b, .n_bindings = 4,
+                      .groups = { 1, 1, 1 }, .label = "coopmat_probe_wg" };
+  return ss_gpu_dispatch (dev, &d, error) && ss_tensor_to_floats (o, out, error);
+}
+
 typedef struct {
   gboolean ok;
   char why[160];
 } Cm2Layout;
 
-/* variant: coopmat_probe_wg's, for nt invocations, S rows x s_cols and O
- * rows x o_cols ("w8": 256, 128 x 64 and 128 x 128; "q64w4": 128, 64 x 32
- * and 64 x 128; "k64w8": 256, 64 x 64 and 64 x 64) */
-static const Cm2Layout *
-cm2_layout (SsGpuDevice *dev, const char *variant, guint nt, guint rows, guint s_cols, guint o_cols)
+/* Whether the workgroup-scope attention kernels can run with nt invocations:
+ * the device has workgroup-scope matrices for that workgroup size and their
+ * conversions, and its layout (probed once per device and variant:
+ * coopmat_probe_wg's, S rows x s_cols and O rows x o_cols; "w8": 256,
+ * 128 x 64 and 128 x 128; "q64w4": 128, 64 x 32 and 64 x 128; "k64w8": 256,
+ * 64 x 64 and 64 x 64) is the one they assume. */
+static gboolean
+cm2_usable (SsGpuDevice *dev, const char *variant, guint nt, guint rows, guint s_cols, guint o_cols)
 {
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
+  if (!ss_gpu_device_use_coopmat_wg (dev) || !caps->coopmat_conversions ||
+      !(caps->coopmat_wg_sizes & (1u << (nt / 32))))
+    return FALSE;
   static GMutex lock;
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
   g_autofree char *key = g_strdup_printf ("attention-cm2-layout-%s", variant);
   Cm2Layout *cl = ss_gpu_device_get_data (dev, key);
   if (cl)
-    return cl;
+    return cl->ok;
   cl = g_new0 (Cm2Layout, 1);
-  /* coopmat_probe_wg.comp's bindings: src (element e = e), src2, an identity, dst */
-  const gsize n_out = 2 + 256 * 64 + 256 * 128 + 128 * 64;
-  g_autofree float *src = g_new (float, 128 * 128);
-  g_autofree float *eye = g_new0 (float, 64 * 64);
-  g_autofree float *out = g_new (float, n_out);
-  for (int i = 0; i < 128 * 128; i++)
-    src[i] = (float) i;
-  for (int i = 0; i < 64; i++)
-    eye[i * 64 + i] = 1.0f;
+  g_autofree float *out = g_new (float, SS_ATTENTION_CM2_PROBE_FLOATS);
   GError *error = NULL;
-  g_autoptr (SsTensor) s = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (128 * 128), src, &error);
-  g_autoptr (SsTensor) e = s ? ss_tensor_new_from_floats (SS_DTYPE_F16, 1, SS_SHAPE (64 * 64), eye, &error) : NULL;
-  g_autoptr (SsTensor) o = e ? ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE ((gint64) n_out), -1.0f, &error) : NULL;
-  if (o)
-    {
-      g_autofree char *shader = g_strdup_printf ("coopmat_probe_wg.%s", variant);
-      SsGpuBinding b[4] = { ss_tensor_binding (s, SS_GPU_READ), ss_tensor_binding (s, SS_GPU_READ),
-                            ss_tensor_binding (e, SS_GPU_READ), ss_tensor_binding (o, SS_GPU_WRITE) };
-      SsGpuDispatch d = { .shader = shader, .bindings = b, .n_bindings = 4,
-                          .groups = { 1, 1, 1 }, .label = "coopmat_probe_wg" };
-      if (ss_gpu_dispatch (dev, &d, &error) && ss_tensor_to_floats (o, out, &error))
-        cl->ok = ss_attention_cm2_layout_check (out, nt, rows, s_cols, o_cols, cl->why, sizeof cl->why);
-    }
+  if (ss_attention_cm2_probe (dev, variant, out, &error))
+    cl->ok = ss_attention_cm2_layout_check (out, nt, rows, s_cols, o_cols, cl->why, sizeof cl->why);
   if (error)
     {
       g_snprintf (cl->why, sizeof cl->why, "%s", error->message);
@@ -230,7 +247,7 @@ cm2_layout (SsGpuDevice *dev, const char *variant, guint nt, guint rows, guint s
   if (!cl->ok)
     g_message ("workgroup-scope attention (%s) is off on this GPU: %s", variant, cl->why);
   ss_gpu_device_set_data (dev, key, cl, g_free);
-  return cl;
+  return cl->ok;
 }
 
 /* FALSE when the variable is "0" (read once into *cache) */
@@ -242,7 +259,7 @@ env_enabled (const char *var, int *cache)
   return *cache;
 }
 
-/* The row kernels' forms with 4 invocations per row or key (attention_row4.glsl)
+/* The row kernels' forms with 4 invocations per row or key (attention_row.glsl)
  * where subgroups can shuffle (SOUNDSTAGE_ATTN_ROWS4=0: the one-lane forms) */
 static gboolean
 rows4_enabled (SsGpuDevice *dev)
@@ -359,11 +376,9 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
    * matrices where the device has them and their layout is the one the
    * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off) */
   static int bwd_cm2_env = -1;
-  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-  gboolean bwd_cm2 = fl && D == 64 && !mc && !ad->causal && ss_gpu_device_use_coopmat_wg (q->device) &&
-                     caps->coopmat_conversions && (caps->coopmat_wg_sizes & (1u << 8)) &&
+  gboolean bwd_cm2 = fl && D == 64 && !mc && !ad->causal &&
                      env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
-                     cm2_layout (q->device, "k64w8", 256, 64, 64, 64)->ok;
+                     cm2_usable (q->device, "k64w8", 256, 64, 64, 64);
   if (ss_autograd_node_needs_input_grad (node, 1) || ss_autograd_node_needs_input_grad (node, 2))
     {
       SsTensor *dk = ss_tensor_new (k->dtype, 4, k->shape, error);
@@ -494,10 +509,10 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       if (fl->ok)
         kernel = ATTN_FLASH;
     }
-  /* without mask or causality on workgroup-scope matrices, where the device
-   * has them and their layout is the one the kernel assumes
-   * (SOUNDSTAGE_ATTN_CM2=0: off). */
-  /* head size 128 on 64-row blocks of 4 warps only with SOUNDSTAGE_ATTN_CM2_D128=1:
+  /* head size 64 without mask (causal or not: separate variants) on
+   * workgroup-scope matrices, where the device has them and their layout is
+   * the one the kernel assumes (SOUNDSTAGE_ATTN_CM2=0: off). Head size 128
+   * (not causal) on 64-row blocks of 4 warps only with SOUNDSTAGE_ATTN_CM2_D128=1:
    * Q and the K and V blocks of 128-row blocks do not fit the shared memory,
    * and 64-row blocks (with 32 keys) ran at 108-110 TFLOP/s on the H100
    * against 133 for the subgroup kernel (docs/PERFORMANCE-engine.md) */
@@ -505,10 +520,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   if (cm2_d128_env < 0)
     cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
   if (kernel == ATTN_FLASH && !mc && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
-      ss_gpu_device_use_coopmat_wg (q->device) && ss_gpu_device_get_caps (q->device)->coopmat_conversions &&
-      (ss_gpu_device_get_caps (q->device)->coopmat_wg_sizes & (1u << (D == 64 ? 8 : 4))) &&
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
-      (D == 64 ? cm2_layout (q->device, "w8", 256, 128, 64, 128) : cm2_layout (q->device, "q64w4", 128, 64, 32, 128))->ok)
+      (D == 64 ? cm2_usable (q->device, "w8", 256, 128, 64, 128) : cm2_usable (q->device, "q64w4", 128, 64, 32, 128)))
     kernel = ATTN_CM2;
   gboolean in_registers = D <= 128 && Dv <= 128;
   if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))

@@ -52,6 +52,12 @@ gboolean ss_attention_flash_layout_parse (const float *out, guint32 spec[2], cha
  * TRUE when both follow the layout attention_fwd_cm2.comp assumes. */
 gboolean ss_attention_cm2_layout_check (const float *out, guint nt, guint rows, guint s_cols, guint o_cols,
                                         char *why, gsize why_len);
+/* Runs coopmat_probe_wg.<variant> once and copies its output (the layout
+ * above, then, at 2 + 192 nt, the fp16 conversion check: S2 (element e mod
+ * 2048, loaded like S with row stride 64) times an identity, row stride 64)
+ * into out, SS_ATTENTION_CM2_PROBE_FLOATS floats. */
+#define SS_ATTENTION_CM2_PROBE_FLOATS (2 + 256 * 64 + 256 * 128 + 128 * 64)
+gboolean ss_attention_cm2_probe (SsGpuDevice *dev, const char *variant, float *out, GError **error);
 
 /* Divided space-time attention (TimeSformer/Motionformer) for inference, on the
  * packed projection qkv [B, N, 3*D] (q, k, v side by side; N = 1 + frames*P
