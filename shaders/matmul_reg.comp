@@ -243,18 +243,22 @@ void main ()
   }
   barrier ();
 
+  /* Every slice loads the next one and stores it into the other buffer, the
+   * last slice its own again (harmless: nothing reads that buffer after the
+   * loop). Without branches around them the loads are issued before the
+   * multiply-adds: with `if (next)` around the loads and the stores, the
+   * H100's compiler sank the loads to just before the stores, so every
+   * slice waited for global memory (docs/PERFORMANCE-engine.md, eighth
+   * session). */
   for (uint t = 0u; t < tiles; t++) {
     uint s = t & 1u;
-    bool next = t + 1u < tiles;
-    if (next) {
-      uint k1 = (t + 1u) * BK;
-      pa0 = a_load (abase, m0, k1, tid);
-      pb0 = b_load (bbase, n0, k1, tid);
+    uint k1 = min (t + 1u, tiles - 1u) * BK;
+    pa0 = a_load (abase, m0, k1, tid);
+    pb0 = b_load (bbase, n0, k1, tid);
 #if GROUPS > 1
-      pa1 = a_load (abase, m0, k1, tid + 256u);
-      pb1 = b_load (bbase, n0, k1, tid + 256u);
+    pa1 = a_load (abase, m0, k1, tid + 256u);
+    pb1 = b_load (bbase, n0, k1, tid + 256u);
 #endif
-    }
     [[unroll]] for (uint kk = 0u; kk < BK; kk++) {
       uint ya = ty ^ SW (kk), xb = tx ^ SW (kk);   /* SW < 8: the + 16 halves stay apart */
       vec4 a0 = As[s][kk][ya], a1 = As[s][kk][ya + 16u];
@@ -262,15 +266,13 @@ void main ()
       FMA_ROW (0, a0.x) FMA_ROW (1, a0.y) FMA_ROW (2, a0.z) FMA_ROW (3, a0.w)
       FMA_ROW (4, a1.x) FMA_ROW (5, a1.y) FMA_ROW (6, a1.z) FMA_ROW (7, a1.w)
     }
-    if (next) {
-      /* the other buffer was last read in slice t - 1, before the last barrier */
-      a_store (s ^ 1u, tid, pa0);
-      b_store (s ^ 1u, tid, pb0);
+    /* the other buffer was last read in slice t - 1, before the last barrier */
+    a_store (s ^ 1u, tid, pa0);
+    b_store (s ^ 1u, tid, pb0);
 #if GROUPS > 1
-      a_store (s ^ 1u, tid + 256u, pa1);
-      b_store (s ^ 1u, tid + 256u, pb1);
+    a_store (s ^ 1u, tid + 256u, pa1);
+    b_store (s ^ 1u, tid + 256u, pb1);
 #endif
-    }
     barrier ();
   }
 

@@ -118,11 +118,13 @@ bench_gemm (void)
 {
   SsDType dts[] = { SS_DTYPE_F16, SS_DTYPE_BF16, SS_DTYPE_F32 };
   int sizes[] = { 1024, 2048, 4096, 8192 };
+  /* SOUNDSTAGE_BENCH_DTYPE=f16|bf16|f32: that dtype only */
+  const char *only = g_getenv ("SOUNDSTAGE_BENCH_DTYPE");
   for (guint d = 0; d < G_N_ELEMENTS (dts); d++)
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
       {
         int n = sizes[s];
-        if (quick && n > 2048)
+        if ((quick && n > 2048) || (only && g_strcmp0 (only, ss_dtype_name (dts[d])) != 0))
           continue;
         GemmCase c = {
           filled (dts[d], 2, SS_SHAPE (n, n), 0.01f),
@@ -150,7 +152,7 @@ bench_gemm (void)
         }
         /* the same product with A or B stored transposed (the kernels load
          * fragments differently for each layout) */
-        for (int l = 1; layouts && dts[d] == SS_DTYPE_F16 && l <= 2; l++)
+        for (int l = 1; layouts && dts[d] != SS_DTYPE_BF16 && l <= 2; l++)
           {
             c.ta = l == 1;
             c.tb = l == 2;
