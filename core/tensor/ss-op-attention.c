@@ -38,7 +38,7 @@ dispatch_bh_slices (SsGpuDevice *dev, SsGpuDispatch *d, AttnPush *p, gint64 BH, 
   return TRUE;
 }
 
-typedef enum { ATTN_TILED, ATTN_COOP, ATTN_FLASH, ATTN_ROWS, ATTN_SPLIT, ATTN_CM2 } AttnKernel;
+typedef enum { ATTN_TILED, ATTN_COOP, ATTN_FLASH, ATTN_ROWS, ATTN_SPLIT, ATTN_CM2, ATTN_REG } AttnKernel;
 
 /* The one-pass tensor-core kernel (attention_fwd_flash.comp) reads and scales
  * the components of accumulator fragments by row, so it needs their layout,
@@ -501,6 +501,14 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * those off; the tensor-core kernel uses two lanes per row with rotated columns
    * (about 2x faster on the H100) unless SOUNDSTAGE_ATTN_ROT=0. */
   AttnKernel kernel = coop ? ATTN_COOP : ATTN_TILED;
+  /* without tensor cores, the register-blocked kernel where 8 neighbouring
+   * invocations can shuffle and a workgroup has 32 KiB of shared memory
+   * (SOUNDSTAGE_ATTN_REG=0: the simple tiled kernel) */
+  static int reg_env = -1;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
+  if (kernel == ATTN_TILED && caps->subgroup_shuffle && caps->subgroup_size >= 8 && caps->shared_memory >= 32768 &&
+      env_enabled ("SOUNDSTAGE_ATTN_REG", &reg_env))
+    kernel = ATTN_REG;
   /* the one-pass kernel where the accumulator layout allows (SOUNDSTAGE_ATTN_FLASH=0: off) */
   const FlashLayout *fl = NULL;
   if (coop && env_enabled ("SOUNDSTAGE_ATTN_FLASH", &flash_env) && ss_gpu_has_shader ("coopmat_probe.f32"))
@@ -524,7 +532,12 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       (D == 64 ? cm2_usable (q->device, "w8", 256, 128, 64, 128) : cm2_usable (q->device, "q64w4", 128, 64, 32, 128)))
     kernel = ATTN_CM2;
   gboolean in_registers = D <= 128 && Dv <= 128;
-  if (in_registers && (Lk <= 64 || (!coop && Lk <= 256)) && env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
+  /* (the rows kernel beats the simple tiled one up to 256 keys, and so it
+   * does the register-blocked one on lavapipe: 74 keys 9.4 against 15.4 ms, 197
+   * on par; on the H100 only up to 64 keys: fp32, 74 keys 4.7 against 5.2
+   * TFLOP/s, 197 keys 8.2 against 10.9, 256 8.1 against 15.5) */
+  if (in_registers && (Lk <= 64 || ((kernel == ATTN_TILED || caps->is_cpu) && Lk <= 256)) &&
+      env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
     kernel = ATTN_ROWS;
   else if (in_registers && Lq <= 16 && Lk >= 128 && env_enabled ("SOUNDSTAGE_ATTN_SPLIT", &split_env))
     kernel = ATTN_SPLIT;
@@ -532,8 +545,10 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   static const char *const labels[] = {
     [ATTN_TILED] = "attention_fwd", [ATTN_COOP] = "attention_fwd_coopmat", [ATTN_FLASH] = "attention_fwd_flash",
     [ATTN_ROWS] = "attention_fwd_rows", [ATTN_SPLIT] = "attention_fwd_split", [ATTN_CM2] = "attention_fwd_cm2",
+    [ATTN_REG] = "attention_fwd_reg",
   };
   char name[64];
+  guint32 reg_vec = 0;
   SsGpuDispatch d = { .shader = name, .push = &p, .push_size = sizeof p, .label = labels[kernel],
                       .groups = { 1, 1, 1 } };
   switch (kernel)
@@ -541,6 +556,18 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     case ATTN_TILED:
       ss_tensor_shader ("attention_fwd", q->dtype, name, sizeof name);
       d.groups[0] = (Lq + 15) / 16;
+      break;
+    case ATTN_REG:
+      {
+        /* 64 query rows per workgroup for head sizes up to 64, 32 up to 128;
+         * 4-element loads where sizes and offsets allow */
+        gboolean d64 = D <= 64 && Dv <= 64;
+        g_snprintf (name, sizeof name, "attention_fwd_reg.d%d_%s", d64 ? 64 : 128, ss_dtype_name (q->dtype));
+        d.groups[0] = (Lq + (d64 ? 63 : 31)) / (d64 ? 64 : 32);
+        reg_vec = D % 4 == 0 && Dv % 4 == 0 && qc->offset % 4 == 0 && kc->offset % 4 == 0 && vc->offset % 4 == 0;
+        d.spec = &reg_vec;
+        d.n_spec = 1;
+      }
       break;
     case ATTN_COOP:
       g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D,

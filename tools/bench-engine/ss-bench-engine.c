@@ -358,24 +358,40 @@ bench_attention (void)
 {
   int dims[] = { 64, 128 };
   int seqs[] = { 256, 1024, 2048, 4096, 8192 };
-  for (guint di = 0; di < G_N_ELEMENTS (dims); di++)
-    for (guint si = 0; si < G_N_ELEMENTS (seqs); si++)
+  /* SOUNDSTAGE_BENCH_ATTN="B,H,L,D ...": those shapes instead, in the dtype
+   * SOUNDSTAGE_BENCH_DTYPE names (f16 by default) */
+  int extra[16][4];
+  guint n_extra = 0;
+  const char *env = g_getenv ("SOUNDSTAGE_BENCH_ATTN");
+  if (env)
+    {
+      g_auto (GStrv) items = g_strsplit (env, " ", -1);
+      for (guint i = 0; items[i] && n_extra < G_N_ELEMENTS (extra); i++)
+        if (sscanf (items[i], "%d,%d,%d,%d", &extra[n_extra][0], &extra[n_extra][1], &extra[n_extra][2],
+                    &extra[n_extra][3]) == 4)
+          n_extra++;
+    }
+  SsDType dt = g_strcmp0 (g_getenv ("SOUNDSTAGE_BENCH_DTYPE"), "f32") == 0 ? SS_DTYPE_F32
+             : g_strcmp0 (g_getenv ("SOUNDSTAGE_BENCH_DTYPE"), "bf16") == 0 ? SS_DTYPE_BF16 : SS_DTYPE_F16;
+  guint n_cases = n_extra ? n_extra : G_N_ELEMENTS (dims) * G_N_ELEMENTS (seqs);
+  for (guint ci = 0; ci < n_cases; ci++)
       {
-        int d = dims[di], L = seqs[si];
+        int d = n_extra ? extra[ci][3] : dims[ci / G_N_ELEMENTS (seqs)];
+        int L = n_extra ? extra[ci][2] : seqs[ci % G_N_ELEMENTS (seqs)];
         if (quick && L > 1024)
           continue;
         /* about 16M tokens*heads per call at most */
-        int B = MAX (1, 16384 / L), H = 16;
+        int B = n_extra ? extra[ci][0] : MAX (1, 16384 / L), H = n_extra ? extra[ci][1] : 16;
         AttnCase c = {
-          filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.01f),
-          filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.02f),
-          filled (SS_DTYPE_F16, 4, SS_SHAPE (B, H, L, d), 0.03f),
+          filled (dt, 4, SS_SHAPE (B, H, L, d), 0.01f),
+          filled (dt, 4, SS_SHAPE (B, H, L, d), 0.02f),
+          filled (dt, 4, SS_SHAPE (B, H, L, d), 0.03f),
           causal,
         };
         double t = time_op (attn_fn, &c, 0.3);
         double flops = (causal ? 2.0 : 4.0) * B * H * (double) L * L * d;
-        printf ("attention f16 B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s", B, H, L, d, causal ? " causal" : "",
-                t * 1e3, flops / t * 1e-12);
+        printf ("attention %s B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s", ss_dtype_name (dt), B, H, L, d,
+                causal ? " causal" : "", t * 1e3, flops / t * 1e-12);
         print_gpu (flops * 1e-12, "TFLOP/s");
         if (backward && L <= 4096)
           {
@@ -384,7 +400,7 @@ bench_attention (void)
             ss_tensor_set_requires_grad (c.k, TRUE);
             ss_tensor_set_requires_grad (c.v, TRUE);
             t = time_op (attn_fwdbwd_fn, &c, 0.3);
-            printf ("attention f16 B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s", B, H, L, d,
+            printf ("attention %s B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s", ss_dtype_name (dt), B, H, L, d,
                     causal ? " causal" : "", t * 1e3, 3.5 * flops / t * 1e-12);
             print_gpu (3.5 * flops * 1e-12, "TFLOP/s");
           }
