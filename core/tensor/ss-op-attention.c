@@ -379,6 +379,17 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
   gboolean bwd_cm2 = fl && D == 64 && !mc && !ad->causal &&
                      env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
                      cm2_usable (q->device, "k64w8", 256, 64, 64, 64);
+  /* without tensor cores: the register-blocked kernels (attention_bwd_reg)
+   * where 8 neighbouring invocations can shuffle (SOUNDSTAGE_ATTN_BWD_REG=0:
+   * the simple ones); 32 key or query rows per workgroup for head sizes up to
+   * 64, 16 up to 128 */
+  static int bwd_reg_env = -1;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
+  gboolean bwd_reg = !fl && !bwd_cm2 && caps->subgroup_shuffle && caps->subgroup_size >= 8 &&
+                     caps->shared_memory >= 32768 && env_enabled ("SOUNDSTAGE_ATTN_BWD_REG", &bwd_reg_env);
+  gboolean reg64 = D <= 64 && Dv <= 64;
+  guint32 reg_vec = D % 4 == 0 && Dv % 4 == 0 && qc->offset % 4 == 0 && kc->offset % 4 == 0 &&
+                    vc->offset % 4 == 0 && gc->offset % 4 == 0;
   if (ss_autograd_node_needs_input_grad (node, 1) || ss_autograd_node_needs_input_grad (node, 2))
     {
       SsTensor *dk = ss_tensor_new (k->dtype, 4, k->shape, error);
@@ -402,6 +413,13 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
         {
           g_snprintf (name, sizeof name, "attention_bwd_cm2.dkv64");
           d.groups[0] = (Lk + 63) / 64;
+        }
+      else if (bwd_reg)
+        {
+          g_snprintf (name, sizeof name, "attention_bwd_reg.dkv%d_%s", reg64 ? 64 : 128, ss_dtype_name (q->dtype));
+          d.groups[0] = reg64 ? (Lk + 31) / 32 : (Lk + 15) / 16;
+          d.spec = &reg_vec;
+          d.n_spec = 1;
         }
       else if (fl)
         {
@@ -432,6 +450,13 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
         {
           g_snprintf (name, sizeof name, "attention_bwd_cm2.dq64");
           d.groups[0] = (Lq + 63) / 64;
+        }
+      else if (bwd_reg)
+        {
+          g_snprintf (name, sizeof name, "attention_bwd_reg.dq%d_%s", reg64 ? 64 : 128, ss_dtype_name (q->dtype));
+          d.groups[0] = reg64 ? (Lq + 31) / 32 : (Lq + 15) / 16;
+          d.spec = &reg_vec;
+          d.n_spec = 1;
         }
       else if (fl)
         {
