@@ -36,8 +36,8 @@ layout (push_constant) uniform P {
   float alpha, beta;
 } p;
 
-shared float As[BK][BM + 4];
-shared float Bs[BK][BN + 4];
+shared float As[2][BK][BM + 4];
+shared float Bs[2][BK][BN + 4];
 
 void main ()
 {
@@ -55,30 +55,53 @@ void main ()
   bool a_kfast = p.a_cs == 1u;
   bool b_nfast = p.b_cs == 1u;
 
-  for (uint k0 = 0; k0 < p.K; k0 += BK) {
-    [[unroll]] for (uint i = 0; i < LOADS; i++) {
-      uint e = tid + i * 256u;
-      uint mm, kk;
-      if (a_kfast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; }
-      uint gm = m0 + mm, gk = k0 + kk;
-      As[kk][mm] = (gm < p.M && gk < p.K) ? SS_LOAD (a[abase + gm * p.a_rs + gk * p.a_cs]) : 0.0;
-      uint nn;
-      if (b_nfast) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; }
-      uint gn = n0 + nn;
-      gk = k0 + kk;
-      Bs[kk][nn] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + gk * p.b_rs + gn * p.b_cs]) : 0.0;
-    }
-    barrier ();
+  /* two shared buffers; slice t + 1 is loaded into registers before slice
+   * t's multiply-adds and stored after them (the last slice loads itself
+   * again: no branch around the loads, which the H100's compiler would
+   * otherwise sink to their stores) */
+  float ra[LOADS], rb[LOADS];
+#define LOAD_SLICE(k0) \
+  [[unroll]] for (uint i = 0; i < LOADS; i++) { \
+    uint e = tid + i * 256u; \
+    uint mm, kk; \
+    if (a_kfast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; } \
+    uint gm = m0 + mm, gk = (k0) + kk; \
+    ra[i] = (gm < p.M && gk < p.K) ? SS_LOAD (a[abase + gm * p.a_rs + gk * p.a_cs]) : 0.0; \
+    uint nn; \
+    if (b_nfast) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; } \
+    uint gn = n0 + nn; \
+    gk = (k0) + kk; \
+    rb[i] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + gk * p.b_rs + gn * p.b_cs]) : 0.0; \
+  }
+#define STORE_SLICE(s) \
+  [[unroll]] for (uint i = 0; i < LOADS; i++) { \
+    uint e = tid + i * 256u; \
+    uint mm, kk; \
+    if (a_kfast) { kk = e % BK; mm = e / BK; } else { mm = e % BM; kk = e / BM; } \
+    As[s][kk][mm] = ra[i]; \
+    uint nn; \
+    if (b_nfast) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; } \
+    Bs[s][kk][nn] = rb[i]; \
+  }
+  uint tiles = (p.K + BK - 1u) / BK;
+  LOAD_SLICE (0u)
+  STORE_SLICE (0u)
+  barrier ();
+  for (uint t = 0u; t < tiles; t++) {
+    uint s = t & 1u;
+    LOAD_SLICE (min (t + 1u, tiles - 1u) * BK)
     [[unroll]] for (uint kk = 0; kk < BK; kk++) {
       float av[TM], bv[TN];
       [[unroll]] for (int i = 0; i < TM; i++)
-        av[i] = As[kk][ty + TY * i];
+        av[i] = As[s][kk][ty + TY * i];
       [[unroll]] for (int j = 0; j < TN; j++)
-        bv[j] = Bs[kk][tx + TX * j];
+        bv[j] = Bs[s][kk][tx + TX * j];
       [[unroll]] for (int i = 0; i < TM; i++)
         [[unroll]] for (int j = 0; j < TN; j++)
           acc[i][j] += av[i] * bv[j];
     }
+    /* the other buffer was last read in slice t - 1, before the last barrier */
+    STORE_SLICE (s ^ 1u)
     barrier ();
   }
 
