@@ -8,6 +8,7 @@ times `reps` calls submitted together). fp32 GEMM is measured with TF32 off
 (true fp32, what the engine computes) and on (PyTorch's fast default on
 Hopper with allow_tf32)."""
 import math
+import os
 import sys
 
 import torch
@@ -66,20 +67,28 @@ def bench_linear():
               flush=True)
 
 
+def attention_cases():
+    # SOUNDSTAGE_BENCH_ATTN="B,H,L,D ..." and SOUNDSTAGE_BENCH_DTYPE=f16|bf16|f32, as bench-engine
+    env = os.environ.get('SOUNDSTAGE_BENCH_ATTN')
+    if env:
+        return [tuple(int(x) for x in item.split(',')) for item in env.split()]
+    return [(max(1, 16384 // L), 16, L, d) for d in (64, 128) for L in (256, 1024, 2048, 4096, 8192)]
+
+
 def bench_attention():
-    for d in (64, 128):
-        for L in (256, 1024, 2048, 4096, 8192):
+    name = os.environ.get('SOUNDSTAGE_BENCH_DTYPE', 'f16')
+    dt = {'f16': torch.float16, 'bf16': torch.bfloat16, 'f32': torch.float32}[name]
+    for B, H, L, d in attention_cases():
             if quick and L > 1024:
                 continue
-            B, H = max(1, 16384 // L), 16
-            q = torch.full((B, H, L, d), 0.01, device=dev, dtype=torch.float16)
-            k = torch.full((B, H, L, d), 0.02, device=dev, dtype=torch.float16)
-            v = torch.full((B, H, L, d), 0.03, device=dev, dtype=torch.float16)
+            q = torch.full((B, H, L, d), 0.01, device=dev, dtype=dt)
+            k = torch.full((B, H, L, d), 0.02, device=dev, dtype=dt)
+            v = torch.full((B, H, L, d), 0.03, device=dev, dtype=dt)
             causal = '--causal' in sys.argv
             t = time_op(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
             flops = (2.0 if causal else 4.0) * B * H * L * L * d
             tag = ' causal' if causal else ''
-            print('attention f16 B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s' % (B, H, L, d, tag, t * 1e3, flops / t * 1e-12), flush=True)
+            print('attention %s B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s' % (name, B, H, L, d, tag, t * 1e3, flops / t * 1e-12), flush=True)
             if '--backward' in sys.argv and L <= 4096:
                 for tt in (q, k, v):
                     tt.requires_grad_(True)
@@ -89,7 +98,7 @@ def bench_attention():
                     y.backward(torch.full_like(y, 0.5))
                     q.grad = k.grad = v.grad = None
                 t = time_op(fb)
-                print('attention f16 B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s' % (B, H, L, d, tag, t * 1e3, 3.5 * flops / t * 1e-12), flush=True)
+                print('attention %s B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s' % (name, B, H, L, d, tag, t * 1e3, 3.5 * flops / t * 1e-12), flush=True)
                 for tt in (q, k, v):
                     tt.requires_grad_(False)
 
