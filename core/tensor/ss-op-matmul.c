@@ -217,8 +217,95 @@ ss_gemm (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
   return TRUE;
 }
 
+static gboolean gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+                          int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+                          SsTensor *bias, SsGemmBias bias_mode, GError **error);
+
+/* Split-K for products with few output tiles and a long K (the weight
+ * gradients of training: out x in over all tokens ran a handful of
+ * workgroups, 4 for 192 x 192): slices of K as the batch of one GEMM into
+ * partial products (in C's dtype, fp32 accumulation within each), then one
+ * sum over the slices into C. Only for a single product with beta 0, no bias
+ * and C rows contiguous. The number of slices aims at about 256 workgroups
+ * of 128 x 128, with slices of at least 1024 (multiples of 64, so the
+ * tensor-core kernels keep whole K steps); SOUNDSTAGE_GEMM_SPLITK=0 turns it
+ * off, =1 splits every such product with K >= 16 into about 3 slices (tests,
+ * lavapipe included). Returns FALSE with *done FALSE where it does not apply. */
+static gboolean
+gemm_split_k (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+              int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+              SsTensor *bias, gboolean *done, GError **error)
+{
+  static int env = -2;
+  if (env == -2)
+    {
+      const char *e = g_getenv ("SOUNDSTAGE_GEMM_SPLITK");
+      env = e ? g_strcmp0 (e, "0") != 0 : -1;
+    }
+  *done = FALSE;
+  if (env == 0 || batch != 1 || beta != 0.0f || bias || c->rs != n)
+    return FALSE;
+  gint64 tiles = ((m + 127) / 128) * ((n + 127) / 128);
+  gint64 kc;
+  if (env == 1)
+    {
+      if (k < 16)
+        return FALSE;
+      kc = (k / 3 + 7) / 8 * 8;
+    }
+  else
+    {
+      if (ss_gpu_device_get_caps (c->t->device)->is_cpu || tiles >= 64 || k < 2048)
+        return FALSE;
+      gint64 slices = CLAMP ((256 + tiles - 1) / tiles, 2, k / 1024);
+      kc = ((k + slices - 1) / slices + 63) / 64 * 64;
+    }
+  gint64 full = k / kc, rest = k - full * kc;
+  if (full + (rest > 0) < 2)
+    return FALSE;
+  g_autoptr (SsTensor) part = ss_tensor_new (c->t->dtype, 3, SS_SHAPE (full + (rest > 0), m, n), error);
+  if (!part)
+    return TRUE;
+  SsGemmOperand A = { a->t, a->off, kc * a->cs, a->rs, a->cs };
+  SsGemmOperand B = { b->t, b->off, kc * b->rs, b->rs, b->cs };
+  SsGemmOperand P = { part, part->offset, m * n, n, 1 };
+  if (!gemm_run (&A, &B, &P, (int) full, m, n, kc, alpha, 0.0f, NULL, 0, error))
+    return TRUE;
+  if (rest > 0)
+    {
+      A.off += full * kc * a->cs;
+      B.off += full * kc * b->rs;
+      P.off += full * m * n;
+      if (!gemm_run (&A, &B, &P, 1, m, n, rest, alpha, 0.0f, NULL, 0, error))
+        return TRUE;
+    }
+  SS_NO_GRAD_SCOPE;
+  g_autoptr (SsTensor) sum = ss_op_sum (part, 0, FALSE, error);
+  g_autoptr (SsTensor) dst = sum ? ss_tensor_new_with_buffer (c->t->buffer, c->off * ss_dtype_size (c->t->dtype),
+                                                               c->t->dtype, 2, SS_SHAPE (m, n), error)
+                                 : NULL;
+  if (dst && ss_tensor_copy_into (dst, sum, error))
+    *done = TRUE;
+  return TRUE;
+}
+
 static gboolean
 gemm_one (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
+          int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
+          SsTensor *bias, SsGemmBias bias_mode, GError **error)
+{
+  g_return_val_if_fail (a->t->dtype == b->t->dtype && b->t->dtype == c->t->dtype, FALSE);
+  g_return_val_if_fail (c->cs == 1, FALSE);
+  if (m == 0 || n == 0 || batch == 0)
+    return TRUE;
+  gboolean done;
+  if (gemm_split_k (a, b, c, batch, m, n, k, alpha, beta, bias, &done, error))
+    return done;
+  return gemm_run (a, b, c, batch, m, n, k, alpha, beta, bias, bias_mode, error);
+}
+
+static gboolean
+gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c,
           int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
           SsTensor *bias, SsGemmBias bias_mode, GError **error)
 {
