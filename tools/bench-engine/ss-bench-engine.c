@@ -188,20 +188,34 @@ linear_fn (gpointer ud, GError **error)
   return ss_op_linear (c->x, c->w, c->bias, error);
 }
 
+/* Shapes from an environment variable: space-separated items of `count`
+ * comma-separated integers (at most 4 each, 16 items); returns how many. */
+static guint
+env_shapes (const char *var, guint count, int out[16][4])
+{
+  const char *env = g_getenv (var);
+  guint n = 0;
+  if (!env)
+    return 0;
+  g_auto (GStrv) items = g_strsplit (env, " ", -1);
+  for (guint i = 0; items[i] && n < 16; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (items[i], ",", -1);
+      if (g_strv_length (parts) != count)
+        continue;
+      for (guint j = 0; j < count; j++)
+        out[n][j] = atoi (parts[j]);
+      n++;
+    }
+  return n;
+}
+
 static void
 bench_linear (void)
 {
   /* SOUNDSTAGE_BENCH_LINEAR="M,N,K M,N,K ...": other shapes */
-  int extra[16][3];
-  guint n_extra = 0;
-  const char *env = g_getenv ("SOUNDSTAGE_BENCH_LINEAR");
-  if (env)
-    {
-      g_auto (GStrv) items = g_strsplit (env, " ", -1);
-      for (guint i = 0; items[i] && n_extra < G_N_ELEMENTS (extra); i++)
-        if (sscanf (items[i], "%d,%d,%d", &extra[n_extra][0], &extra[n_extra][1], &extra[n_extra][2]) == 3)
-          n_extra++;
-    }
+  int extra[16][4];
+  guint n_extra = env_shapes ("SOUNDSTAGE_BENCH_LINEAR", 3, extra);
   guint n_shapes = n_extra ? n_extra : G_N_ELEMENTS (linear_shapes);
   for (guint s = 0; s < n_shapes; s++)
     {
@@ -361,16 +375,7 @@ bench_attention (void)
   /* SOUNDSTAGE_BENCH_ATTN="B,H,L,D ...": those shapes instead, in the dtype
    * SOUNDSTAGE_BENCH_DTYPE names (f16 by default) */
   int extra[16][4];
-  guint n_extra = 0;
-  const char *env = g_getenv ("SOUNDSTAGE_BENCH_ATTN");
-  if (env)
-    {
-      g_auto (GStrv) items = g_strsplit (env, " ", -1);
-      for (guint i = 0; items[i] && n_extra < G_N_ELEMENTS (extra); i++)
-        if (sscanf (items[i], "%d,%d,%d,%d", &extra[n_extra][0], &extra[n_extra][1], &extra[n_extra][2],
-                    &extra[n_extra][3]) == 4)
-          n_extra++;
-    }
+  guint n_extra = env_shapes ("SOUNDSTAGE_BENCH_ATTN", 4, extra);
   SsDType dt = g_strcmp0 (g_getenv ("SOUNDSTAGE_BENCH_DTYPE"), "f32") == 0 ? SS_DTYPE_F32
              : g_strcmp0 (g_getenv ("SOUNDSTAGE_BENCH_DTYPE"), "bf16") == 0 ? SS_DTYPE_BF16 : SS_DTYPE_F16;
   guint n_cases = n_extra ? n_extra : G_N_ELEMENTS (dims) * G_N_ELEMENTS (seqs);
