@@ -14,6 +14,7 @@
 #include "config.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gpu/ss-gpu.h"
 #include "tensor/ss-ops.h"
