@@ -556,6 +556,18 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
       (D == 64 ? cm2_usable (q->device, "w8", 256, 128, 64, 128) : cm2_usable (q->device, "q64w4", 128, 64, 32, 128)))
     kernel = ATTN_CM2;
+  /* bf16, head size 64, no mask: the same kernel on bf16 matrices where the
+   * device has bf16 workgroup-scope matrices for 256 invocations (the probe of
+   * the fp32 accumulator's layout is the fp16 kernel's) */
+  gboolean cm2_bf16 = FALSE;
+  if (q->dtype == SS_DTYPE_BF16 && !mc && D == 64 && Dv == 64 && caps->bf16_arith &&
+      (caps->coopmat_wg_bf16_sizes & (1u << 8)) && ss_gpu_has_shader ("attention_fwd_cm2_bf16.d64") &&
+      qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && out->offset % 8 == 0 &&
+      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_usable (q->device, "w8", 256, 128, 64, 128))
+    {
+      kernel = ATTN_CM2;
+      cm2_bf16 = TRUE;
+    }
   gboolean in_registers = D <= 128 && Dv <= 128;
   /* (the rows kernel beats the simple tiled one up to 256 keys, and so it
    * does the register-blocked one on lavapipe: 74 keys 9.4 against 15.4 ms, 197
@@ -619,7 +631,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       }
       break;
     case ATTN_CM2:
-      g_snprintf (name, sizeof name, "attention_fwd_cm2.d%d%s", (int) D, causal ? "c" : "");
+      g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D, causal ? "c" : "");
       d.groups[0] = D == 64 ? (Lq + 127) / 128 : (Lq + 63) / 64;
       break;
     case ATTN_ROWS:
