@@ -379,12 +379,21 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
   gboolean bwd_cm2 = fl && D == 64 && !mc && !ad->causal &&
                      env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
                      cm2_usable (q->device, "k64w8", 256, 64, 64, 64);
+  /* the same kernels rewritten to bf16, where the device has bf16
+   * workgroup-scope matrices for 256 invocations */
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
+  gboolean bwd_cm2_bf16 = q->dtype == SS_DTYPE_BF16 && D == 64 && Dv == 64 && !mc && !ad->causal &&
+                          caps->bf16_arith && (caps->coopmat_wg_bf16_sizes & (1u << 8)) &&
+                          ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64") &&
+                          qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0 &&
+                          env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
+                          cm2_usable (q->device, "k64w8", 256, 64, 64, 64);
+  bwd_cm2 = bwd_cm2 || bwd_cm2_bf16;
   /* without tensor cores: the register-blocked kernels (attention_bwd_reg)
    * where 8 neighbouring invocations can shuffle (SOUNDSTAGE_ATTN_BWD_REG=0:
    * the simple ones); 32 key or query rows per workgroup for head sizes up to
    * 64, 16 up to 128 */
   static int bwd_reg_env = -1;
-  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
   gboolean bwd_reg = !fl && !bwd_cm2 && caps->subgroup_shuffle && caps->subgroup_size >= 8 &&
                      caps->shared_memory >= 32768 && env_enabled ("SOUNDSTAGE_ATTN_BWD_REG", &bwd_reg_env);
   gboolean reg64 = D <= 64 && Dv <= 64;
@@ -411,7 +420,7 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
                           .groups = { (Lk + 15) / 16, 1, 1 } };
       if (bwd_cm2)
         {
-          g_snprintf (name, sizeof name, "attention_bwd_cm2.dkv64");
+          g_snprintf (name, sizeof name, "attention_bwd_cm2%s.dkv64", bwd_cm2_bf16 ? "_bf16" : "");
           d.groups[0] = (Lk + 63) / 64;
         }
       else if (bwd_reg)
@@ -448,7 +457,7 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
                           .groups = { (Lq + 15) / 16, 1, 1 } };
       if (bwd_cm2)
         {
-          g_snprintf (name, sizeof name, "attention_bwd_cm2.dq64");
+          g_snprintf (name, sizeof name, "attention_bwd_cm2%s.dq64", bwd_cm2_bf16 ? "_bf16" : "");
           d.groups[0] = (Lq + 63) / 64;
         }
       else if (bwd_reg)
