@@ -28,7 +28,15 @@
  *
  * Any Lq, Lk: K/V rows past Lk are zero-filled and their scores -inf, Q rows
  * past Lq are zeros and their outputs are not stored. q/k/v/o offsets
- * multiples of 8. */
+ * multiples of 8.
+ *
+ * DIV (the div64 variants): the space half of divided space-time attention
+ * straight from a packed qkv [B, N, 3 D] (N = 1 + F P tokens, D = H HD) into
+ * merged heads [B, N, D], with no copies: the batch*head index is (b, frame
+ * f, head h); its queries are frame f's P patch tokens, its keys the CLS token
+ * followed by those patches. Push constants: H, D (= H HD), m_bs = N, m_hs =
+ * F, Lq = P, Lk = P + 1, q_off / k_off / v_off the offsets of q, k and v in
+ * qkv (0, D, 2 D past the tensor's), o_off the output's. No lse. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -88,9 +96,26 @@ void main ()
   uint half_ = warp / WN, cg = warp % WN;
   uint q0 = gl_WorkGroupID.x * BQ;
   uint bh = gl_WorkGroupID.y + p.bh0;
+#ifdef DIV
+  /* rows of the packed qkv: stride 3 D; the group's patch tokens from tok0,
+   * key 0 the sample's CLS token (uvec4 units) */
+  uint hd_ = bh % p.H, bf_ = bh / p.H;
+  uint cls_tok = (bf_ / p.m_hs) * p.m_bs, tok0 = cls_tok + 1u + (bf_ % p.m_hs) * p.Lq;
+  uint rs3 = 3u * p.D / 8u;
+#define QROW(r) ((p.q_off + hd_ * HD) / 8u + (tok0 + (r)) * rs3)
+#define KVTOK(j) ((j) == 0u ? cls_tok : tok0 + (j) - 1u)
+#define KROW(j) ((p.k_off + hd_ * HD) / 8u + KVTOK (j) * rs3)
+#define VROW(j) ((p.v_off + hd_ * HD) / 8u + KVTOK (j) * rs3)
+#define OROW(r) ((p.o_off + hd_ * HD) / 8u + (tok0 + (r)) * (p.D / 8u))
+#else
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
   uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
+#define QROW(r) (qbase + (r) * R4)
+#define KROW(j) (kbase + (j) * R4)
+#define VROW(j) (vbase + (j) * R4)
+#define OROW(r) ((p.o_off + bh * p.Lq * HD) / 8u + (r) * R4)
+#endif
   float sl2 = p.scale * LOG2E;
   /* this invocation's rows (index k: row0 + 8 k) and first column of S */
   uint row0 = (BQ / 2u) * half_ + lane / 4u;
@@ -99,7 +124,7 @@ void main ()
   [[unroll]] for (uint t = 0u; t < NQ; t++) {
     uint e = tid + t * NT;
     uint r = e / R4, s = e % R4;
-    QS[r * S4 + s] = q0 + r < p.Lq ? q4[qbase + (q0 + r) * R4 + s] : uvec4 (0u);
+    QS[r * S4 + s] = q0 + r < p.Lq ? q4[QROW (q0 + r) + s] : uvec4 (0u);
   }
   uvec4 rk[NL], rv[NL];
 #define GLOAD(kb) \
@@ -107,8 +132,8 @@ void main ()
     uint e = tid + t * NT; \
     uint r = e / R4, s = e % R4; \
     bool in_ = (kb) + r < p.Lk; \
-    rk[t] = in_ ? k4[kbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
-    rv[t] = in_ ? v4[vbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
+    rk[t] = in_ ? k4[KROW ((kb) + r) + s] : uvec4 (0u); \
+    rv[t] = in_ ? v4[VROW ((kb) + r) + s] : uvec4 (0u); \
   }
   GLOAD (0u);
 
@@ -216,21 +241,22 @@ void main ()
     [[unroll]] for (uint g = 0u; g < WN; g++)
       sum += RED[g * BQ + row];
     inv[k] = sum > 0.0 ? 1.0 / sum : 0.0;
+#ifndef DIV
     if (cg == 0u && lane % 4u == 0u && q0 + row < p.Lq) {
       const float LN2 = 0.6931471805599453;
       lse[p.l_off + bh * p.Lq + q0 + row] = sum > 0.0 ? m[k] * LN2 + log (sum) : NEG_INF;
     }
+#endif
   }
   [[unroll]] for (uint i = 0u; i < NCO; i++)
     o[i] *= inv[i / (CWO / 4u)];
   fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> oh = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> (o);
   coopMatStoreNV (oh, QS, 0u, S4, false);   /* Q is no longer read */
   barrier ();
-  uint obase = (p.o_off + bh * p.Lq * HD) / 8u;
   [[unroll]] for (uint t = 0u; t < NQ; t++) {
     uint e = tid + t * NT;
     uint r = e / R4, s = e % R4;
     if (q0 + r < p.Lq)
-      o4[obase + (q0 + r) * R4 + s] = QS[r * S4 + s];
+      o4[OROW (q0 + r) + s] = QS[r * S4 + s];
   }
 }

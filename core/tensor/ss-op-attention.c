@@ -689,12 +689,41 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   return out;
 }
 
+/* SOUNDSTAGE_DIVIDED_CM2=0: the space half's patch rows on the row kernel */
+static int divided_cm2_env = -1;
+
 typedef struct {
   guint32 B, N, F, Pn;
   guint32 H, dh, D, time_mode;
   guint32 qkv_off, o_off;
   float scale;
 } DividedPush;
+
+/* the attention_fwd_cm2 form for the space half (div64), or NULL */
+static const char *
+divided_space_cm2 (SsTensor *qkv, int heads)
+{
+  static int env = -1;
+  gint64 D = qkv->ndim == 3 ? qkv->shape[2] / 3 : 0;
+  if (heads <= 0 || D == 0 || D % heads || D / heads != 64 || D % 8 || qkv->offset % 8 ||
+      !env_enabled ("SOUNDSTAGE_ATTN_CM2", &env) || !env_enabled ("SOUNDSTAGE_DIVIDED_CM2", &divided_cm2_env))
+    return NULL;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (qkv->device);
+  if (qkv->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_fwd_cm2.div64") &&
+      cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
+    return "attention_fwd_cm2.div64";
+  if (qkv->dtype == SS_DTYPE_BF16 && caps->bf16_arith && (caps->coopmat_wg_bf16_sizes & (1u << 8)) &&
+      ss_gpu_has_shader ("attention_fwd_cm2_bf16.div64") && cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
+    return "attention_fwd_cm2_bf16.div64";
+  return NULL;
+}
+
+gboolean
+ss_op_divided_attention_space_on_tensor_cores (SsTensor *qkv, int heads)
+{
+  g_return_val_if_fail (qkv != NULL, FALSE);
+  return divided_space_cm2 (qkv, heads) != NULL;
+}
 
 SsTensor *
 ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mode, GError **error)
@@ -730,7 +759,31 @@ ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mod
   int rd = dh <= 32 ? 32 : dh <= 64 ? 64 : 128;
   gboolean l4 = rows4_enabled (qkv->device);
   SsGpuBinding b[2] = { ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE) };
-  for (int cls = 0; cls < 2; cls++)
+  /* the space half's patch rows on workgroup-scope matrices: frame f's
+   * patches of one head as the queries, the CLS key and those patches as the
+   * keys, read from qkv and written to out in place (the lse binding gets
+   * out: the DIV form writes none) */
+  const char *cm2 = time_mode ? NULL : divided_space_cm2 (xc, heads);
+  if (cm2)
+    {
+      AttnPush ap = {
+        .Lq = p.Pn, .Lk = p.Pn + 1, .D = D, .Dv = D, .H = heads,
+        .q_off = xc->offset, .k_off = xc->offset + D, .v_off = xc->offset + 2 * D, .o_off = out->offset,
+        .m_bs = N, .m_hs = frames, .scale = p.scale,
+      };
+      SsGpuBinding bb[6] = {
+        ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (xc, SS_GPU_READ),
+        ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE), ss_tensor_binding (out, SS_GPU_WRITE),
+      };
+      SsGpuDispatch d = { .shader = cm2, .bindings = bb, .n_bindings = 6, .push = &ap, .push_size = sizeof ap,
+                          .label = "attention_fwd_cm2 (divided)", .groups = { (p.Pn + 127) / 128, 1, 1 } };
+      if (!dispatch_bh_slices (qkv->device, &d, &ap, B * frames * heads, error))
+        {
+          ss_tensor_unref (out);
+          return NULL;
+        }
+    }
+  for (int cls = cm2 ? 1 : 0; cls < 2; cls++)
     {
       char name[64];
       g_snprintf (name, sizeof name, "attention_divided.%s%sd%d_%s", l4 ? "l4_" : "", cls ? "cls_" : "", rd,

@@ -68,6 +68,10 @@ gboolean ss_attention_cm2_probe (SsGpuDevice *dev, const char *variant, float *o
  * when qkv needs a gradient (train through ss_op_attention on grouped views). */
 SsTensor *ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mode,
                                    GError **error);
+/* TRUE when ss_op_divided_attention runs the space half's patch rows on
+ * workgroup-scope matrices (fp16 or bf16, head size 64, such a device): the
+ * models then take the fused path for the space half too */
+gboolean  ss_op_divided_attention_space_on_tensor_cores (SsTensor *qkv, int heads);
 
 /* Convolutions. x: [N, C, L] / [N, C, H, W] / [N, C, D, H, W];
  * w: [O, C/groups, k...]; bias: [O] or NULL. Output size per dim:

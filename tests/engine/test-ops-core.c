@@ -737,6 +737,9 @@ test_divided_attention (void)
   struct { int b, heads, dh, frames, patches; gboolean time; SsDType dt; } cases[] = {
     { 2, 2, 8, 3, 5, TRUE, SS_DTYPE_F32 },  { 1, 3, 40, 4, 6, FALSE, SS_DTYPE_F16 },
     { 2, 2, 100, 2, 9, TRUE, SS_DTYPE_BF16 }, { 1, 4, 64, 8, 49, FALSE, SS_DTYPE_F32 },
+    /* head size 64 in fp16 and bf16: the space half on workgroup-scope
+     * matrices where the GPU has them (130 patches: two query blocks) */
+    { 2, 2, 64, 3, 130, FALSE, SS_DTYPE_F16 }, { 2, 3, 64, 2, 20, FALSE, SS_DTYPE_BF16 },
   };
   for (guint ci = 0; ci < G_N_ELEMENTS (cases); ci++)
     {

@@ -621,7 +621,7 @@ small_group_matmul (void)
  * (time / space: fuse only that mode); training always takes the autograd
  * (grouped) path. */
 static gboolean
-fused_divided_attention (SsTensor *x, gboolean mode_time)
+fused_divided_attention (SsTensor *x, int heads, gboolean mode_time)
 {
   static int mode = -2;   /* -1 default, 0 grouped, 1 fused, 2 time, 3 space */
   if (mode == -2)
@@ -632,7 +632,8 @@ fused_divided_attention (SsTensor *x, gboolean mode_time)
     }
   if (mode >= 0)
     return mode == 1 || (mode == 2 && mode_time) || (mode == 3 && !mode_time);
-  return mode_time || ss_gpu_device_get_caps (x->device)->is_cpu;
+  return mode_time || ss_gpu_device_get_caps (x->device)->is_cpu ||
+         ss_op_divided_attention_space_on_tensor_cores (x, heads);
 }
 
 static SsTensor *
@@ -729,7 +730,7 @@ divided_attn_module (SsSynchformer *m, SsTensor *x, const char *p, int F, gboole
   g_snprintf (q, sizeof q, "%s.qkv", p);
   g_autoptr (SsTensor) qkv = linear (m, x, q, error);
   TRY (qkv);
-  if (fused_divided_attention (qkv, mode_time) && !ss_autograd_needs_grad (1, &qkv))
+  if (fused_divided_attention (qkv, c->v_heads, mode_time) && !ss_autograd_needs_grad (1, &qkv))
     {
       /* inference: one kernel from the packed projection to merged heads */
       g_autoptr (SsTensor) fo = ss_op_divided_attention (qkv, c->v_heads, F, mode_time, error);
