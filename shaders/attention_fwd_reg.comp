@@ -19,7 +19,14 @@
  * used (unconditionally, the last tile again at the end: branches around the
  * loads let the H100's compiler sink them to their stores). VEC (a
  * specialization constant): D, Dv and the offsets are multiples of 4, so
- * tiles are read 4 elements at a time. */
+ * tiles are read 4 elements at a time.
+ *
+ * DIV (the div64 variants): the space half of divided space-time attention
+ * from a packed qkv [B, N, 3 W] into merged heads [B, N, W] (W = H D), as
+ * attention_fwd_cm2.comp's DIV: batch*head (b, frame f, head h), queries the
+ * frame's P patch tokens, keys the CLS token and those patches. Push
+ * constants: D = Dv = the head size, H, m_bs = N, m_hs = F, Lq = P, Lk = P + 1,
+ * q_off / k_off / v_off into qkv, o_off. No lse. */
 #include "ss-common.glsl"
 #include "attention_common.glsl"
 #extension GL_KHR_shader_subgroup_basic : require
@@ -104,16 +111,28 @@ void main ()
   uint q0 = gl_WorkGroupID.x * BQ;
   uint bh = gl_WorkGroupID.y + p.bh0;
   uint b = bh / p.H, h = bh % p.H;
+#ifdef DIV
+  uint hd_ = bh % p.H, bf_ = bh / p.H, w_ = p.H * p.D;
+  uint cls_tok = (bf_ / p.m_hs) * p.m_bs, tok0 = cls_tok + 1u + (bf_ % p.m_hs) * p.Lq;
+#define QROW(r) (p.q_off + hd_ * p.D + (tok0 + (r)) * 3u * w_)
+#define KVTOK(j) ((j) == 0u ? cls_tok : tok0 + (j) - 1u)
+#define KROW(j) (p.k_off + hd_ * p.D + KVTOK (j) * 3u * w_)
+#define VROW(j) (p.v_off + hd_ * p.D + KVTOK (j) * 3u * w_)
+#else
   uint qbase = p.q_off + bh * p.Lq * p.D;
   uint kbase = p.k_off + bh * p.Lk * p.D;
   uint vbase = p.v_off + bh * p.Lk * p.Dv;
+#define QROW(r) (qbase + (r) * p.D)
+#define KROW(j) (kbase + (j) * p.D)
+#define VROW(j) (vbase + (j) * p.Dv)
+#endif
 
   /* Q^T: invocation e loads 4 elements (row e % BQ, d 4 (e / BQ)); consecutive
    * invocations store consecutive rows */
   [[unroll]] for (uint i = 0u; i < RD * BQ / 4u / 256u; i++) {
     uint e = tid + 256u * i;
     uint r = e % BQ, d = 4u * (e / BQ);
-    vec4 t = load_q (qbase + (q0 + r) * p.D, d, q0 + r < p.Lq);
+    vec4 t = load_q (QROW (q0 + r), d, q0 + r < p.Lq);
     Qt[d][r] = t.x; Qt[d + 1u][r] = t.y; Qt[d + 2u][r] = t.z; Qt[d + 3u][r] = t.w;
   }
 
@@ -124,9 +143,9 @@ void main ()
   [[unroll]] for (uint i = 0u; i < KLD; i++) { \
     uint e = tid + 256u * i; \
     uint kj = (kb) + e % BK; \
-    kr[i] = load_k (kbase + kj * p.D, 4u * (e / BK), kj < p.Lk); \
+    kr[i] = load_k (KROW (kj), 4u * (e / BK), kj < p.Lk); \
     uint vj = (kb) + e / (RD / 4u); \
-    vr[i] = load_v (vbase + vj * p.Dv, 4u * (e % (RD / 4u)), vj < p.Lk); \
+    vr[i] = load_v (VROW (vj), 4u * (e % (RD / 4u)), vj < p.Lk); \
   }
 #define STORE_TILE() \
   [[unroll]] for (uint i = 0u; i < KLD; i++) { \
@@ -228,7 +247,11 @@ void main ()
     if (i >= p.Lq)
       continue;
     float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
+#ifdef DIV
+    uint obase = p.o_off + hd_ * p.D + (tok0 + i) * w_;
+#else
     uint obase = p.o_off + (bh * p.Lq + i) * p.Dv;
+#endif
     [[unroll]] for (uint c = 0u; c < CPT; c++) {
       uint d = 4u * (x + 8u * c);
       vec4 val = acc[r][c] * inv;
@@ -236,7 +259,9 @@ void main ()
         if (d + e < p.Dv)
           o[obase + d + e] = SS_STORE (val[e]);
     }
+#ifndef DIV
     if (x == 0u)
       lse[p.l_off + bh * p.Lq + i] = l[r] > 0.0 ? m[r] + log (l[r]) : -1.0 / 0.0;
+#endif
   }
 }

@@ -699,30 +699,56 @@ typedef struct {
   float scale;
 } DividedPush;
 
-/* the attention_fwd_cm2 form for the space half (div64), or NULL */
+/* the kernel for the space half's patch rows: attention_fwd_cm2's div64 form
+ * on workgroup-scope matrices (fp16/bf16, head size 64), else on GPUs the
+ * register-blocked attention_fwd_reg's (head sizes up to 64; lavapipe keeps
+ * the row kernel, faster there, unless SOUNDSTAGE_DIVIDED_REG=1); NULL: the
+ * row kernel. *cm2 tells which. */
 static const char *
-divided_space_cm2 (SsTensor *qkv, int heads)
+divided_space_kernel (SsTensor *qkv, int heads, gboolean *cm2, char *name, gsize size)
 {
-  static int env = -1;
+  static int env = -1, reg_env = -2;
+  if (reg_env == -2)
+    {
+      const char *e = g_getenv ("SOUNDSTAGE_DIVIDED_REG");
+      reg_env = e ? g_strcmp0 (e, "0") != 0 : -1;
+    }
   gint64 D = qkv->ndim == 3 ? qkv->shape[2] / 3 : 0;
-  if (heads <= 0 || D == 0 || D % heads || D / heads != 64 || D % 8 || qkv->offset % 8 ||
-      !env_enabled ("SOUNDSTAGE_ATTN_CM2", &env) || !env_enabled ("SOUNDSTAGE_DIVIDED_CM2", &divided_cm2_env))
+  *cm2 = FALSE;
+  if (heads <= 0 || D == 0 || D % heads || D / heads > 64)
     return NULL;
   const SsGpuCaps *caps = ss_gpu_device_get_caps (qkv->device);
-  if (qkv->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_fwd_cm2.div64") &&
-      cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
-    return "attention_fwd_cm2.div64";
-  if (qkv->dtype == SS_DTYPE_BF16 && caps->bf16_arith && (caps->coopmat_wg_bf16_sizes & (1u << 8)) &&
-      ss_gpu_has_shader ("attention_fwd_cm2_bf16.div64") && cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
-    return "attention_fwd_cm2_bf16.div64";
+  if (D / heads == 64 && D % 8 == 0 && qkv->offset % 8 == 0 && env_enabled ("SOUNDSTAGE_ATTN_CM2", &env) &&
+      env_enabled ("SOUNDSTAGE_DIVIDED_CM2", &divided_cm2_env))
+    {
+      if (qkv->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_fwd_cm2.div64") &&
+          cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
+        *cm2 = TRUE;
+      if (qkv->dtype == SS_DTYPE_BF16 && caps->bf16_arith && (caps->coopmat_wg_bf16_sizes & (1u << 8)) &&
+          ss_gpu_has_shader ("attention_fwd_cm2_bf16.div64") && cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
+        *cm2 = TRUE;
+      if (*cm2)
+        {
+          g_snprintf (name, size, "attention_fwd_cm2%s.div64", qkv->dtype == SS_DTYPE_BF16 ? "_bf16" : "");
+          return name;
+        }
+    }
+  if (reg_env != 0 && (!caps->is_cpu || reg_env == 1) && caps->subgroup_shuffle && caps->subgroup_size >= 8 &&
+      caps->shared_memory >= 32768)
+    {
+      g_snprintf (name, size, "attention_fwd_reg.div64_%s", ss_dtype_name (qkv->dtype));
+      return name;
+    }
   return NULL;
 }
 
 gboolean
-ss_op_divided_attention_space_on_tensor_cores (SsTensor *qkv, int heads)
+ss_op_divided_attention_space_fast (SsTensor *qkv, int heads)
 {
   g_return_val_if_fail (qkv != NULL, FALSE);
-  return divided_space_cm2 (qkv, heads) != NULL;
+  gboolean cm2;
+  char name[64];
+  return divided_space_kernel (qkv, heads, &cm2, name, sizeof name) != NULL;
 }
 
 SsTensor *
@@ -759,31 +785,37 @@ ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mod
   int rd = dh <= 32 ? 32 : dh <= 64 ? 64 : 128;
   gboolean l4 = rows4_enabled (qkv->device);
   SsGpuBinding b[2] = { ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE) };
-  /* the space half's patch rows on workgroup-scope matrices: frame f's
-   * patches of one head as the queries, the CLS key and those patches as the
-   * keys, read from qkv and written to out in place (the lse binding gets
-   * out: the DIV form writes none) */
-  const char *cm2 = time_mode ? NULL : divided_space_cm2 (xc, heads);
-  if (cm2)
+  /* the space half's patch rows on a blocked kernel: frame f's patches of one
+   * head as the queries, the CLS key and those patches as the keys, read from
+   * qkv and written to out in place (the lse binding gets out: the DIV forms
+   * write none) */
+  gboolean on_cm2;
+  char kname[64];
+  const char *blocked = time_mode ? NULL : divided_space_kernel (xc, heads, &on_cm2, kname, sizeof kname);
+  if (blocked)
     {
+      /* head-size fields: the model width for the cm2 form, the head size for the register-blocked one */
       AttnPush ap = {
-        .Lq = p.Pn, .Lk = p.Pn + 1, .D = D, .Dv = D, .H = heads,
+        .Lq = p.Pn, .Lk = p.Pn + 1, .D = on_cm2 ? D : dh, .Dv = on_cm2 ? D : dh, .H = heads,
         .q_off = xc->offset, .k_off = xc->offset + D, .v_off = xc->offset + 2 * D, .o_off = out->offset,
         .m_bs = N, .m_hs = frames, .scale = p.scale,
       };
+      guint32 vec = dh % 4 == 0 && xc->offset % 4 == 0 && out->offset % 4 == 0;
       SsGpuBinding bb[6] = {
         ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (xc, SS_GPU_READ),
         ss_tensor_binding (xc, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_WRITE), ss_tensor_binding (out, SS_GPU_WRITE),
       };
-      SsGpuDispatch d = { .shader = cm2, .bindings = bb, .n_bindings = 6, .push = &ap, .push_size = sizeof ap,
-                          .label = "attention_fwd_cm2 (divided)", .groups = { (p.Pn + 127) / 128, 1, 1 } };
+      SsGpuDispatch d = { .shader = blocked, .bindings = bb, .n_bindings = 6, .push = &ap, .push_size = sizeof ap,
+                          .label = on_cm2 ? "attention_fwd_cm2 (divided)" : "attention_fwd_reg (divided)",
+                          .groups = { on_cm2 ? (p.Pn + 127) / 128 : (p.Pn + 63) / 64, 1, 1 },
+                          .spec = on_cm2 ? NULL : &vec, .n_spec = on_cm2 ? 0 : 1 };
       if (!dispatch_bh_slices (qkv->device, &d, &ap, B * frames * heads, error))
         {
           ss_tensor_unref (out);
           return NULL;
         }
     }
-  for (int cls = cm2 ? 1 : 0; cls < 2; cls++)
+  for (int cls = blocked ? 1 : 0; cls < 2; cls++)
     {
       char name[64];
       g_snprintf (name, sizeof name, "attention_divided.%s%sd%d_%s", l4 ? "l4_" : "", cls ? "cls_" : "", rd,

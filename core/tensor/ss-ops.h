@@ -68,10 +68,11 @@ gboolean ss_attention_cm2_probe (SsGpuDevice *dev, const char *variant, float *o
  * when qkv needs a gradient (train through ss_op_attention on grouped views). */
 SsTensor *ss_op_divided_attention (SsTensor *qkv, int heads, int frames, gboolean time_mode,
                                    GError **error);
-/* TRUE when ss_op_divided_attention runs the space half's patch rows on
- * workgroup-scope matrices (fp16 or bf16, head size 64, such a device): the
- * models then take the fused path for the space half too */
-gboolean  ss_op_divided_attention_space_on_tensor_cores (SsTensor *qkv, int heads);
+/* TRUE when ss_op_divided_attention runs the space half's patch rows on a
+ * blocked kernel (workgroup-scope matrices for fp16/bf16 at head size 64;
+ * the register-blocked kernel on other GPUs, head sizes up to 64): the models
+ * then take the fused path for the space half too */
+gboolean  ss_op_divided_attention_space_fast (SsTensor *qkv, int heads);
 
 /* Convolutions. x: [N, C, L] / [N, C, H, W] / [N, C, D, H, W];
  * w: [O, C/groups, k...]; bias: [O] or NULL. Output size per dim:

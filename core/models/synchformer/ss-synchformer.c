@@ -636,7 +636,7 @@ fused_divided_attention (SsTensor *x, int heads, gboolean mode_time)
   if (mode >= 0)
     return mode == 1 || (mode == 2 && mode_time) || (mode == 3 && !mode_time);
   return mode_time || ss_gpu_device_get_caps (x->device)->is_cpu ||
-         ss_op_divided_attention_space_on_tensor_cores (x, heads);
+         ss_op_divided_attention_space_fast (x, heads);
 }
 
 static SsTensor *
