@@ -615,8 +615,9 @@ small_group_matmul (void)
  * kernel (ss_op_divided_attention: 9.25 -> 8.5 s for 10 s of video, small
  * config). On GPUs the time attention (9 keys per row) is fused too; the
  * space attention (197 keys) is fused where ss_op_divided_attention runs it
- * on workgroup-scope matrices (fp16/bf16, head size 64: H100, reference f16,
- * 10 s, 0.216-0.222 s against 0.223-0.228 grouped, eighth session), else it
+ * on a blocked kernel (workgroup-scope matrices for fp16/bf16 at head size
+ * 64, else the register-blocked one: H100, reference, 10 s, f16 0.216-0.222 s
+ * against 0.223-0.228 grouped, fp32 0.728 against 0.765, eighth session), else it
  * goes through the grouped path to the tensor-core kernel (0.228-0.232 s
  * against 0.250 all grouped and 0.340-0.348 all fused on the row kernels,
  * seventh session).
