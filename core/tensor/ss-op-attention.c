@@ -215,18 +215,21 @@ typedef struct {
   char why[160];
 } Cm2Layout;
 
-/* Whether the workgroup-scope attention kernels can run with nt invocations:
- * the device has workgroup-scope matrices for that workgroup size and their
- * conversions, and its layout (probed once per device and variant:
+/* Whether the workgroup-scope attention kernels can run with nt invocations
+ * on dtype (fp16, or bf16 for the kernels rewritten to it): the device has
+ * workgroup-scope matrices of that element type for that workgroup size and
+ * their conversions, and its layout (probed once per device and variant, on
+ * the fp32 accumulator, the same for both:
  * coopmat_probe_wg's, S rows x s_cols and O rows x o_cols; "w8": 256,
  * 128 x 64 and 128 x 128; "q64w4": 128, 64 x 32 and 64 x 128; "k64w8": 256,
  * 64 x 64 and 64 x 64) is the one they assume. */
 static gboolean
-cm2_usable (SsGpuDevice *dev, const char *variant, guint nt, guint rows, guint s_cols, guint o_cols)
+cm2_usable (SsGpuDevice *dev, SsDType dtype, const char *variant, guint nt, guint rows, guint s_cols, guint o_cols)
 {
   const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
-  if (!ss_gpu_device_use_coopmat_wg (dev) || !caps->coopmat_conversions ||
-      !(caps->coopmat_wg_sizes & (1u << (nt / 32))))
+  guint32 sizes = dtype == SS_DTYPE_F16 ? caps->coopmat_wg_sizes
+                : dtype == SS_DTYPE_BF16 && caps->bf16_arith ? caps->coopmat_wg_bf16_sizes : 0;
+  if (!ss_gpu_device_use_coopmat_wg (dev) || !caps->coopmat_conversions || !(sizes & (1u << (nt / 32))))
     return FALSE;
   static GMutex lock;
   g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
@@ -267,6 +270,15 @@ rows4_enabled (SsGpuDevice *dev)
   static int env = -1;
   const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
   return caps->subgroup_shuffle && caps->subgroup_size >= 4 && env_enabled ("SOUNDSTAGE_ATTN_ROWS4", &env);
+}
+
+/* The register-blocked kernels (attention_fwd_reg, attention_bwd_reg): 8
+ * neighbouring invocations of a subgroup shuffle, 32 KiB of shared memory */
+static gboolean
+reg_usable (SsGpuDevice *dev)
+{
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
+  return caps->subgroup_shuffle && caps->subgroup_size >= 8 && caps->shared_memory >= 32768;
 }
 
 typedef struct {
@@ -312,6 +324,49 @@ check_inputs (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask, gint64 *mbs
                    "v [B,H,Lk,Dv], D and Dv <= 128, one dtype)", a, b, c, d);
     }
   return ok;
+}
+
+/* The backward's kernel choice, the same for both halves */
+typedef struct {
+  SsDType dtype;
+  gint64 D;
+  const FlashLayout *fl;   /* the fp16 subgroup tensor-core kernels (attention_bwd_coop) */
+  gboolean cm2;            /* attention_bwd_cm2 (fp16, or its bf16 form) */
+  gboolean reg, reg64;     /* attention_bwd_reg, head sizes up to 64 */
+  guint32 reg_vec;         /* its VEC specialization constant */
+} BwdKernel;
+
+/* Sets d's shader (in name), grid x and specialization constants for half
+ * ("dkv" over L = Lk keys, "dq" over L = Lq queries) */
+static void
+bwd_kernel (const BwdKernel *bk, const char *half, gint64 L, SsGpuDispatch *d, char *name, gsize size)
+{
+  d->groups[0] = (L + 15) / 16;
+  d->groups[1] = d->groups[2] = 1;
+  if (bk->cm2)
+    {
+      g_snprintf (name, size, "attention_bwd_cm2%s.%s64", bk->dtype == SS_DTYPE_BF16 ? "_bf16" : "", half);
+      d->groups[0] = (L + 63) / 64;
+    }
+  else if (bk->reg)
+    {
+      g_snprintf (name, size, "attention_bwd_reg.%s%d_%s", half, bk->reg64 ? 64 : 128, ss_dtype_name (bk->dtype));
+      d->groups[0] = bk->reg64 ? (L + 31) / 32 : (L + 15) / 16;
+      d->spec = &bk->reg_vec;
+      d->n_spec = 1;
+    }
+  else if (bk->fl)
+    {
+      g_snprintf (name, size, "attention_bwd_coop.%s%d", half, (int) bk->D);
+      d->groups[0] = (L + 63) / 64;
+      d->spec = bk->fl->spec;
+      d->n_spec = 2;
+    }
+  else
+    {
+      g_autofree char *base = g_strdup_printf ("attention_bwd_%s", half);
+      ss_tensor_shader (base, bk->dtype, name, size);
+    }
 }
 
 static gboolean
@@ -376,29 +431,23 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
    * matrices where the device has them and their layout is the one the
    * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off) */
   static int bwd_cm2_env = -1;
-  gboolean bwd_cm2 = fl && D == 64 && !mc && !ad->causal &&
-                     env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
-                     cm2_usable (q->device, "k64w8", 256, 64, 64, 64);
-  /* the same kernels rewritten to bf16, where the device has bf16
-   * workgroup-scope matrices for 256 invocations */
-  const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-  gboolean bwd_cm2_bf16 = q->dtype == SS_DTYPE_BF16 && D == 64 && Dv == 64 && !mc && !ad->causal &&
-                          caps->bf16_arith && (caps->coopmat_wg_bf16_sizes & (1u << 8)) &&
-                          ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64") &&
-                          qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0 &&
-                          env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
-                          cm2_usable (q->device, "k64w8", 256, 64, 64, 64);
-  bwd_cm2 = bwd_cm2 || bwd_cm2_bf16;
-  /* without tensor cores: the register-blocked kernels (attention_bwd_reg)
-   * where 8 neighbouring invocations can shuffle (SOUNDSTAGE_ATTN_BWD_REG=0:
-   * the simple ones); 32 key or query rows per workgroup for head sizes up to
-   * 64, 16 up to 128 */
+  /* bf16 takes the same kernels rewritten to bf16 (its offsets checked as
+   * the fp16 ones are for fl) */
+  gboolean bf16_ok = q->dtype == SS_DTYPE_BF16 && Dv == 64 && ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64") &&
+                     qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0;
+  BwdKernel bk = {
+    .dtype = q->dtype, .D = D, .fl = fl,
+    .cm2 = (fl || bf16_ok) && D == 64 && !mc && !ad->causal &&
+           env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
+           cm2_usable (q->device, q->dtype, "k64w8", 256, 64, 64, 64),
+    .reg64 = D <= 64 && Dv <= 64,
+    .reg_vec = D % 4 == 0 && Dv % 4 == 0 && qc->offset % 4 == 0 && kc->offset % 4 == 0 &&
+               vc->offset % 4 == 0 && gc->offset % 4 == 0,
+  };
+  /* without tensor cores: the register-blocked kernels (attention_bwd_reg,
+   * SOUNDSTAGE_ATTN_BWD_REG=0: the simple ones) */
   static int bwd_reg_env = -1;
-  gboolean bwd_reg = !fl && !bwd_cm2 && caps->subgroup_shuffle && caps->subgroup_size >= 8 &&
-                     caps->shared_memory >= 32768 && env_enabled ("SOUNDSTAGE_ATTN_BWD_REG", &bwd_reg_env);
-  gboolean reg64 = D <= 64 && Dv <= 64;
-  guint32 reg_vec = D % 4 == 0 && Dv % 4 == 0 && qc->offset % 4 == 0 && kc->offset % 4 == 0 &&
-                    vc->offset % 4 == 0 && gc->offset % 4 == 0;
+  bk.reg = !fl && !bk.cm2 && reg_usable (q->device) && env_enabled ("SOUNDSTAGE_ATTN_BWD_REG", &bwd_reg_env);
   if (ss_autograd_node_needs_input_grad (node, 1) || ss_autograd_node_needs_input_grad (node, 2))
     {
       SsTensor *dk = ss_tensor_new (k->dtype, 4, k->shape, error);
@@ -415,28 +464,8 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
         ss_tensor_binding (gc, SS_GPU_READ), ss_tensor_binding (lse, SS_GPU_READ),
         ss_tensor_binding (dk, SS_GPU_WRITE), ss_tensor_binding (dv, SS_GPU_WRITE),
       };
-      SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dkv", q->dtype, name, sizeof name),
-                          .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p,
-                          .groups = { (Lk + 15) / 16, 1, 1 } };
-      if (bwd_cm2)
-        {
-          g_snprintf (name, sizeof name, "attention_bwd_cm2%s.dkv64", bwd_cm2_bf16 ? "_bf16" : "");
-          d.groups[0] = (Lk + 63) / 64;
-        }
-      else if (bwd_reg)
-        {
-          g_snprintf (name, sizeof name, "attention_bwd_reg.dkv%d_%s", reg64 ? 64 : 128, ss_dtype_name (q->dtype));
-          d.groups[0] = reg64 ? (Lk + 31) / 32 : (Lk + 15) / 16;
-          d.spec = &reg_vec;
-          d.n_spec = 1;
-        }
-      else if (fl)
-        {
-          g_snprintf (name, sizeof name, "attention_bwd_coop.dkv%d", (int) D);
-          d.groups[0] = (Lk + 63) / 64;
-          d.spec = fl->spec;
-          d.n_spec = 2;
-        }
+      SsGpuDispatch d = { .shader = name, .bindings = b, .n_bindings = 8, .push = &p, .push_size = sizeof p };
+      bwd_kernel (&bk, "dkv", Lk, &d, name, sizeof name);
       if (!dispatch_bh_slices (q->device, &d, &p, BH, error))
         return FALSE;
     }
@@ -452,28 +481,8 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
         ss_tensor_binding (gc, SS_GPU_READ), ss_tensor_binding (lse, SS_GPU_READ),
         ss_tensor_binding (dq, SS_GPU_WRITE),
       };
-      SsGpuDispatch d = { .shader = ss_tensor_shader ("attention_bwd_dq", q->dtype, name, sizeof name),
-                          .bindings = b, .n_bindings = 7, .push = &p, .push_size = sizeof p,
-                          .groups = { (Lq + 15) / 16, 1, 1 } };
-      if (bwd_cm2)
-        {
-          g_snprintf (name, sizeof name, "attention_bwd_cm2%s.dq64", bwd_cm2_bf16 ? "_bf16" : "");
-          d.groups[0] = (Lq + 63) / 64;
-        }
-      else if (bwd_reg)
-        {
-          g_snprintf (name, sizeof name, "attention_bwd_reg.dq%d_%s", reg64 ? 64 : 128, ss_dtype_name (q->dtype));
-          d.groups[0] = reg64 ? (Lq + 31) / 32 : (Lq + 15) / 16;
-          d.spec = &reg_vec;
-          d.n_spec = 1;
-        }
-      else if (fl)
-        {
-          g_snprintf (name, sizeof name, "attention_bwd_coop.dq%d", (int) D);
-          d.groups[0] = (Lq + 63) / 64;
-          d.spec = fl->spec;
-          d.n_spec = 2;
-        }
+      SsGpuDispatch d = { .shader = name, .bindings = b, .n_bindings = 7, .push = &p, .push_size = sizeof p };
+      bwd_kernel (&bk, "dq", Lq, &d, name, sizeof name);
       if (!dispatch_bh_slices (q->device, &d, &p, BH, error))
         return FALSE;
     }
@@ -540,8 +549,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * (SOUNDSTAGE_ATTN_REG=0: the simple tiled kernel) */
   static int reg_env = -1;
   const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-  if (kernel == ATTN_TILED && caps->subgroup_shuffle && caps->subgroup_size >= 8 && caps->shared_memory >= 32768 &&
-      env_enabled ("SOUNDSTAGE_ATTN_REG", &reg_env))
+  if (kernel == ATTN_TILED && reg_usable (q->device) && env_enabled ("SOUNDSTAGE_ATTN_REG", &reg_env))
     kernel = ATTN_REG;
   /* the one-pass kernel where the accumulator layout allows (SOUNDSTAGE_ATTN_FLASH=0: off) */
   const FlashLayout *fl = NULL;
@@ -563,16 +571,16 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
   if (kernel == ATTN_FLASH && !mc && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
-      (D == 64 ? cm2_usable (q->device, "w8", 256, 128, 64, 128) : cm2_usable (q->device, "q64w4", 128, 64, 32, 128)))
+      (D == 64 ? cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128)
+               : cm2_usable (q->device, q->dtype, "q64w4", 128, 64, 32, 128)))
     kernel = ATTN_CM2;
   /* bf16, head size 64, no mask: the same kernel on bf16 matrices where the
    * device has bf16 workgroup-scope matrices for 256 invocations (the probe of
    * the fp32 accumulator's layout is the fp16 kernel's) */
   gboolean cm2_bf16 = FALSE;
-  if (q->dtype == SS_DTYPE_BF16 && !mc && D == 64 && Dv == 64 && caps->bf16_arith &&
-      (caps->coopmat_wg_bf16_sizes & (1u << 8)) && ss_gpu_has_shader ("attention_fwd_cm2_bf16.d64") &&
+  if (q->dtype == SS_DTYPE_BF16 && !mc && D == 64 && Dv == 64 && ss_gpu_has_shader ("attention_fwd_cm2_bf16.d64") &&
       qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && out->offset % 8 == 0 &&
-      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_usable (q->device, "w8", 256, 128, 64, 128))
+      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128))
     {
       kernel = ATTN_CM2;
       cm2_bf16 = TRUE;
@@ -717,24 +725,16 @@ divided_space_kernel (SsTensor *qkv, int heads, gboolean *cm2, char *name, gsize
   *cm2 = FALSE;
   if (heads <= 0 || D == 0 || D % heads || D / heads > 64)
     return NULL;
-  const SsGpuCaps *caps = ss_gpu_device_get_caps (qkv->device);
   if (D / heads == 64 && D % 8 == 0 && qkv->offset % 8 == 0 && env_enabled ("SOUNDSTAGE_ATTN_CM2", &env) &&
       env_enabled ("SOUNDSTAGE_DIVIDED_CM2", &divided_cm2_env))
     {
-      if (qkv->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_fwd_cm2.div64") &&
-          cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
-        *cm2 = TRUE;
-      if (qkv->dtype == SS_DTYPE_BF16 && caps->bf16_arith && (caps->coopmat_wg_bf16_sizes & (1u << 8)) &&
-          ss_gpu_has_shader ("attention_fwd_cm2_bf16.div64") && cm2_usable (qkv->device, "w8", 256, 128, 64, 128))
-        *cm2 = TRUE;
+      g_snprintf (name, size, "attention_fwd_cm2%s.div64", qkv->dtype == SS_DTYPE_BF16 ? "_bf16" : "");
+      *cm2 = (qkv->dtype == SS_DTYPE_F16 || qkv->dtype == SS_DTYPE_BF16) && ss_gpu_has_shader (name) &&
+             cm2_usable (qkv->device, qkv->dtype, "w8", 256, 128, 64, 128);
       if (*cm2)
-        {
-          g_snprintf (name, size, "attention_fwd_cm2%s.div64", qkv->dtype == SS_DTYPE_BF16 ? "_bf16" : "");
-          return name;
-        }
+        return name;
     }
-  if (reg_env != 0 && (!caps->is_cpu || reg_env == 1) && caps->subgroup_shuffle && caps->subgroup_size >= 8 &&
-      caps->shared_memory >= 32768)
+  if (reg_env != 0 && (!ss_gpu_device_get_caps (qkv->device)->is_cpu || reg_env == 1) && reg_usable (qkv->device))
     {
       g_snprintf (name, size, "attention_fwd_reg.div64_%s", ss_dtype_name (qkv->dtype));
       return name;
