@@ -5,6 +5,8 @@
  * broadcast batches (stride 0) need no copies:
  *   A(b, m, k) = a[a_off + b*a_bs + m*a_rs + k*a_cs], likewise B(b, k, n), C(b, m, n).
  * bias_mode: 0 none, 1 bias[n] (per column), 2 bias[m] (per row).
+ * IMPLICIT: B is an implicit-GEMM convolution's image; IMPLICIT_W: the
+ * positions-by-taps matrix of its weight gradient (conv_at below).
  * Grid: (ceil(N/BN), ceil(M/BM), batch). */
 #include "ss-common.glsl"
 #extension GL_EXT_control_flow_attributes : require
@@ -34,7 +36,38 @@ layout (push_constant) uniform P {
   uint b_off, b_bs, b_rs, b_cs;
   uint c_off, c_bs, c_rs, bias_off;
   float alpha, beta;
+#if defined(IMPLICIT) || defined(IMPLICIT_W)
+  /* the convolution's geometry (ss_gemm_conv in ss-op-matmul.c) */
+  uint cv_C, cv_kx, cv_ky, cv_ox;
+  uint cv_oy, cv_mx, cv_my, cv_mz;
+  uint cv_tx, cv_ty, cv_tz, cv_S;
+  uint cv_Ls;
+#endif
 } p;
+
+#if defined(IMPLICIT) || defined(IMPLICIT_W)
+/* an implicit-GEMM convolution's image at output position pos = (z, y, x)
+ * and tap and channel tc = ((tz ky + ty) kx + tx) C + c, read from the
+ * channels-last packed image (shaders/conv_pack.comp; matmul_cm2.comp
+ * describes the same addressing) */
+uint conv_at (uint pos, uint tc)
+{
+  uint x = pos % p.cv_ox, r = pos / p.cv_ox;
+  uint t = tc / p.cv_C, c = tc % p.cv_C;
+  uint tx = t % p.cv_kx, tr = t / p.cv_kx;
+  return (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + x * p.cv_mx +
+         (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + tx * p.cv_tx + c;
+}
+#endif
+#ifdef IMPLICIT
+/* the convolution: B(k, n) is tap and channel k at position n */
+#define B_INDEX(k, n) conv_at (n, k)
+#elif defined(IMPLICIT_W)
+/* its weight gradient: B(k, n) is position k of the slice, tap and channel n */
+#define B_INDEX(k, n) conv_at ((bz % p.cv_S) * p.cv_Ls + (k), n)
+#else
+#define B_INDEX(k, n) ((k) * p.b_rs + (n) * p.b_cs)
+#endif
 
 shared float As[2][BK][BM + 4];
 shared float Bs[2][BK][BN + 4];
@@ -44,8 +77,14 @@ void main ()
   uint tid = gl_LocalInvocationID.x;
   uint tx = tid % TX, ty = tid / TX;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
+#ifdef IMPLICIT_W
+  /* batch entry bz: slice bz % S of image bz / S */
+  uint abase = p.a_off + (bz / p.cv_S) * p.a_bs + (bz % p.cv_S) * p.cv_Ls;
+  uint bbase = p.b_off + (bz / p.cv_S) * p.b_bs;
+#else
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
+#endif
 
   float acc[TM][TN];
   [[unroll]] for (int i = 0; i < TM; i++)
@@ -71,7 +110,7 @@ void main ()
     if (b_nfast) { nn = e % BN; kk = e / BN; } else { kk = e % BK; nn = e / BK; } \
     uint gn = n0 + nn; \
     gk = (k0) + kk; \
-    rb[i] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + gk * p.b_rs + gn * p.b_cs]) : 0.0; \
+    rb[i] = (gn < p.N && gk < p.K) ? SS_LOAD (b[bbase + B_INDEX (gk, gn)]) : 0.0; \
   }
 #define STORE_SLICE(s) \
   [[unroll]] for (uint i = 0; i < LOADS; i++) { \

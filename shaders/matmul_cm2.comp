@@ -29,6 +29,20 @@
  * value, loaded from shared memory with stride 0. NT: 128 or 256 invocations
  * (the device must list that workgroup size for the element type's
  * workgroup-scope matrices).
+ * IMPLICIT (LAYOUT 2 only): an implicit-GEMM convolution. B is not stored:
+ * column n of B (an output position (z, y, x) of image bz) is read from the
+ * channels-last packed image (shaders/conv_pack.comp) at
+ * z mz + y my + x mx, and row k of it (tap (tz, ty, tx), channel c, with
+ * k = ((tz ky + ty) kx + tx) C + c) at tz tz' + ty ty' + tx tx' + c further
+ * (cv_* in the push constants, in elements). C % BK == 0, so a K step is
+ * one tap's run of BK channels: the loads step a tap cursor instead of a
+ * stride, in the order the K steps are loaded.
+ * IMPLICIT_W (LAYOUT 0 only): the weight gradient of such a convolution,
+ * dW (M output channels x N = taps x channels) = dY (M x positions) times
+ * the image's columns (positions x N): B's row k is output position k of
+ * the slice, its column n the tap and channel n, read as above. Batch entry
+ * bz is slice bz % S (Ls positions, Ls % BK == 0) of image bz / S; each
+ * loaded row keeps a position cursor that steps BK positions a K step.
  * Grid (ceil (N / BN), ceil (M / 128), batch). */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -70,6 +84,13 @@ layout (push_constant) uniform P {
   uint b_bs, b_ld, c_off, c_bs;
   uint c_ld, bias_off, pad0, pad1;
   float alpha, beta;
+#if defined(IMPLICIT) || defined(IMPLICIT_W)
+  /* the convolution's geometry (ss_gemm_conv in ss-op-matmul.c) */
+  uint cv_C, cv_kx, cv_ky, cv_ox;
+  uint cv_oy, cv_mx, cv_my, cv_mz;
+  uint cv_tx, cv_ty, cv_tz, cv_S;
+  uint cv_Ls;
+#endif
 } p;
 
 #ifndef TENSOR
@@ -102,8 +123,13 @@ void main ()
   const bool b_col = (LAYOUT & 2) != 0;
   uint tid = gl_LocalInvocationID.x;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
+#ifdef IMPLICIT_W
+  uint abase = p.a_off + (bz / p.cv_S) * p.a_bs + (bz % p.cv_S) * p.cv_Ls;
+  uint bbase = p.b_off + (bz / p.cv_S) * p.b_bs;
+#else
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
+#endif
 
   /* the accumulator starts at the bias / alpha (fp32 in S, a row or a
    * column repeated by a stride-0 load; clamped reads at the edges) or 0 */
@@ -154,18 +180,71 @@ void main ()
     a_idx[i] = a_col ? (abase + (e / (BM / 8u)) * p.a_ld + min (m0 + (e % (BM / 8u)) * 8u, p.M - 8u)) / 8u
                      : (abase + min (m0 + e / KV, p.M - 1u) * p.a_ld + (e % KV) * 8u) / 8u;
   }
+#ifdef IMPLICIT_W
+  /* this thread's 8 columns: one tap, 8 channels (N % 8 == 0, C % 8 == 0);
+   * its rows: positions with a cursor each (x, y and the element offset) */
+  uint w_koff, w_px[NLDB], w_py[NLDB], w_pb[NLDB];
+  {
+    uint k = min (n0 + (tid % (BN / 8u)) * 8u, p.N - 8u);
+    uint t = k / p.cv_C, tr = t / p.cv_kx;
+    w_koff = bbase + (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + (t % p.cv_kx) * p.cv_tx + k % p.cv_C;
+  }
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) {
+    uint pos = (bz % p.cv_S) * p.cv_Ls + (tid + i * NT) / (BN / 8u);
+    uint r = pos / p.cv_ox;
+    w_px[i] = pos % p.cv_ox;
+    w_py[i] = r % p.cv_oy;
+    w_pb[i] = (r / p.cv_oy) * p.cv_mz + w_py[i] * p.cv_my + w_px[i] * p.cv_mx;
+  }
+#endif
   [[unroll]] for (uint i = 0u; i < NLDB; i++) {
     uint e = tid + i * NT;
+#ifdef IMPLICIT
+    uint col = min (n0 + e / KV, p.N - 1u);
+    uint x = col % p.cv_ox, r = col / p.cv_ox;
+    b_idx[i] = (bbase + (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + x * p.cv_mx + (e % KV) * 8u) / 8u;
+#else
     b_idx[i] = b_col ? (bbase + min (n0 + e / KV, p.N - 1u) * p.b_ld + (e % KV) * 8u) / 8u
                      : (bbase + (e / (BN / 8u)) * p.b_ld + min (n0 + (e % (BN / 8u)) * 8u, p.N - 8u)) / 8u;
+#endif
   }
   uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
+#ifdef IMPLICIT
+  /* the tap cursor of the next K step to load: channel run, taps along x and
+   * y, and its element offset (unsigned wrap-around keeps the sums exact) */
+  uint cur_c = 0u, cur_x = 0u, cur_y = 0u, cur_off = 0u;
+#define B_NEXT() { \
+    cur_c += BK; cur_off += BK; \
+    if (cur_c == p.cv_C) { \
+      cur_c = 0u; cur_off += p.cv_tx - p.cv_C; cur_x++; \
+      if (cur_x == p.cv_kx) { \
+        cur_x = 0u; cur_off += p.cv_ty - p.cv_kx * p.cv_tx; cur_y++; \
+        if (cur_y == p.cv_ky) { cur_y = 0u; cur_off += p.cv_tz - p.cv_ky * p.cv_ty; } \
+      } \
+    } \
+  }
+#define B_IDX(i, kt) (b_idx[i] + cur_off / 8u)
+#elif defined(IMPLICIT_W)
+#define B_IDX(i, kt) ((w_koff + w_pb[i]) / 8u)
+#define B_NEXT() \
+  [[unroll]] for (uint i = 0u; i < NLDB; i++) { \
+    w_px[i] += BK; w_pb[i] += BK * p.cv_mx; \
+    while (w_px[i] >= p.cv_ox) { \
+      w_px[i] -= p.cv_ox; w_pb[i] += p.cv_my - p.cv_ox * p.cv_mx; w_py[i]++; \
+      if (w_py[i] == p.cv_oy) { w_py[i] = 0u; w_pb[i] += p.cv_mz - p.cv_oy * p.cv_my; } \
+    } \
+  }
+#else
   uint b_step = b_col ? BK / 8u : BK * p.b_ld / 8u;
+#define B_IDX(i, kt) (b_idx[i] + (kt) * b_step)
+#define B_NEXT()
+#endif
 #define LOAD_TILE(kt) \
   [[unroll]] for (uint i = 0u; i < NLDA; i++) \
     ra[i] = a4[a_idx[i] + (kt) * a_step]; \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) \
-    rb[i] = b4[b_idx[i] + (kt) * b_step];
+    rb[i] = b4[B_IDX (i, kt)]; \
+  B_NEXT ()
 #define STORE_TILE(buf) \
   [[unroll]] for (uint i = 0u; i < NLDA; i++) { \
     uint e = tid + i * NT; \
@@ -212,7 +291,8 @@ void main ()
   [[unroll]] for (uint i = 0u; i < NLDA; i++) \
     qa[j][i] = a4[a_idx[i] + (kt) * a_step]; \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) \
-    qb[j][i] = b4[b_idx[i] + (kt) * b_step];
+    qb[j][i] = b4[B_IDX (i, kt)]; \
+  B_NEXT ()
 #define STORE_SET(j, buf) \
   [[unroll]] for (uint i = 0u; i < NLDA; i++) ra[i] = qa[j][i]; \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) rb[i] = qb[j][i]; \

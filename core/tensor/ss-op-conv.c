@@ -133,6 +133,190 @@ bias_add (SsTensor *y, SsTensor *bias, gint64 outer, gint64 C, gint64 inner, GEr
   return ss_gpu_dispatch (y->device, &d, error);
 }
 
+/* ------------------------------------------------ implicit GEMM */
+
+/* SOUNDSTAGE_CONV_IMPLICIT: unset or "auto": the implicit GEMM where the
+ * tensor-core kernel takes it; 1: also through the portable kernel (tests,
+ * GPUs without tensor cores); 0: never (im2col and the GEMM). */
+static int
+implicit_mode (void)
+{
+  static int mode = -1;
+  if (mode < 0)
+    {
+      const char *e = g_getenv ("SOUNDSTAGE_CONV_IMPLICIT");
+      mode = g_strcmp0 (e, "0") == 0 ? 0 : g_strcmp0 (e, "1") == 0 ? 2 : 1;
+    }
+  return mode;
+}
+
+/* An implicit-GEMM convolution's image and geometry (unit groups): x
+ * [N, Cx, in] padded by lo / hi, taps k, strides s, dilations d, output
+ * positions out. */
+typedef struct {
+  gint64 N, Cx, in[3], lo[3], P[3], np, L, KV;
+  SsGemmConv geo;
+} Implicit;
+
+/* Fills im; FALSE where the implicit GEMM is off or the sizes exceed its
+ * 32-bit offsets and grids. */
+static gboolean
+implicit_setup (Implicit *im, SsTensor *x, gint64 N, gint64 Cx, const gint64 in[3], const int lo[3],
+                const int hi[3], const int k[3], const int s[3], const int d[3], const gint64 out[3])
+{
+  gsize es = ss_dtype_size (x->dtype);
+  if (implicit_mode () == 0 || (es != 2 && es != 4))
+    return FALSE;
+  memset (im, 0, sizeof *im);
+  im->N = N;
+  im->Cx = Cx;
+  im->np = 1;
+  for (int i = 0; i < 3; i++)
+    {
+      if (lo[i] < 0 || hi[i] < 0)
+        return FALSE;
+      im->in[i] = in[i];
+      im->lo[i] = lo[i];
+      im->P[i] = in[i] + lo[i] + hi[i];
+      im->np *= im->P[i];
+    }
+  im->L = out[0] * out[1] * out[2];
+  im->KV = (gint64) k[0] * k[1] * k[2];
+  if (N > 65535 || (im->np + 63) / 64 > 65535 || (Cx + 63) / 64 > 65535 || N * im->np * Cx >= G_MAXINT32)
+    return FALSE;
+  gint64 P1 = im->P[1], P2 = im->P[2];
+  im->geo = (SsGemmConv) {
+    .C = Cx, .kx = k[2], .ky = k[1], .ox = out[2], .oy = out[1],
+    .mx = s[2] * Cx, .my = s[1] * P2 * Cx, .mz = s[0] * P1 * P2 * Cx,
+    .tx = d[2] * Cx, .ty = d[1] * P2 * Cx, .tz = d[0] * P1 * P2 * Cx,
+    .S = 1, .Ls = 0,
+  };
+  return TRUE;
+}
+
+/* The image packed channels-last with its padding (conv_pack) */
+static SsTensor *
+implicit_pack (const Implicit *im, SsTensor *x, GError **error)
+{
+  SsTensor *packed = ss_tensor_new (x->dtype, 1, SS_SHAPE (im->N * im->np * im->Cx), error);
+  if (!packed)
+    return NULL;
+  struct {
+    guint32 C, src_off, dst_off, pad_;
+    guint32 in[3], pad2_;
+    guint32 P[3], pad3_;
+    guint32 lo[3], pad4_;
+  } pp = { im->Cx, x->offset, packed->offset, 0, { im->in[0], im->in[1], im->in[2] }, 0,
+           { im->P[0], im->P[1], im->P[2] }, 0, { im->lo[0], im->lo[1], im->lo[2] }, 0 };
+  SsGpuBinding pb[2] = { ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (packed, SS_GPU_WRITE) };
+  SsGpuDispatch pd = { .shader = ss_dtype_size (x->dtype) == 2 ? "conv_pack.raw16" : "conv_pack.raw32",
+                       .bindings = pb, .n_bindings = 2, .push = &pp, .push_size = sizeof pp,
+                       .groups = { (im->np + 63) / 64, (im->Cx + 63) / 64, im->N } };
+  if (!ss_gpu_dispatch (x->device, &pd, error))
+    {
+      ss_tensor_unref (packed);
+      return NULL;
+    }
+  return packed;
+}
+
+/* dst <- src reordered (conv_wperm.comp's modes: 0 [O, C, KV] -> [O, KV, C],
+ * 1 -> [C, KV, O] with the taps reversed, 2 [O, KV, C] -> [O, C, KV]) */
+static gboolean
+implicit_wperm (SsTensor *src, SsTensor *dst, gint64 O, gint64 C, gint64 KV, guint32 mode, GError **error)
+{
+  struct { guint32 O, C, KV, mode, src_off, dst_off; } wp = { O, C, KV, mode, src->offset, dst->offset };
+  SsGpuBinding wb[2] = { ss_tensor_binding (src, SS_GPU_READ), ss_tensor_binding (dst, SS_GPU_WRITE) };
+  SsGpuDispatch wd = { .shader = ss_dtype_size (src->dtype) == 2 ? "conv_wperm.raw16" : "conv_wperm.raw32",
+                       .bindings = wb, .n_bindings = 2, .push = &wp, .push_size = sizeof wp };
+  ss_gpu_groups_1d (src->device, (O * KV * C + 255) / 256, wd.groups);
+  return ss_gpu_dispatch (src->device, &wd, error);
+}
+
+/* An implicit-GEMM convolution (unit groups):
+ *   y [N, Oc, out] = conv (x [N, Cx, in] padded by lo / hi, taps k, strides s,
+ *                          dilations d) (+ bias[Oc])
+ * with the kernel w [Oc, Cx, KV], or with flip the adjoint's kernel: w is
+ * [Cx, Oc, KV] and taps run backwards (see conv_core_adjoint). The image is
+ * packed channels-last with its padding (conv_pack) and the kernel reordered
+ * to [Oc, KV, Cx] (conv_wperm), both small next to the column matrix of
+ * im2col, which is never written: the GEMM reads each tap's run of channels
+ * from the packed image. Sets *handled FALSE where no kernel takes it. */
+static gboolean
+implicit_conv (SsTensor *x, gint64 N, gint64 Cx, const gint64 in[3], const int lo[3], const int hi[3],
+               const int k[3], const int s[3], const int d[3], const gint64 out[3],
+               SsTensor *w, gboolean flip, gint64 Oc, SsTensor *bias, SsTensor *y,
+               gboolean *handled, GError **error)
+{
+  Implicit im;
+  *handled = FALSE;
+  if (!implicit_setup (&im, x, N, Cx, in, lo, hi, k, s, d, out) || Oc * im.KV * Cx >= G_MAXINT32)
+    return TRUE;
+  gboolean portable = implicit_mode () == 2;
+  SsGemmOperand A = { w, 0, 0, im.KV * Cx, 1 };
+  SsGemmOperand Cc = { y, y->offset, Oc * im.L, im.L, 1 };
+  if (!ss_gemm_conv (&A, NULL, 0, im.np * Cx, &Cc, N, Oc, im.L, im.KV * Cx, &im.geo, bias, FALSE, portable,
+                     handled, error) || !*handled)
+    return TRUE;
+  g_autoptr (SsTensor) packed = implicit_pack (&im, x, error);
+  g_autoptr (SsTensor) wg = packed ? ss_tensor_new (x->dtype, 1, SS_SHAPE (Oc * im.KV * Cx), error) : NULL;
+  if (!wg || !implicit_wperm (w, wg, flip ? Cx : Oc, flip ? Oc : Cx, im.KV, flip ? 1 : 0, error))
+    return FALSE;
+  A.t = wg;
+  A.off = wg->offset;
+  return ss_gemm_conv (&A, packed, packed->offset, im.np * Cx, &Cc, N, Oc, im.L, im.KV * Cx, &im.geo, bias,
+                       FALSE, portable, handled, error);
+}
+
+/* dw [O, C, KV] of a convolution with unit groups as implicit GEMMs: the
+ * products dy (O x positions) times the image's positions-by-taps matrix,
+ * per image and slice of the positions (enough workgroups to fill the GPU),
+ * into partial sums, which one sum adds up and conv_wperm reorders from
+ * [O, KV, C]. Sets *handled FALSE where no kernel takes it. */
+static gboolean
+implicit_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O, const Geo *g,
+                      SsTensor *dw, gboolean *handled, GError **error)
+{
+  Implicit im;
+  *handled = FALSE;
+  if (g->groups != 1 || !implicit_setup (&im, img, N, C, g->in, g->p, g->p, g->k, g->s, g->d, g->out))
+    return TRUE;
+  gint64 L = im.L, KVC = im.KV * C;
+  gint64 tiles = ((O + 127) / 128) * ((KVC + 127) / 128);
+  /* slices: about two rounds of 132 workgroups, each a whole number of K
+   * steps of 32 positions dividing L, partial sums within 32 M elements */
+  gint64 S = 1, want = 264;
+  const char *env = g_getenv ("SOUNDSTAGE_CONV_WGROUPS");   /* experiments */
+  if (env)
+    want = MAX (1, g_ascii_strtoll (env, NULL, 10));
+  if (L % 32 == 0)
+    for (S = CLAMP ((want + tiles * N - 1) / (tiles * N), 1, L / 32); S > 1; S--)
+      if (L % S == 0 && (L / S) % 32 == 0 && N * S * O * KVC <= ((gint64) 32 << 20))
+        break;
+  im.geo.S = S;
+  im.geo.Ls = L / S;
+  if (N * S > 65535 || N * S * O * KVC >= G_MAXINT32)
+    return TRUE;
+  gboolean portable = implicit_mode () == 2;
+  SsGemmOperand A = { dy, dy->offset, O * L, L, 1 };
+  SsGemmOperand Cc = { dw, 0, O * KVC, KVC, 1 };   /* the partial sums' layout */
+  if (!ss_gemm_conv (&A, NULL, 0, im.np * C, &Cc, N * S, O, KVC, L / S, &im.geo, NULL, TRUE, portable,
+                     handled, error) || !*handled)
+    return TRUE;
+  g_autoptr (SsTensor) packed = implicit_pack (&im, img, error);
+  g_autoptr (SsTensor) part = packed ? ss_tensor_new (dw->dtype, 2, SS_SHAPE (N * S, O * KVC), error) : NULL;
+  if (!part)
+    return FALSE;
+  Cc.t = part;
+  Cc.off = part->offset;
+  if (!ss_gemm_conv (&A, packed, packed->offset, im.np * C, &Cc, N * S, O, KVC, L / S, &im.geo, NULL, TRUE,
+                     portable, handled, error))
+    return FALSE;
+  SS_NO_GRAD_SCOPE;
+  g_autoptr (SsTensor) sum = ss_op_sum (part, 0, FALSE, error);
+  return sum && implicit_wperm (sum, dw, O, C, im.KV, 2, error);
+}
+
 /* out [N, O, L] = conv (img [N, C, S], w [O, C/g, KV]) (+ bias[O]) */
 static gboolean
 conv_core (SsTensor *img, gint64 N, gint64 C, SsTensor *w, gint64 O, SsTensor *bias,
@@ -140,6 +324,15 @@ conv_core (SsTensor *img, gint64 N, gint64 C, SsTensor *w, gint64 O, SsTensor *b
 {
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
+  if (g->groups == 1)
+    {
+      gboolean handled;
+      if (!implicit_conv (img, N, C, g->in, g->p, g->p, g->k, g->s, g->d, g->out, w, FALSE, O, bias, out,
+                          &handled, error))
+        return FALSE;
+      if (handled)
+        return TRUE;
+    }
   gint64 chunk = chunk_samples (img, N, C * KV * L);
   g_autoptr (SsTensor) col = scratch_col (img, chunk * C * KV * L, error);
   if (!col)
@@ -176,6 +369,23 @@ conv_core_adjoint (SsTensor *dy, gint64 N, gint64 O, SsTensor *w, gint64 C,
 {
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
+  /* unit strides: a convolution of dy, padded by d (k - 1) - p before (and
+   * what makes the image's extent after), with the flipped kernel */
+  if (g->groups == 1 && g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1)
+    {
+      int lo[3], hi[3], one[3] = { 1, 1, 1 };
+      for (int i = 0; i < 3; i++)
+        {
+          lo[i] = g->d[i] * (g->k[i] - 1) - g->p[i];
+          hi[i] = (int) (g->in[i] + g->d[i] * (g->k[i] - 1) - g->out[i] - lo[i]);
+        }
+      gboolean handled;
+      if (!implicit_conv (dy, N, O, g->out, lo, hi, g->k, one, g->d, g->in, w, TRUE, C, NULL, img_grad,
+                          &handled, error))
+        return FALSE;
+      if (handled)
+        return TRUE;
+    }
   gint64 chunk = chunk_samples (dy, N, C * KV * L);
   g_autoptr (SsTensor) col = scratch_col (dy, chunk * C * KV * L, error);
   if (!col)
@@ -209,6 +419,11 @@ conv_core_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O
 {
   gint64 KV = geo_kv (g), L = geo_l (g);
   gint64 Cg = C / g->groups, Og = O / g->groups;
+  gboolean handled;
+  if (!implicit_weight_grad (img, N, C, dy, O, g, dw, &handled, error))
+    return FALSE;
+  if (handled)
+    return TRUE;
   gint64 chunk = chunk_samples (img, N, C * KV * L);
   gint64 tiles = ((Og + 127) / 128) * ((Cg * KV + 127) / 128);
   /* slices of L: enough workgroups for two rounds over ~132 units, slices of

@@ -42,6 +42,35 @@ typedef enum {
   SS_GEMM_PORTABLE_REG_K16,   /* matmul_reg_k16: the same with BK 16 ("new16") */
 } SsGemmPortable;
 
+/* The B operand of an implicit-GEMM convolution: column n of image b is the
+ * output position (z, y, x) = (n / (ox oy), n / ox % oy, n % ox), row k the
+ * tap ((tz ky + ty) kx + tx) and channel c of k = tap C + c, read from the
+ * channels-last packed image (conv_pack) at z mz + y my + x mx + tz tz' +
+ * ty ty' + tx tx' + c (in elements; tz', ty', tx' are the tap steps tx, ty,
+ * tz here). */
+typedef struct {
+  guint32 C, kx, ky, ox, oy, mx, my, mz, tx, ty, tz;
+  guint32 S, Ls;    /* the weight gradient's slices: S of Ls positions each */
+} SsGemmConv;
+
+/* C[b](m, n) = sum_k A(m, k) B_b(k, n) (+ bias[m]) for the images b of the
+ * packed `img` (image b at img_off + b img_bs elements), A row-major. Runs
+ * the workgroup-scope tensor-core kernel (fp16/bf16, geo->C % 32 == 0,
+ * m, n >= 64, 16-byte aligned rows of C), or with `portable` the 64 x 64
+ * portable kernel (any shape). Sets *handled to FALSE and does nothing
+ * where neither applies; returns FALSE only on errors. With img NULL it
+ * only sets *handled (a's tensor need not exist yet: a->t gives the dtype
+ * and device).
+ * With wgrad, the weight gradient's products instead: batch entry b is
+ * slice b % S of image b / S, C[b](m, n) = sum over the slice's Ls
+ * positions k of A(m, k) (A = dy, image b / S at a->off + (b / S) a->bs,
+ * the slice Ls further) times the image at position k, tap and channel n
+ * (tensor cores: geo->C % 8 == 0, Ls % 32 == 0). */
+gboolean ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_bs,
+                       const SsGemmOperand *c, int batch, gint64 m, gint64 n, gint64 k,
+                       const SsGemmConv *geo, SsTensor *bias, gboolean wgrad, gboolean portable,
+                       gboolean *handled, GError **error);
+
 void           ss_gemm_set_portable (SsGemmPortable kind);
 SsGemmPortable ss_gemm_get_portable (void);
 

@@ -389,6 +389,109 @@ gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
 }
 
 gboolean
+ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_bs,
+              const SsGemmOperand *c, int batch, gint64 m, gint64 n, gint64 k,
+              const SsGemmConv *geo, SsTensor *bias, gboolean wgrad, gboolean portable,
+              gboolean *handled, GError **error)
+{
+  SsGpuDevice *dev = c->t->device;
+  SsDType dt = c->t->dtype;
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
+  *handled = FALSE;
+  g_return_val_if_fail (a->t->dtype == dt && (!img || img->dtype == dt) && a->cs == 1 && c->cs == 1, FALSE);
+  /* offsets stay within 32 bits, the batch within the grid */
+  if (batch < 1 || batch > 65535 || img_off + batch * img_bs >= G_MAXINT32 ||
+      c->off + batch * c->bs >= G_MAXINT32 || a->off + m * a->rs >= G_MAXINT32 ||
+      (bias && bias->dtype != dt))
+    return TRUE;
+  /* tensor cores: a K step of 32 is one tap's run of channels */
+  gboolean bf16 = dt == SS_DTYPE_BF16;
+  guint32 sizes = bf16 ? caps->coopmat_wg_bf16_sizes : caps->coopmat_wg_sizes;
+  gboolean cm2 = (dt == SS_DTYPE_F16 || bf16) && ss_gpu_device_use_coopmat_wg (dev) &&
+                 (wgrad ? geo->C % 8 == 0 && geo->Ls % 32 == 0 && a->bs % 8 == 0 && !bias : geo->C % 32 == 0) &&
+                 m >= 64 && n >= 64 && a->rs % 8 == 0 && a->off % 8 == 0 &&
+                 img_off % 8 == 0 && img_bs % 8 == 0 && c->rs % 8 == 0 && c->off % 8 == 0 &&
+                 c->bs % 8 == 0 && (sizes & (1u << 8));
+  /* fewer 128 x 128 tiles than the GPU has SMs: 128 x 64 tiles (fp16);
+   * 64 rows or fewer (output channels): 64 x 128 tiles (fp16).
+   * SOUNDSTAGE_CONV_CM2=q8|n64|m64|m64w8 forces one (fp16) */
+  static const struct { const char *name; guint bm, bn, warps; } kinds[] = {
+    { "q8", 128, 128, 8 }, { "n64", 128, 64, 4 }, { "m64", 64, 128, 4 }, { "m64w8", 64, 128, 8 },
+  };
+  guint kind = 0;
+  if (!bf16 && m <= 64)
+    kind = 2;
+  else if (!bf16 && ((m + 127) / 128) * ((n + 127) / 128) * batch < 128)
+    kind = 1;
+  const char *force = g_getenv ("SOUNDSTAGE_CONV_CM2");
+  for (guint i = 0; force && !bf16 && i < G_N_ELEMENTS (kinds); i++)
+    if (g_strcmp0 (force, kinds[i].name) == 0)
+      kind = i;
+  if (!(sizes & (1u << kinds[kind].warps)))
+    kind = 0;
+  char shader[64];
+  if (cm2)
+    g_snprintf (shader, sizeof shader, "matmul_cm2%s.%s%s", bf16 ? "_bf16" : "", kinds[kind].name,
+                wgrad ? "l0w" : "l2i");
+  else if (portable)
+    g_snprintf (shader, sizeof shader, "matmul_conv.%s%s", wgrad ? "w" : "", ss_dtype_name (dt));
+  else
+    return TRUE;
+  if (!ss_gpu_has_shader (shader))
+    return TRUE;
+  *handled = TRUE;
+  if (!img)
+    return TRUE;   /* only asked */
+  SsGpuBinding bd[4] = {
+    ss_tensor_binding (a->t, SS_GPU_READ),
+    ss_tensor_binding (img, SS_GPU_READ),
+    ss_tensor_binding (c->t, SS_GPU_WRITE),
+    ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
+  };
+  guint32 g[13] = { geo->C, geo->kx, geo->ky, geo->ox, geo->oy, geo->mx, geo->my, geo->mz,
+                    geo->tx, geo->ty, geo->tz, wgrad ? geo->S : 1, wgrad ? geo->Ls : 0 };
+  SsGpuDispatch d = { .shader = shader, .bindings = bd, .n_bindings = 4 };
+  struct { CoopPush p; guint32 geo[13]; } cp;
+  struct { GemmPush p; guint32 geo[13]; } gp;
+  G_STATIC_ASSERT (sizeof cp <= SS_GPU_MAX_PUSH && sizeof gp <= SS_GPU_MAX_PUSH);
+  gint64 a_bs = wgrad ? a->bs : 0;
+  if (cm2)
+    {
+      cp.p = (CoopPush) {
+        .M = m, .N = n, .K = k, .flags = (wgrad ? 0u : 2u) | (bias ? (guint32) SS_GEMM_BIAS_ROW << 2 : 0u),
+        .a_off = a->off, .a_bs = a_bs, .a_ld = a->rs,
+        .b_off = img_off, .b_bs = img_bs, .b_ld = 0,
+        .c_off = c->off, .c_bs = c->bs, .c_ld = c->rs,
+        .bias_off = bias ? bias->offset : 0, .alpha = 1.0f, .beta = 0.0f,
+      };
+      memcpy (cp.geo, g, sizeof g);
+      d.push = &cp;
+      d.push_size = sizeof cp;
+      d.groups[0] = (n + kinds[kind].bn - 1) / kinds[kind].bn;
+      d.groups[1] = (m + kinds[kind].bm - 1) / kinds[kind].bm;
+      d.label = wgrad ? "matmul_cm2 (implicit conv dW)" : "matmul_cm2 (implicit conv)";
+    }
+  else
+    {
+      gp.p = (GemmPush) {
+        .M = m, .N = n, .K = k, .bias_mode = bias ? SS_GEMM_BIAS_ROW : 0,
+        .a_off = a->off, .a_bs = a_bs, .a_rs = a->rs, .a_cs = 1,
+        .b_off = img_off, .b_bs = img_bs,
+        .c_off = c->off, .c_bs = c->bs, .c_rs = c->rs,
+        .bias_off = bias ? bias->offset : 0, .alpha = 1.0f, .beta = 0.0f,
+      };
+      memcpy (gp.geo, g, sizeof g);
+      d.push = &gp;
+      d.push_size = sizeof gp;
+      d.groups[0] = (n + 63) / 64;
+      d.groups[1] = (m + 63) / 64;
+      d.label = wgrad ? "matmul_conv (dW)" : "matmul_conv";
+    }
+  d.groups[2] = batch;
+  return ss_gpu_dispatch (dev, &d, error);
+}
+
+gboolean
 ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
               SsTensor *out, float beta, GError **error)
 {

@@ -109,8 +109,20 @@ def bench_conv():
         ('conv1d N8-C512-L4096-k3', (8, 512, 4096), (512, 512, 3), F.conv1d),
         ('conv3d N1-C64-8x64x64-k3', (1, 64, 8, 64, 64), (64, 64, 3, 3, 3), F.conv3d),
     ]
+    # SOUNDSTAGE_BENCH_CONV="N,C,S,nd ..." (C -> C channels, S along nd axes,
+    # kernel 3, padding 1) and SOUNDSTAGE_BENCH_DTYPE, as bench-engine
+    env = os.environ.get('SOUNDSTAGE_BENCH_CONV')
+    if env:
+        cases = []
+        for item in env.split():
+            n, c, sz, nd = (int(v) for v in item.split(','))
+            cases.append(('conv%dd N%d-C%d-%d^%d-k3' % (nd, n, c, sz, nd), (n, c) + (sz,) * nd,
+                          (c, c) + (3,) * nd, (F.conv1d, F.conv2d, F.conv3d)[nd - 1]))
+    dts = (('f16', torch.float16), ('f32', torch.float32), ('bf16', torch.bfloat16))
+    only = os.environ.get('SOUNDSTAGE_BENCH_DTYPE')
+    dts = [d for d in dts if d[0] == only] if only else dts[:2]
     torch.backends.cudnn.allow_tf32 = False
-    for name, dt in (('f16', torch.float16), ('f32', torch.float32)):
+    for name, dt in dts:
         for label, xs, ws, fn in cases:
             x = torch.full(xs, 0.01, device=dev, dtype=dt)
             w = torch.full(ws, 0.02, device=dev, dtype=dt)

@@ -441,15 +441,43 @@ conv_fwdbwd_fn (gpointer ud, GError **error)
 static void
 bench_conv (void)
 {
-  struct { const char *name; int nd; gint64 x[5]; gint64 w[5]; int pad; } cases[] = {
+  struct { char name[64]; int nd; gint64 x[5]; gint64 w[5]; int pad; } cases[3 + 16] = {
     { "conv2d N8-C128-64x64-k3", 4, { 8, 128, 64, 64 }, { 128, 128, 3, 3 }, 1 },
     { "conv1d N8-C512-L4096-k3", 3, { 8, 512, 4096 }, { 512, 512, 3 }, 1 },
     { "conv3d N1-C64-8x64x64-k3", 5, { 1, 64, 8, 64, 64 }, { 64, 64, 3, 3, 3 }, 1 },
   };
-  SsDType dts[] = { SS_DTYPE_F16, SS_DTYPE_F32 };
+  guint n_cases = 3;
+  /* SOUNDSTAGE_BENCH_CONV="N,C,S,nd ...": these instead, C -> C channels,
+   * S positions along each of nd axes, kernel 3, padding 1 */
+  int extra[16][4];
+  guint n_extra = env_shapes ("SOUNDSTAGE_BENCH_CONV", 4, extra);
+  if (n_extra > 0)
+    n_cases = 0;
+  for (guint e = 0; e < n_extra; e++)
+    {
+      int nd = CLAMP (extra[e][3], 1, 3);
+      gint64 *x = cases[n_cases].x, *w = cases[n_cases].w;
+      x[0] = extra[e][0];
+      x[1] = w[0] = w[1] = extra[e][1];
+      for (int j = 0; j < nd; j++)
+        {
+          x[2 + j] = extra[e][2];
+          w[2 + j] = 3;
+        }
+      cases[n_cases].nd = nd + 2;
+      cases[n_cases].pad = 1;
+      g_snprintf (cases[n_cases].name, sizeof cases[n_cases].name, "conv%dd N%d-C%d-%d^%d-k3",
+                  nd, extra[e][0], extra[e][1], extra[e][2], nd);
+      n_cases++;
+    }
+  SsDType dts[] = { SS_DTYPE_F16, SS_DTYPE_F32, SS_DTYPE_BF16 };
+  /* SOUNDSTAGE_BENCH_DTYPE=f16|bf16|f32: that dtype only (default f16, f32) */
+  const char *only = g_getenv ("SOUNDSTAGE_BENCH_DTYPE");
   for (guint d = 0; d < G_N_ELEMENTS (dts); d++)
-    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (guint i = 0; i < n_cases; i++)
       {
+        if (only ? g_strcmp0 (only, ss_dtype_name (dts[d])) != 0 : dts[d] == SS_DTYPE_BF16)
+          continue;
         ConvCase c = { 0 };
         c.x = filled (dts[d], cases[i].nd, cases[i].x, 0.01f);
         c.w = filled (dts[d], cases[i].nd, cases[i].w, 0.02f);
