@@ -182,7 +182,7 @@ implicit_setup (Implicit *im, SsTensor *x, gint64 N, gint64 Cx, const gint64 in[
     }
   im->L = out[0] * out[1] * out[2];
   im->KV = (gint64) k[0] * k[1] * k[2];
-  if (N > 65535 || (im->np + 63) / 64 > 65535 || (Cx + 63) / 64 > 65535 || N * im->np * Cx >= G_MAXINT32)
+  if (N > 65535 || (im->np + 31) / 32 > 65535 || (Cx + 31) / 32 > 65535 || N * im->np * Cx >= G_MAXINT32)
     return FALSE;
   gint64 P1 = im->P[1], P2 = im->P[2];
   im->geo = (SsGemmConv) {
@@ -209,9 +209,10 @@ implicit_pack (const Implicit *im, SsTensor *x, GError **error)
   } pp = { im->Cx, x->offset, packed->offset, 0, { im->in[0], im->in[1], im->in[2] }, 0,
            { im->P[0], im->P[1], im->P[2] }, 0, { im->lo[0], im->lo[1], im->lo[2] }, 0 };
   SsGpuBinding pb[2] = { ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (packed, SS_GPU_WRITE) };
+  /* 32 x 32 tiles (64 x 64 ran 10-30 % slower on the H100) */
   SsGpuDispatch pd = { .shader = ss_dtype_size (x->dtype) == 2 ? "conv_pack.raw16" : "conv_pack.raw32",
                        .bindings = pb, .n_bindings = 2, .push = &pp, .push_size = sizeof pp,
-                       .groups = { (im->np + 63) / 64, (im->Cx + 63) / 64, im->N } };
+                       .groups = { (im->np + 31) / 32, (im->Cx + 31) / 32, im->N } };
   if (!ss_gpu_dispatch (x->device, &pd, error))
     {
       ss_tensor_unref (packed);
