@@ -41,7 +41,7 @@ layout (push_constant) uniform P {
   uint cv_C, cv_kx, cv_ky, cv_ox;
   uint cv_oy, cv_mx, cv_my, cv_mz;
   uint cv_tx, cv_ty, cv_tz, cv_S;
-  uint cv_Ls;
+  uint cv_Ls, cv_L;
 #endif
 } p;
 
@@ -63,8 +63,9 @@ uint conv_at (uint pos, uint tc)
 /* the convolution: B(k, n) is tap and channel k at position n */
 #define B_INDEX(k, n) conv_at (n, k)
 #elif defined(IMPLICIT_W)
-/* its weight gradient: B(k, n) is position k of the slice, tap and channel n */
-#define B_INDEX(k, n) conv_at ((bz % p.cv_S) * p.cv_Ls + (k), n)
+/* its weight gradient: B(k, n) is position k of the slice, tap and channel n
+ * (positions from L on, where dy is zero-padded, read position L - 1) */
+#define B_INDEX(k, n) conv_at (min ((bz % p.cv_S) * p.cv_Ls + (k), p.cv_L - 1u), n)
 #else
 #define B_INDEX(k, n) ((k) * p.b_rs + (n) * p.b_cs)
 #endif

@@ -43,6 +43,8 @@
  * the slice, its column n the tap and channel n, read as above. Batch entry
  * bz is slice bz % S (Ls positions, Ls % BK == 0) of image bz / S; each
  * loaded row keeps a position cursor that steps BK positions a K step.
+ * Positions from L on (the host pads dy with zeros to whole K steps) read
+ * position L - 1, so that every read stays in the image.
  * Grid (ceil (N / BN), ceil (M / 128), batch). */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -89,7 +91,7 @@ layout (push_constant) uniform P {
   uint cv_C, cv_kx, cv_ky, cv_ox;
   uint cv_oy, cv_mx, cv_my, cv_mz;
   uint cv_tx, cv_ty, cv_tz, cv_S;
-  uint cv_Ls;
+  uint cv_Ls, cv_L;
 #endif
 } p;
 
@@ -183,15 +185,19 @@ void main ()
 #ifdef IMPLICIT_W
   /* this thread's 8 columns: one tap, 8 channels (N % 8 == 0, C % 8 == 0);
    * its rows: positions with a cursor each (x, y and the element offset) */
-  uint w_koff, w_px[NLDB], w_py[NLDB], w_pb[NLDB];
+  uint w_koff, w_pos[NLDB], w_px[NLDB], w_py[NLDB], w_pb[NLDB], w_last;
   {
     uint k = min (n0 + (tid % (BN / 8u)) * 8u, p.N - 8u);
     uint t = k / p.cv_C, tr = t / p.cv_kx;
     w_koff = bbase + (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + (t % p.cv_kx) * p.cv_tx + k % p.cv_C;
+    /* positions past the image's L (dy is zero-padded there) read its last one */
+    uint r = (p.cv_L - 1u) / p.cv_ox;
+    w_last = (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + ((p.cv_L - 1u) % p.cv_ox) * p.cv_mx;
   }
   [[unroll]] for (uint i = 0u; i < NLDB; i++) {
     uint pos = (bz % p.cv_S) * p.cv_Ls + (tid + i * NT) / (BN / 8u);
     uint r = pos / p.cv_ox;
+    w_pos[i] = pos;
     w_px[i] = pos % p.cv_ox;
     w_py[i] = r % p.cv_oy;
     w_pb[i] = (r / p.cv_oy) * p.cv_mz + w_py[i] * p.cv_my + w_px[i] * p.cv_mx;
@@ -225,10 +231,10 @@ void main ()
   }
 #define B_IDX(i, kt) (b_idx[i] + cur_off / 8u)
 #elif defined(IMPLICIT_W)
-#define B_IDX(i, kt) ((w_koff + w_pb[i]) / 8u)
+#define B_IDX(i, kt) ((w_koff + (w_pos[i] < p.cv_L ? w_pb[i] : w_last)) / 8u)
 #define B_NEXT() \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) { \
-    w_px[i] += BK; w_pb[i] += BK * p.cv_mx; \
+    w_pos[i] += BK; w_px[i] += BK; w_pb[i] += BK * p.cv_mx; \
     while (w_px[i] >= p.cv_ox) { \
       w_px[i] -= p.cv_ox; w_pb[i] += p.cv_my - p.cv_ox * p.cv_mx; w_py[i]++; \
       if (w_py[i] == p.cv_oy) { w_py[i] = 0u; w_pb[i] += p.cv_mz - p.cv_oy * p.cv_my; } \
@@ -345,7 +351,12 @@ void main ()
       continue;
     uvec4 v = S[row * CST + col / 8u];
     uint ci = cbase + row * p.c_ld + col;
+#ifdef IMPLICIT
+    /* rows of any length (positions): 16-byte stores where they are aligned */
+    if (n0 + col + 8u <= p.N && (ci & 7u) == 0u) {
+#else
     if (n0 + col + 8u <= p.N) {
+#endif
       c4[ci / 8u] = v;
       continue;
     }

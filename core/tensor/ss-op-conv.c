@@ -283,34 +283,49 @@ implicit_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O,
   if (g->groups != 1 || !implicit_setup (&im, img, N, C, g->in, g->p, g->p, g->k, g->s, g->d, g->out))
     return TRUE;
   gint64 L = im.L, KVC = im.KV * C;
+  /* whole K steps of 32 positions: where L is not a multiple of 32, dy is
+   * zero-padded to Lp positions (the kernels read position L - 1 past L) */
+  gint64 Lp = (L + 31) / 32 * 32;
   gint64 tiles = ((O + 127) / 128) * ((KVC + 127) / 128);
   /* slices: about two rounds of 132 workgroups, each a whole number of K
-   * steps of 32 positions dividing L, partial sums within 32 M elements */
-  gint64 S = 1, want = 264;
+   * steps dividing Lp, partial sums within 32 M elements */
+  gint64 S, want = 264;
   const char *env = g_getenv ("SOUNDSTAGE_CONV_WGROUPS");   /* experiments */
   if (env)
     want = MAX (1, g_ascii_strtoll (env, NULL, 10));
-  if (L % 32 == 0)
-    for (S = CLAMP ((want + tiles * N - 1) / (tiles * N), 1, L / 32); S > 1; S--)
-      if (L % S == 0 && (L / S) % 32 == 0 && N * S * O * KVC <= ((gint64) 32 << 20))
-        break;
+  for (S = CLAMP ((want + tiles * N - 1) / (tiles * N), 1, Lp / 32); S > 1; S--)
+    if (Lp % S == 0 && (Lp / S) % 32 == 0 && N * S * O * KVC <= ((gint64) 32 << 20))
+      break;
   im.geo.S = S;
-  im.geo.Ls = L / S;
-  if (N * S > 65535 || N * S * O * KVC >= G_MAXINT32)
+  im.geo.Ls = Lp / S;
+  im.geo.L = L;
+  if (N * S > 65535 || N * S * O * KVC >= G_MAXINT32 || N * O * Lp >= G_MAXINT32)
     return TRUE;
   gboolean portable = implicit_mode () == 2;
-  SsGemmOperand A = { dy, dy->offset, O * L, L, 1 };
+  SsGemmOperand A = { dy, Lp == L ? dy->offset : 0, O * Lp, Lp, 1 };
   SsGemmOperand Cc = { dw, 0, O * KVC, KVC, 1 };   /* the partial sums' layout */
-  if (!ss_gemm_conv (&A, NULL, 0, im.np * C, &Cc, N * S, O, KVC, L / S, &im.geo, NULL, TRUE, portable,
+  if (!ss_gemm_conv (&A, NULL, 0, im.np * C, &Cc, N * S, O, KVC, Lp / S, &im.geo, NULL, TRUE, portable,
                      handled, error) || !*handled)
     return TRUE;
+  g_autoptr (SsTensor) dyp = NULL;
+  if (Lp != L)
+    {
+      SS_NO_GRAD_SCOPE;
+      dyp = ss_tensor_zeros (dy->dtype, 3, SS_SHAPE (N, O, Lp), error);
+      g_autoptr (SsTensor) head = dyp ? ss_tensor_slice (dyp, 2, 0, L, error) : NULL;
+      g_autoptr (SsTensor) src = head ? ss_tensor_reshape (dy, 3, SS_SHAPE (N, O, L), error) : NULL;
+      if (!src || !ss_tensor_copy_into (head, src, error))
+        return FALSE;
+      A.t = dyp;
+      A.off = dyp->offset;
+    }
   g_autoptr (SsTensor) packed = implicit_pack (&im, img, error);
   g_autoptr (SsTensor) part = packed ? ss_tensor_new (dw->dtype, 2, SS_SHAPE (N * S, O * KVC), error) : NULL;
   if (!part)
     return FALSE;
   Cc.t = part;
   Cc.off = part->offset;
-  if (!ss_gemm_conv (&A, packed, packed->offset, im.np * C, &Cc, N * S, O, KVC, L / S, &im.geo, NULL, TRUE,
+  if (!ss_gemm_conv (&A, packed, packed->offset, im.np * C, &Cc, N * S, O, KVC, Lp / S, &im.geo, NULL, TRUE,
                      portable, handled, error))
     return FALSE;
   SS_NO_GRAD_SCOPE;

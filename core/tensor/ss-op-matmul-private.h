@@ -51,6 +51,7 @@ typedef enum {
 typedef struct {
   guint32 C, kx, ky, ox, oy, mx, my, mz, tx, ty, tz;
   guint32 S, Ls;    /* the weight gradient's slices: S of Ls positions each */
+  guint32 L;        /* ... over positions 0 .. L - 1 of the image (dy zero past them) */
 } SsGemmConv;
 
 /* C[b](m, n) = sum_k A(m, k) B_b(k, n) (+ bias[m]) for the images b of the

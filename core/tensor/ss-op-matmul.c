@@ -407,11 +407,14 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
   /* tensor cores: a K step of 32 is one tap's run of channels */
   gboolean bf16 = dt == SS_DTYPE_BF16;
   guint32 sizes = bf16 ? caps->coopmat_wg_bf16_sizes : caps->coopmat_wg_sizes;
+  /* (the forward stores rows of any alignment; the weight gradient's rows
+   * of C, its taps by channels, are multiples of 8) */
   gboolean cm2 = (dt == SS_DTYPE_F16 || bf16) && ss_gpu_device_use_coopmat_wg (dev) &&
-                 (wgrad ? geo->C % 8 == 0 && geo->Ls % 32 == 0 && a->bs % 8 == 0 && !bias : geo->C % 32 == 0) &&
+                 (wgrad ? geo->C % 8 == 0 && geo->Ls % 32 == 0 && a->bs % 8 == 0 && !bias &&
+                          c->rs % 8 == 0 && c->off % 8 == 0 && c->bs % 8 == 0
+                        : geo->C % 32 == 0) &&
                  m >= 64 && n >= 64 && a->rs % 8 == 0 && a->off % 8 == 0 &&
-                 img_off % 8 == 0 && img_bs % 8 == 0 && c->rs % 8 == 0 && c->off % 8 == 0 &&
-                 c->bs % 8 == 0 && (sizes & (1u << 8));
+                 img_off % 8 == 0 && img_bs % 8 == 0 && (sizes & (1u << 8));
   /* fewer 128 x 128 tiles than the GPU has SMs: 128 x 64 tiles (fp16);
    * 64 rows or fewer (output channels): 64 x 128 tiles (fp16).
    * SOUNDSTAGE_CONV_CM2=q8|n64|m64|m64w8 forces one (fp16) */
@@ -448,11 +451,11 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
     ss_tensor_binding (c->t, SS_GPU_WRITE),
     ss_tensor_binding (bias ? bias : c->t, SS_GPU_READ),
   };
-  guint32 g[13] = { geo->C, geo->kx, geo->ky, geo->ox, geo->oy, geo->mx, geo->my, geo->mz,
-                    geo->tx, geo->ty, geo->tz, wgrad ? geo->S : 1, wgrad ? geo->Ls : 0 };
+  guint32 g[14] = { geo->C, geo->kx, geo->ky, geo->ox, geo->oy, geo->mx, geo->my, geo->mz,
+                    geo->tx, geo->ty, geo->tz, wgrad ? geo->S : 1, wgrad ? geo->Ls : 0, wgrad ? geo->L : 0 };
   SsGpuDispatch d = { .shader = shader, .bindings = bd, .n_bindings = 4 };
-  struct { CoopPush p; guint32 geo[13]; } cp;
-  struct { GemmPush p; guint32 geo[13]; } gp;
+  struct { CoopPush p; guint32 geo[14]; } cp;
+  struct { GemmPush p; guint32 geo[14]; } gp;
   G_STATIC_ASSERT (sizeof cp <= SS_GPU_MAX_PUSH && sizeof gp <= SS_GPU_MAX_PUSH);
   gint64 a_bs = wgrad ? a->bs : 0;
   if (cm2)
