@@ -1,24 +1,70 @@
 #version 450
 /* Bias gradient: dy viewed as [outer, C, inner] (contiguous);
- * out[c] = beta * out[c] + sum over outer and inner of dy. One workgroup per c. */
+ * out[c] = beta * out[c] + sum over outer and inner of dy, in two passes
+ * (phase in the push constants) so that enough workgroups read dy:
+ *   phase 0: partial sums of `chunks` chunks into part [chunks, C] (fp32).
+ *     inner == 1 (linear layers: column sums): a workgroup takes 64 columns
+ *     of one chunk of rows, 4 threads per column reading whole rows'
+ *     consecutive columns. Grid (ceil (C / 64), chunks).
+ *     inner > 1 (convolutions): a workgroup takes channel c and one chunk of
+ *     its outer * inner elements. Grid (C, chunks).
+ *   phase 1: out[c] = beta * out[c] + sum over the chunks of part, a thread
+ *     per channel. Grid 1-D over ceil (C / 256).
+ * One workgroup per channel reading a column with stride C (the kernel
+ * before) moved a 32-byte sector for every 2-byte element of a linear
+ * layer's gradient. */
 #include "ss-common.glsl"
 layout (local_size_x = 256) in;
 layout (binding = 0) readonly buffer DY { SS_T dy[]; };
 layout (binding = 1) buffer Out { SS_T o[]; };
-layout (push_constant) uniform P { uint outer, C, inner, dy_off, o_off; float beta; } p;
+layout (binding = 2) buffer Part { float part[]; };
+layout (push_constant) uniform P { uint outer, C, inner, dy_off, o_off, chunks, phase; float beta; } p;
 shared float red[256];
 
 void main ()
 {
-  uint c = ss_linear_group ();
-  if (c >= p.C)
-    return;
   uint tid = gl_LocalInvocationID.x;
-  uint total = p.outer * p.inner;
+  if (p.phase == 1u) {
+    uint c = ss_linear_group () * 256u + tid;
+    if (c >= p.C)
+      return;
+    float s = 0.0;
+    for (uint j = 0u; j < p.chunks; j++)
+      s += part[j * p.C + c];
+    if (p.beta != 0.0)
+      s += p.beta * SS_LOAD (o[p.o_off + c]);
+    o[p.o_off + c] = SS_STORE (s);
+    return;
+  }
+  uint j = gl_WorkGroupID.y;
   float s = 0.0;
-  for (uint e = tid; e < total; e += 256u) {
-    uint oo = e / p.inner, ii = e % p.inner;
+  if (p.inner == 1u) {
+    uint c = gl_WorkGroupID.x * 64u + tid % 64u;
+    uint per = (p.outer + p.chunks - 1u) / p.chunks;
+    uint r1 = min (j * per + per, p.outer);
+    if (c < p.C)
+      for (uint r = j * per + tid / 64u; r < r1; r += 4u)
+        s += SS_LOAD (dy[p.dy_off + r * p.C + c]);
+    red[tid] = s;
+    barrier ();
+    if (tid < 64u && c < p.C)
+      part[j * p.C + c] = red[tid] + red[tid + 64u] + red[tid + 128u] + red[tid + 192u];
+    return;
+  }
+  uint c = gl_WorkGroupID.x;
+  uint total = p.outer * p.inner;
+  uint per = (total + p.chunks - 1u) / p.chunks;
+  uint e1 = min (j * per + per, total);
+  /* element e = oo inner + ii, stepped by 256 without divisions */
+  uint e = j * per + tid;
+  uint oo = e / p.inner, ii = e % p.inner;
+  for (; e < e1; e += 256u) {
     s += SS_LOAD (dy[p.dy_off + (oo * p.C + c) * p.inner + ii]);
+    ii += 256u;
+    while (ii >= p.inner) {
+      ii -= p.inner;
+      oo++;
+    }
   }
   red[tid] = s;
   barrier ();
@@ -27,10 +73,6 @@ void main ()
       red[tid] += red[tid + w];
     barrier ();
   }
-  if (tid == 0u) {
-    float v = red[0];
-    if (p.beta != 0.0)
-      v += p.beta * SS_LOAD (o[p.o_off + c]);
-    o[p.o_off + c] = SS_STORE (v);
-  }
+  if (tid == 0u)
+    part[j * p.C + c] = red[0];
 }

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 quick = '--quick' in sys.argv
-want = [a for a in sys.argv[1:] if not a.startswith('--')] or ['gemm', 'linear', 'attention', 'conv', 'mel']
+want = [a for a in sys.argv[1:] if not a.startswith('--')] or ['gemm', 'linear', 'attention', 'conv', 'mel', 'biasgrad']
 dev = 'cuda'
 
 
@@ -158,6 +158,17 @@ def mel_fb(n_freqs, n_mels, sr, fmin, fmax):
     return fb.float()
 
 
+def bench_biasgrad():
+    # the bias gradients bench-engine biasgrad times: column sums and sums over samples and positions
+    cases = [('linear 21966x768', (21966, 768), (0,)), ('linear 8192x1024', (8192, 1024), (0,)),
+             ('linear 1036x3072', (1036, 3072), (0,)), ('conv N8-C128-L4096', (8, 128, 4096), (0, 2)),
+             ('conv N1-C512-L4096', (1, 512, 4096), (0, 2))]
+    for label, shape, dims in cases:
+        dy = torch.full(shape, 0.01, device=dev, dtype=torch.float16)
+        t = time_op(lambda: dy.sum(dims))
+        print('biasgrad f16 %s %.4f ms %.1f GB/s' % (label, t * 1e3, 2.0 * math.prod(shape) * 1e-9 / t), flush=True)
+
+
 def bench_mel():
     fb = mel_fb(513, 128, 16000, 0.0, 8000.0).to(dev)
     win = torch.hann_window(400, periodic=True, device=dev)
@@ -177,4 +188,5 @@ def bench_mel():
 
 print('# torch %s device %s' % (torch.__version__, torch.cuda.get_device_name()))
 for w in want:
-    {'gemm': bench_gemm, 'linear': bench_linear, 'attention': bench_attention, 'conv': bench_conv, 'mel': bench_mel}[w]()
+    {'gemm': bench_gemm, 'linear': bench_linear, 'attention': bench_attention, 'conv': bench_conv, 'mel': bench_mel,
+     'biasgrad': bench_biasgrad}[w]()

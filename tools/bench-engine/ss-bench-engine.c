@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [--quick] [--layouts] [--kernels] [--backward] [--causal]
+ * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [biasgrad] [--quick] [--layouts] [--kernels] [--backward] [--causal]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -18,6 +18,7 @@
 #include <string.h>
 #include "gpu/ss-gpu.h"
 #include "tensor/ss-ops.h"
+#include "tensor/ss-op-matmul-private.h"   /* ss_bias_grad */
 
 static gboolean quick;
 static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands */
@@ -507,6 +508,47 @@ bench_conv (void)
       }
 }
 
+/* ------------------------------------------------------------ bias grad */
+
+typedef struct {
+  SsTensor *dy;
+  gint64 outer, C, inner;
+} BiasGradCase;
+
+static SsTensor *
+bias_grad_fn (gpointer ud, GError **error)
+{
+  BiasGradCase *c = ud;
+  SsTensor *out = ss_tensor_new (c->dy->dtype, 1, SS_SHAPE (c->C), error);
+  if (out && !ss_bias_grad (c->dy, c->outer, c->C, c->inner, out, 0.0f, error))
+    g_clear_pointer (&out, ss_tensor_unref);
+  return out;
+}
+
+/* the bias gradients of linear layers (column sums) and convolutions (sums
+ * over samples and positions), f16 */
+static void
+bench_bias_grad (void)
+{
+  struct { const char *name; gint64 outer, C, inner; } cases[] = {
+    { "linear 21966x768", 21966, 768, 1 },
+    { "linear 8192x1024", 8192, 1024, 1 },
+    { "linear 1036x3072", 1036, 3072, 1 },
+    { "conv N8-C128-L4096", 8, 128, 4096 },
+    { "conv N1-C512-L4096", 1, 512, 4096 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      BiasGradCase c = { filled (SS_DTYPE_F16, 1, SS_SHAPE (cases[i].outer * cases[i].C * cases[i].inner), 0.01f),
+                         cases[i].outer, cases[i].C, cases[i].inner };
+      double t = time_op (bias_grad_fn, &c, 0.3);
+      double gb = 2.0 * cases[i].outer * cases[i].C * cases[i].inner * 1e-9;
+      printf ("biasgrad f16 %s %.4f ms %.1f GB/s", cases[i].name, t * 1e3, gb / t);
+      print_gpu (gb, "GB/s");
+      ss_tensor_unref (c.dy);
+    }
+}
+
 #if defined(__has_include)
 #if __has_include("dsp/ss-mel.h")
 #include "dsp/ss-mel.h"
@@ -519,7 +561,7 @@ bench_conv (void)
 int
 main (int argc, char **argv)
 {
-  gboolean all = TRUE, do_peak = FALSE, do_wglayout = FALSE, do_gemm = FALSE, do_linear = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE;
+  gboolean all = TRUE, do_peak = FALSE, do_wglayout = FALSE, do_gemm = FALSE, do_linear = FALSE, do_attn = FALSE, do_conv = FALSE, do_mel = FALSE, do_biasgrad = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--quick") == 0)
@@ -546,6 +588,8 @@ main (int argc, char **argv)
         do_conv = TRUE, all = FALSE;
       else if (strcmp (argv[i], "mel") == 0)
         do_mel = TRUE, all = FALSE;
+      else if (strcmp (argv[i], "biasgrad") == 0)
+        do_biasgrad = TRUE, all = FALSE;
     }
   g_autoptr (GError) error = NULL;
   dev = ss_gpu_device_get_default (&error);
@@ -573,6 +617,8 @@ main (int argc, char **argv)
     bench_conv ();
   if (all || do_mel)
     bench_mel ();
+  if (all || do_biasgrad)
+    bench_bias_grad ();
   ss_gpu_device_shutdown ();
   return 0;
 }
