@@ -498,27 +498,31 @@ gboolean
 ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
               SsTensor *out, float beta, GError **error)
 {
-  /* two passes (bias_grad.comp): partial sums of chunks of dy, about 528
-   * workgroups in all, then their sum per channel */
+  /* bias_grad.comp: partial sums of chunks of dy, about 528 workgroups in
+   * all, then their sum per channel; one pass where one chunk per channel
+   * is enough (convolutions with 128 channels or more: a second dispatch
+   * cost more than the chunks gained, H100 `eng115`) */
   gint64 cols = inner == 1 ? (channels + 63) / 64 : channels;
   static gint64 want = 0;   /* SOUNDSTAGE_BIAS_GRAD_WG: the target workgroup count (experiments) */
   if (!want)
     want = g_getenv ("SOUNDSTAGE_BIAS_GRAD_WG") ? MAX (1, g_ascii_strtoll (g_getenv ("SOUNDSTAGE_BIAS_GRAD_WG"), NULL, 10)) : 528;
   gint64 chunks = CLAMP ((want + cols - 1) / cols, 1, MAX (1, inner == 1 ? outer / 16 : outer * inner / 2048));
-  if (cols > 65535)
+  if (inner > 1 && channels >= 128)
+    chunks = 1;
+  if (cols > 65535 || chunks > 65535)
     {
       g_set_error (error, SS_ERROR, SS_ERROR_INVALID_DATA, "bias gradient: %" G_GINT64_FORMAT
                    " channels exceed the grid", channels);
       return FALSE;
     }
-  g_autoptr (SsTensor) part = ss_tensor_new (SS_DTYPE_F32, 1, SS_SHAPE (chunks * channels), error);
-  if (!part)
+  g_autoptr (SsTensor) part = chunks > 1 ? ss_tensor_new (SS_DTYPE_F32, 1, SS_SHAPE (chunks * channels), error) : NULL;
+  if (chunks > 1 && !part)
     return FALSE;
   struct { guint32 outer, C, inner, dy_off, o_off, chunks, phase; float beta; } p = {
-    outer, channels, inner, dy->offset, out->offset, chunks, 0, beta };
+    outer, channels, inner, dy->offset, out->offset, chunks, chunks > 1 ? 0 : 2, beta };
   char name[64];
   SsGpuBinding bd[3] = { ss_tensor_binding (dy, SS_GPU_READ), ss_tensor_binding (out, SS_GPU_RW),
-                         ss_tensor_binding (part, SS_GPU_RW) };
+                         ss_tensor_binding (part ? part : out, SS_GPU_RW) };
   SsGpuDispatch d = {
     .shader = ss_tensor_shader ("bias_grad", dy->dtype, name, sizeof name),
     .bindings = bd, .n_bindings = 3, .push = &p, .push_size = sizeof p,
@@ -526,6 +530,8 @@ ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
   };
   if (!ss_gpu_dispatch (dy->device, &d, error))
     return FALSE;
+  if (chunks == 1)
+    return TRUE;
   p.phase = 1;
   ss_gpu_groups_1d (dy->device, (channels + 255) / 256, d.groups);
   return ss_gpu_dispatch (dy->device, &d, error);
