@@ -12,8 +12,8 @@
  * of BK keys: S = Q K^T is one BQ x BK workgroup matrix (Q from shared memory,
  * where it stays, K^T a column-major load of the staged K block), the softmax
  * works on the components each invocation holds, P is the accumulator
- * converted into an A operand, and O += P V is one more workgroup
- * multiply-add.
+ * converted into an A operand (through shared memory, PSMEM below), and
+ * O += P V is one more workgroup multiply-add.
  *
  * Which row and column each component holds is the driver's choice. The host
  * probes it (coopmat_probe_wg.comp) and chooses this kernel only when it is
@@ -57,6 +57,14 @@
 #endif
 #ifndef BK
 #define BK 64
+#endif
+/* P into an A operand through shared memory (PSMEM) where its blocks have
+ * Q's shape, instead of the driver's accumulator -> A conversion: on the
+ * H100 that conversion took 22 % of the kernel, and P through Q's shared
+ * memory (Q then stays in registers) ran 134 -> 178 TFLOP/s at L8192
+ * (docs/PERFORMANCE-engine.md, ninth session). XCONV: the conversion. */
+#if HD == BK && !defined(XCONV)
+#define PSMEM 1
 #endif
 #define NW (NT / 32)
 #define WN (NW / 2)            /* column groups */
@@ -149,6 +157,12 @@ void main ()
 #else
   uint kv_end = p.Lk;
 #endif
+#ifdef PSMEM
+  /* Q read from shared memory once, kept in registers */
+  barrier ();
+  fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> qa;
+  coopMatLoadNV (qa, QS, 0u, S4, false);
+#endif
   for (uint kb = 0u; kb < kv_end; kb += BK) {
     barrier ();                 /* the previous block's K, V and statistics are consumed */
     [[unroll]] for (uint t = 0u; t < NL; t++) {
@@ -160,8 +174,10 @@ void main ()
       GLOAD (kb + BK);          /* in flight during this block */
     }
     barrier ();
+#ifndef PSMEM
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> qa;
     coopMatLoadNV (qa, QS, 0u, S4, false);
+#endif
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> kt;
     coopMatLoadNV (kt, KS, 0u, S4, true);
     fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> s = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
@@ -217,7 +233,20 @@ void main ()
     }
     [[unroll]] for (uint i = 0u; i < NCO; i++)
       o[i] *= a[i / (CWO / 4u)];
+#ifdef PSMEM
+    /* P through shared memory (Q's space: Q is in registers; BK == HD), each
+     * invocation's component pairs as 16-bit pairs, then loaded as A */
+    [[unroll]] for (uint i = 0u; i < NCS; i += 2u) {
+      uint row = row0 + 8u * (i / (CWS / 4u));
+      uint col = col0 + 8u * ((i % (CWS / 4u)) / 2u);
+      QS[row * S4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (s[i], s[i + 1u]));
+    }
+    barrier ();
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa;
+    coopMatLoadNV (pa, QS, 0u, S4, false);
+#else
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (s);
+#endif
     fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> vb;
     coopMatLoadNV (vb, VS, 0u, S4, false);
     o = coopMatMulAddNV (pa, vb, o);

@@ -649,6 +649,14 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       break;
     case ATTN_CM2:
       g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D, causal ? "c" : "");
+      /* SOUNDSTAGE_ATTN_CM2_X=<x>: the variant d64<x> for comparisons (conv: P converted by the driver) */
+      if (!cm2_bf16 && D == 64 && !causal && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
+        {
+          char alt[64];
+          g_snprintf (alt, sizeof alt, "attention_fwd_cm2.d64%s", g_getenv ("SOUNDSTAGE_ATTN_CM2_X"));
+          if (ss_gpu_has_shader (alt))
+            g_strlcpy (name, alt, sizeof name);
+        }
       d.groups[0] = D == 64 ? (Lq + 127) / 128 : (Lq + 63) / 64;
       break;
     case ATTN_ROWS:
