@@ -22,7 +22,7 @@
  * the host probed (coopmat_probe_wg.k64w8, checked like attention_fwd_cm2's:
  * 2 row halves of 4 column groups; lane l's component i is row
  * 32 (w / 4) + 8 (i / 4) + l / 4, column 16 (w % 4) + 8 ((i % 4) / 2) +
- * 2 (l % 4) + i % 2), then converted into A operands.
+ * 2 (l % 4) + i % 2), then made A operands (PSMEM above).
  * Any Lq, Lk: rows past the ends are zero-filled and contribute nothing;
  * offsets multiples of 8. */
 #extension GL_NV_cooperative_matrix : require
@@ -32,6 +32,14 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "attention_common.glsl"
 
+/* P^T and dS^T (dQ: dS) into A operands through shared memory (PSMEM), in
+ * the space of the operands staged once, which then stay in registers,
+ * instead of the driver's accumulator -> A conversion (as in
+ * attention_fwd_cm2.comp; docs/PERFORMANCE-engine.md, ninth session).
+ * XCONV: the conversion. */
+#ifndef XCONV
+#define PSMEM 1
+#endif
 #define HD 64
 #define NT 256
 #define BK 64
@@ -102,6 +110,14 @@ void main ()
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dk = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
   fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dv = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
+#ifdef PSMEM
+  /* K and V in registers; their shared memory then holds P^T and dS^T */
+  barrier ();
+  fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> ka, va;
+  coopMatLoadNV (ka, SH, KOFF, S4, false);
+  coopMatLoadNV (va, SH, VOFF, S4, false);
+  uint row0 = 32u * half_ + lane / 4u;
+#endif
   for (uint xb = 0u; xb < p.Lq; xb += BQ) {
     barrier ();                 /* the previous block is consumed (and K, V staged) */
     [[unroll]] for (uint t = 0u; t < NL; t++) {
@@ -123,16 +139,23 @@ void main ()
       GLOAD (xb + BQ);          /* in flight during this block */
     }
     barrier ();
-    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> fa;
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BQ> fb;
+    fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> st = fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> (0.0);
+    fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> dpt = fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> (0.0);
+#ifdef PSMEM
+    coopMatLoadNV (fb, SH, QOFF, S4, true);            /* Q^T */
+    st = coopMatMulAddNV (ka, fb, st);
+    coopMatLoadNV (fb, SH, DOFF, S4, true);            /* dO^T */
+    dpt = coopMatMulAddNV (va, fb, dpt);
+#else
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> fa;
     coopMatLoadNV (fa, SH, KOFF, S4, false);
     coopMatLoadNV (fb, SH, QOFF, S4, true);            /* Q^T */
-    fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> st = fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> (0.0);
     st = coopMatMulAddNV (fa, fb, st);
     coopMatLoadNV (fa, SH, VOFF, S4, false);
     coopMatLoadNV (fb, SH, DOFF, S4, true);            /* dO^T */
-    fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> dpt = fcoopmatNV<32, gl_ScopeWorkgroup, BK, BQ> (0.0);
     dpt = coopMatMulAddNV (fa, fb, dpt);
+#endif
     /* P^T and dS^T by component (queries past Lq have lse +inf: 0; keys
      * past Lk only reach rows of dK and dV that are not stored) */
     [[unroll]] for (uint i = 0u; i < NC; i++) {
@@ -141,8 +164,23 @@ void main ()
       st[i] = pr;
       dpt[i] = pr * (dpt[i] - Gs[xc]);
     }
+#ifdef PSMEM
+    /* component pairs (adjacent queries) as 16-bit pairs: P^T where K was,
+     * dS^T where V was */
+    [[unroll]] for (uint i = 0u; i < NC; i += 2u) {
+      uint at = (row0 + 8u * (i / 4u)) * S4 + (col0 + 8u * ((i % 4u) / 2u)) / 8u;
+      uint w = (col0 % 8u) / 2u;
+      SH[KOFF + at][w] = packFloat2x16 (f16vec2 (st[i], st[i + 1u]));
+      SH[VOFF + at][w] = packFloat2x16 (f16vec2 (dpt[i], dpt[i + 1u]));
+    }
+    barrier ();
+    fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> pa, sa;
+    coopMatLoadNV (pa, SH, KOFF, S4, false);
+    coopMatLoadNV (sa, SH, VOFF, S4, false);
+#else
     fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> (st);
     fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> sa = fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> (dpt);
+#endif
     coopMatLoadNV (fb, SH, DOFF, S4, false);           /* dO */
     dv = coopMatMulAddNV (pa, fb, dv);
     coopMatLoadNV (fb, SH, QOFF, S4, false);           /* Q */
@@ -215,6 +253,12 @@ void main ()
   }
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> dq = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> (0.0);
+#ifdef PSMEM
+  /* Q and dO in registers; Q's shared memory then holds dS */
+  fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> qa, da;
+  coopMatLoadNV (qa, SH, QOFF, S4, false);
+  coopMatLoadNV (da, SH, DOFF, S4, false);
+#endif
   for (uint kb = 0u; kb < p.Lk; kb += BK) {
     barrier ();                 /* the previous block is consumed */
     [[unroll]] for (uint t = 0u; t < NL; t++) {
@@ -226,16 +270,23 @@ void main ()
       GLOADKV (kb + BK);        /* in flight during this block */
     }
     barrier ();
-    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> fa;
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> fb;
+    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> sc = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
+    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> dp = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
+#ifdef PSMEM
+    coopMatLoadNV (fb, SH, KOFF, S4, true);            /* K^T */
+    sc = coopMatMulAddNV (qa, fb, sc);
+    coopMatLoadNV (fb, SH, VOFF, S4, true);            /* V^T */
+    dp = coopMatMulAddNV (da, fb, dp);
+#else
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> fa;
     coopMatLoadNV (fa, SH, QOFF, S4, false);
     coopMatLoadNV (fb, SH, KOFF, S4, true);            /* K^T */
-    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> sc = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
     sc = coopMatMulAddNV (fa, fb, sc);
     coopMatLoadNV (fa, SH, DOFF, S4, false);
     coopMatLoadNV (fb, SH, VOFF, S4, true);            /* V^T */
-    fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> dp = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
     dp = coopMatMulAddNV (fa, fb, dp);
+#endif
     /* P and dS by component; keys past Lk give 0 */
     bool edge = kb + BK > p.Lk;
     [[unroll]] for (uint i = 0u; i < NC; i++) {
@@ -245,7 +296,18 @@ void main ()
       sc[i] = pr;
       dp[i] = pr * (dp[i] - gr[i / 4u]);
     }
+#ifdef PSMEM
+    /* component pairs (adjacent keys) as 16-bit pairs where Q was */
+    [[unroll]] for (uint i = 0u; i < NC; i += 2u) {
+      uint col = 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * ((i % 4u) / 2u);
+      SH[QOFF + (row0 + 8u * (i / 4u)) * S4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (dp[i], dp[i + 1u]));
+    }
+    barrier ();
+    fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> sa;
+    coopMatLoadNV (sa, SH, QOFF, S4, false);
+#else
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> sa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> (dp);
+#endif
     coopMatLoadNV (fb, SH, KOFF, S4, false);           /* K */
     dq = coopMatMulAddNV (sa, fb, dq);
   }

@@ -346,6 +346,9 @@ bwd_kernel (const BwdKernel *bk, const char *half, gint64 L, SsGpuDispatch *d, c
   if (bk->cm2)
     {
       g_snprintf (name, size, "attention_bwd_cm2%s.%s64", bk->dtype == SS_DTYPE_BF16 ? "_bf16" : "", half);
+      /* SOUNDSTAGE_ATTN_BWD_CM2_X=conv: the driver's conversions (comparisons) */
+      if (g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_BWD_CM2_X"), "conv") == 0 && bk->dtype != SS_DTYPE_BF16)
+        g_strlcat (name, "conv", size);
       d->groups[0] = (L + 63) / 64;
     }
   else if (bk->reg)
