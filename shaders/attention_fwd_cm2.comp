@@ -58,14 +58,16 @@
 #ifndef BK
 #define BK 64
 #endif
-/* P into an A operand through shared memory (PSMEM) where its blocks have
- * Q's shape, instead of the driver's accumulator -> A conversion: on the
- * H100 that conversion took 22 % of the kernel, and P through Q's shared
- * memory (Q then stays in registers) ran 134 -> 178 TFLOP/s at L8192
- * (docs/PERFORMANCE-engine.md, ninth session). XCONV: the conversion. */
-#if HD == BK && !defined(XCONV)
+/* P into an A operand through shared memory (PSMEM), in Q's space (Q then
+ * stays in registers; rows of PS4 uvec4), instead of the driver's
+ * accumulator -> A conversion: on the H100 that conversion took 22 % of the
+ * kernel, and P through shared memory ran 134 -> 178 TFLOP/s at head size
+ * 64, L8192 (docs/PERFORMANCE-engine.md, ninth session). XCONV: the
+ * conversion. */
+#if BK <= HD && !defined(XCONV)
 #define PSMEM 1
 #endif
+#define PS4 (BK / 8 + 1)
 #define NW (NT / 32)
 #define WN (NW / 2)            /* column groups */
 #define NRG (BQ / 16)          /* row groups of 8 per invocation */
@@ -234,16 +236,16 @@ void main ()
     [[unroll]] for (uint i = 0u; i < NCO; i++)
       o[i] *= a[i / (CWO / 4u)];
 #ifdef PSMEM
-    /* P through shared memory (Q's space: Q is in registers; BK == HD), each
+    /* P through shared memory (Q's space: Q is in registers), each
      * invocation's component pairs as 16-bit pairs, then loaded as A */
     [[unroll]] for (uint i = 0u; i < NCS; i += 2u) {
       uint row = row0 + 8u * (i / (CWS / 4u));
       uint col = col0 + 8u * ((i % (CWS / 4u)) / 2u);
-      QS[row * S4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (s[i], s[i + 1u]));
+      QS[row * PS4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (s[i], s[i + 1u]));
     }
     barrier ();
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa;
-    coopMatLoadNV (pa, QS, 0u, S4, false);
+    coopMatLoadNV (pa, QS, 0u, PS4, false);
 #else
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (s);
 #endif

@@ -568,7 +568,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * (not causal) on 64-row blocks of 4 warps only with SOUNDSTAGE_ATTN_CM2_D128=1:
    * Q and the K and V blocks of 128-row blocks do not fit the shared memory,
    * and 64-row blocks (with 32 keys) ran at 108-110 TFLOP/s on the H100
-   * against 133 for the subgroup kernel (docs/PERFORMANCE-engine.md) */
+   * against 133 for the subgroup kernel; 118-127 with P through shared
+   * memory (ninth session) against 120-132 (docs/PERFORMANCE-engine.md) */
   static int cm2_env = -1, cm2_d128_env = -1;
   if (cm2_d128_env < 0)
     cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
@@ -652,11 +653,11 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       break;
     case ATTN_CM2:
       g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D, causal ? "c" : "");
-      /* SOUNDSTAGE_ATTN_CM2_X=<x>: the variant d64<x> for comparisons (conv: P converted by the driver) */
-      if (!cm2_bf16 && D == 64 && !causal && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
+      /* SOUNDSTAGE_ATTN_CM2_X=<x>: the variant d<D><x> for comparisons (conv: P converted by the driver) */
+      if (!cm2_bf16 && !causal && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
         {
           char alt[64];
-          g_snprintf (alt, sizeof alt, "attention_fwd_cm2.d64%s", g_getenv ("SOUNDSTAGE_ATTN_CM2_X"));
+          g_snprintf (alt, sizeof alt, "attention_fwd_cm2.d%d%s", (int) D, g_getenv ("SOUNDSTAGE_ATTN_CM2_X"));
           if (ss_gpu_has_shader (alt))
             g_strlcpy (name, alt, sizeof name);
         }
