@@ -91,9 +91,19 @@ layout (binding = 5) writeonly buffer Lb { float lse[]; };
 
 /* Q (and at the end O), the K and V blocks, and the row statistics of the 4
  * column groups */
-shared uvec4 QS[BQ * S4];
-shared uvec4 KS[BK * S4];
-shared uvec4 VS[BK * S4];
+#ifdef QALIAS
+/* Q is staged alone (then kept in registers); the K and V blocks and P
+ * take its space afterwards (head size 128 on 128-row blocks) */
+#define KOFF 0u
+#define VOFF (BK * S4)
+#define POFF (2u * BK * S4)
+shared uvec4 SM[max (BQ * S4, 2u * BK * S4 + BQ * PS4)];
+#else
+#define KOFF (BQ * S4)
+#define VOFF (BQ * S4 + BK * S4)
+#define POFF 0u
+shared uvec4 SM[BQ * S4 + 2u * BK * S4];
+#endif
 shared float RED[WN * BQ];
 
 #define NEG_INF (-1.0 / 0.0)
@@ -134,7 +144,7 @@ void main ()
   [[unroll]] for (uint t = 0u; t < NQ; t++) {
     uint e = tid + t * NT;
     uint r = e / R4, s = e % R4;
-    QS[r * S4 + s] = q0 + r < p.Lq ? q4[QROW (q0 + r) + s] : uvec4 (0u);
+    SM[r * S4 + s] = q0 + r < p.Lq ? q4[QROW (q0 + r) + s] : uvec4 (0u);
   }
   uvec4 rk[NL], rv[NL];
 #define GLOAD(kb) \
@@ -163,14 +173,14 @@ void main ()
   /* Q read from shared memory once, kept in registers */
   barrier ();
   fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> qa;
-  coopMatLoadNV (qa, QS, 0u, S4, false);
+  coopMatLoadNV (qa, SM, 0u, S4, false);
 #endif
   for (uint kb = 0u; kb < kv_end; kb += BK) {
     barrier ();                 /* the previous block's K, V and statistics are consumed */
     [[unroll]] for (uint t = 0u; t < NL; t++) {
       uint e = tid + t * NT;
-      KS[(e / R4) * S4 + e % R4] = rk[t];
-      VS[(e / R4) * S4 + e % R4] = rv[t];
+      SM[KOFF + (e / R4) * S4 + e % R4] = rk[t];
+      SM[VOFF + (e / R4) * S4 + e % R4] = rv[t];
     }
     if (kb + BK < kv_end) {
       GLOAD (kb + BK);          /* in flight during this block */
@@ -178,10 +188,10 @@ void main ()
     barrier ();
 #ifndef PSMEM
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> qa;
-    coopMatLoadNV (qa, QS, 0u, S4, false);
+    coopMatLoadNV (qa, SM, 0u, S4, false);
 #endif
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> kt;
-    coopMatLoadNV (kt, KS, 0u, S4, true);
+    coopMatLoadNV (kt, SM, KOFF, S4, true);
     fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> s = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, BK> (0.0);
     s = coopMatMulAddNV (qa, kt, s);
 
@@ -241,16 +251,16 @@ void main ()
     [[unroll]] for (uint i = 0u; i < NCS; i += 2u) {
       uint row = row0 + 8u * (i / (CWS / 4u));
       uint col = col0 + 8u * ((i % (CWS / 4u)) / 2u);
-      QS[row * PS4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (s[i], s[i + 1u]));
+      SM[POFF + row * PS4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (s[i], s[i + 1u]));
     }
     barrier ();
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa;
-    coopMatLoadNV (pa, QS, 0u, PS4, false);
+    coopMatLoadNV (pa, SM, POFF, PS4, false);
 #else
     fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> pa = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, BK> (s);
 #endif
     fcoopmatNV<16, gl_ScopeWorkgroup, BK, HD> vb;
-    coopMatLoadNV (vb, VS, 0u, S4, false);
+    coopMatLoadNV (vb, SM, VOFF, S4, false);
     o = coopMatMulAddNV (pa, vb, o);
   }
 
@@ -282,12 +292,12 @@ void main ()
   [[unroll]] for (uint i = 0u; i < NCO; i++)
     o[i] *= inv[i / (CWO / 4u)];
   fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> oh = fcoopmatNV<16, gl_ScopeWorkgroup, BQ, HD> (o);
-  coopMatStoreNV (oh, QS, 0u, S4, false);   /* Q is no longer read */
+  coopMatStoreNV (oh, SM, 0u, S4, false);   /* Q is no longer read */
   barrier ();
   [[unroll]] for (uint t = 0u; t < NQ; t++) {
     uint e = tid + t * NT;
     uint r = e / R4, s = e % R4;
     if (q0 + r < p.Lq)
-      o4[OROW (q0 + r) + s] = QS[r * S4 + s];
+      o4[OROW (q0 + r) + s] = SM[r * S4 + s];
   }
 }

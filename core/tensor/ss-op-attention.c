@@ -569,14 +569,18 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * Q and the K and V blocks of 128-row blocks do not fit the shared memory,
    * and 64-row blocks (with 32 keys) ran at 108-110 TFLOP/s on the H100
    * against 133 for the subgroup kernel; 118-127 with P through shared
-   * memory (ninth session) against 120-132 (docs/PERFORMANCE-engine.md) */
+   * memory (ninth session) against 120-132; =2: 128-row blocks of 8 warps
+   * with Q staged alone (d128w8): 91-135 against 95-134, equal
+   * (docs/PERFORMANCE-engine.md) */
   static int cm2_env = -1, cm2_d128_env = -1;
-  if (cm2_d128_env < 0)
-    cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0;
+  if (cm2_d128_env < 0)   /* 1: 64-row blocks of 4 warps; 2: 128-row blocks of 8 (d128w8) */
+    cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0 ? 1
+                 : g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "2") == 0 ? 2 : 0;
   if (kernel == ATTN_FLASH && !mc && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
       (D == 64 ? cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128)
-               : cm2_usable (q->device, q->dtype, "q64w4", 128, 64, 32, 128)))
+               : cm2_d128_env == 2 ? cm2_usable (q->device, q->dtype, "q128w8", 256, 128, 32, 128)
+                                   : cm2_usable (q->device, q->dtype, "q64w4", 128, 64, 32, 128)))
     kernel = ATTN_CM2;
   /* bf16, head size 64, no mask: the same kernel on bf16 matrices where the
    * device has bf16 workgroup-scope matrices for 256 invocations (the probe of
@@ -652,7 +656,8 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       }
       break;
     case ATTN_CM2:
-      g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D, causal ? "c" : "");
+      g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D,
+                  causal ? "c" : D == 128 && cm2_d128_env == 2 ? "w8" : "");
       /* SOUNDSTAGE_ATTN_CM2_X=<x>: the variant d<D><x> for comparisons (conv: P converted by the driver) */
       if (!cm2_bf16 && !causal && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
         {
@@ -661,7 +666,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
           if (ss_gpu_has_shader (alt))
             g_strlcpy (name, alt, sizeof name);
         }
-      d.groups[0] = D == 64 ? (Lq + 127) / 128 : (Lq + 63) / 64;
+      d.groups[0] = D == 64 || cm2_d128_env == 2 ? (Lq + 127) / 128 : (Lq + 63) / 64;
       break;
     case ATTN_ROWS:
     case ATTN_SPLIT:
