@@ -63,7 +63,27 @@ layout (push_constant) uniform P {
   uint b_off, b_bs, b_rs, b_cs;
   uint c_off, c_bs, c_rs, bias_off;
   float alpha, beta;
+#if defined(IMPLICIT) || defined(IMPLICIT_W)
+  /* an implicit-GEMM convolution's geometry (ss_gemm_conv in ss-op-matmul.c;
+   * matmul.comp describes the addressing) */
+  uint cv_C, cv_kx, cv_ky, cv_ox;
+  uint cv_oy, cv_mx, cv_my, cv_mz;
+  uint cv_tx, cv_ty, cv_tz, cv_S;
+  uint cv_Ls, cv_L;
+#endif
 } p;
+
+#if defined(IMPLICIT) || defined(IMPLICIT_W)
+/* the packed image's element at output position pos and tap and channel tc */
+uint conv_at (uint pos, uint tc)
+{
+  uint x = pos % p.cv_ox, r = pos / p.cv_ox;
+  uint t = tc / p.cv_C, c = tc % p.cv_C;
+  uint tx = t % p.cv_kx, tr = t / p.cv_kx;
+  return (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + x * p.cv_mx +
+         (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + tx * p.cv_tx + c;
+}
+#endif
 
 shared vec4 As[2][BK][BM / 4];
 shared vec4 Bs[2][BK][BN / 4];
@@ -115,6 +135,19 @@ vec4 b_load (uint bbase, uint n0, uint k0, uint q)
   uint kk, nn;
   b_pos (q, kk, nn);
   uint gn = n0 + nn, gk = k0 + kk;
+#if defined(IMPLICIT) || defined(IMPLICIT_W)
+  /* groups of 4 channels of one tap (C % 4 == 0): along k for the
+   * convolution (B_NFAST false), along n for its weight gradient (true);
+   * the host sets B_VEC. Clamped reads at the edges, zeros beyond them. */
+#ifdef IMPLICIT
+  uint i = bbase + conv_at (min (gn, p.N - 1u), min (gk, p.K - 4u));
+#else
+  uint i = bbase + conv_at (min ((gl_WorkGroupID.z % p.cv_S) * p.cv_Ls + gk, p.cv_L - 1u), min (gn, p.N - 4u));
+#endif
+  if (gn < p.N && gk < p.K)
+    return ss_load4 (b4[i >> 2]);
+  return vec4 (0.0);
+#else
   uint i = bbase + gk * p.b_rs + gn * p.b_cs;
   if (B_VEC) {
     if (gn < p.N && gk < p.K)
@@ -136,6 +169,7 @@ vec4 b_load (uint bbase, uint n0, uint k0, uint q)
     v.w = col && gk + 3u < p.K ? SS_LOAD (b[i + 3u * p.b_rs]) : 0.0;
   }
   return v;
+#endif
 }
 
 /* stores a group into shared buffer s: a group along m / n is one vec4, a
@@ -215,8 +249,14 @@ void main ()
   uint tid = gl_LocalInvocationID.x;
   uint tx = tid % 16u, ty = tid / 16u;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
+#ifdef IMPLICIT_W
+  /* batch entry bz: slice bz % S of image bz / S */
+  uint abase = p.a_off + (bz / p.cv_S) * p.a_bs + (bz % p.cv_S) * p.cv_Ls;
+  uint bbase = p.b_off + (bz / p.cv_S) * p.b_bs;
+#else
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
+#endif
 
   vec4 c0a = vec4 (0.0), c0b = vec4 (0.0), c1a = vec4 (0.0), c1b = vec4 (0.0);
   vec4 c2a = vec4 (0.0), c2b = vec4 (0.0), c3a = vec4 (0.0), c3b = vec4 (0.0);

@@ -432,10 +432,24 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
       kind = i;
   if (!(sizes & (1u << kinds[kind].warps)))
     kind = 0;
+  /* without tensor cores: the register-blocked kernel where the GEMM would
+   * take it (GPUs, large products, or forced: SS_GEMM_PORTABLE_REG), with
+   * whole groups of 4 channels, for kernels of 9 taps or more: its B tiles
+   * (groups along k, stored as 4 scalars) cost more than im2col saves for 3
+   * taps (fp32 conv1d C512 k3 on the H100: 1.60 against 1.47 ms; conv2d N8
+   * C128 3x3: 0.33 against 0.38, forward+backward 1.13 against 1.44) */
+  SsGemmPortable pk = ss_gemm_get_portable ();
+  gint64 taps = (wgrad ? n : k) / MAX (geo->C, 1);
+  gboolean reg = !cm2 && geo->C % 4 == 0 && a->rs % 4 == 0 && a->off % 4 == 0 && img_off % 4 == 0 &&
+                 img_bs % 4 == 0 && (!wgrad || (a->bs % 4 == 0 && geo->Ls % 4 == 0)) &&
+                 (pk == SS_GEMM_PORTABLE_REG ||
+                  (pk == SS_GEMM_PORTABLE_AUTO && !caps->is_cpu && m >= 128 && n >= 128 && k >= 64 && taps >= 9));
   char shader[64];
   if (cm2)
     g_snprintf (shader, sizeof shader, "matmul_cm2%s.%s%s", bf16 ? "_bf16" : "", kinds[kind].name,
                 wgrad ? "l0w" : "l2i");
+  else if (reg)
+    g_snprintf (shader, sizeof shader, "matmul_reg_conv.%s%s", wgrad ? "w" : "", ss_dtype_name (dt));
   else if (portable)
     g_snprintf (shader, sizeof shader, "matmul_conv.%s%s", wgrad ? "w" : "", ss_dtype_name (dt));
   else
@@ -456,6 +470,7 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
   SsGpuDispatch d = { .shader = shader, .bindings = bd, .n_bindings = 4 };
   struct { CoopPush p; guint32 geo[14]; } cp;
   struct { GemmPush p; guint32 geo[14]; } gp;
+  guint32 spec[4];
   G_STATIC_ASSERT (sizeof cp <= SS_GPU_MAX_PUSH && sizeof gp <= SS_GPU_MAX_PUSH);
   gint64 a_bs = wgrad ? a->bs : 0;
   if (cm2)
@@ -486,9 +501,24 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
       memcpy (gp.geo, g, sizeof g);
       d.push = &gp;
       d.push_size = sizeof gp;
-      d.groups[0] = (n + 63) / 64;
-      d.groups[1] = (m + 63) / 64;
-      d.label = wgrad ? "matmul_conv (dW)" : "matmul_conv";
+      gint64 tile = reg ? 128 : 64;
+      d.groups[0] = (n + tile - 1) / tile;
+      d.groups[1] = (m + tile - 1) / tile;
+      if (reg)
+        {
+          /* A row-major (vectors where aligned), B's groups of 4 channels
+           * along k (the convolution) or n (its weight gradient) */
+          guint32 *sp = spec;
+          sp[0] = TRUE;
+          sp[1] = a->off % 4 == 0 && a->rs % 4 == 0 && k % 4 == 0 && a_bs % 4 == 0;
+          sp[2] = wgrad;
+          sp[3] = TRUE;
+          d.spec = sp;
+          d.n_spec = 4;
+          d.label = wgrad ? "matmul_reg (implicit conv dW)" : "matmul_reg (implicit conv)";
+        }
+      else
+        d.label = wgrad ? "matmul_conv (dW)" : "matmul_conv";
     }
   d.groups[2] = batch;
   return ss_gpu_dispatch (dev, &d, error);
