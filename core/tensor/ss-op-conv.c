@@ -136,8 +136,9 @@ bias_add (SsTensor *y, SsTensor *bias, gint64 outer, gint64 C, gint64 inner, GEr
 /* ------------------------------------------------ implicit GEMM */
 
 /* SOUNDSTAGE_CONV_IMPLICIT: unset or "auto": the implicit GEMM where the
- * tensor-core kernel takes it; 1: also through the portable kernel (tests,
- * GPUs without tensor cores); 0: never (im2col and the GEMM). */
+ * workgroup-scope tensor-core kernel or the register-blocked kernel takes it
+ * (ss_gemm_conv); 1: also through the portable 64 x 64 kernel (tests);
+ * 0: never (im2col and the GEMM). */
 static int
 implicit_mode (void)
 {

@@ -57,8 +57,9 @@ typedef struct {
 /* C[b](m, n) = sum_k A(m, k) B_b(k, n) (+ bias[m]) for the images b of the
  * packed `img` (image b at img_off + b img_bs elements), A row-major. Runs
  * the workgroup-scope tensor-core kernel (fp16/bf16, geo->C % 32 == 0,
- * m, n >= 64, 16-byte aligned rows of C), or with `portable` the 64 x 64
- * portable kernel (any shape). Sets *handled to FALSE and does nothing
+ * m, n >= 64), else the register-blocked kernel (GPUs, channels a multiple
+ * of 4, 9 taps or more, m, n >= 128; or wherever SS_GEMM_PORTABLE_REG is
+ * forced), else with `portable` the 64 x 64 portable kernel (any shape). Sets *handled to FALSE and does nothing
  * where neither applies; returns FALSE only on errors. With img NULL it
  * only sets *handled (a's tensor need not exist yet: a->t gives the dtype
  * and device).
