@@ -22,17 +22,22 @@ layout (binding = 2) buffer Part { float part[]; };
 layout (push_constant) uniform P { uint outer, C, inner, dy_off, o_off, chunks, phase; float beta; } p;
 shared float red[256];
 
+/* out[c] = beta * out[c] + s */
+void store_out (uint c, float s)
+{
+  if (p.beta != 0.0)
+    s += p.beta * SS_LOAD (o[p.o_off + c]);
+  o[p.o_off + c] = SS_STORE (s);
+}
+
 /* a chunk's sum: into part (phase 0), or with a single chunk (phase 2)
  * straight into out */
 void finish (uint j, uint c, float s)
 {
-  if (p.phase == 2u) {
-    if (p.beta != 0.0)
-      s += p.beta * SS_LOAD (o[p.o_off + c]);
-    o[p.o_off + c] = SS_STORE (s);
-  } else {
+  if (p.phase == 2u)
+    store_out (c, s);
+  else
     part[j * p.C + c] = s;
-  }
 }
 
 void main ()
@@ -45,9 +50,7 @@ void main ()
     float s = 0.0;
     for (uint j = 0u; j < p.chunks; j++)
       s += part[j * p.C + c];
-    if (p.beta != 0.0)
-      s += p.beta * SS_LOAD (o[p.o_off + c]);
-    o[p.o_off + c] = SS_STORE (s);
+    store_out (c, s);
     return;
   }
   uint j = gl_WorkGroupID.y;

@@ -6,9 +6,10 @@
  *   A(b, m, k) = a[a_off + b*a_bs + m*a_rs + k*a_cs], likewise B(b, k, n), C(b, m, n).
  * bias_mode: 0 none, 1 bias[n] (per column), 2 bias[m] (per row).
  * IMPLICIT: B is an implicit-GEMM convolution's image; IMPLICIT_W: the
- * positions-by-taps matrix of its weight gradient (conv_at below).
+ * positions-by-taps matrix of its weight gradient (conv_implicit.glsl).
  * Grid: (ceil(N/BN), ceil(M/BM), batch). */
 #include "ss-common.glsl"
+#include "conv_implicit.glsl"
 #extension GL_EXT_control_flow_attributes : require
 
 /* Tile shape: 64x64x16 with 4x4 per thread by default; the *_big variants
@@ -37,35 +38,17 @@ layout (push_constant) uniform P {
   uint c_off, c_bs, c_rs, bias_off;
   float alpha, beta;
 #if defined(IMPLICIT) || defined(IMPLICIT_W)
-  /* the convolution's geometry (ss_gemm_conv in ss-op-matmul.c) */
-  uint cv_C, cv_kx, cv_ky, cv_ox;
-  uint cv_oy, cv_mx, cv_my, cv_mz;
-  uint cv_tx, cv_ty, cv_tz, cv_S;
-  uint cv_Ls, cv_L;
+  ConvGeo cv;   /* the convolution's geometry (conv_implicit.glsl) */
 #endif
 } p;
 
-#if defined(IMPLICIT) || defined(IMPLICIT_W)
-/* an implicit-GEMM convolution's image at output position pos = (z, y, x)
- * and tap and channel tc = ((tz ky + ty) kx + tx) C + c, read from the
- * channels-last packed image (shaders/conv_pack.comp; matmul_cm2.comp
- * describes the same addressing) */
-uint conv_at (uint pos, uint tc)
-{
-  uint x = pos % p.cv_ox, r = pos / p.cv_ox;
-  uint t = tc / p.cv_C, c = tc % p.cv_C;
-  uint tx = t % p.cv_kx, tr = t / p.cv_kx;
-  return (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + x * p.cv_mx +
-         (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + tx * p.cv_tx + c;
-}
-#endif
 #ifdef IMPLICIT
 /* the convolution: B(k, n) is tap and channel k at position n */
-#define B_INDEX(k, n) conv_at (n, k)
+#define B_INDEX(k, n) (conv_pos (p.cv, n) + conv_tap (p.cv, k))
 #elif defined(IMPLICIT_W)
 /* its weight gradient: B(k, n) is position k of the slice, tap and channel n
  * (positions from L on, where dy is zero-padded, read position L - 1) */
-#define B_INDEX(k, n) conv_at (min ((bz % p.cv_S) * p.cv_Ls + (k), p.cv_L - 1u), n)
+#define B_INDEX(k, n) (conv_pos (p.cv, min ((bz % p.cv.S) * p.cv.Ls + (k), p.cv.L - 1u)) + conv_tap (p.cv, n))
 #else
 #define B_INDEX(k, n) ((k) * p.b_rs + (n) * p.b_cs)
 #endif
@@ -80,8 +63,8 @@ void main ()
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
 #ifdef IMPLICIT_W
   /* batch entry bz: slice bz % S of image bz / S */
-  uint abase = p.a_off + (bz / p.cv_S) * p.a_bs + (bz % p.cv_S) * p.cv_Ls;
-  uint bbase = p.b_off + (bz / p.cv_S) * p.b_bs;
+  uint abase = p.a_off + (bz / p.cv.S) * p.a_bs + (bz % p.cv.S) * p.cv.Ls;
+  uint bbase = p.b_off + (bz / p.cv.S) * p.b_bs;
 #else
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;

@@ -34,7 +34,7 @@
  * channels-last packed image (shaders/conv_pack.comp) at
  * z mz + y my + x mx, and row k of it (tap (tz, ty, tx), channel c, with
  * k = ((tz ky + ty) kx + tx) C + c) at tz tz' + ty ty' + tx tx' + c further
- * (cv_* in the push constants, in elements). C % BK == 0, so a K step is
+ * (conv_implicit.glsl; cv in the push constants). C % BK == 0, so a K step is
  * one tap's run of BK channels: the loads step a tap cursor instead of a
  * stride, in the order the K steps are loaded.
  * IMPLICIT_W (LAYOUT 0 only): the weight gradient of such a convolution,
@@ -51,6 +51,7 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_control_flow_attributes : require
+#include "conv_implicit.glsl"
 
 #ifndef NT
 #define NT 128
@@ -87,11 +88,7 @@ layout (push_constant) uniform P {
   uint c_ld, bias_off, pad0, pad1;
   float alpha, beta;
 #if defined(IMPLICIT) || defined(IMPLICIT_W)
-  /* the convolution's geometry (ss_gemm_conv in ss-op-matmul.c) */
-  uint cv_C, cv_kx, cv_ky, cv_ox;
-  uint cv_oy, cv_mx, cv_my, cv_mz;
-  uint cv_tx, cv_ty, cv_tz, cv_S;
-  uint cv_Ls, cv_L;
+  ConvGeo cv;   /* the convolution's geometry (conv_implicit.glsl) */
 #endif
 } p;
 
@@ -126,8 +123,8 @@ void main ()
   uint tid = gl_LocalInvocationID.x;
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
 #ifdef IMPLICIT_W
-  uint abase = p.a_off + (bz / p.cv_S) * p.a_bs + (bz % p.cv_S) * p.cv_Ls;
-  uint bbase = p.b_off + (bz / p.cv_S) * p.b_bs;
+  uint abase = p.a_off + (bz / p.cv.S) * p.a_bs + (bz % p.cv.S) * p.cv.Ls;
+  uint bbase = p.b_off + (bz / p.cv.S) * p.b_bs;
 #else
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;
@@ -186,34 +183,28 @@ void main ()
   /* this thread's 8 columns: one tap, 8 channels (N % 8 == 0, C % 8 == 0);
    * its rows: positions with a cursor each (x, y and the element offset) */
   uint w_koff, w_pos[NLDB], w_px[NLDB], w_py[NLDB], w_pb[NLDB], w_last;
-  {
-    uint k = min (n0 + (tid % (BN / 8u)) * 8u, p.N - 8u);
-    uint t = k / p.cv_C, tr = t / p.cv_kx;
-    w_koff = bbase + (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + (t % p.cv_kx) * p.cv_tx + k % p.cv_C;
-    /* positions past the image's L (dy is zero-padded there) read its last one */
-    uint r = (p.cv_L - 1u) / p.cv_ox;
-    w_last = (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + ((p.cv_L - 1u) % p.cv_ox) * p.cv_mx;
-  }
+  w_koff = bbase + conv_tap (p.cv, min (n0 + (tid % (BN / 8u)) * 8u, p.N - 8u));
+  /* positions past the image's L (dy is zero-padded there) read its last one */
+  w_last = conv_pos (p.cv, p.cv.L - 1u);
   [[unroll]] for (uint i = 0u; i < NLDB; i++) {
-    uint pos = (bz % p.cv_S) * p.cv_Ls + (tid + i * NT) / (BN / 8u);
-    uint r = pos / p.cv_ox;
+    uint pos = (bz % p.cv.S) * p.cv.Ls + (tid + i * NT) / (BN / 8u);
     w_pos[i] = pos;
-    w_px[i] = pos % p.cv_ox;
-    w_py[i] = r % p.cv_oy;
-    w_pb[i] = (r / p.cv_oy) * p.cv_mz + w_py[i] * p.cv_my + w_px[i] * p.cv_mx;
+    w_px[i] = pos % p.cv.ox;
+    w_py[i] = (pos / p.cv.ox) % p.cv.oy;
+    w_pb[i] = conv_pos (p.cv, pos);
   }
 #endif
+#ifndef IMPLICIT_W   /* (the weight gradient's rows are the position cursors above) */
   [[unroll]] for (uint i = 0u; i < NLDB; i++) {
     uint e = tid + i * NT;
 #ifdef IMPLICIT
-    uint col = min (n0 + e / KV, p.N - 1u);
-    uint x = col % p.cv_ox, r = col / p.cv_ox;
-    b_idx[i] = (bbase + (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + x * p.cv_mx + (e % KV) * 8u) / 8u;
+    b_idx[i] = (bbase + conv_pos (p.cv, min (n0 + e / KV, p.N - 1u)) + (e % KV) * 8u) / 8u;
 #else
     b_idx[i] = b_col ? (bbase + min (n0 + e / KV, p.N - 1u) * p.b_ld + (e % KV) * 8u) / 8u
                      : (bbase + (e / (BN / 8u)) * p.b_ld + min (n0 + (e % (BN / 8u)) * 8u, p.N - 8u)) / 8u;
 #endif
   }
+#endif
   uint a_step = a_col ? BK * p.a_ld / 8u : BK / 8u;
 #ifdef IMPLICIT
   /* the tap cursor of the next K step to load: channel run, taps along x and
@@ -221,23 +212,23 @@ void main ()
   uint cur_c = 0u, cur_x = 0u, cur_y = 0u, cur_off = 0u;
 #define B_NEXT() { \
     cur_c += BK; cur_off += BK; \
-    if (cur_c == p.cv_C) { \
-      cur_c = 0u; cur_off += p.cv_tx - p.cv_C; cur_x++; \
-      if (cur_x == p.cv_kx) { \
-        cur_x = 0u; cur_off += p.cv_ty - p.cv_kx * p.cv_tx; cur_y++; \
-        if (cur_y == p.cv_ky) { cur_y = 0u; cur_off += p.cv_tz - p.cv_ky * p.cv_ty; } \
+    if (cur_c == p.cv.C) { \
+      cur_c = 0u; cur_off += p.cv.tx - p.cv.C; cur_x++; \
+      if (cur_x == p.cv.kx) { \
+        cur_x = 0u; cur_off += p.cv.ty - p.cv.kx * p.cv.tx; cur_y++; \
+        if (cur_y == p.cv.ky) { cur_y = 0u; cur_off += p.cv.tz - p.cv.ky * p.cv.ty; } \
       } \
     } \
   }
 #define B_IDX(i, kt) (b_idx[i] + cur_off / 8u)
 #elif defined(IMPLICIT_W)
-#define B_IDX(i, kt) ((w_koff + (w_pos[i] < p.cv_L ? w_pb[i] : w_last)) / 8u)
+#define B_IDX(i, kt) ((w_koff + (w_pos[i] < p.cv.L ? w_pb[i] : w_last)) / 8u)
 #define B_NEXT() \
   [[unroll]] for (uint i = 0u; i < NLDB; i++) { \
-    w_pos[i] += BK; w_px[i] += BK; w_pb[i] += BK * p.cv_mx; \
-    while (w_px[i] >= p.cv_ox) { \
-      w_px[i] -= p.cv_ox; w_pb[i] += p.cv_my - p.cv_ox * p.cv_mx; w_py[i]++; \
-      if (w_py[i] == p.cv_oy) { w_py[i] = 0u; w_pb[i] += p.cv_mz - p.cv_oy * p.cv_my; } \
+    w_pos[i] += BK; w_px[i] += BK; w_pb[i] += BK * p.cv.mx; \
+    while (w_px[i] >= p.cv.ox) { \
+      w_px[i] -= p.cv.ox; w_pb[i] += p.cv.my - p.cv.ox * p.cv.mx; w_py[i]++; \
+      if (w_py[i] == p.cv.oy) { w_py[i] = 0u; w_pb[i] += p.cv.mz - p.cv.oy * p.cv.my; } \
     } \
   }
 #else

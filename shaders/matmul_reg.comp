@@ -25,6 +25,7 @@
  * epilogue reads and writes C 4 columns at a time where c_off, c_bs and c_rs
  * allow it (decided at run time). */
 #include "ss-common.glsl"
+#include "conv_implicit.glsl"
 #extension GL_EXT_control_flow_attributes : require
 
 #define BM 128
@@ -64,26 +65,9 @@ layout (push_constant) uniform P {
   uint c_off, c_bs, c_rs, bias_off;
   float alpha, beta;
 #if defined(IMPLICIT) || defined(IMPLICIT_W)
-  /* an implicit-GEMM convolution's geometry (ss_gemm_conv in ss-op-matmul.c;
-   * matmul.comp describes the addressing) */
-  uint cv_C, cv_kx, cv_ky, cv_ox;
-  uint cv_oy, cv_mx, cv_my, cv_mz;
-  uint cv_tx, cv_ty, cv_tz, cv_S;
-  uint cv_Ls, cv_L;
+  ConvGeo cv;   /* an implicit-GEMM convolution's geometry (conv_implicit.glsl) */
 #endif
 } p;
-
-#if defined(IMPLICIT) || defined(IMPLICIT_W)
-/* the packed image's element at output position pos and tap and channel tc */
-uint conv_at (uint pos, uint tc)
-{
-  uint x = pos % p.cv_ox, r = pos / p.cv_ox;
-  uint t = tc / p.cv_C, c = tc % p.cv_C;
-  uint tx = t % p.cv_kx, tr = t / p.cv_kx;
-  return (r / p.cv_oy) * p.cv_mz + (r % p.cv_oy) * p.cv_my + x * p.cv_mx +
-         (tr / p.cv_ky) * p.cv_tz + (tr % p.cv_ky) * p.cv_ty + tx * p.cv_tx + c;
-}
-#endif
 
 shared vec4 As[2][BK][BM / 4];
 shared vec4 Bs[2][BK][BN / 4];
@@ -140,9 +124,10 @@ vec4 b_load (uint bbase, uint n0, uint k0, uint q)
    * convolution (B_NFAST false), along n for its weight gradient (true);
    * the host sets B_VEC. Clamped reads at the edges, zeros beyond them. */
 #ifdef IMPLICIT
-  uint i = bbase + conv_at (min (gn, p.N - 1u), min (gk, p.K - 4u));
+  uint i = bbase + conv_pos (p.cv, min (gn, p.N - 1u)) + conv_tap (p.cv, min (gk, p.K - 4u));
 #else
-  uint i = bbase + conv_at (min ((gl_WorkGroupID.z % p.cv_S) * p.cv_Ls + gk, p.cv_L - 1u), min (gn, p.N - 4u));
+  uint i = bbase + conv_pos (p.cv, min ((gl_WorkGroupID.z % p.cv.S) * p.cv.Ls + gk, p.cv.L - 1u)) +
+           conv_tap (p.cv, min (gn, p.N - 4u));
 #endif
   if (gn < p.N && gk < p.K)
     return ss_load4 (b4[i >> 2]);
@@ -251,8 +236,8 @@ void main ()
   uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
 #ifdef IMPLICIT_W
   /* batch entry bz: slice bz % S of image bz / S */
-  uint abase = p.a_off + (bz / p.cv_S) * p.a_bs + (bz % p.cv_S) * p.cv_Ls;
-  uint bbase = p.b_off + (bz / p.cv_S) * p.b_bs;
+  uint abase = p.a_off + (bz / p.cv.S) * p.a_bs + (bz % p.cv.S) * p.cv.Ls;
+  uint bbase = p.b_off + (bz / p.cv.S) * p.b_bs;
 #else
   uint abase = p.a_off + bz * p.a_bs;
   uint bbase = p.b_off + bz * p.b_bs;

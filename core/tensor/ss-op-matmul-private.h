@@ -47,7 +47,8 @@ typedef enum {
  * tap ((tz ky + ty) kx + tx) and channel c of k = tap C + c, read from the
  * channels-last packed image (conv_pack) at z mz + y my + x mx + tz tz' +
  * ty ty' + tx tx' + c (in elements; tz', ty', tx' are the tap steps tx, ty,
- * tz here). */
+ * tz here). The kernels' push constants end with it, as ConvGeo
+ * (shaders/conv_implicit.glsl), in this order. */
 typedef struct {
   guint32 C, kx, ky, ox, oy, mx, my, mz, tx, ty, tz;
   guint32 S, Ls;    /* the weight gradient's slices: S of Ls positions each */

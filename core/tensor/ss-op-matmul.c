@@ -15,6 +15,16 @@ typedef struct {
   float alpha, beta;
 } GemmPush;
 
+/* fewer 128 x 128 tiles than a large GPU has SMs (132 on the H100): the
+ * workgroup-scope kernels' 128 x 64 tiles (n64) keep more of them busy
+ * (1036 x 768 x 768: 63 against 51 TFLOP/s; docs/PERFORMANCE-engine.md,
+ * sixth session) */
+static gboolean
+cm2_few_tiles (gint64 m, gint64 n, int batch)
+{
+  return ((m + 127) / 128) * ((n + 127) / 128) * batch < 128;
+}
+
 typedef struct {
   guint32 M, N, K, flags;
   guint32 a_off, a_bs, a_ld, b_off;
@@ -110,10 +120,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     { "ta", 8, 256, 64, TRUE, TRUE }, { "tc", 4, 128, 32, TRUE, TRUE }, { "b256", 8, 256, 16, FALSE, TRUE },
   };
   gboolean bf16 = c->t->dtype == SS_DTYPE_BF16;
-  /* fewer 128 x 128 tiles than a large GPU has SMs (132 on the H100): the
-   * 128 x 64 tiles (n64) keep more of them busy (1036 x 768 x 768: 63 against
-   * 51 TFLOP/s; docs/PERFORMANCE-engine.md, sixth session) */
-  guint kind = !bf16 && ((m + 127) / 128) * ((n + 127) / 128) * batch < 128 ? 2 : 0;   /* n64 : q8 */
+  guint kind = !bf16 && cm2_few_tiles (m, n, batch) ? 2 : 0;   /* n64 : q8 */
   for (guint i = 0; cm2 && !bf16 && i < G_N_ELEMENTS (cm2_kinds); i++)
     if (g_strcmp0 (cm2, cm2_kinds[i].name) == 0)
       kind = i;
@@ -415,8 +422,8 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
                         : geo->C % 32 == 0) &&
                  m >= 64 && n >= 64 && a->rs % 8 == 0 && a->off % 8 == 0 &&
                  img_off % 8 == 0 && img_bs % 8 == 0 && (sizes & (1u << 8));
-  /* fewer 128 x 128 tiles than the GPU has SMs: 128 x 64 tiles (fp16);
-   * 64 rows or fewer (output channels): 64 x 128 tiles (fp16).
+  /* few tiles: 128 x 64 (fp16, cm2_few_tiles); 64 rows or fewer (output
+   * channels): 64 x 128 tiles (fp16).
    * SOUNDSTAGE_CONV_CM2=q8|n64|m64|m64w8 forces one (fp16) */
   static const struct { const char *name; guint bm, bn, warps; } kinds[] = {
     { "q8", 128, 128, 8 }, { "n64", 128, 64, 4 }, { "m64", 64, 128, 4 }, { "m64w8", 64, 128, 8 },
@@ -424,7 +431,7 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
   guint kind = 0;
   if (!bf16 && m <= 64)
     kind = 2;
-  else if (!bf16 && ((m + 127) / 128) * ((n + 127) / 128) * batch < 128)
+  else if (!bf16 && cm2_few_tiles (m, n, batch))
     kind = 1;
   const char *force = g_getenv ("SOUNDSTAGE_CONV_CM2");
   for (guint i = 0; force && !bf16 && i < G_N_ELEMENTS (kinds); i++)
@@ -508,12 +515,11 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
         {
           /* A row-major (vectors where aligned), B's groups of 4 channels
            * along k (the convolution) or n (its weight gradient) */
-          guint32 *sp = spec;
-          sp[0] = TRUE;
-          sp[1] = a->off % 4 == 0 && a->rs % 4 == 0 && k % 4 == 0 && a_bs % 4 == 0;
-          sp[2] = wgrad;
-          sp[3] = TRUE;
-          d.spec = sp;
+          spec[0] = TRUE;
+          spec[1] = a->off % 4 == 0 && a->rs % 4 == 0 && k % 4 == 0 && a_bs % 4 == 0;
+          spec[2] = wgrad;
+          spec[3] = TRUE;
+          d.spec = spec;
           d.n_spec = 4;
           d.label = wgrad ? "matmul_reg (implicit conv dW)" : "matmul_reg (implicit conv)";
         }
@@ -535,7 +541,10 @@ ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
   gint64 cols = inner == 1 ? (channels + 63) / 64 : channels;
   static gint64 want = 0;   /* SOUNDSTAGE_BIAS_GRAD_WG: the target workgroup count (experiments) */
   if (!want)
-    want = g_getenv ("SOUNDSTAGE_BIAS_GRAD_WG") ? MAX (1, g_ascii_strtoll (g_getenv ("SOUNDSTAGE_BIAS_GRAD_WG"), NULL, 10)) : 528;
+    {
+      const char *e = g_getenv ("SOUNDSTAGE_BIAS_GRAD_WG");
+      want = e ? MAX (1, g_ascii_strtoll (e, NULL, 10)) : 528;
+    }
   gint64 chunks = CLAMP ((want + cols - 1) / cols, 1, MAX (1, inner == 1 ? outer / 16 : outer * inner / 2048));
   if (inner > 1 && channels >= 128)
     chunks = 1;
