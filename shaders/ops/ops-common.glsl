@@ -1,9 +1,16 @@
 /* ops-common.glsl: helpers shared by the shaders/ops kernels.
- * Workgroup reductions use shared memory only (no subgroup ops), so they work
- * with any subgroup size (lavapipe: 8, NVIDIA: 32). Include after declaring
- * layout(local_size_x = OPS_WG). */
+ * Workgroup reductions (ops_wg_sum / ops_wg_max) reduce each subgroup with
+ * subgroup arithmetic, then the gl_NumSubgroups partial results through
+ * shared memory: one barrier pair instead of log2(OPS_WG) shared-memory steps
+ * (any subgroup size: lavapipe 8, NVIDIA 32; every thread of the workgroup
+ * must call them, as before). Include after declaring
+ * layout(local_size_x = OPS_WG). ops_red[] is also free for the kernels' own
+ * exchanges between the calls. */
 #ifndef OPS_COMMON_GLSL
 #define OPS_COMMON_GLSL
+
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 
 #ifndef OPS_WG
 #define OPS_WG 128
@@ -13,30 +20,26 @@ shared float ops_red[OPS_WG];
 
 float ops_wg_sum (float v)
 {
-  uint lid = gl_LocalInvocationID.x;
-  ops_red[lid] = v;
+  float s = subgroupAdd (v);
+  if (subgroupElect ())
+    ops_red[gl_SubgroupID] = s;
   barrier ();
-  for (uint s = OPS_WG / 2; s > 0; s >>= 1) {
-    if (lid < s)
-      ops_red[lid] += ops_red[lid + s];
-    barrier ();
-  }
-  float r = ops_red[0];
+  float r = 0.0;
+  for (uint i = 0; i < gl_NumSubgroups; i++)
+    r += ops_red[i];
   barrier ();
   return r;
 }
 
 float ops_wg_max (float v)
 {
-  uint lid = gl_LocalInvocationID.x;
-  ops_red[lid] = v;
+  float s = subgroupMax (v);
+  if (subgroupElect ())
+    ops_red[gl_SubgroupID] = s;
   barrier ();
-  for (uint s = OPS_WG / 2; s > 0; s >>= 1) {
-    if (lid < s)
-      ops_red[lid] = max (ops_red[lid], ops_red[lid + s]);
-    barrier ();
-  }
   float r = ops_red[0];
+  for (uint i = 1; i < gl_NumSubgroups; i++)
+    r = max (r, ops_red[i]);
   barrier ();
   return r;
 }
@@ -51,21 +54,20 @@ float ops_erf (float x)
   return s * y;
 }
 
-/* tanh without overflow for large |x| */
+/* tanh without overflow for large |x|: one exp, one division */
 float ops_tanh (float x)
 {
-  float a = min (abs (x), 15.0);
-  float e = exp (-2.0 * a);
-  return sign (x) * (1.0 - e) / (1.0 + e);
+  float e = exp (-2.0 * min (abs (x), 15.0));
+  float r = (1.0 - e) / (1.0 + e);
+  return x < 0.0 ? -r : r;
 }
 
+/* exp of a non-positive number only: one exp, one division */
 float ops_sigmoid (float x)
 {
-  /* exp of a negative number only */
-  if (x >= 0.0)
-    return 1.0 / (1.0 + exp (-x));
-  float e = exp (x);
-  return e / (1.0 + e);
+  float e = exp (-abs (x));
+  float r = 1.0 / (1.0 + e);
+  return x >= 0.0 ? r : e * r;
 }
 
 #endif

@@ -5,12 +5,16 @@
  * unit, e.g. a bias). A unit is 4 elements (f32) or 8 (f16, bf16); offsets and
  * cols are in units. OP: 0 add, 1 sub, 2 mul, 3 div.
  * Thread t of a workgroup handles units g0 + k * 256 (k < UPT): the column is
- * found once (ss_fastdiv) and then steps by 256 mod cols. */
+ * found once (ss_fastdiv) and then steps by 256 mod cols.
+ * GROUPED 1: the rows come in groups of rpg rows and a row operand has one row
+ * per group (shape [G, 1, C] against [G, R, C]: a modulation per batch item);
+ * its unit is found per unit from the row (two ss_fastdiv). */
 #include "ss-common.glsl"
 layout (local_size_x = 256) in;
 layout (constant_id = 0) const uint OP = 0;
 layout (constant_id = 1) const uint ROW_A = 0;
 layout (constant_id = 2) const uint ROW_B = 0;
+layout (constant_id = 3) const uint GROUPED = 0;
 
 layout (binding = 0) readonly buffer A { uvec4 a[]; };
 layout (binding = 1) readonly buffer B { uvec4 b[]; };
@@ -19,6 +23,7 @@ layout (push_constant) uniform P {
   uint units, cols, step;   /* step: 256 % cols */
   uint magic, shift;        /* ss_fastdiv of cols */
   uint a_off, b_off, y_off;
+  uint rpg_magic, rpg_shift;   /* ss_fastdiv of rows per group (GROUPED) */
 } p;
 
 /* units per thread, all loads issued before the arithmetic */
@@ -49,6 +54,27 @@ void main ()
   uint g0 = ss_linear_group () * (256u * UPT) + gl_LocalInvocationID.x;
   if (g0 >= p.units)
     return;
+  if (GROUPED != 0) {
+    uvec4 va[UPT], vb[UPT];
+    for (uint k = 0; k < UPT; k++) {
+      uint g = g0 + k * 256u;
+      va[k] = uvec4 (0u);
+      vb[k] = uvec4 (0u);
+      if (g < p.units) {
+        uint row = ss_fastdiv (g, p.magic, p.shift);
+        uint r = ss_fastdiv (row, p.rpg_magic, p.rpg_shift) * p.cols + (g - row * p.cols);
+        va[k] = a[p.a_off + (ROW_A != 0 ? r : g)];
+        vb[k] = b[p.b_off + (ROW_B != 0 ? r : g)];
+      }
+    }
+    for (uint k = 0; k < UPT; k++) {
+      uint g = g0 + k * 256u;
+      if (g >= p.units)
+        break;
+      y[p.y_off + g] = apply_unit (va[k], vb[k]);
+    }
+    return;
+  }
   uint c = 0;
   if (ROW_A != 0 || ROW_B != 0)
     c = g0 - ss_fastdiv (g0, p.magic, p.shift) * p.cols;

@@ -24,13 +24,18 @@
  *          elements in multiples of 4 at 4-element offsets: the row is read
  *          once into registers in units of 4 (stage 0 reads it three times)
  * STAGE 13: dx of stage 1 for the rows stage 12 takes, dy and x read once
- * RMS 1: no mean subtraction (RMS norm). */
+ * RMS 1: no mean subtraction (RMS norm).
+ * VEC 1 (stages 4, 6, 7, 9): block_len, chunk_len, s and the offsets are
+ * multiples of 4, so groups of 4 elements share a channel and load / store as
+ * one unit; stages 4 and 7 keep their chunk (at most 8 units a thread) in
+ * registers and read it once, stages 6 and 9 take 4 units a thread. */
 #include "ss-common.glsl"
 #define OPS_WG 128
 #include "ops/ops-common.glsl"
 layout (local_size_x = OPS_WG) in;
 layout (constant_id = 0) const uint STAGE = 0;
 layout (constant_id = 1) const uint RMS = 0;
+layout (constant_id = 2) const uint VEC = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };
 layout (binding = 1) readonly buffer W { SS_T w[]; };
@@ -63,6 +68,78 @@ void main ()
   uint lid = gl_LocalInvocationID.x;
   uint g = ss_linear_group ();
   float inv_len = 1.0 / float (p.block_len);
+  if ((STAGE == 4 || STAGE == 7) && VEC != 0) {
+    if (g >= p.nblocks * p.chunks)
+      return;
+    uint bk = g / p.chunks, c = g % p.chunks;
+    uint lo = c * p.chunk_len, hi = min (p.block_len, lo + p.chunk_len);
+    uint n4 = (hi - lo) / 4u, base = bk * p.block_len + lo;
+    vec4 v[8], gv[8];
+    float s = 0.0, q = 0.0;
+    for (uint k = 0; k < 8u; k++) {
+      uint j = lid + k * OPS_WG;
+      v[k] = j < n4 ? ss_load4 (x4[(p.x_off + base) / 4u + j]) : vec4 (0.0);
+      gv[k] = vec4 (0.0);
+      if (STAGE == 7 && j < n4)
+        gv[k] = ss_load4 (dy4[(p.dy_off + base) / 4u + j]) * wv (chan (bk, lo + 4u * j));
+    }
+    if (STAGE == 4) {
+      float mean = 0.0;
+      if (RMS == 0) {
+        for (uint k = 0; k < 8u; k++)
+          s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
+        mean = ops_wg_sum (s) / float (hi - lo);
+      }
+      for (uint k = 0; k < 8u; k++)
+        if (lid + k * OPS_WG < n4) {
+          vec4 d = v[k] - mean;
+          q += dot (d, d);
+        }
+      q = ops_wg_sum (q);
+      if (lid == 0) {
+        part[2 * g] = mean;
+        part[2 * g + 1] = q;
+      }
+    } else {
+      float mu = stats[2 * bk], rstd = stats[2 * bk + 1];
+      for (uint k = 0; k < 8u; k++) {
+        s += (gv[k].x + gv[k].y) + (gv[k].z + gv[k].w);
+        q += dot (gv[k], (v[k] - mu) * rstd);
+      }
+      s = ops_wg_sum (s);
+      q = ops_wg_sum (q);
+      if (lid == 0) {
+        part[2 * g] = s;
+        part[2 * g + 1] = q;
+      }
+    }
+    return;
+  }
+  if ((STAGE == 6 || STAGE == 9) && VEC != 0) {
+    uint total4 = p.nblocks * p.block_len / 4u;
+    uint e0 = g * (4u * OPS_WG) + lid;
+    vec4 v[4], gv[4];
+    for (uint k = 0; k < 4u; k++) {
+      uint e4 = e0 + k * OPS_WG;
+      v[k] = e4 < total4 ? ss_load4 (x4[p.x_off / 4u + e4]) : vec4 (0.0);
+      gv[k] = STAGE == 9 && e4 < total4 ? ss_load4 (dy4[p.dy_off / 4u + e4]) : vec4 (0.0);
+    }
+    for (uint k = 0; k < 4u; k++) {
+      uint e4 = e0 + k * OPS_WG;
+      if (e4 >= total4)
+        break;
+      uint bk = (4u * e4) / p.block_len, c = chan (bk, 4u * e4 - bk * p.block_len);
+      float mu = stats[2 * bk], rstd = stats[2 * bk + 1];
+      vec4 xh = (v[k] - mu) * rstd;
+      if (STAGE == 6) {
+        y4[p.y_off / 4u + e4] = ss_store4 (xh * wv (c) + (RMS == 0 ? bv (c) : 0.0));
+      } else {
+        uint o = 2 * p.nblocks * p.chunks;
+        y4[p.y_off / 4u + e4] = ss_store4 (rstd * (gv[k] * wv (c) - part[o + 2 * bk] - xh * part[o + 2 * bk + 1]));
+      }
+    }
+    return;
+  }
   if (STAGE == 4 || STAGE == 7) {
     if (g >= p.nblocks * p.chunks)
       return;

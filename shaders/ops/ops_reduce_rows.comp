@@ -14,6 +14,7 @@
 #include "ss-common.glsl"
 #define OPS_WG 256
 #include "ops/ops-common.glsl"
+#extension GL_KHR_shader_subgroup_shuffle : require
 layout (local_size_x = OPS_WG) in;
 layout (constant_id = 0) const uint OP = 0;
 layout (constant_id = 1) const uint MODE = 0;
@@ -94,17 +95,26 @@ void main ()
       }
     }
   }
-  /* sum over the tpr threads of each segment */
-  ops_red[lid] = s;
-  barrier ();
-  for (uint st = tpr >> 1; st > 0; st >>= 1) {
-    if (t < st)
-      ops_red[lid] += ops_red[lid + st];
+  /* sum over the tpr threads of each segment (neighbours in one subgroup, or
+   * whole subgroups when tpr is larger: invocation i of a subgroup is thread
+   * gl_SubgroupID * gl_SubgroupSize + i of the workgroup) */
+  if (tpr <= gl_SubgroupSize) {
+    for (uint st = tpr >> 1; st > 0; st >>= 1)
+      s += subgroupShuffleXor (s, st);
+  } else {
+    s = subgroupAdd (s);
+    if (subgroupElect ())
+      ops_red[gl_SubgroupID] = s;
     barrier ();
+    if (t == 0) {
+      uint nsub = tpr / gl_SubgroupSize, s0 = lid / gl_SubgroupSize;
+      s = 0.0;
+      for (uint i = 0; i < nsub; i++)
+        s += ops_red[s0 + i];
+    }
   }
   if (!valid || t != 0)
     return;
-  s = ops_red[lid];
   if (p.chunks == 1)
     y[p.y_off + seg] = SS_STORE (OP == 1 ? s / float (p.n) : s);
   else

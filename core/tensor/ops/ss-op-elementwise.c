@@ -13,6 +13,17 @@ typedef struct {
   float a, b;
 } UnaryData;
 
+/* SOUNDSTAGE_UNARY_UNITS=4: 16-bit dtypes in units of 4 elements (8 bytes)
+ * as before units of 8, for comparison */
+static gboolean
+unary_narrow_units (void)
+{
+  static int narrow = -1;
+  if (narrow < 0)
+    narrow = g_strcmp0 (g_getenv ("SOUNDSTAGE_UNARY_UNITS"), "4") == 0;
+  return narrow;
+}
+
 static gboolean
 unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float b,
            GError **error)
@@ -21,8 +32,12 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
   struct { guint32 n, x_off, dy_off, y_off; float a, b; } p = {
     n, x->offset, dy ? dy->offset : 0, y->offset, a, b
   };
-  /* groups of 4 as one load / store where every offset and n allow it */
+  /* groups of 4 as one load / store where every offset and n allow it, of 8
+   * (16 bytes) for 16-bit dtypes where they allow that */
   guint32 vec = n % 4 == 0 && p.x_off % 4 == 0 && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
+  if (vec && y->dtype != SS_DTYPE_F32 && n % 8 == 0 && p.x_off % 8 == 0 && p.dy_off % 8 == 0 &&
+      p.y_off % 8 == 0 && !unary_narrow_units ())
+    vec = 2;
   guint32 spec[3] = { op, dy != NULL, vec };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (x, SS_GPU_READ),
@@ -30,7 +45,8 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   return ss_ops_dispatch (y->device, "ops_unary", y->dtype, spec, 3, bind, 3, &p, sizeof p,
-                          vec ? (n + 4095) / 4096 : (n + 2047) / 2048, error);   /* 256 x 8 elements (4 groups of 4) */
+                          vec == 2 ? (n + 8191) / 8192 : vec ? (n + 4095) / 4096 : (n + 2047) / 2048,
+                          error);   /* 256 threads x 4 units of 8 or 4 elements, or 8 elements */
 }
 
 static gboolean
@@ -236,9 +252,10 @@ binary_vec_mode (const BinaryPush *p)
 
 /* ops_binary_rows.comp: the collapsed output is rows of whole 16-byte units
  * (4 elements of f32, 8 of a 16-bit dtype) and each operand is either
- * contiguous like the output or one row broadcast over the rows (a bias), all
- * starting at whole units. Dispatches it and returns TRUE in *done, or leaves
- * *done FALSE for the general kernel. */
+ * contiguous like the output or one row broadcast over the rows (a bias), or
+ * over the rows of its group (collapsed [G, R, C] against an operand [G, 1, C]),
+ * all starting at whole units. Dispatches it and returns TRUE in *done, or
+ * leaves *done FALSE for the general kernel. */
 static gboolean
 binary_rows_run (const BinaryPush *p, SsTensor *a, SsTensor *b, SsTensor *y, SsBinaryOp op,
                  gboolean *done, GError **error)
@@ -247,30 +264,44 @@ binary_rows_run (const BinaryPush *p, SsTensor *a, SsTensor *b, SsTensor *y, SsB
   guint32 ue = y->dtype == SS_DTYPE_F32 ? 4 : 8;
   guint last = p->ndim - 1;
   guint32 cols = p->shape[last];
-  if (p->n == 0 || p->ndim > 2 || cols % ue != 0 || p->y_off % ue != 0 || p->a_off % ue != 0
+  if (p->n == 0 || p->ndim > 3 || cols % ue != 0 || p->y_off % ue != 0 || p->a_off % ue != 0
       || p->b_off % ue != 0)
     return TRUE;
+  /* rows per group: all rows when ndim <= 2 */
+  guint32 rpg = p->ndim == 3 ? p->shape[1] : p->n / cols;
   guint32 row[2];
   const guint32 *strides[2] = { p->a_stride, p->b_stride };
   for (int o = 0; o < 2; o++)
     {
       if (strides[o][last] != 1)
         return TRUE;
-      row[o] = p->ndim == 2 && strides[o][0] == 0;
-      if (p->ndim == 2 && !row[o] && strides[o][0] != cols)
-        return TRUE;
+      if (p->ndim == 2)
+        {
+          row[o] = strides[o][0] == 0;
+          if (!row[o] && strides[o][0] != cols)
+            return TRUE;
+        }
+      else if (p->ndim == 3)
+        {
+          row[o] = strides[o][1] == 0;
+          if (row[o] ? strides[o][0] != cols : strides[o][1] != cols || strides[o][0] != rpg * cols)
+            return TRUE;
+        }
+      else
+        row[o] = 0;
     }
-  struct { guint32 units, cols, step, magic, shift, a_off, b_off, y_off; } q = {
-    p->n / ue, cols / ue, 256 % (cols / ue), 0, 0, p->a_off / ue, p->b_off / ue, p->y_off / ue
+  struct { guint32 units, cols, step, magic, shift, a_off, b_off, y_off, rpg_magic, rpg_shift; } q = {
+    p->n / ue, cols / ue, 256 % (cols / ue), 0, 0, p->a_off / ue, p->b_off / ue, p->y_off / ue, 0, 0
   };
   ss_fastdiv_magic (q.cols, &q.magic, &q.shift);
-  guint32 spec[3] = { op, row[0], row[1] };
+  ss_fastdiv_magic (MAX (rpg, 1), &q.rpg_magic, &q.rpg_shift);
+  guint32 spec[4] = { op, row[0], row[1], p->ndim == 3 };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (a, SS_GPU_READ), ss_tensor_binding (b, SS_GPU_READ),
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   *done = TRUE;
-  return ss_ops_dispatch (y->device, "ops_binary_rows", y->dtype, spec, 3, bind, 3, &q, sizeof q,
+  return ss_ops_dispatch (y->device, "ops_binary_rows", y->dtype, spec, 4, bind, 3, &q, sizeof q,
                           (q.units + 1023) / 1024, error);   /* 256 threads x 4 units */
 }
 

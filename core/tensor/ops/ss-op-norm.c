@@ -15,7 +15,7 @@ typedef struct {
 
 /* blocks longer than this are split over several workgroups */
 #define NORM_SPLIT 8192
-#define NORM_CHUNK 4096
+#define NORM_CHUNK 4096   /* at most 8 x 128 units of 4 (ops_norm.comp VEC stages 4, 7) */
 
 typedef struct {
   NormPush p;
@@ -34,12 +34,30 @@ norm_data_free (gpointer data)
   g_free (nd);
 }
 
+#define CDIV(a, b) (((guint64) (a) + (b) - 1) / (b))
+
+/* SOUNDSTAGE_NORM_VEC=0: the chunked stages element by element, for comparison */
+static gboolean
+norm_scalar (void)
+{
+  static int scalar = -1;
+  if (scalar < 0)
+    scalar = g_strcmp0 (g_getenv ("SOUNDSTAGE_NORM_VEC"), "0") == 0;
+  return scalar;
+}
+
 static gboolean
 norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *w, SsTensor *b,
                SsTensor *dy, SsGpuBuffer *stats, SsGpuBuffer *part, SsTensor *y, SsTensor *db,
                guint64 groups, GError **error)
 {
-  guint32 spec[2] = { stage, rms };
+  /* units of 4 in the chunked stages (ops_norm.comp VEC) */
+  gboolean vec = (stage == 4 || stage == 6 || stage == 7 || stage == 9) && p->s % 4 == 0 &&
+                 p->block_len % 4 == 0 && p->chunk_len % 4 == 0 && p->x_off % 4 == 0 &&
+                 p->y_off % 4 == 0 && (!dy || p->dy_off % 4 == 0) && !norm_scalar ();
+  if (vec && (stage == 6 || stage == 9))
+    groups = CDIV (groups, 16);   /* 4 units of 4 a thread where one element was */
+  guint32 spec[3] = { stage, rms, vec };
   gboolean stats_written = stage == 0 || stage == 5;
   SsGpuBinding bind[8] = {
     ss_tensor_binding (x, SS_GPU_READ),
@@ -51,11 +69,9 @@ norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *
     ss_tensor_binding (db ? db : y, SS_GPU_WRITE),
     part ? (SsGpuBinding) { part, 0, 0, SS_GPU_RW } : (SsGpuBinding) { stats, 0, 0, SS_GPU_READ },
   };
-  return ss_ops_dispatch (x->device, "ops_norm", x->dtype, spec, 2, bind, 8, p, sizeof *p,
+  return ss_ops_dispatch (x->device, "ops_norm", x->dtype, spec, 3, bind, 8, p, sizeof *p,
                           groups, error);
 }
-
-#define CDIV(a, b) (((guint64) (a) + (b) - 1) / (b))
 
 static gboolean
 norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **error)

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """PyTorch eager counterpart of bench-ops.c: same cases, same output format.
 
-  python3 bench_ops_torch.py [--quick] [substring...]
+  python3 bench_ops_torch.py [--quick | --tiny] [--dtypes=bf16,f16,...] [substring...]
 """
 import sys
 import torch
 import torch.nn.functional as F
 
 quick = '--quick' in sys.argv
-filters = [a for a in sys.argv[1:] if a != '--quick']
+tiny = '--tiny' in sys.argv
+dtypes = 'f16,bf16,f32'
+for a in sys.argv[1:]:
+    if a.startswith('--dtypes='):
+        dtypes = a[len('--dtypes='):]
+filters = [a for a in sys.argv[1:] if not a.startswith('--')]
 dev = 'cuda'
-q = 4 if quick else 1
+q = 1024 if tiny else 4 if quick else 1
 
 
 def rnd(dt, *shape):
@@ -49,8 +54,10 @@ def infonce(a, b):
 
 emb_ids_host = torch.tensor([(i * 7919) % 32000 for i in range(8192)], dtype=torch.int32)
 emb_ids = emb_ids_host.to(dev)
-ce_t = torch.tensor([(i * 104729) % 8192 for i in range(4096 // q)], device=dev)
-for dt, name in [(torch.float16, 'f16'), (torch.bfloat16, 'bf16'), (torch.float32, 'f32')]:
+ce_t = torch.tensor([(i * 104729) % 8192 for i in range(max(4, 4096 // q))], device=dev)
+TYPES = {'f16': torch.float16, 'bf16': torch.bfloat16, 'f32': torch.float32}
+for name in dtypes.split(','):
+    dt = TYPES[name]
     es = torch.tensor([], dtype=dt).element_size()
     T = 8192 // q
     g = 2 if quick else 1
@@ -64,6 +71,7 @@ for dt, name in [(torch.float16, 'f16'), (torch.bfloat16, 'bf16'), (torch.float3
         ('softmax', [rnd(dt, 2 * T, 1024)], lambda x: torch.softmax(x, -1), 2 * 2 * T * 1024 * es),
         ('gelu_tanh', [rnd(dt, T, 4096)], lambda x: F.gelu(x, approximate='tanh'), 2 * T * 4096 * es),
         ('silu', [rnd(dt, T, 4096)], F.silu, 2 * T * 4096 * es),
+        ('scale', [rnd(dt, T, 4096)], lambda x: x * 1.7, 2 * T * 4096 * es),
         ('add_bias', [rnd(dt, T, 1024), rnd(dt, 1024)], torch.add, 2 * T * 1024 * es),
         ('mul_modulate', [rnd(dt, 4, T // 4, 1536), rnd(dt, 4, 1, 1536)], torch.mul, 2 * T * 1536 * es),
         ('sum_last', [rnd(dt, T, 1024)], lambda x: x.sum(-1), T * 1024 * es),
@@ -73,11 +81,11 @@ for dt, name in [(torch.float16, 'f16'), (torch.bfloat16, 'bf16'), (torch.float3
         ('embedding_hostids', [rnd(dt, 32000, 1024)], lambda w: F.embedding(emb_ids_host.to(dev), w),
          2 * 8192 * 1024 * es),
         ('rope', [rnd(dt, 4, 16, 2 * T // 4, 64)], None, 2 * 4 * 16 * 2 * T // 4 * 64 * es),
-        ('interp_nearest2d', [rnd(dt, 8 // q, 256, 64, 64)],
-         lambda x: F.interpolate(x, size=(128, 128), mode='nearest'), 5 * 8 // q * 256 * 4096 * es),
-        ('interp_linear1d', [rnd(dt, 8 // q, 512, 1024)],
-         lambda x: F.interpolate(x, size=2048, mode='linear', align_corners=False), 3 * 8 // q * 512 * 1024 * es),
-        ('cross_entropy', [rnd(dt, 4096 // q, 8192)], lambda x: F.cross_entropy(x, ce_t), 4096 // q * 8192 * es),
+        ('interp_nearest2d', [rnd(dt, max(1, 8 // q), 256, 64, 64)],
+         lambda x: F.interpolate(x, size=(128, 128), mode='nearest'), 5 * max(1, 8 // q) * 256 * 4096 * es),
+        ('interp_linear1d', [rnd(dt, max(1, 8 // q), 512, 1024)],
+         lambda x: F.interpolate(x, size=2048, mode='linear', align_corners=False), 3 * max(1, 8 // q) * 512 * 1024 * es),
+        ('cross_entropy', [rnd(dt, max(4, 4096 // q), 8192)], lambda x: F.cross_entropy(x, ce_t), max(4, 4096 // q) * 8192 * es),
         ('mse', [rnd(dt, T * 2048), rnd(dt, T * 2048)], F.mse_loss, 2 * T * 2048 * es),
         ('infonce', [rnd(dt, 1024, 512), rnd(dt, 1024, 512)], infonce, 2 * 1024 * 512 * es),
     ]

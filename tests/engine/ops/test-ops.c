@@ -74,26 +74,30 @@ test_unary (gconstpointer data)
   SsDType dt = DT (data);
   SKIP_UNLESS_DTYPE (dt);
   G_STATIC_ASSERT ((int) SS_UNARY_COUNT == (int) SS_REF_UNARY_COUNT);
-  for (int op = 0; op < SS_UNARY_COUNT; op++)
-    {
-      UnaryCtx c = { op, 1.7f, -0.3f };
-      SsOpTest t = { .name = ss_ref_unary_name (op), .dtype = dt, .n_in = 1, .fwd = unary_fwd,
-                     .ctx = &c, .grad = { TRUE }, .fd_checks = 6 };
-      set_shape (&t, 0, 2, (gint64[]) { 3, 1001 });   /* 2 workgroups of 2048 */
-      size_t n = 3 * 1001;
-      t.x[0] = g_new (double, n);
-      gboolean positive = op == SS_UNARY_LOG || op == SS_UNARY_SQRT || op == SS_UNARY_RSQRT
-                          || op == SS_UNARY_POW || op == SS_UNARY_RECIP;
-      if (positive)
-        ss_check_fill_uniform (&rng, t.x[0], n, 0.3, 3);
-      else
-        ss_check_fill_away (&rng, t.x[0], n, 0.05, 3);
-      ss_optest_prepare (&t, n, &rng);
-      ss_ref_unary (op, t.x[0], t.ref_y, n, c.a, c.b);
-      ss_ref_unary_backward (op, t.x[0], t.w, t.ref_dx[0], n, c.a, c.b);
-      ss_optest_run (&t, &rng);
-      ss_optest_clear (&t);
-    }
+  /* 3 x 1001: element by element, 2 workgroups of 2048; 5 x 1640: units of 8
+   * (16-bit dtypes: 2 workgroups of 256 x 4 units) or 4 (f32: 3 workgroups) */
+  static const gint64 shapes[][2] = { { 3, 1001 }, { 5, 1640 } };
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (int op = 0; op < SS_UNARY_COUNT; op++)
+      {
+        UnaryCtx c = { op, 1.7f, -0.3f };
+        SsOpTest t = { .name = ss_ref_unary_name (op), .dtype = dt, .n_in = 1, .fwd = unary_fwd,
+                       .ctx = &c, .grad = { TRUE }, .fd_checks = 6 };
+        set_shape (&t, 0, 2, shapes[s]);
+        size_t n = shapes[s][0] * shapes[s][1];
+        t.x[0] = g_new (double, n);
+        gboolean positive = op == SS_UNARY_LOG || op == SS_UNARY_SQRT || op == SS_UNARY_RSQRT
+                            || op == SS_UNARY_POW || op == SS_UNARY_RECIP;
+        if (positive)
+          ss_check_fill_uniform (&rng, t.x[0], n, 0.3, 3);
+        else
+          ss_check_fill_away (&rng, t.x[0], n, 0.05, 3);
+        ss_optest_prepare (&t, n, &rng);
+        ss_ref_unary (op, t.x[0], t.ref_y, n, c.a, c.b);
+        ss_ref_unary_backward (op, t.x[0], t.w, t.ref_dx[0], n, c.a, c.b);
+        ss_optest_run (&t, &rng);
+        ss_optest_clear (&t);
+      }
 }
 
 /* ================================================================ binary */
@@ -228,6 +232,9 @@ test_binary_rows (gconstpointer data)
     { 2, 1, { 300, 8 }, { 8 }, 0, 0, 0 },           /* rows of 2 / 1 units: the same column */
     { 1, 2, { 64 }, { 50, 64 }, 0, 0, 0 },          /* the row is a, one column a thread */
     { 2, 1, { 12, 2056 }, { 2056 }, 0, 0, 0 },      /* rows longer than a workgroup's 256 units */
+    { 3, 3, { 4, 70, 48 }, { 4, 1, 48 }, 0, 0, 0 },  /* one row per group (a modulation per item) */
+    { 3, 3, { 3, 1, 16 }, { 3, 50, 16 }, 0, 8, 0 },  /* the grouped row is a; b at an offset */
+    { 3, 3, { 5, 300, 8 }, { 5, 1, 8 }, 0, 0, 0 },   /* groups of 300 rows of 1 / 2 units */
   };
   for (int op = 0; op < SS_BINARY_COUNT; op++)
     for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
