@@ -5,10 +5,14 @@
  * BWD 1: dx = scatter-add of dy without atomics: idx holds the inverse map
  * (CSR built on the host): offsets [n + 1], then the positions i of each row
  * j in order. One thread per dx element sums its positions in fp32
- * (deterministic; repeated indices accumulate; rows never gathered get 0). */
+ * (deterministic; repeated indices accumulate; rows never gathered get 0).
+ * VEC 1 (backward): inner and both offsets are whole 16-byte units (4
+ * elements of f32, 8 of a 16-bit dtype): one thread per unit (offsets and
+ * inner in units). */
 #include "ss-common.glsl"
 layout (local_size_x = 256) in;
 layout (constant_id = 0) const uint BWD = 0;
+layout (constant_id = 1) const uint VEC = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };   /* x or dy */
 layout (binding = 1) readonly buffer I { int idx[]; };
@@ -22,6 +26,8 @@ layout (binding = 2) writeonly buffer Y { SS_T y[]; };  /* y or dx */
 #endif
 layout (binding = 0) readonly buffer XG { G_T xg[]; };
 layout (binding = 2) writeonly buffer YG { G_T yg[]; };
+layout (binding = 0) readonly buffer X16 { uvec4 x16[]; };
+layout (binding = 2) writeonly buffer Y16 { uvec4 y16[]; };
 layout (push_constant) uniform P {
   uint outer, n, inner, m, x_off, y_off, i_off;
   uint m_inner, s_inner, m_m, s_m;   /* ss_fastdiv of inner and m (forward) */
@@ -48,6 +54,27 @@ void main ()
     for (uint q = 0; q < EPT; q++)
       if (base + q * 256u < total)
         yg[p.y_off + base + q * 256u] = v[q];
+  } else if (VEC != 0) {
+    uint e = ss_linear_group () * 256u + gl_LocalInvocationID.x;
+    if (e >= p.outer * p.n * p.inner)
+      return;
+    uint k = e % p.inner, j = (e / p.inner) % p.n, o = e / (p.inner * p.n);
+    uint lo = uint (idx[j]), hi = uint (idx[j + 1]);
+    vec4 s0 = vec4 (0.0), s1 = vec4 (0.0);
+    for (uint t = lo; t < hi; t++) {
+      uvec4 u = x16[p.x_off + (o * p.m + uint (idx[p.n + 1 + t])) * p.inner + k];
+#if defined(SS_DTYPE_F32)
+      s0 += ss_load4 (u);
+#else
+      s0 += ss_load4 (u.xy);
+      s1 += ss_load4 (u.zw);
+#endif
+    }
+#if defined(SS_DTYPE_F32)
+    y16[p.y_off + e] = ss_store4 (s0);
+#else
+    y16[p.y_off + e] = uvec4 (ss_store4 (s0), ss_store4 (s1));
+#endif
   } else {
     uint e = ss_linear_group () * 256u + gl_LocalInvocationID.x;
     if (e >= p.outer * p.n * p.inner)

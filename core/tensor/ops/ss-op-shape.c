@@ -279,13 +279,22 @@ gather_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
   struct { guint32 outer, n, inner, m, x_off, y_off, i_off, m_inner, s_inner, m_m, s_m; } p = {
     gd->outer, gd->n, gd->inner, gd->m, g->offset, dx->offset, 0, 0, 0, 0, 0
   };
-  guint32 spec[1] = { 1 };
+  /* whole 16-byte units along inner: one thread per unit (ops_gather.comp VEC) */
+  guint32 ue = dx->dtype == SS_DTYPE_F32 ? 4 : 8;
+  guint32 vec = p.inner % ue == 0 && p.x_off % ue == 0 && p.y_off % ue == 0;
+  if (vec)
+    {
+      p.inner /= ue;
+      p.x_off /= ue;
+      p.y_off /= ue;
+    }
+  guint32 spec[2] = { 1, vec };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (g, SS_GPU_READ), { ib, 0, 0, SS_GPU_READ },
     ss_tensor_binding (dx, SS_GPU_WRITE),
   };
-  SS_OPS_TRY (ss_ops_dispatch (dx->device, "ops_gather", dx->dtype, spec, 1, bind, 3, &p, sizeof p,
-                               ((guint64) gd->outer * gd->n * gd->inner + 255) / 256, error));
+  SS_OPS_TRY (ss_ops_dispatch (dx->device, "ops_gather", dx->dtype, spec, 2, bind, 3, &p, sizeof p,
+                               ((guint64) gd->outer * gd->n * p.inner + 255) / 256, error));
   gi[0] = g_steal_pointer (&dx);
   return TRUE;
 }
