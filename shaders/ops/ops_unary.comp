@@ -9,8 +9,9 @@ layout (constant_id = 0) const uint OP = 0;
 layout (constant_id = 1) const uint BWD = 0;
 
 /* VEC 1: every offset a multiple of 4 and n too: groups of 4 elements are
- * loaded and stored as one unit (SS_T4). VEC 2 (16-bit dtypes): multiples of
- * 8, units of 8 elements (16 bytes), twice the bytes in flight per thread */
+ * loaded and stored as one unit (SS_T4). (Units of 8 elements, 16 bytes, for
+ * 16-bit dtypes were no faster on the H100: docs/PERFORMANCE-engine.md, tenth
+ * session.) */
 layout (constant_id = 2) const uint VEC = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };
@@ -19,9 +20,6 @@ layout (binding = 2) writeonly buffer Y { SS_T y[]; };
 layout (binding = 0) readonly buffer X4 { SS_T4 x4[]; };
 layout (binding = 1) readonly buffer DY4 { SS_T4 dy4[]; };
 layout (binding = 2) writeonly buffer Y4 { SS_T4 y4[]; };
-layout (binding = 0) readonly buffer X8 { uvec4 x8[]; };
-layout (binding = 1) readonly buffer DY8 { uvec4 dy8[]; };
-layout (binding = 2) writeonly buffer Y8 { uvec4 y8[]; };
 layout (push_constant) uniform P { uint n, x_off, dy_off, y_off; float a, b; } p;
 
 #define GELU_K 0.7978845608028654
@@ -92,26 +90,6 @@ vec4 apply4 (vec4 v, vec4 g)
 
 void main ()
 {
-#if !defined(SS_DTYPE_F32)
-  if (VEC == 2) {
-    uint g0 = ss_linear_group () * (256u * EPT4) + gl_LocalInvocationID.x;
-    uint n8 = p.n / 8u;
-    uvec4 v[EPT4], g[EPT4];
-    for (uint k = 0; k < EPT4; k++) {
-      uint i = g0 + k * 256u;
-      v[k] = i < n8 ? x8[p.x_off / 8u + i] : uvec4 (0u);
-      g[k] = BWD != 0 && i < n8 ? dy8[p.dy_off / 8u + i] : uvec4 (0u);
-    }
-    for (uint k = 0; k < EPT4; k++) {
-      uint i = g0 + k * 256u;
-      if (i >= n8)
-        break;
-      y8[p.y_off / 8u + i] = uvec4 (ss_store4 (apply4 (ss_load4 (v[k].xy), ss_load4 (g[k].xy))),
-                                    ss_store4 (apply4 (ss_load4 (v[k].zw), ss_load4 (g[k].zw))));
-    }
-    return;
-  }
-#endif
   if (VEC != 0) {
     uint g0 = ss_linear_group () * (256u * EPT4) + gl_LocalInvocationID.x;
     uint n4 = p.n / 4u;

@@ -35,6 +35,8 @@ def main():
     ap.add_argument('--device', default='cuda')
     ap.add_argument('--repeat', type=int, default=2)
     ap.add_argument('--bf16', action='store_true', help='also time bf16 autocast')
+    ap.add_argument('--profile', action='store_true',
+                    help='GPU kernel time of one analysis by kind of kernel, per window (torch.profiler)')
     args = ap.parse_args()
     ref = load_reference(args.reference)
     sd = ref.load_safetensors(args.weights)
@@ -129,6 +131,46 @@ def main():
             best = min(best, el)
             print(f'[{label}] analyse {args.seconds:.1f} s of {W}x{H} video ({nw} windows): {el:.3f} s')
         print(f'RESULT torch {label} analyse {args.seconds:.1f} s: best {best:.3f} s ({nw} windows, {best / nw:.3f} s per window)')
+        if args.profile and dev.type == 'cuda':
+            profile_kinds(lambda: analyse(T, autocast), label, sync)
+
+
+# kinds of CUDA kernels, by name (first match), for --profile
+KINDS = [('gemm', r'gemm|cutlass|xmma|nvjet|cublas|sm90_'), ('attention', r'flash|fmha|attention|efficient'),
+         ('conv', r'conv|implicit_'), ('norm', r'norm'), ('softmax', r'softmax'),
+         ('reduce', r'reduce'), ('copy / cat / index', r'cat|copy|Copy|index|gather|Memcpy|Memset|fill'),
+         ('elementwise', r'elementwise|vectorized|unrolled'), ('other', r'.')]
+
+
+def profile_kinds(run, label, sync):
+    import re
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        nw, _ = run()
+        sync()
+    tot = {k: [0.0, 0] for k, _ in KINDS}
+    rows = []
+    for e in prof.key_averages():
+        us = getattr(e, 'device_time_total', None)
+        if us is None:
+            us = getattr(e, 'cuda_time_total', 0)
+        if not us or e.key.startswith('ProfilerStep'):
+            continue
+        if getattr(e, 'device_type', None) is not None and 'CUDA' not in str(e.device_type):
+            continue
+        rows.append((us, e.count, e.key))
+        for k, rx in KINDS:
+            if re.search(rx, e.key):
+                tot[k][0] += us
+                tot[k][1] += e.count
+                break
+    total = sum(v[0] for v in tot.values())
+    print(f'[{label}] GPU kernel time per window: {total / 1e3 / nw:.1f} ms')
+    for k, _ in KINDS:
+        if tot[k][1]:
+            print(f'  {k:22s} {tot[k][1] / nw:7.0f} x {tot[k][0] / 1e3 / nw:9.2f} ms')
+    for us, n, key in sorted(rows, reverse=True)[:15]:
+        print(f'    {n / nw:6.0f} x {us / 1e3 / nw:8.2f} ms  {key[:110]}')
 
 
 if __name__ == '__main__':

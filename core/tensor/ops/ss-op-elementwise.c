@@ -13,17 +13,6 @@ typedef struct {
   float a, b;
 } UnaryData;
 
-/* SOUNDSTAGE_UNARY_UNITS=4: 16-bit dtypes in units of 4 elements (8 bytes)
- * as before units of 8, for comparison */
-static gboolean
-unary_narrow_units (void)
-{
-  static int narrow = -1;
-  if (narrow < 0)
-    narrow = g_strcmp0 (g_getenv ("SOUNDSTAGE_UNARY_UNITS"), "4") == 0;
-  return narrow;
-}
-
 static gboolean
 unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float b,
            GError **error)
@@ -32,12 +21,8 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
   struct { guint32 n, x_off, dy_off, y_off; float a, b; } p = {
     n, x->offset, dy ? dy->offset : 0, y->offset, a, b
   };
-  /* groups of 4 as one load / store where every offset and n allow it, of 8
-   * (16 bytes) for 16-bit dtypes where they allow that */
+  /* groups of 4 as one load / store where every offset and n allow it */
   guint32 vec = n % 4 == 0 && p.x_off % 4 == 0 && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
-  if (vec && y->dtype != SS_DTYPE_F32 && n % 8 == 0 && p.x_off % 8 == 0 && p.dy_off % 8 == 0 &&
-      p.y_off % 8 == 0 && !unary_narrow_units ())
-    vec = 2;
   guint32 spec[3] = { op, dy != NULL, vec };
   SsGpuBinding bind[3] = {
     ss_tensor_binding (x, SS_GPU_READ),
@@ -45,8 +30,7 @@ unary_run (SsTensor *x, SsTensor *dy, SsTensor *y, SsUnaryOp op, float a, float 
     ss_tensor_binding (y, SS_GPU_WRITE),
   };
   return ss_ops_dispatch (y->device, "ops_unary", y->dtype, spec, 3, bind, 3, &p, sizeof p,
-                          vec == 2 ? (n + 8191) / 8192 : vec ? (n + 4095) / 4096 : (n + 2047) / 2048,
-                          error);   /* 256 threads x 4 units of 8 or 4 elements, or 8 elements */
+                          vec ? (n + 4095) / 4096 : (n + 2047) / 2048, error);   /* 256 x 8 elements (4 groups of 4) */
 }
 
 static gboolean

@@ -74,8 +74,8 @@ test_unary (gconstpointer data)
   SsDType dt = DT (data);
   SKIP_UNLESS_DTYPE (dt);
   G_STATIC_ASSERT ((int) SS_UNARY_COUNT == (int) SS_REF_UNARY_COUNT);
-  /* 3 x 1001: element by element, 2 workgroups of 2048; 5 x 1640: units of 8
-   * (16-bit dtypes: 2 workgroups of 256 x 4 units) or 4 (f32: 3 workgroups) */
+  /* 3 x 1001: element by element, 2 workgroups of 2048; 5 x 1640: units of 4,
+   * 3 workgroups of 256 x 4 units */
   static const gint64 shapes[][2] = { { 3, 1001 }, { 5, 1640 } };
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
     for (int op = 0; op < SS_UNARY_COUNT; op++)
