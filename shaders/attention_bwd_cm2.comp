@@ -24,7 +24,10 @@
  * 32 (w / 4) + 8 (i / 4) + l / 4, column 16 (w % 4) + 8 ((i % 4) / 2) +
  * 2 (l % 4) + i % 2), then made A operands (PSMEM above).
  * Any Lq, Lk: rows past the ends are zero-filled and contribute nothing;
- * offsets multiples of 8. */
+ * offsets multiples of 8.
+ * MASK (the dkv64m / dq64m variants): P is recomputed with the forward's
+ * additive fp16 mask (element (b, h, i, j) at m_off + b m_bs + h m_hs + i Lk
+ * + j) added to each scaled score. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -84,6 +87,9 @@ void main ()
   uint k0 = gl_WorkGroupID.x * BK;
   uint bh = gl_WorkGroupID.y + p.bh0;
   float sl2 = p.scale * LOG2E;
+#ifdef MASK
+  uint mbase = p.m_off + (bh / p.H) * p.m_bs + (bh % p.H) * p.m_hs;
+#endif
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
   uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
@@ -160,7 +166,13 @@ void main ()
      * past Lk only reach rows of dK and dV that are not stored) */
     [[unroll]] for (uint i = 0u; i < NC; i++) {
       uint xc = col0 + 8u * ((i % 4u) / 2u) + i % 2u;
+#ifdef MASK
+      uint key = k0 + 32u * half_ + lane / 4u + 8u * (i / 4u), qry = xb + xc;
+      float mv = key < p.Lk && qry < p.Lq ? float (mask[mbase + qry * p.Lk + key]) * LOG2E : 0.0;
+      float pr = exp2 (st[i] * sl2 + mv - Ls[xc]);
+#else
       float pr = exp2 (st[i] * sl2 - Ls[xc]);
+#endif
       st[i] = pr;
       dpt[i] = pr * (dpt[i] - Gs[xc]);
     }
@@ -211,6 +223,9 @@ void main ()
   uint q0 = gl_WorkGroupID.x * BQ;
   uint bh = gl_WorkGroupID.y + p.bh0;
   float sl2 = p.scale * LOG2E;
+#ifdef MASK
+  uint mbase = p.m_off + (bh / p.H) * p.m_bs + (bh % p.H) * p.m_hs;
+#endif
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
   uint vbase = (p.v_off + bh * p.Lk * HD) / 8u;
@@ -290,7 +305,14 @@ void main ()
     /* P and dS by component; keys past Lk give 0 */
     bool edge = kb + BK > p.Lk;
     [[unroll]] for (uint i = 0u; i < NC; i++) {
+#ifdef MASK
+      uint key = kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * ((i % 4u) / 2u) + i % 2u;
+      uint qry = q0 + 32u * half_ + lane / 4u + 8u * (i / 4u);
+      float mv = key < p.Lk && qry < p.Lq ? float (mask[mbase + qry * p.Lk + key]) * LOG2E : 0.0;
+      float pr = exp2 (sc[i] * sl2 + mv - lr[i / 4u]);
+#else
       float pr = exp2 (sc[i] * sl2 - lr[i / 4u]);
+#endif
       if (edge && kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * ((i % 4u) / 2u) + i % 2u >= p.Lk)
         pr = 0.0;
       sc[i] = pr;

@@ -30,6 +30,12 @@
  * past Lq are zeros and their outputs are not stored. q/k/v/o offsets
  * multiples of 8.
  *
+ * MASK (the d64m variant): an additive fp16 mask (element (b, h, i, j) at
+ * m_off + b m_bs + h m_hs + i Lk + j, attention_common.glsl) is added to each
+ * scaled score as the component is read, in log2 units like the scores
+ * (loading the block's mask before the multiply-add, or in 32-bit pairs, was
+ * slower on the H100: docs/PERFORMANCE-engine.md, tenth session).
+ *
  * DIV (the div64 variants): the space half of divided space-time attention
  * straight from a packed qkv [B, N, 3 D] (N = 1 + F P tokens, D = H HD) into
  * merged heads [B, N, D], with no copies: the batch*head index is (b, frame
@@ -137,6 +143,9 @@ void main ()
 #define OROW(r) ((p.o_off + bh * p.Lq * HD) / 8u + (r) * R4)
 #endif
   float sl2 = p.scale * LOG2E;
+#ifdef MASK
+  uint mbase = p.m_off + (bh / p.H) * p.m_bs + (bh % p.H) * p.m_hs;
+#endif
   /* this invocation's rows (index k: row0 + 8 k) and first column of S */
   uint row0 = (BQ / 2u) * half_ + lane / 4u;
   uint col0 = CWS * cg + 2u * (lane % 4u);
@@ -213,6 +222,14 @@ void main ()
 #else
       if (edge && kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u) >= p.Lk)
         x = NEG_INF;
+#endif
+#ifdef MASK
+      {
+        uint key = kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u);
+        uint row = q0 + row0 + 8u * (i / (CWS / 4u));
+        if (key < p.Lk && row < p.Lq)
+          x += float (mask[mbase + row * p.Lk + key]) * LOG2E;
+      }
 #endif
       s[i] = x;
       bm[i / (CWS / 4u)] = max (bm[i / (CWS / 4u)], x);

@@ -326,12 +326,16 @@ check_inputs (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask, gint64 *mbs
   return ok;
 }
 
+/* SOUNDSTAGE_ATTN_CM2_MASK=0: masked attention off the workgroup-scope kernels */
+static int cm2_mask_env = -1;
+
 /* The backward's kernel choice, the same for both halves */
 typedef struct {
   SsDType dtype;
   gint64 D;
   const FlashLayout *fl;   /* the fp16 subgroup tensor-core kernels (attention_bwd_coop) */
   gboolean cm2;            /* attention_bwd_cm2 (fp16, or its bf16 form) */
+  gboolean cm2_mask;       /* ... its masked form (fp16) */
   gboolean reg, reg64;     /* attention_bwd_reg, head sizes up to 64 */
   guint32 reg_vec;         /* its VEC specialization constant */
 } BwdKernel;
@@ -345,9 +349,11 @@ bwd_kernel (const BwdKernel *bk, const char *half, gint64 L, SsGpuDispatch *d, c
   d->groups[1] = d->groups[2] = 1;
   if (bk->cm2)
     {
-      g_snprintf (name, size, "attention_bwd_cm2%s.%s64", bk->dtype == SS_DTYPE_BF16 ? "_bf16" : "", half);
+      g_snprintf (name, size, "attention_bwd_cm2%s.%s64%s", bk->dtype == SS_DTYPE_BF16 ? "_bf16" : "", half,
+                  bk->cm2_mask ? "m" : "");
       /* SOUNDSTAGE_ATTN_BWD_CM2_X=conv: the driver's conversions (comparisons) */
-      if (g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_BWD_CM2_X"), "conv") == 0 && bk->dtype != SS_DTYPE_BF16)
+      if (g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_BWD_CM2_X"), "conv") == 0 && bk->dtype != SS_DTYPE_BF16 &&
+          !bk->cm2_mask)
         g_strlcat (name, "conv", size);
       d->groups[0] = (L + 63) / 64;
     }
@@ -430,17 +436,21 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
     if (!ss_gpu_dispatch (q->device, &d, error))
       return FALSE;
   }
-  /* head size 64 without mask or causality: dK, dV and dQ on workgroup-scope
+  /* head size 64 without causality: dK, dV and dQ on workgroup-scope
    * matrices where the device has them and their layout is the one the
-   * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off) */
+   * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off); with an fp16 additive
+   * mask, their masked form (SOUNDSTAGE_ATTN_CM2_MASK=0: off, as the
+   * forward's) */
   static int bwd_cm2_env = -1;
   /* bf16 takes the same kernels rewritten to bf16 (its offsets checked as
    * the fp16 ones are for fl) */
   gboolean bf16_ok = q->dtype == SS_DTYPE_BF16 && Dv == 64 && ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64") &&
                      qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0;
+  gboolean cm2_mask = mc && fl && q->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_bwd_cm2.dq64m") &&
+                      env_enabled ("SOUNDSTAGE_ATTN_CM2_MASK", &cm2_mask_env);
   BwdKernel bk = {
-    .dtype = q->dtype, .D = D, .fl = fl,
-    .cm2 = (fl || bf16_ok) && D == 64 && !mc && !ad->causal &&
+    .dtype = q->dtype, .D = D, .fl = fl, .cm2_mask = cm2_mask,
+    .cm2 = (fl || bf16_ok) && D == 64 && (!mc || cm2_mask) && !ad->causal &&
            env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
            cm2_usable (q->device, q->dtype, "k64w8", 256, 64, 64, 64),
     .reg64 = D <= 64 && Dv <= 64,
@@ -576,7 +586,10 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   if (cm2_d128_env < 0)   /* 1: 64-row blocks of 4 warps; 2: 128-row blocks of 8 (d128w8) */
     cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0 ? 1
                  : g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "2") == 0 ? 2 : 0;
-  if (kernel == ATTN_FLASH && !mc && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
+  /* an additive mask: head size 64, not causal (the d64m variant; SOUNDSTAGE_ATTN_CM2_MASK=0: off) */
+  gboolean cm2_mask = mc && D == 64 && !causal && mc->dtype == SS_DTYPE_F16 &&
+                      ss_gpu_has_shader ("attention_fwd_cm2.d64m") && env_enabled ("SOUNDSTAGE_ATTN_CM2_MASK", &cm2_mask_env);
+  if (kernel == ATTN_FLASH && (!mc || cm2_mask) && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
       env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
       (D == 64 ? cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128)
                : cm2_d128_env == 2 ? cm2_usable (q->device, q->dtype, "q128w8", 256, 128, 32, 128)
@@ -657,9 +670,9 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       break;
     case ATTN_CM2:
       g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D,
-                  causal ? "c" : D == 128 && cm2_d128_env == 2 ? "w8" : "");
+                  causal ? "c" : mc ? "m" : D == 128 && cm2_d128_env == 2 ? "w8" : "");
       /* SOUNDSTAGE_ATTN_CM2_X=<x>: the variant d<D><x> for comparisons (conv: P converted by the driver) */
-      if (!cm2_bf16 && !causal && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
+      if (!cm2_bf16 && !causal && !mc && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
         {
           char alt[64];
           g_snprintf (alt, sizeof alt, "attention_fwd_cm2.d%d%s", (int) D, g_getenv ("SOUNDSTAGE_ATTN_CM2_X"));

@@ -85,16 +85,20 @@ def bench_attention():
             k = torch.full((B, H, L, d), 0.02, device=dev, dtype=dt)
             v = torch.full((B, H, L, d), 0.03, device=dev, dtype=dt)
             causal = '--causal' in sys.argv
-            t = time_op(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+            mask = None
+            if '--mask' in sys.argv:   # as bench-engine --mask: the last eighth of the keys at -30000
+                mask = torch.zeros((L, L), device=dev, dtype=dt)
+                mask[:, L - L // 8:] = -30000.0
+            t = time_op(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal))
             flops = (2.0 if causal else 4.0) * B * H * L * L * d
-            tag = ' causal' if causal else ''
+            tag = (' causal' if causal else '') + (' mask' if mask is not None else '')
             print('attention %s B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s' % (name, B, H, L, d, tag, t * 1e3, flops / t * 1e-12), flush=True)
             if '--backward' in sys.argv and L <= 4096:
                 for tt in (q, k, v):
                     tt.requires_grad_(True)
 
                 def fb():
-                    y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
                     y.backward(torch.full_like(y, 0.5))
                     q.grad = k.grad = v.grad = None
                 t = time_op(fb)

@@ -4,7 +4,7 @@
  *
  *   <op> <dtype> <shape> <ms per call> <TFLOP/s or GB/s>
  *
- * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [biasgrad] [--quick] [--layouts] [--kernels] [--backward] [--causal]
+ * Usage: bench-engine [peak] [wglayout] [gemm] [attention] [conv] [mel] [biasgrad] [--quick] [--layouts] [--kernels] [--backward] [--causal] [--mask]
  * Timing: after a warm-up call, `reps` calls are recorded back to back and
  * submitted together; the wall time until the GPU finishes, divided by reps
  * (like CUDA-event timing of a loop); and, where the device has timestamps,
@@ -25,6 +25,7 @@ static gboolean layouts;   /* --layouts: f16 GEMM also with transposed operands 
 static gboolean kernels;   /* --kernels: the kernels behind each case (GPU time per call) */
 static gboolean backward;  /* --backward: conv and attention also forward+backward */
 static gboolean causal;    /* --causal: attention causal (FLOPs counted as half) */
+static gboolean masked;    /* --mask: attention with an additive [L, L] mask (the last eighth of the keys at -30000) */
 static SsGpuDevice *dev;
 static double last_gpu_s;   /* kernel time per call of the last time_op (timestamps) */
 
@@ -330,7 +331,7 @@ bench_wglayout (void)
 /* ------------------------------------------------------------- attention */
 
 typedef struct {
-  SsTensor *q, *k, *v;
+  SsTensor *q, *k, *v, *mask;
   gboolean causal;
 } AttnCase;
 
@@ -338,7 +339,7 @@ static SsTensor *
 attn_fn (gpointer ud, GError **error)
 {
   AttnCase *c = ud;
-  return ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error);
+  return ss_op_attention (c->q, c->k, c->v, c->mask, c->causal, 0, error);
 }
 
 /* the backward of y (NULL: failed) from a constant gradient, then the three
@@ -360,12 +361,27 @@ backward_and_clear (SsTensor *y, SsTensor *a, SsTensor *b, SsTensor *c, GError *
   return y;
 }
 
+/* an additive [L, L] mask: 0, and -30000 for the last eighth of the keys
+ * (padding) */
+static SsTensor *
+padding_mask (SsDType dt, int L)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree float *m = g_new (float, (gsize) L * L);
+  for (gsize i = 0; i < (gsize) L * L; i++)
+    m[i] = (int) (i % L) >= L - L / 8 ? -30000.0f : 0.0f;
+  SsTensor *t = ss_tensor_new_from_floats (dt, 2, SS_SHAPE (L, L), m, &error);
+  if (!t)
+    g_error ("mask: %s", error->message);
+  return t;
+}
+
 /* forward and backward for q, k and v */
 static SsTensor *
 attn_fwdbwd_fn (gpointer ud, GError **error)
 {
   AttnCase *c = ud;
-  return backward_and_clear (ss_op_attention (c->q, c->k, c->v, NULL, c->causal, 0, error), c->q, c->k, c->v,
+  return backward_and_clear (ss_op_attention (c->q, c->k, c->v, c->mask, c->causal, 0, error), c->q, c->k, c->v,
                              error);
 }
 
@@ -393,12 +409,13 @@ bench_attention (void)
           filled (dt, 4, SS_SHAPE (B, H, L, d), 0.01f),
           filled (dt, 4, SS_SHAPE (B, H, L, d), 0.02f),
           filled (dt, 4, SS_SHAPE (B, H, L, d), 0.03f),
+          masked ? padding_mask (dt, L) : NULL,
           causal,
         };
         double t = time_op (attn_fn, &c, 0.3);
         double flops = (causal ? 2.0 : 4.0) * B * H * (double) L * L * d;
-        printf ("attention %s B%d-H%d-L%d-D%d%s %.4f ms %.1f TFLOP/s", ss_dtype_name (dt), B, H, L, d,
-                causal ? " causal" : "", t * 1e3, flops / t * 1e-12);
+        printf ("attention %s B%d-H%d-L%d-D%d%s%s %.4f ms %.1f TFLOP/s", ss_dtype_name (dt), B, H, L, d,
+                causal ? " causal" : "", masked ? " mask" : "", t * 1e3, flops / t * 1e-12);
         print_gpu (flops * 1e-12, "TFLOP/s");
         if (backward && L <= 4096)
           {
@@ -407,13 +424,15 @@ bench_attention (void)
             ss_tensor_set_requires_grad (c.k, TRUE);
             ss_tensor_set_requires_grad (c.v, TRUE);
             t = time_op (attn_fwdbwd_fn, &c, 0.3);
-            printf ("attention %s B%d-H%d-L%d-D%d%s fwd+bwd %.4f ms %.1f TFLOP/s", ss_dtype_name (dt), B, H, L, d,
-                    causal ? " causal" : "", t * 1e3, 3.5 * flops / t * 1e-12);
+            printf ("attention %s B%d-H%d-L%d-D%d%s%s fwd+bwd %.4f ms %.1f TFLOP/s", ss_dtype_name (dt), B, H, L, d,
+                    causal ? " causal" : "", masked ? " mask" : "", t * 1e3, 3.5 * flops / t * 1e-12);
             print_gpu (3.5 * flops * 1e-12, "TFLOP/s");
           }
         ss_tensor_unref (c.q);
         ss_tensor_unref (c.k);
         ss_tensor_unref (c.v);
+        if (c.mask)
+          ss_tensor_unref (c.mask);
       }
 }
 
@@ -574,6 +593,8 @@ main (int argc, char **argv)
         backward = TRUE;
       else if (strcmp (argv[i], "--causal") == 0)
         causal = TRUE;
+      else if (strcmp (argv[i], "--mask") == 0)
+        masked = TRUE;
       else if (strcmp (argv[i], "peak") == 0)
         do_peak = TRUE, all = FALSE;
       else if (strcmp (argv[i], "wglayout") == 0)
