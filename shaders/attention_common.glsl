@@ -1,7 +1,8 @@
 /* Shared declarations of the attention kernels. Tensors are contiguous:
  * q [BH, Lq, D], k [BH, Lk, D], v [BH, Lk, Dv], o/do [BH, Lq, Dv],
  * lse/dsum [BH, Lq] fp32; mask element (b, h, i, j) at
- * m_off + b*m_bs + h*m_hs + i*Lk + j. flags: 1 = mask, 2 = causal (j <= i). */
+ * m_off + b*m_bs + h*m_hs + i*Lk + j. flags: 1 = mask, 2 = causal (j <= i),
+ * 4 = the mask may be staged in 16-byte loads (attention_fwd_cm2 MASK). */
 #define DMAX 128
 #define DPAD (DMAX + 1)
 

@@ -92,6 +92,7 @@ layout (binding = 0) readonly buffer Qb { uvec4 q4[]; };
 layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
 layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
 layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
+layout (binding = 3) readonly buffer Mb4 { uvec4 mask4[]; };   /* 8 mask elements */
 layout (binding = 4) writeonly buffer Ob { uvec4 o4[]; };
 layout (binding = 5) writeonly buffer Lb { float lse[]; };
 
@@ -191,6 +192,36 @@ void main ()
       SM[KOFF + (e / R4) * S4 + e % R4] = rk[t];
       SM[VOFF + (e / R4) * S4 + e % R4] = rv[t];
     }
+#if defined(MASK) && defined(PSMEM)
+    /* the block's BQ x BK mask tile into P's space (P of the previous block is
+     * consumed; P is written after the scores have read it and the statistics'
+     * barrier), as rows of PS4 uvec4 like P: pairs of elements, or (flags
+     * bit 4, set by the host with SOUNDSTAGE_ATTN_MASK_VEC=1 until a test on
+     * the H100 covers it) 16-byte loads where every row starts at a multiple
+     * of 8 elements; 0 past Lq and Lk */
+    if ((p.flags & 4u) != 0u && p.Lk % 8u == 0u && mbase % 8u == 0u) {
+      [[unroll]] for (uint t = 0u; t < BQ * BK / 8u / NT; t++) {
+        uint e = tid + t * NT;
+        uint r = e / (BK / 8u), c8 = e % (BK / 8u);
+        bool in_ = q0 + r < p.Lq && kb + 8u * c8 < p.Lk;
+        SM[POFF + r * PS4 + c8] = in_ ? mask4[(mbase + (q0 + r) * p.Lk + kb) / 8u + c8] : uvec4 (0u);
+      }
+    } else {
+      [[unroll]] for (uint t = 0u; t < BQ * BK / 2u / NT; t++) {
+        uint e = tid + t * NT;
+        uint r = e / (BK / 2u), c2 = e % (BK / 2u);
+        uint key = kb + 2u * c2, i0 = mbase + (q0 + r) * p.Lk + key;
+        vec2 mv = vec2 (0.0);
+        if (q0 + r < p.Lq) {
+          if (key < p.Lk)
+            mv.x = float (mask[i0]);
+          if (key + 1u < p.Lk)
+            mv.y = float (mask[i0 + 1u]);
+        }
+        SM[POFF + r * PS4 + c2 / 4u][c2 % 4u] = packHalf2x16 (mv);
+      }
+    }
+#endif
     if (kb + BK < kv_end) {
       GLOAD (kb + BK);          /* in flight during this block */
     }
@@ -213,6 +244,9 @@ void main ()
     float bm[NRG];
     [[unroll]] for (uint k = 0u; k < NRG; k++)
       bm[k] = NEG_INF;
+#ifdef MASK
+    vec2 mv = vec2 (0.0);
+#endif
     [[unroll]] for (uint i = 0u; i < NCS; i++) {
       float x = s[i] * sl2;
 #ifdef CAUSAL
@@ -223,7 +257,15 @@ void main ()
       if (edge && kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u) >= p.Lk)
         x = NEG_INF;
 #endif
-#ifdef MASK
+#if defined(MASK) && defined(PSMEM)
+      /* the component pair's mask values from the staged tile */
+      if (i % 2u == 0u) {
+        uint row = row0 + 8u * (i / (CWS / 4u));
+        uint col = col0 + 8u * ((i % (CWS / 4u)) / 2u);
+        mv = unpackHalf2x16 (SM[POFF + row * PS4 + col / 8u][(col % 8u) / 2u]) * LOG2E;
+      }
+      x += i % 2u == 0u ? mv.x : mv.y;
+#elif defined(MASK)
       {
         uint key = kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u);
         uint row = q0 + row0 + 8u * (i / (CWS / 4u));

@@ -703,18 +703,20 @@ test_attention (void)
    * on GPUs with it (several query and key blocks, the last of each ragged;
    * scores spread wider than the random default); bf16 at head size 64, also
    * causal: its bf16 form; fp16 at head size 64 with a mask [Lq, Lk] and a
-   * per-batch one [B, 1, Lq, Lk]: its masked form */
-  for (int trial = 0; trial < 6; trial++)
+   * per-batch one [B, 1, Lq, Lk]: its masked form (mask rows of 331 and 260
+   * elements: pairs; of 264: 16-byte loads when run with
+   * SOUNDSTAGE_ATTN_MASK_VEC=1 on a GPU with those kernels) */
+  for (int trial = 0; trial < 7; trial++)
     {
       AttnCase c = { 0 };
       c.p.b = 2;
       c.p.h = 2;
       c.p.lq = trial == 1 ? 256 : trial == 5 ? 140 : 300;
-      c.p.lk = trial == 1 ? 201 : trial == 3 ? 300 : trial == 5 ? 260 : 331;
+      c.p.lk = trial == 1 ? 201 : trial == 3 ? 300 : trial == 5 ? 260 : trial == 6 ? 264 : 331;
       c.p.d = c.p.dv = trial == 1 ? 128 : 64;
       c.p.scale = 4.0 / sqrt (c.p.d);
       c.p.causal = trial == 3;
-      c.mask_kind = trial == 4 ? 1 : trial == 5 ? 2 : 0;
+      c.mask_kind = trial == 4 || trial == 6 ? 1 : trial == 5 ? 2 : 0;
       run_attention_case (trial == 2 || trial == 3 ? SS_DTYPE_BF16 : SS_DTYPE_F16, &c);
     }
   /* the tensor-core backward at head size 128 (blocks of 32 queries): causal
