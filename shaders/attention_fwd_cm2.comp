@@ -32,9 +32,12 @@
  *
  * MASK (the d64m variant): an additive fp16 mask (element (b, h, i, j) at
  * m_off + b m_bs + h m_hs + i Lk + j, attention_common.glsl) is added to each
- * scaled score as the component is read, in log2 units like the scores
- * (loading the block's mask before the multiply-add, or in 32-bit pairs, was
- * slower on the H100: docs/PERFORMANCE-engine.md, tenth session).
+ * scaled score, in log2 units like the scores. Each block's BQ x BK mask tile
+ * is staged with coalesced loads in P's shared memory and read back as the
+ * components' pairs (each score's element loaded from global memory where
+ * the component is read ran 1.4-1.5x slower on the H100; loaded before the
+ * multiply-add into registers, slower still: docs/PERFORMANCE-engine.md,
+ * tenth session).
  *
  * DIV (the div64 variants): the space half of divided space-time attention
  * straight from a packed qkv [B, N, 3 D] (N = 1 + F P tokens, D = H HD) into
