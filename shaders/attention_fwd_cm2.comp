@@ -35,7 +35,8 @@
  * scaled score, in log2 units like the scores. Each block's BQ x BK mask tile
  * is staged with coalesced loads in P's shared memory and read back as the
  * components' pairs (each score's element loaded from global memory where
- * the component is read ran 1.4-1.5x slower on the H100; loaded before the
+ * the component is read ran 1.4-1.5x slower on the H100 than the tile in
+ * 16-byte loads; loaded before the
  * multiply-add into registers, slower still: docs/PERFORMANCE-engine.md,
  * tenth session).
  *
