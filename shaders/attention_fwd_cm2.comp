@@ -36,9 +36,8 @@
  * is staged with coalesced loads in P's shared memory and read back as the
  * components' pairs (each score's element loaded from global memory where
  * the component is read ran 1.4-1.5x slower on the H100 than the tile in
- * 16-byte loads; loaded before the
- * multiply-add into registers, slower still: docs/PERFORMANCE-engine.md,
- * tenth session).
+ * 16-byte loads; loaded into registers before the multiply-add, slower
+ * still: docs/PERFORMANCE-engine.md, tenth session).
  *
  * DIV (the div64 variants): the space half of divided space-time attention
  * straight from a packed qkv [B, N, 3 D] (N = 1 + F P tokens, D = H HD) into
