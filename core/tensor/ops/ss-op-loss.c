@@ -21,7 +21,11 @@ mse_dispatch (guint32 stage, MsePush *p, SsTensor *a, SsTensor *b, SsTensor *dy,
     ss_tensor_binding (a, SS_GPU_READ),
     ss_tensor_binding (b, SS_GPU_READ),
     ss_tensor_binding (dy ? dy : a, SS_GPU_READ),
-    { part ? part : a->buffer, 0, 0, stage == 0 ? SS_GPU_WRITE : SS_GPU_READ },   /* unused by stage 2 */
+    /* the shader declares the partial sums writable: stage 1 reads them but
+     * they are bound RW, and stage 2, which does not use them, gets y (written
+     * anyway), so that the synchronization validation sees no write that the
+     * barrier tracking does not know */
+    part ? (SsGpuBinding) { part, 0, 0, stage == 0 ? SS_GPU_WRITE : SS_GPU_RW } : ss_tensor_binding (y, SS_GPU_WRITE),
     ss_tensor_binding (y, SS_GPU_WRITE),
     ss_tensor_binding (db ? db : y, SS_GPU_WRITE),
   };
