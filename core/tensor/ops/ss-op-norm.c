@@ -67,7 +67,9 @@ norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *
     { stats, 0, 0, stats_written ? SS_GPU_WRITE : SS_GPU_READ },
     ss_tensor_binding (y, SS_GPU_WRITE),
     ss_tensor_binding (db ? db : y, SS_GPU_WRITE),
-    part ? (SsGpuBinding) { part, 0, 0, SS_GPU_RW } : (SsGpuBinding) { stats, 0, 0, SS_GPU_READ },
+    /* stages without partial sums get y (written anyway): the shader
+     * declares the binding writable (synchronization validation) */
+    part ? (SsGpuBinding) { part, 0, 0, SS_GPU_RW } : ss_tensor_binding (y, SS_GPU_WRITE),
   };
   return ss_ops_dispatch (x->device, "ops_norm", x->dtype, spec, 3, bind, 8, p, sizeof *p,
                           groups, error);
