@@ -58,7 +58,7 @@ norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *
   if (vec && (stage == 6 || stage == 9))
     groups = CDIV (groups, 16);   /* 4 units of 4 a thread where one element was */
   guint32 spec[3] = { stage, rms, vec };
-  gboolean stats_written = stage == 0 || stage == 5;
+  gboolean stats_written = stage == 0 || stage == 5 || stage == 12;   /* the stages that store mean and rstd */
   SsGpuBinding bind[8] = {
     ss_tensor_binding (x, SS_GPU_READ),
     ss_tensor_binding (w ? w : x, SS_GPU_READ),
