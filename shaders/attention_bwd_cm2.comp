@@ -304,16 +304,18 @@ void main ()
 #endif
     /* P and dS by component; keys past Lk give 0 */
     bool edge = kb + BK > p.Lk;
+    /* component i's key */
+#define KEY(i) (kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * (((i) % 4u) / 2u) + (i) % 2u)
     [[unroll]] for (uint i = 0u; i < NC; i++) {
 #ifdef MASK
-      uint key = kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * ((i % 4u) / 2u) + i % 2u;
+      uint key = KEY (i);
       uint qry = q0 + 32u * half_ + lane / 4u + 8u * (i / 4u);
       float mv = key < p.Lk && qry < p.Lq ? float (mask[mbase + qry * p.Lk + key]) * LOG2E : 0.0;
       float pr = exp2 (sc[i] * sl2 + mv - lr[i / 4u]);
 #else
       float pr = exp2 (sc[i] * sl2 - lr[i / 4u]);
 #endif
-      if (edge && kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * ((i % 4u) / 2u) + i % 2u >= p.Lk)
+      if (edge && KEY (i) >= p.Lk)
         pr = 0.0;
       sc[i] = pr;
       dp[i] = pr * (dp[i] - gr[i / 4u]);

@@ -76,7 +76,14 @@
 #if BK <= HD && !defined(XCONV)
 #define PSMEM 1
 #endif
+#if defined(MASK) && !defined(PSMEM)
+#error "MASK stages the mask tile in P's shared memory (PSMEM)"
+#endif
 #define PS4 (BK / 8 + 1)
+/* component i of S: its row in the block and the first column of its pair
+ * (the layout above; row0, col0 this invocation's first) */
+#define CROW(i) (row0 + 8u * ((i) / (CWS / 4u)))
+#define CCOL(i) (col0 + 8u * (((i) % (CWS / 4u)) / 2u))
 #define NW (NT / 32)
 #define WN (NW / 2)            /* column groups */
 #define NRG (BQ / 16)          /* row groups of 8 per invocation */
@@ -195,7 +202,7 @@ void main ()
       SM[KOFF + (e / R4) * S4 + e % R4] = rk[t];
       SM[VOFF + (e / R4) * S4 + e % R4] = rv[t];
     }
-#if defined(MASK) && defined(PSMEM)
+#ifdef MASK
     /* the block's BQ x BK mask tile into P's space (P of the previous block is
      * consumed; P is written after the scores have read it and the statistics'
      * barrier), as rows of PS4 uvec4 like P: pairs of elements, or (flags
@@ -260,21 +267,13 @@ void main ()
       if (edge && kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u) >= p.Lk)
         x = NEG_INF;
 #endif
-#if defined(MASK) && defined(PSMEM)
+#ifdef MASK
       /* the component pair's mask values from the staged tile */
       if (i % 2u == 0u) {
-        uint row = row0 + 8u * (i / (CWS / 4u));
-        uint col = col0 + 8u * ((i % (CWS / 4u)) / 2u);
+        uint row = CROW (i), col = CCOL (i);
         mv = unpackHalf2x16 (SM[POFF + row * PS4 + col / 8u][(col % 8u) / 2u]) * LOG2E;
       }
       x += i % 2u == 0u ? mv.x : mv.y;
-#elif defined(MASK)
-      {
-        uint key = kb + col0 + 8u * ((i % (CWS / 4u)) / 2u) + (i % 2u);
-        uint row = q0 + row0 + 8u * (i / (CWS / 4u));
-        if (key < p.Lk && row < p.Lq)
-          x += float (mask[mbase + row * p.Lk + key]) * LOG2E;
-      }
 #endif
       s[i] = x;
       bm[i / (CWS / 4u)] = max (bm[i / (CWS / 4u)], x);
@@ -311,8 +310,7 @@ void main ()
     /* P through shared memory (Q's space: Q is in registers), each
      * invocation's component pairs as 16-bit pairs, then loaded as A */
     [[unroll]] for (uint i = 0u; i < NCS; i += 2u) {
-      uint row = row0 + 8u * (i / (CWS / 4u));
-      uint col = col0 + 8u * ((i % (CWS / 4u)) / 2u);
+      uint row = CROW (i), col = CCOL (i);
       SM[POFF + row * PS4 + col / 8u][(col % 8u) / 2u] = packFloat2x16 (f16vec2 (s[i], s[i + 1u]));
     }
     barrier ();
