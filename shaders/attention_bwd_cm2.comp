@@ -27,7 +27,11 @@
  * offsets multiples of 8.
  * MASK (the dkv64m / dq64m variants): P is recomputed with the forward's
  * additive fp16 mask (element (b, h, i, j) at m_off + b m_bs + h m_hs + i Lk
- * + j) added to each scaled score. */
+ * + j) added to each scaled score. Each block's 64 x 64 mask tile (rows:
+ * queries) is loaded with the block's operands into registers
+ * (attention_mask.glsl) and staged in shared memory that is free at that
+ * point (MOFF): the driver keeps 8 of the workgroup's 48 KiB, and a tile of
+ * its own (46 KiB in all) lost the device. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -60,7 +64,7 @@ layout (local_size_x = NT) in;
 layout (binding = 0) readonly buffer Qb { uvec4 q4[]; };
 layout (binding = 1) readonly buffer Kb { uvec4 k4[]; };
 layout (binding = 2) readonly buffer Vb { uvec4 v4[]; };
-layout (binding = 3) readonly buffer Mb { float16_t mask[]; };
+layout (binding = 3) readonly buffer Mb4 { uvec4 mask4[]; };   /* the mask, 8 elements a unit */
 layout (binding = 4) readonly buffer DOb { uvec4 do4[]; };
 layout (binding = 5) readonly buffer Lb { float lse[]; };   /* lse at l_off, dsum at g_off */
 #ifndef DQ
@@ -70,12 +74,41 @@ layout (binding = 7) writeonly buffer DVb { uvec4 dv4[]; };
 layout (binding = 6) writeonly buffer DQb { uvec4 dq4[]; };
 #endif
 
+#ifdef MASK
+#include "attention_mask.glsl"
+#endif
+
 /* K, V (BK rows each), then Q and dO (BQ rows each) */
 #define KOFF 0u
 #define VOFF (BK * S4)
 #define QOFF (2u * BK * S4)
 #define DOFF (QOFF + BQ * S4)
 shared uvec4 SH[DOFF + BQ * S4];
+#ifdef MASK
+#ifndef PSMEM
+#error "the mask tile is staged in space that PSMEM frees"
+#endif
+/* the block's mask tile (BQ rows of BK keys): dK/dV where K was (its P^T
+ * is written after a barrier), dQ where dO was */
+#ifndef DQ
+#define MOFF KOFF
+#else
+#define MOFF DOFF
+#endif
+#define NM (BQ * BK / 8u / NT)  /* uvec4 per thread: a mask tile */
+/* the mask tile of queries q, keys k in registers (each thread 8 keys of a
+ * row; behind a branch as in the forward they ran 1.1x slower, eng151) */
+#define MLOAD(q, k) \
+  [[unroll]] for (uint t = 0u; t < NM; t++) { \
+    uint e = tid + t * NT; \
+    rm[t] = attn_mask8 (mbase, (q) + e / (BK / 8u), (k) + 8u * (e % (BK / 8u))); \
+  }
+#define MSTORE() \
+  [[unroll]] for (uint t = 0u; t < NM; t++) { \
+    uint e = tid + t * NT; \
+    SH[MOFF + (e / (BK / 8u)) * S4 + e % (BK / 8u)] = rm[t]; \
+  }
+#endif
 shared float Ls[BQ], Gs[BQ];   /* lse (log2 units, +inf: no contribution) and dsum per query */
 
 #ifndef DQ
@@ -89,6 +122,7 @@ void main ()
   float sl2 = p.scale * LOG2E;
 #ifdef MASK
   uint mbase = p.m_off + (bh / p.H) * p.m_bs + (bh % p.H) * p.m_hs;
+  uvec4 rm[NM];
 #endif
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
@@ -113,6 +147,9 @@ void main ()
     rd[t] = in_ ? do4[dobase + ((xb) + r) * R4 + s] : uvec4 (0u); \
   }
   GLOAD (0u);
+#ifdef MASK
+  MLOAD (0u, k0);
+#endif
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dk = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
   fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dv = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
@@ -131,6 +168,9 @@ void main ()
       SH[QOFF + (e / R4) * S4 + e % R4] = rq[t];
       SH[DOFF + (e / R4) * S4 + e % R4] = rd[t];
     }
+#ifdef MASK
+    MSTORE ();
+#endif
     if (tid < BQ) {
       float l = POS_INF, g = 0.0;
       if (xb + tid < p.Lq) {
@@ -143,6 +183,9 @@ void main ()
     }
     if (xb + BQ < p.Lq) {
       GLOAD (xb + BQ);          /* in flight during this block */
+#ifdef MASK
+      MLOAD (xb + BQ, k0);
+#endif
     }
     barrier ();
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BQ> fb;
@@ -167,8 +210,10 @@ void main ()
     [[unroll]] for (uint i = 0u; i < NC; i++) {
       uint xc = col0 + 8u * ((i % 4u) / 2u) + i % 2u;
 #ifdef MASK
-      uint key = k0 + 32u * half_ + lane / 4u + 8u * (i / 4u), qry = xb + xc;
-      float mv = key < p.Lk && qry < p.Lq ? float (mask[mbase + qry * p.Lk + key]) * LOG2E : 0.0;
+      /* the staged tile's element (query xc, key kl) */
+      uint kl = 32u * half_ + lane / 4u + 8u * (i / 4u);
+      vec2 m2 = unpackHalf2x16 (SH[MOFF + xc * S4 + kl / 8u][(kl % 8u) / 2u]);
+      float mv = (kl % 2u == 0u ? m2.x : m2.y) * LOG2E;
       float pr = exp2 (st[i] * sl2 + mv - Ls[xc]);
 #else
       float pr = exp2 (st[i] * sl2 - Ls[xc]);
@@ -177,6 +222,9 @@ void main ()
       dpt[i] = pr * (dpt[i] - Gs[xc]);
     }
 #ifdef PSMEM
+#ifdef MASK
+    barrier ();                 /* the mask tile is read */
+#endif
     /* component pairs (adjacent queries) as 16-bit pairs: P^T where K was,
      * dS^T where V was */
     [[unroll]] for (uint i = 0u; i < NC; i += 2u) {
@@ -225,6 +273,7 @@ void main ()
   float sl2 = p.scale * LOG2E;
 #ifdef MASK
   uint mbase = p.m_off + (bh / p.H) * p.m_bs + (bh % p.H) * p.m_hs;
+  uvec4 rm[NM];
 #endif
   uint qbase = (p.q_off + bh * p.Lq * HD) / 8u;
   uint kbase = (p.k_off + bh * p.Lk * HD) / 8u;
@@ -259,6 +308,9 @@ void main ()
     rv[t] = in_ ? v4[vbase + ((kb) + r) * R4 + s] : uvec4 (0u); \
   }
   GLOADKV (0u);
+#ifdef MASK
+  MLOAD (q0, 0u);
+#endif
   barrier ();
   /* this invocation's rows' lse and dsum */
   float lr[4], gr[4];
@@ -281,8 +333,14 @@ void main ()
       SH[KOFF + (e / R4) * S4 + e % R4] = rk[t];
       SH[VOFF + (e / R4) * S4 + e % R4] = rv[t];
     }
+#ifdef MASK
+    MSTORE ();
+#endif
     if (kb + BK < p.Lk) {
       GLOADKV (kb + BK);        /* in flight during this block */
+#ifdef MASK
+      MLOAD (q0, kb + BK);
+#endif
     }
     barrier ();
     fcoopmatNV<16, gl_ScopeWorkgroup, HD, BK> fb;
@@ -306,12 +364,17 @@ void main ()
     bool edge = kb + BK > p.Lk;
     /* component i's key */
 #define KEY(i) (kb + 16u * (warp % 4u) + 2u * (lane % 4u) + 8u * (((i) % 4u) / 2u) + (i) % 2u)
+#ifdef MASK
+    vec2 mv2 = vec2 (0.0);
+#endif
     [[unroll]] for (uint i = 0u; i < NC; i++) {
 #ifdef MASK
-      uint key = KEY (i);
-      uint qry = q0 + 32u * half_ + lane / 4u + 8u * (i / 4u);
-      float mv = key < p.Lk && qry < p.Lq ? float (mask[mbase + qry * p.Lk + key]) * LOG2E : 0.0;
-      float pr = exp2 (sc[i] * sl2 + mv - lr[i / 4u]);
+      /* the staged tile's pair (row0 + 8 (i / 4), keys KEY (i) - kb and the next) */
+      if (i % 2u == 0u) {
+        uint kl = KEY (i) - kb;
+        mv2 = unpackHalf2x16 (SH[MOFF + (row0 + 8u * (i / 4u)) * S4 + kl / 8u][(kl % 8u) / 2u]) * LOG2E;
+      }
+      float pr = exp2 (sc[i] * sl2 + (i % 2u == 0u ? mv2.x : mv2.y) - lr[i / 4u]);
 #else
       float pr = exp2 (sc[i] * sl2 - lr[i / 4u]);
 #endif

@@ -1,8 +1,7 @@
 /* Shared declarations of the attention kernels. Tensors are contiguous:
  * q [BH, Lq, D], k [BH, Lk, D], v [BH, Lk, Dv], o/do [BH, Lq, Dv],
  * lse/dsum [BH, Lq] fp32; mask element (b, h, i, j) at
- * m_off + b*m_bs + h*m_hs + i*Lk + j. flags: 1 = mask, 2 = causal (j <= i),
- * 4 = the mask may be staged in 16-byte loads (attention_fwd_cm2 MASK). */
+ * m_off + b*m_bs + h*m_hs + i*Lk + j. flags: 1 = mask, 2 = causal (j <= i). */
 #define DMAX 128
 #define DPAD (DMAX + 1)
 
@@ -14,6 +13,7 @@ layout (push_constant) uniform P {
   float scale;
   uint BH;
   uint bh0;    /* first batch*head of this dispatch (grids over 65535 are split) */
+  uint m_rs;   /* the mask's row stride in the workgroup-scope kernels (attention_mask.glsl) */
 } p;
 
 float att_score_bias (uint bh, uint i, uint j)

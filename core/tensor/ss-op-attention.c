@@ -21,6 +21,7 @@ typedef struct {
   float scale;
   guint32 BH;
   guint32 bh0;     /* first batch*head of a dispatch: grids over 65535 are split */
+  guint32 m_rs;    /* the mask's row stride (the masked workgroup-scope kernels) */
 } AttnPush;
 
 /* Dispatches d once per slice of at most 65535 batch*heads (the y grid size
@@ -329,18 +330,32 @@ check_inputs (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask, gint64 *mbs
 /* SOUNDSTAGE_ATTN_CM2_MASK=0: masked attention off the workgroup-scope kernels */
 static int cm2_mask_env = -1;
 
-/* SOUNDSTAGE_ATTN_MASK_VEC=1: the masked forward on workgroup-scope matrices
- * stages its mask tiles in 16-byte loads where rows start at multiples of 8
- * elements (1.4-1.5x faster on the H100, call eng143); off by default until
- * the attention test's case with such a mask has run on a GPU with those
- * kernels (pairs of elements otherwise) */
-static gboolean
-mask_vec_enabled (void)
+/* The masked workgroup-scope kernels read the mask (contiguous, mc) in
+ * 16-byte units: its first element, planes and rows must start at multiples
+ * of 8 elements. Where they do not (Lk not a multiple of 8, or an offset
+ * view), a copy whose rows are padded with zeros to a multiple of 8: 8
+ * element loads per unit in the kernels were 1.3x (forward) to 1.7x
+ * (backward) slower than the 16-byte ones on the H100 (call eng147), a
+ * copy costs one pass over the mask. Sets p's mask fields. */
+static SsTensor *
+cm2_mask_tensor (SsTensor *mc, gint64 Lk, gint64 mbs, gint64 mhs, AttnPush *p, GError **error)
 {
-  static int on = -1;
-  if (on < 0)
-    on = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_MASK_VEC"), "1") == 0;
-  return on;
+  p->m_off = mc->offset;
+  p->m_rs = Lk;
+  if (Lk % 8 == 0 && mc->offset % 8 == 0)
+    return ss_tensor_ref (mc);   /* planes are multiples of rows */
+  SS_NO_GRAD_SCOPE;
+  gint64 lk8 = (Lk + 7) / 8 * 8, rows = ss_tensor_numel (mc) / Lk;
+  g_autoptr (SsTensor) pad = ss_tensor_zeros (mc->dtype, 2, SS_SHAPE (rows, lk8), error);
+  g_autoptr (SsTensor) flat = pad ? ss_tensor_reshape (mc, 2, SS_SHAPE (rows, Lk), error) : NULL;
+  g_autoptr (SsTensor) view = flat ? ss_tensor_slice (pad, 1, 0, Lk, error) : NULL;
+  if (!view || !ss_tensor_copy_into (view, flat, error))
+    return NULL;
+  p->m_off = pad->offset;
+  p->m_rs = lk8;
+  p->m_bs = mbs / Lk * lk8;
+  p->m_hs = mhs / Lk * lk8;
+  return g_steal_pointer (&pad);
 }
 
 /* The backward's kernel choice, the same for both halves */
@@ -435,7 +450,7 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
     .q_off = qc->offset, .k_off = kc->offset, .v_off = vc->offset, .o_off = out->offset,
     .m_off = mt->offset, .m_bs = ad->mbs, .m_hs = ad->mhs,
     .l_off = lse->offset, .do_off = gc->offset, .g_off = lse->offset + BH * Lq,
-    .scale = ad->scale,
+    .scale = ad->scale, .m_rs = Lk,
   };
   /* dsum = rowsum(dO * O) into the second half of the lse tensor */
   {
@@ -471,6 +486,14 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
     .reg_vec = D % 4 == 0 && Dv % 4 == 0 && qc->offset % 4 == 0 && kc->offset % 4 == 0 &&
                vc->offset % 4 == 0 && gc->offset % 4 == 0,
   };
+  g_autoptr (SsTensor) mpad = NULL;
+  if (bk.cm2 && cm2_mask)
+    {
+      mpad = cm2_mask_tensor (mc, Lk, ad->mbs, ad->mhs, &p, error);
+      if (!mpad)
+        return FALSE;
+      mt = mpad;
+    }
   /* without tensor cores: the register-blocked kernels (attention_bwd_reg,
    * SOUNDSTAGE_ATTN_BWD_REG=0: the simple ones) */
   static int bwd_reg_env = -1;
@@ -552,10 +575,10 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   SsTensor *mt = mc ? mc : qc;
   AttnPush p = {
     .Lq = Lq, .Lk = Lk, .D = D, .Dv = Dv, .H = H,
-    .flags = (mc ? 1u : 0u) | (causal ? 2u : 0u) | (mc && mask_vec_enabled () ? 4u : 0u),
+    .flags = (mc ? 1u : 0u) | (causal ? 2u : 0u),
     .q_off = qc->offset, .k_off = kc->offset, .v_off = vc->offset, .o_off = out->offset,
     .m_off = mt->offset, .m_bs = mbs, .m_hs = mhs, .l_off = lse->offset,
-    .scale = scale,
+    .scale = scale, .m_rs = Lk,
   };
   static int rows_env = -1, split_env = -1, rot_env = -1, coop_env = -1, flash_env = -1;
   /* the tensor-core kernel: fp16, head size 64 or 128, any lengths (ragged last
@@ -707,6 +730,17 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
         ss_gpu_groups_1d (q->device, kernel == ATTN_ROWS ? (threads + 63) / 64 : (guint64) (BH * Lq), d.groups);
       }
       break;
+    }
+  g_autoptr (SsTensor) mpad = NULL;
+  if (kernel == ATTN_CM2 && mc)
+    {
+      mpad = cm2_mask_tensor (mc, Lk, mbs, mhs, &p, error);
+      if (!mpad)
+        {
+          ss_tensor_unref (out);
+          return NULL;
+        }
+      mt = mpad;
     }
   p.BH = (guint32) BH;
   SsGpuBinding b[6] = {

@@ -446,7 +446,7 @@ test_linear (void)
 
 typedef struct {
   SsRefAttn p;
-  int mask_kind;   /* 0 none, 1 [Lq,Lk], 2 [B,1,Lq,Lk] */
+  int mask_kind;   /* 0 none, 1 [Lq,Lk], 2 [B,1,Lq,Lk], 3 [Lq,Lk] one element into its buffer */
 } AttnCase;
 
 static void
@@ -460,7 +460,7 @@ run_attention_case (SsDType dt, AttnCase *c)
   g_autofree double *q = rand_array (nq, -1, 1);
   g_autofree double *k = rand_array (nk, -1, 1);
   g_autofree double *v = rand_array (nv, -1, 1);
-  size_t nm = c->mask_kind == 1 ? (size_t) p->lq * p->lk : (size_t) p->b * p->lq * p->lk;
+  size_t nm = c->mask_kind == 2 ? (size_t) p->b * p->lq * p->lk : (size_t) p->lq * p->lk;
   g_autofree double *mask = c->mask_kind ? rand_array (nm, -2, 2) : NULL;
   if (mask)
     for (size_t i = 0; i < nm; i += 7)
@@ -473,6 +473,20 @@ run_attention_case (SsDType dt, AttnCase *c)
     M = upload (dt, 2, SS_SHAPE (p->lq, p->lk), mask, FALSE);
   else if (c->mask_kind == 2)
     M = upload (dt, 4, SS_SHAPE (p->b, 1, p->lq, p->lk), mask, FALSE);
+  else if (c->mask_kind == 3)
+    {
+      /* a contiguous view at element offset 1 */
+      g_autofree double *m1 = g_new0 (double, nm + 1);
+      memcpy (m1 + 1, mask, nm * sizeof *mask);
+      g_autoptr (SsTensor) all = upload (dt, 1, SS_SHAPE ((gint64) nm + 1), m1, FALSE);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (SsTensor) tail = ss_tensor_slice (all, 0, 1, (gint64) nm + 1, &error);
+      g_assert_no_error (error);
+      M = ss_tensor_reshape (tail, 2, SS_SHAPE (p->lq, p->lk), &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (M->offset, ==, 1);
+      memcpy (mask, m1 + 1, nm * sizeof *mask);   /* as quantized */
+    }
   p->mask = mask;
   p->mask_hstride = 0;
   p->mask_bstride = c->mask_kind == 2 ? (size_t) p->lq * p->lk : 0;
@@ -704,19 +718,19 @@ test_attention (void)
    * scores spread wider than the random default); bf16 at head size 64, also
    * causal: its bf16 form; fp16 at head size 64 with a mask [Lq, Lk] and a
    * per-batch one [B, 1, Lq, Lk]: its masked form (mask rows of 331 and 260
-   * elements: pairs; of 264: 16-byte loads when run with
-   * SOUNDSTAGE_ATTN_MASK_VEC=1 on a GPU with those kernels) */
-  for (int trial = 0; trial < 7; trial++)
+   * elements: copied to padded rows first; of 264: read in place, or copied
+   * where the mask starts one element into its buffer) */
+  for (int trial = 0; trial < 8; trial++)
     {
       AttnCase c = { 0 };
       c.p.b = 2;
       c.p.h = 2;
       c.p.lq = trial == 1 ? 256 : trial == 5 ? 140 : 300;
-      c.p.lk = trial == 1 ? 201 : trial == 3 ? 300 : trial == 5 ? 260 : trial == 6 ? 264 : 331;
+      c.p.lk = trial == 1 ? 201 : trial == 3 ? 300 : trial == 5 ? 260 : trial >= 6 ? 264 : 331;
       c.p.d = c.p.dv = trial == 1 ? 128 : 64;
       c.p.scale = 4.0 / sqrt (c.p.d);
       c.p.causal = trial == 3;
-      c.mask_kind = trial == 4 || trial == 6 ? 1 : trial == 5 ? 2 : 0;
+      c.mask_kind = trial == 4 || trial == 6 ? 1 : trial == 5 ? 2 : trial == 7 ? 3 : 0;
       run_attention_case (trial == 2 || trial == 3 ? SS_DTYPE_BF16 : SS_DTYPE_F16, &c);
     }
   /* the tensor-core backward at head size 128 (blocks of 32 queries): causal
