@@ -7,6 +7,10 @@
  * MODE 0: segment sums; with chunks == 1 the result goes to y, else the fp32
  *   partial sums go to part[] (as bits) and MODE 1 adds them per row (one
  *   workgroup per row).
+ * LAST (MODE 0, chunked rows, one segment per workgroup): no MODE 1 pass; each
+ *   workgroup counts its row's finished chunks in count[] (zero before the
+ *   dispatch), and the workgroup that finishes a row's last chunk adds the
+ *   row's partial sums and sets its count back to 0.
  * VEC: rows (and chunks) start at whole 16-byte units (4 elements of f32, 8 of
  * a 16-bit dtype): loads of 16 bytes, UPT per thread and loop iteration all
  * issued before the sums (the tail of fewer than a unit element by element);
@@ -19,11 +23,14 @@ layout (local_size_x = OPS_WG) in;
 layout (constant_id = 0) const uint OP = 0;
 layout (constant_id = 1) const uint MODE = 0;
 layout (constant_id = 2) const uint VEC = 0;
+layout (constant_id = 3) const uint LAST = 0;
 
 layout (binding = 0) readonly buffer X { SS_T x[]; };
 layout (binding = 0) readonly buffer X16 { uvec4 x16[]; };
 layout (binding = 1) writeonly buffer Y { SS_T y[]; };
-layout (binding = 2) buffer Part { uint part[]; };
+layout (binding = 2) coherent buffer Part { uint part[]; };
+layout (binding = 3) coherent buffer Count { uint count[]; };   /* LAST */
+shared uint last_chunk;
 layout (push_constant) uniform P { uint outer, n, x_off, y_off, chunks, chunk_len, tpr_log2; } p;
 
 #if defined(SS_DTYPE_F32)
@@ -112,6 +119,32 @@ void main ()
       for (uint i = 0; i < nsub; i++)
         s += ops_red[s0 + i];
     }
+  }
+  if (LAST != 0) {
+    /* the partial sum, then the row's count (tpr == OPS_WG: lid 0 holds s) */
+    if (lid == 0u) {
+      uint last = 0u;
+      if (valid) {
+        part[seg] = floatBitsToUint (s);
+        memoryBarrierBuffer ();
+        last = atomicAdd (count[seg / p.chunks], 1u) == p.chunks - 1u ? 1u : 0u;
+      }
+      last_chunk = last;
+    }
+    barrier ();
+    if (last_chunk == 0u)
+      return;
+    memoryBarrierBuffer ();
+    uint o = seg / p.chunks;
+    float r = 0.0;
+    for (uint i = lid; i < p.chunks; i += OPS_WG)
+      r += uintBitsToFloat (part[o * p.chunks + i]);
+    r = ops_wg_sum (r);
+    if (lid == 0u) {
+      y[p.y_off + o] = SS_STORE (OP == 1 ? r / float (p.n) : r);
+      count[o] = 0u;
+    }
+    return;
   }
   if (!valid || t != 0)
     return;

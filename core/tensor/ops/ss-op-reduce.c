@@ -51,7 +51,33 @@ reduce_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **e
  * Each row is summed by a power of two of threads (up to a workgroup of 256),
  * about 8 units each, more threads where few rows would leave the GPU idle;
  * longer rows in chunks of 256 x 8 units (one workgroup each: 1 K workgroups
- * for 16 M elements of f16) whose partial sums a second pass adds. */
+ * for 16 M elements of f16) whose partial sums the workgroup that finishes a
+ * row's last chunk adds (LAST; counters per row in a buffer of the device's,
+ * up to ROW_COUNTERS rows), or a second pass (more rows, or
+ * SOUNDSTAGE_REDUCE_LAST=0). */
+enum { ROW_COUNTERS = 65536 };
+
+/* the device's row counters of LAST (zeros; every LAST dispatch leaves them so) */
+static SsGpuBuffer *
+row_counters (SsGpuDevice *dev, GError **error)
+{
+  static GMutex lock;
+  g_autoptr (GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new (&lock);
+  SsGpuBuffer *b = ss_gpu_device_get_data (dev, "reduce-row-counters");
+  if (b)
+    return b;
+  b = ss_gpu_buffer_new (dev, ROW_COUNTERS * sizeof (guint32), error);
+  if (!b)
+    return NULL;
+  if (!ss_gpu_buffer_fill (b, 0, ROW_COUNTERS * sizeof (guint32), 0, error))
+    {
+      ss_gpu_buffer_unref (b);
+      return NULL;
+    }
+  ss_gpu_device_set_data (dev, "reduce-row-counters", b, (GDestroyNotify) ss_gpu_buffer_unref);
+  return b;
+}
+
 static gboolean
 reduce_rows_run (SsTensor *x, SsTensor *y, SsReduceOp op, guint32 outer, guint32 n,
                  GError **error)
@@ -81,23 +107,31 @@ reduce_rows_run (SsTensor *x, SsTensor *y, SsReduceOp op, guint32 outer, guint32
         p.tpr_log2++;
     }
   g_autoptr (SsGpuBuffer) part = NULL;
+  SsGpuBuffer *counters = NULL;
+  static int last_env = -1;
+  if (last_env < 0)
+    last_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_REDUCE_LAST"), "0") != 0;
   if (p.chunks > 1)
     {
       part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
       if (!part)
         return FALSE;
+      if (outer <= ROW_COUNTERS && last_env && !(counters = row_counters (y->device, error)))
+        return FALSE;
     }
-  SsGpuBinding bind[3] = {
+  /* (y stands in at the bindings a dispatch does not use: it writes y anyway) */
+  SsGpuBinding bind[4] = {
     ss_tensor_binding (x, SS_GPU_READ), ss_tensor_binding (y, SS_GPU_WRITE),
     part ? (SsGpuBinding) { part, 0, 0, SS_GPU_RW } : ss_tensor_binding (y, SS_GPU_WRITE),
+    counters ? (SsGpuBinding) { counters, 0, 0, SS_GPU_RW } : ss_tensor_binding (y, SS_GPU_WRITE),
   };
-  guint32 s0[3] = { op, 0, vec }, s1[3] = { op, 1, 0 };
+  guint32 s0[4] = { op, 0, vec, counters != NULL }, s1[4] = { op, 1, 0, 0 };
   guint64 segs = (guint64) outer * p.chunks;
-  if (!ss_ops_dispatch (y->device, "ops_reduce_rows", y->dtype, s0, 3, bind, 3, &p, sizeof p,
+  if (!ss_ops_dispatch (y->device, "ops_reduce_rows", y->dtype, s0, 4, bind, 4, &p, sizeof p,
                         (segs + (WG >> p.tpr_log2) - 1) / (WG >> p.tpr_log2), error))
     return FALSE;
-  return p.chunks == 1
-         || ss_ops_dispatch (y->device, "ops_reduce_rows", y->dtype, s1, 3, bind, 3, &p, sizeof p,
+  return p.chunks == 1 || counters
+         || ss_ops_dispatch (y->device, "ops_reduce_rows", y->dtype, s1, 4, bind, 4, &p, sizeof p,
                              outer, error);
 }
 
