@@ -178,6 +178,16 @@ void main ()
     rv[t] = in_ ? v4[VROW ((kb) + r) + s] : uvec4 (0u); \
   }
   GLOAD (0u);
+#ifdef MASK
+  /* the mask tile of block kb in registers, one block ahead like K and V */
+  uvec4 rm[BQ * BK / 8u / NT];
+#define MLOAD(kb) \
+  [[unroll]] for (uint t = 0u; t < BQ * BK / 8u / NT; t++) { \
+    uint e = tid + t * NT; \
+    rm[t] = attn_mask8 (mbase, q0 + e / (BK / 8u), (kb) + 8u * (e % (BK / 8u))); \
+  }
+  MLOAD (0u);
+#endif
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> o = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> (0.0);
   float m[NRG], l[NRG];
@@ -205,23 +215,22 @@ void main ()
       SM[VOFF + (e / R4) * S4 + e % R4] = rv[t];
     }
 #ifdef MASK
-    /* the block's BQ x BK mask tile into P's space (P of the previous block is
-     * consumed; P is written after the scores have read it and the statistics'
-     * barrier), as rows of PS4 uvec4 like P, each thread 8 consecutive keys of
-     * a row (attention_mask.glsl). The branch (always taken: the masked
-     * variant runs with a mask) keeps the driver's compiler from moving these
-     * loads among the block's others: without it the kernel ran 1.14-1.17x
-     * slower on the H100 (call eng150) */
-    if ((p.flags & 1u) != 0u) {
-      [[unroll]] for (uint t = 0u; t < BQ * BK / 8u / NT; t++) {
-        uint e = tid + t * NT;
-        uint r = e / (BK / 8u), c8 = e % (BK / 8u);
-        SM[POFF + r * PS4 + c8] = attn_mask8 (mbase, q0 + r, kb + 8u * c8);
-      }
+    /* the block's BQ x BK mask tile (loaded a block ahead, in 16-byte units:
+     * attention_mask.glsl) into P's space (P of the previous block is
+     * consumed; P is written after the scores have read it and the
+     * statistics' barrier), as rows of PS4 uvec4 like P. Loaded here, behind
+     * an always-taken branch, it ran 1.2x slower on the H100 (call eng153;
+     * without the branch 1.4x, eng150) */
+    [[unroll]] for (uint t = 0u; t < BQ * BK / 8u / NT; t++) {
+      uint e = tid + t * NT;
+      SM[POFF + (e / (BK / 8u)) * PS4 + e % (BK / 8u)] = rm[t];
     }
 #endif
     if (kb + BK < kv_end) {
       GLOAD (kb + BK);          /* in flight during this block */
+#ifdef MASK
+      MLOAD (kb + BK);
+#endif
     }
     barrier ();
 #ifndef PSMEM
