@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "ss-gpu.h"
+#include "ss-env.h"
 
 #include <string.h>
 #include <vulkan/vulkan.h>
@@ -293,7 +294,7 @@ type_name (VkPhysicalDeviceType t)
 static gboolean
 create_instance (VkInstance *out, VkDebugUtilsMessengerEXT *messenger, GError **error)
 {
-  gboolean validation = g_strcmp0 (g_getenv ("SOUNDSTAGE_VALIDATION"), "1") == 0;
+  gboolean validation = ss_env_flag ("SOUNDSTAGE_VALIDATION", FALSE);
   const char *layers[1];
   const char *exts[2];
   guint32 n_layers = 0, n_exts = 0;
@@ -417,8 +418,8 @@ choose_device (VkInstance inst, GError **error)
   g_autofree VkPhysicalDevice *pds = g_new0 (VkPhysicalDevice, n);
   vkEnumeratePhysicalDevices (inst, &n, pds);
 
-  const char *want = g_getenv ("SOUNDSTAGE_DEVICE");
-  if (want && *want)
+  const char *want = ss_env_value ("SOUNDSTAGE_DEVICE");
+  if (want)
     {
       char *end = NULL;
       guint64 idx = g_ascii_strtoull (want, &end, 10);
@@ -619,12 +620,12 @@ device_new (GError **error)
       sets[k]->pending_free = g_ptr_array_new ();
       sets[k]->qlabels = g_ptr_array_new_with_free_func (g_free);
     }
-  dev->hold_buffers = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOLD_BUFFERS"), "1") == 0;
-  dev->sync_submits = g_strcmp0 (g_getenv ("SOUNDSTAGE_GPU_SYNC"), "1") == 0;
+  dev->hold_buffers = ss_env_flag ("SOUNDSTAGE_HOLD_BUFFERS", FALSE);
+  dev->sync_submits = ss_env_flag ("SOUNDSTAGE_GPU_SYNC", FALSE);
   dev->written = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->read = g_array_new (FALSE, FALSE, sizeof (Touch));
   dev->profile = g_hash_table_new (g_str_hash, g_str_equal);
-  dev->no_coopmat = g_strcmp0 (g_getenv ("SOUNDSTAGE_NO_COOPMAT"), "1") == 0;
+  dev->no_coopmat = ss_env_flag ("SOUNDSTAGE_NO_COOPMAT", FALSE);
   VkExtensionProperties *exts = NULL;
   guint32 n_exts = 0;
 
@@ -668,12 +669,12 @@ device_new (GError **error)
         dev_exts[n_dev_exts++] = "VK_KHR_shader_bfloat16";
     }
   /* the driver's statistics per pipeline (registers, spills, ...) for kernel tuning */
-  const char *ir_dir = g_getenv ("SOUNDSTAGE_PIPELINE_IR");
-  dev->pipeline_stats = (g_strcmp0 (g_getenv ("SOUNDSTAGE_PIPELINE_STATS"), "1") == 0 || (ir_dir && *ir_dir)) &&
+  const char *ir_dir = ss_env_value ("SOUNDSTAGE_PIPELINE_IR");
+  dev->pipeline_stats = (ss_env_flag ("SOUNDSTAGE_PIPELINE_STATS", FALSE) || ir_dir) &&
                         has_extension (exts, n_exts, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
-  if (dev->pipeline_stats && ir_dir && *ir_dir)
+  if (dev->pipeline_stats && ir_dir)
     dev->pipeline_ir = g_strdup (ir_dir);
-  dev->host_stats = g_strcmp0 (g_getenv ("SOUNDSTAGE_HOST_STATS"), "1") == 0;
+  dev->host_stats = ss_env_flag ("SOUNDSTAGE_HOST_STATS", FALSE);
   if (dev->host_stats)
     atexit (log_host_stats);
   if (dev->pipeline_stats)
@@ -834,13 +835,13 @@ device_new (GError **error)
           vkCreateQueryPool (dev->device, &qp, NULL, &dev->flight.qpool) != VK_SUCCESS)
         dev->caps.timestamps = FALSE;
     }
-  dev->profiling = g_strcmp0 (g_getenv ("SOUNDSTAGE_PROFILE"), "1") == 0 && dev->caps.timestamps;
+  dev->profiling = ss_env_flag ("SOUNDSTAGE_PROFILE", FALSE) && dev->caps.timestamps;
   /* empty blocks are kept (up to this much) so steady-state allocation does
    * not call vkAllocateMemory for every tensor */
   /* SOUNDSTAGE_GPU_BLOCK_MB: block size override (experiments) */
   dev->block_size = dev->caps.uma ? UMA_BLOCK_SIZE : BLOCK_SIZE;
   {
-    const char *bs = g_getenv ("SOUNDSTAGE_GPU_BLOCK_MB");
+    const char *bs = ss_env_value ("SOUNDSTAGE_GPU_BLOCK_MB");
     guint64 mb = bs ? g_ascii_strtoull (bs, NULL, 10) : 0;
     if (mb >= 16 && mb <= 4096)
       dev->block_size = mb << 20;
@@ -1034,10 +1035,7 @@ ss_gpu_device_use_coopmat (SsGpuDevice *dev)
 gboolean
 ss_gpu_device_use_coopmat_wg (SsGpuDevice *dev)
 {
-  static int off = -1;
-  if (off < 0)
-    off = g_strcmp0 (g_getenv ("SOUNDSTAGE_NO_COOPMAT2"), "1") == 0;
-  return dev->caps.coopmat_wg && !dev->no_coopmat && !off;
+  return dev->caps.coopmat_wg && !dev->no_coopmat && !ss_env_flag ("SOUNDSTAGE_NO_COOPMAT2", FALSE);
 }
 
 void

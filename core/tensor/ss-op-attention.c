@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "tensor/ss-ops.h"
+#include "ss-env.h"
 
 #include <math.h>
 
@@ -254,23 +255,13 @@ cm2_usable (SsGpuDevice *dev, SsDType dtype, const char *variant, guint nt, guin
   return cl->ok;
 }
 
-/* FALSE when the variable is "0" (read once into *cache) */
-static gboolean
-env_enabled (const char *var, int *cache)
-{
-  if (*cache < 0)
-    *cache = g_strcmp0 (g_getenv (var), "0") != 0;
-  return *cache;
-}
-
 /* The row kernels' forms with 4 invocations per row or key (attention_row.glsl)
  * where subgroups can shuffle (SOUNDSTAGE_ATTN_ROWS4=0: the one-lane forms) */
 static gboolean
 rows4_enabled (SsGpuDevice *dev)
 {
-  static int env = -1;
   const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
-  return caps->subgroup_shuffle && caps->subgroup_size >= 4 && env_enabled ("SOUNDSTAGE_ATTN_ROWS4", &env);
+  return caps->subgroup_shuffle && caps->subgroup_size >= 4 && ss_env_flag ("SOUNDSTAGE_ATTN_ROWS4", TRUE);
 }
 
 /* The register-blocked kernels (attention_fwd_reg, attention_bwd_reg): 8
@@ -327,9 +318,6 @@ check_inputs (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask, gint64 *mbs
   return ok;
 }
 
-/* SOUNDSTAGE_ATTN_CM2_MASK=0: masked attention off the workgroup-scope kernels */
-static int cm2_mask_env = -1;
-
 /* The masked workgroup-scope kernels read the mask (contiguous, mc) in
  * 16-byte units: its first element, planes and rows must start at multiples
  * of 8 elements. Where they do not (Lk not a multiple of 8, or an offset
@@ -381,7 +369,7 @@ bwd_kernel (const BwdKernel *bk, const char *half, gint64 L, SsGpuDispatch *d, c
       g_snprintf (name, size, "attention_bwd_cm2%s.%s64%s", bk->dtype == SS_DTYPE_BF16 ? "_bf16" : "", half,
                   bk->cm2_mask ? "m" : "");
       /* SOUNDSTAGE_ATTN_BWD_CM2_X=conv: the driver's conversions (comparisons) */
-      if (g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_BWD_CM2_X"), "conv") == 0 && bk->dtype != SS_DTYPE_BF16 &&
+      if (g_strcmp0 (ss_env_value ("SOUNDSTAGE_ATTN_BWD_CM2_X"), "conv") == 0 && bk->dtype != SS_DTYPE_BF16 &&
           !bk->cm2_mask)
         g_strlcat (name, "conv", size);
       d->groups[0] = (L + 63) / 64;
@@ -432,13 +420,12 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
   /* tensor-core kernels (attention_bwd_coop.comp): fp16, head size 64 or 128,
    * on GPUs whose accumulator layout the probe confirmed;
    * SOUNDSTAGE_ATTN_BWD_COOP=0 turns them off */
-  static int bwd_env = -1;
   const FlashLayout *fl = NULL;
   if (q->dtype == SS_DTYPE_F16 && D == Dv && (D == 64 || D == 128) &&
       ss_gpu_device_use_coopmat (q->device) && ss_gpu_has_shader ("attention_bwd_coop.dq64") &&
       ss_gpu_has_shader ("coopmat_probe.f32") &&
       qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0 &&
-      env_enabled ("SOUNDSTAGE_ATTN_BWD_COOP", &bwd_env))
+      ss_env_flag ("SOUNDSTAGE_ATTN_BWD_COOP", TRUE))
     {
       fl = flash_layout (q->device);
       if (!fl->ok)
@@ -470,17 +457,16 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
    * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off); with an fp16 additive
    * mask, their masked form (SOUNDSTAGE_ATTN_CM2_MASK=0: off, as the
    * forward's) */
-  static int bwd_cm2_env = -1;
   /* bf16 takes the same kernels rewritten to bf16 (its offsets checked as
    * the fp16 ones are for fl) */
   gboolean bf16_ok = q->dtype == SS_DTYPE_BF16 && Dv == 64 && ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64") &&
                      qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0;
   gboolean cm2_mask = mc && fl && q->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_bwd_cm2.dq64m") &&
-                      env_enabled ("SOUNDSTAGE_ATTN_CM2_MASK", &cm2_mask_env);
+                      ss_env_flag ("SOUNDSTAGE_ATTN_CM2_MASK", TRUE);
   BwdKernel bk = {
     .dtype = q->dtype, .D = D, .fl = fl, .cm2_mask = cm2_mask,
     .cm2 = (fl || bf16_ok) && D == 64 && (!mc || cm2_mask) && !ad->causal &&
-           env_enabled ("SOUNDSTAGE_ATTN_BWD_CM2", &bwd_cm2_env) &&
+           ss_env_flag ("SOUNDSTAGE_ATTN_BWD_CM2", TRUE) &&
            cm2_usable (q->device, q->dtype, "k64w8", 256, 64, 64, 64),
     .reg64 = D <= 64 && Dv <= 64,
     .reg_vec = D % 4 == 0 && Dv % 4 == 0 && qc->offset % 4 == 0 && kc->offset % 4 == 0 &&
@@ -496,8 +482,7 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
     }
   /* without tensor cores: the register-blocked kernels (attention_bwd_reg,
    * SOUNDSTAGE_ATTN_BWD_REG=0: the simple ones) */
-  static int bwd_reg_env = -1;
-  bk.reg = !fl && !bk.cm2 && reg_usable (q->device) && env_enabled ("SOUNDSTAGE_ATTN_BWD_REG", &bwd_reg_env);
+  bk.reg = !fl && !bk.cm2 && reg_usable (q->device) && ss_env_flag ("SOUNDSTAGE_ATTN_BWD_REG", TRUE);
   if (ss_autograd_node_needs_input_grad (node, 1) || ss_autograd_node_needs_input_grad (node, 2))
     {
       SsTensor *dk = ss_tensor_new (k->dtype, 4, k->shape, error);
@@ -580,13 +565,12 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     .m_off = mt->offset, .m_bs = mbs, .m_hs = mhs, .l_off = lse->offset,
     .scale = scale, .m_rs = Lk,
   };
-  static int rows_env = -1, split_env = -1, rot_env = -1, coop_env = -1, flash_env = -1;
   /* the tensor-core kernel: fp16, head size 64 or 128, any lengths (ragged last
    * blocks are handled in the kernel); SOUNDSTAGE_ATTN_COOP=0 turns it off */
   gboolean coop = q->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (q->device) &&
                   D == Dv && (D == 64 || D == 128) &&
                   qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 &&
-                  out->offset % 8 == 0 && env_enabled ("SOUNDSTAGE_ATTN_COOP", &coop_env);
+                  out->offset % 8 == 0 && ss_env_flag ("SOUNDSTAGE_ATTN_COOP", TRUE);
   /* Kernel choice. One thread per query row for short key sequences, where the
    * tiled kernels spend their time on barriers and padding; a few query rows over
    * many keys (a CLS query over a whole clip) with the keys of each row split
@@ -597,13 +581,12 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   /* without tensor cores, the register-blocked kernel where 8 neighbouring
    * invocations can shuffle and a workgroup has 32 KiB of shared memory
    * (SOUNDSTAGE_ATTN_REG=0: the simple tiled kernel) */
-  static int reg_env = -1;
   const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-  if (kernel == ATTN_TILED && reg_usable (q->device) && env_enabled ("SOUNDSTAGE_ATTN_REG", &reg_env))
+  if (kernel == ATTN_TILED && reg_usable (q->device) && ss_env_flag ("SOUNDSTAGE_ATTN_REG", TRUE))
     kernel = ATTN_REG;
   /* the one-pass kernel where the accumulator layout allows (SOUNDSTAGE_ATTN_FLASH=0: off) */
   const FlashLayout *fl = NULL;
-  if (coop && env_enabled ("SOUNDSTAGE_ATTN_FLASH", &flash_env) && ss_gpu_has_shader ("coopmat_probe.f32"))
+  if (coop && ss_env_flag ("SOUNDSTAGE_ATTN_FLASH", TRUE) && ss_gpu_has_shader ("coopmat_probe.f32"))
     {
       fl = flash_layout (q->device);
       if (fl->ok)
@@ -619,15 +602,14 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * memory (ninth session) against 120-132; =2: 128-row blocks of 8 warps
    * with Q staged alone (d128w8): 91-135 against 95-134, equal
    * (docs/PERFORMANCE-engine.md) */
-  static int cm2_env = -1, cm2_d128_env = -1;
-  if (cm2_d128_env < 0)   /* 1: 64-row blocks of 4 warps; 2: 128-row blocks of 8 (d128w8) */
-    cm2_d128_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "1") == 0 ? 1
-                 : g_strcmp0 (g_getenv ("SOUNDSTAGE_ATTN_CM2_D128"), "2") == 0 ? 2 : 0;
+  /* 1: 64-row blocks of 4 warps; 2: 128-row blocks of 8 (d128w8) */
+  const char *d128 = ss_env_value ("SOUNDSTAGE_ATTN_CM2_D128");
+  int cm2_d128_env = g_strcmp0 (d128, "1") == 0 ? 1 : g_strcmp0 (d128, "2") == 0 ? 2 : 0;
   /* an additive mask: head size 64, not causal (the d64m variant; SOUNDSTAGE_ATTN_CM2_MASK=0: off) */
   gboolean cm2_mask = mc && D == 64 && !causal && mc->dtype == SS_DTYPE_F16 &&
-                      ss_gpu_has_shader ("attention_fwd_cm2.d64m") && env_enabled ("SOUNDSTAGE_ATTN_CM2_MASK", &cm2_mask_env);
+                      ss_gpu_has_shader ("attention_fwd_cm2.d64m") && ss_env_flag ("SOUNDSTAGE_ATTN_CM2_MASK", TRUE);
   if (kernel == ATTN_FLASH && (!mc || cm2_mask) && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
-      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) &&
+      ss_env_flag ("SOUNDSTAGE_ATTN_CM2", TRUE) &&
       (D == 64 ? cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128)
                : cm2_d128_env == 2 ? cm2_usable (q->device, q->dtype, "q128w8", 256, 128, 32, 128)
                                    : cm2_usable (q->device, q->dtype, "q64w4", 128, 64, 32, 128)))
@@ -638,7 +620,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   gboolean cm2_bf16 = FALSE;
   if (q->dtype == SS_DTYPE_BF16 && !mc && D == 64 && Dv == 64 && ss_gpu_has_shader ("attention_fwd_cm2_bf16.d64") &&
       qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && out->offset % 8 == 0 &&
-      env_enabled ("SOUNDSTAGE_ATTN_CM2", &cm2_env) && cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128))
+      ss_env_flag ("SOUNDSTAGE_ATTN_CM2", TRUE) && cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128))
     {
       kernel = ATTN_CM2;
       cm2_bf16 = TRUE;
@@ -649,9 +631,9 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * on par; on the H100 only up to 64 keys: fp32, 74 keys 4.7 against 5.2
    * TFLOP/s, 197 keys 8.2 against 10.9, 256 8.1 against 15.5) */
   if (in_registers && (Lk <= 64 || ((kernel == ATTN_TILED || caps->is_cpu) && Lk <= 256)) &&
-      env_enabled ("SOUNDSTAGE_ATTN_ROWS", &rows_env))
+      ss_env_flag ("SOUNDSTAGE_ATTN_ROWS", TRUE))
     kernel = ATTN_ROWS;
-  else if (in_registers && Lq <= 16 && Lk >= 128 && env_enabled ("SOUNDSTAGE_ATTN_SPLIT", &split_env))
+  else if (in_registers && Lq <= 16 && Lk >= 128 && ss_env_flag ("SOUNDSTAGE_ATTN_SPLIT", TRUE))
     kernel = ATTN_SPLIT;
   int rd = MAX (D, Dv) <= 32 ? 32 : MAX (D, Dv) <= 64 ? 64 : 128;
   static const char *const labels[] = {
@@ -683,7 +665,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       break;
     case ATTN_COOP:
       g_snprintf (name, sizeof name, "attention_fwd_coopmat.d%d%s", (int) D,
-                  env_enabled ("SOUNDSTAGE_ATTN_ROT", &rot_env) ? "r" : "");
+                  ss_env_flag ("SOUNDSTAGE_ATTN_ROT", TRUE) ? "r" : "");
       d.groups[0] = (Lq + 63) / 64;   /* the last block may be ragged */
       break;
     case ATTN_FLASH:
@@ -691,12 +673,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
         /* 8 warps (128 query rows) per workgroup for head size 128, 4 for 64:
          * the fastest on the H100 (D128 at L 8192: 134 against 89 TFLOP/s; D64
          * on par, 4 faster for short sequences); SOUNDSTAGE_ATTN_W8=0/1 forces */
-        static int w8_env = -2;
-        if (w8_env == -2)
-          {
-            const char *e = g_getenv ("SOUNDSTAGE_ATTN_W8");
-            w8_env = e ? g_strcmp0 (e, "0") != 0 : -1;
-          }
+        int w8_env = ss_env_choice ("SOUNDSTAGE_ATTN_W8");
         gboolean w8 = w8_env >= 0 ? w8_env : D == 128;
         int rows = w8 ? 128 : 64;
         g_snprintf (name, sizeof name, "attention_fwd_flash.d%d%s", (int) D, w8 ? "w8" : "");
@@ -709,10 +686,10 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       g_snprintf (name, sizeof name, "attention_fwd_cm2%s.d%d%s", cm2_bf16 ? "_bf16" : "", (int) D,
                   causal ? "c" : mc ? "m" : D == 128 && cm2_d128_env == 2 ? "w8" : "");
       /* SOUNDSTAGE_ATTN_CM2_X=<x>: the variant d<D><x> for comparisons (conv: P converted by the driver) */
-      if (!cm2_bf16 && !causal && !mc && g_getenv ("SOUNDSTAGE_ATTN_CM2_X"))
+      if (!cm2_bf16 && !causal && !mc && ss_env_value ("SOUNDSTAGE_ATTN_CM2_X"))
         {
           char alt[64];
-          g_snprintf (alt, sizeof alt, "attention_fwd_cm2.d%d%s", (int) D, g_getenv ("SOUNDSTAGE_ATTN_CM2_X"));
+          g_snprintf (alt, sizeof alt, "attention_fwd_cm2.d%d%s", (int) D, ss_env_value ("SOUNDSTAGE_ATTN_CM2_X"));
           if (ss_gpu_has_shader (alt))
             g_strlcpy (name, alt, sizeof name);
         }
@@ -775,9 +752,6 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   return out;
 }
 
-/* SOUNDSTAGE_DIVIDED_CM2=0: the space half's patch rows on the row kernel */
-static int divided_cm2_env = -1;
-
 typedef struct {
   guint32 B, N, F, Pn;
   guint32 H, dh, D, time_mode;
@@ -789,22 +763,17 @@ typedef struct {
  * on workgroup-scope matrices (fp16/bf16, head size 64), else on GPUs the
  * register-blocked attention_fwd_reg's (head sizes up to 64; lavapipe keeps
  * the row kernel, faster there, unless SOUNDSTAGE_DIVIDED_REG=1); NULL: the
- * row kernel. *cm2 tells which. */
+ * row kernel. *cm2 tells which. SOUNDSTAGE_DIVIDED_CM2=0: not the cm2 form. */
 static const char *
 divided_space_kernel (SsTensor *qkv, int heads, gboolean *cm2, char *name, gsize size)
 {
-  static int env = -1, reg_env = -2;
-  if (reg_env == -2)
-    {
-      const char *e = g_getenv ("SOUNDSTAGE_DIVIDED_REG");
-      reg_env = e ? g_strcmp0 (e, "0") != 0 : -1;
-    }
+  int reg_env = ss_env_choice ("SOUNDSTAGE_DIVIDED_REG");
   gint64 D = qkv->ndim == 3 ? qkv->shape[2] / 3 : 0;
   *cm2 = FALSE;
   if (heads <= 0 || D == 0 || D % heads || D / heads > 64)
     return NULL;
-  if (D / heads == 64 && D % 8 == 0 && qkv->offset % 8 == 0 && env_enabled ("SOUNDSTAGE_ATTN_CM2", &env) &&
-      env_enabled ("SOUNDSTAGE_DIVIDED_CM2", &divided_cm2_env))
+  if (D / heads == 64 && D % 8 == 0 && qkv->offset % 8 == 0 && ss_env_flag ("SOUNDSTAGE_ATTN_CM2", TRUE) &&
+      ss_env_flag ("SOUNDSTAGE_DIVIDED_CM2", TRUE))
     {
       g_snprintf (name, size, "attention_fwd_cm2%s.div64", qkv->dtype == SS_DTYPE_BF16 ? "_bf16" : "");
       *cm2 = (qkv->dtype == SS_DTYPE_F16 || qkv->dtype == SS_DTYPE_BF16) && ss_gpu_has_shader (name) &&

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "tensor/ss-ops.h"
 #include "tensor/ss-op-matmul-private.h"
+#include "ss-env.h"
 
 #include <string.h>
 
@@ -142,13 +143,8 @@ bias_add (SsTensor *y, SsTensor *bias, gint64 outer, gint64 C, gint64 inner, GEr
 static int
 implicit_mode (void)
 {
-  static int mode = -1;
-  if (mode < 0)
-    {
-      const char *e = g_getenv ("SOUNDSTAGE_CONV_IMPLICIT");
-      mode = g_strcmp0 (e, "0") == 0 ? 0 : g_strcmp0 (e, "1") == 0 ? 2 : 1;
-    }
-  return mode;
+  const char *e = ss_env_value ("SOUNDSTAGE_CONV_IMPLICIT");
+  return g_strcmp0 (e, "0") == 0 ? 0 : g_strcmp0 (e, "1") == 0 ? 2 : 1;
 }
 
 /* An implicit-GEMM convolution's image and geometry (unit groups): x
@@ -291,7 +287,7 @@ implicit_weight_grad (SsTensor *img, gint64 N, gint64 C, SsTensor *dy, gint64 O,
   /* slices: about two rounds of 132 workgroups, each a whole number of K
    * steps dividing Lp, partial sums within 32 M elements */
   gint64 S, want = 264;
-  const char *env = g_getenv ("SOUNDSTAGE_CONV_WGROUPS");   /* experiments */
+  const char *env = ss_env_value ("SOUNDSTAGE_CONV_WGROUPS");   /* experiments */
   if (env)
     want = MAX (1, g_ascii_strtoll (env, NULL, 10));
   for (S = CLAMP ((want + tiles * N - 1) / (tiles * N), 1, Lp / 32); S > 1; S--)

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "tensor/ss-ops.h"
 #include "tensor/ss-op-matmul-private.h"
+#include "ss-env.h"
 
 #include <string.h>
 
@@ -39,15 +40,10 @@ static void
 subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize len)
 {
   /* experimental: fragments straight from global memory (whole 64-tiles only) */
-  static int direct = -1;
-  if (direct < 0)
-    direct = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_DIRECT"), "1") == 0;
-  gboolean use_direct = direct && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
+  gboolean use_direct = ss_env_flag ("SOUNDSTAGE_GEMM_DIRECT", FALSE) && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
   /* 8 warps of 64x32 (133 TFLOP/s on the H100) by default; SOUNDSTAGE_GEMM_W8=0
    * selects 4 warps of 64x64 (94 TFLOP/s) */
-  static int w8 = -1;
-  if (w8 < 0)
-    w8 = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_W8"), "0") != 0;
+  gboolean w8 = ss_env_flag ("SOUNDSTAGE_GEMM_W8", TRUE);
   /* the 8-warp kernel comes in a variant per operand layout (fixed at compile
    * time: 158 against 134 TFLOP/s with the layout read at run time) */
   if (use_direct)
@@ -57,7 +53,7 @@ subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize l
   else
     g_strlcpy (buf, "matmul_coopmat.f16", len);
   /* experiments: SOUNDSTAGE_GEMM_VARIANT=<v> runs matmul_coopmat.<v> */
-  const char *xv = g_getenv ("SOUNDSTAGE_GEMM_VARIANT");
+  const char *xv = ss_env_value ("SOUNDSTAGE_GEMM_VARIANT");
   if (xv)
     {
       char alt[64];
@@ -110,7 +106,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
    * global memory, slower; b256: 128 x 256 tiles, K steps of 16
    * (shaders/meson.build). bf16 has q8 and n64's
    * choice falls back to q8 */
-  const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");
+  const char *cm2 = g_getenv ("SOUNDSTAGE_CM2");   /* every time: the tests change it */
   const SsGpuCaps *caps = ss_gpu_device_get_caps (c->t->device);
   /* tensor: tensor-addressing loads; whole: whole tiles only (C stored from
    * the matrix, not through shared memory with bounds checks) */
@@ -131,7 +127,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   /* edge tiles in M and N are the kernel's, except with tensor loads (and
    * with SOUNDSTAGE_CM2_WHOLE=1, for comparisons) */
   gboolean whole = m % 128 == 0 && n % cm2_kinds[kind].bn == 0;
-  gboolean edges = !cm2_kinds[kind].whole && g_strcmp0 (g_getenv ("SOUNDSTAGE_CM2_WHOLE"), "1") != 0;
+  gboolean edges = !cm2_kinds[kind].whole && !ss_env_flag ("SOUNDSTAGE_CM2_WHOLE", FALSE);
   if (beta == 0.0f && (whole || edges) && k % cm2_kinds[kind].bk == 0 && (alpha != 0.0f || !bias) &&
       ss_gpu_device_use_coopmat_wg (c->t->device) && (sizes & (1u << cm2_kinds[kind].warps)) &&
       (!cm2_kinds[kind].tensor || caps->coopmat_tensor))
@@ -147,10 +143,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     subgroup_shader (p.flags, m, n, k, shader, sizeof shader);
   /* SOUNDSTAGE_GEMM_LOG=1: each product's shape and kernel, to find the
    * shapes a model spends its time on */
-  static int log_shapes = -1;
-  if (log_shapes < 0)
-    log_shapes = g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_LOG"), "1") == 0;
-  if (log_shapes)
+  if (ss_env_flag ("SOUNDSTAGE_GEMM_LOG", FALSE))
     g_message ("gemm %s m %" G_GINT64_FORMAT " n %" G_GINT64_FORMAT " k %" G_GINT64_FORMAT
                " batch %d layout %u bias %u", shader, m, n, k, batch, p.flags & 3u, p.flags >> 2);
   SsGpuDispatch d = {
@@ -183,11 +176,11 @@ ss_gemm_get_portable (void)
 {
   if (portable_forced < 0)
     {
-      const char *e = g_getenv ("SOUNDSTAGE_GEMM_PORTABLE");
+      const char *e = ss_env_value ("SOUNDSTAGE_GEMM_PORTABLE");
       SsGemmPortable kind = SS_GEMM_PORTABLE_AUTO;
       if (g_strcmp0 (e, "small") == 0)
         kind = SS_GEMM_PORTABLE_SMALL;
-      else if (g_strcmp0 (e, "big") == 0 || g_strcmp0 (g_getenv ("SOUNDSTAGE_GEMM_BIG"), "1") == 0)
+      else if (g_strcmp0 (e, "big") == 0 || ss_env_flag ("SOUNDSTAGE_GEMM_BIG", FALSE))
         kind = SS_GEMM_PORTABLE_BIG;
       else if (g_strcmp0 (e, "new") == 0 || g_strcmp0 (e, "reg") == 0)
         kind = SS_GEMM_PORTABLE_REG;
@@ -243,12 +236,7 @@ gemm_split_k (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
               int batch, gint64 m, gint64 n, gint64 k, float alpha, float beta,
               SsTensor *bias, gboolean *done, GError **error)
 {
-  static int env = -2;
-  if (env == -2)
-    {
-      const char *e = g_getenv ("SOUNDSTAGE_GEMM_SPLITK");
-      env = e ? g_strcmp0 (e, "0") != 0 : -1;
-    }
+  int env = ss_env_choice ("SOUNDSTAGE_GEMM_SPLITK");
   *done = FALSE;
   if (env == 0 || batch != 1 || beta != 0.0f || bias || c->rs != n)
     return FALSE;
@@ -433,7 +421,7 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
     kind = 2;
   else if (!bf16 && cm2_few_tiles (m, n, batch))
     kind = 1;
-  const char *force = g_getenv ("SOUNDSTAGE_CONV_CM2");
+  const char *force = ss_env_value ("SOUNDSTAGE_CONV_CM2");
   for (guint i = 0; force && !bf16 && i < G_N_ELEMENTS (kinds); i++)
     if (g_strcmp0 (force, kinds[i].name) == 0)
       kind = i;
@@ -542,7 +530,7 @@ ss_bias_grad (SsTensor *dy, gint64 outer, gint64 channels, gint64 inner,
   static gint64 want = 0;   /* SOUNDSTAGE_BIAS_GRAD_WG: the target workgroup count (experiments) */
   if (!want)
     {
-      const char *e = g_getenv ("SOUNDSTAGE_BIAS_GRAD_WG");
+      const char *e = ss_env_value ("SOUNDSTAGE_BIAS_GRAD_WG");
       want = e ? MAX (1, g_ascii_strtoll (e, NULL, 10)) : 528;
     }
   gint64 chunks = CLAMP ((want + cols - 1) / cols, 1, MAX (1, inner == 1 ? outer / 16 : outer * inner / 2048));

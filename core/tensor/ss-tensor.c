@@ -5,6 +5,7 @@
 #include "tensor/ss-tensor.h"
 #include "tensor/ss-autograd.h"
 #include "ss-half.h"
+#include "ss-env.h"
 
 #include <math.h>
 #include <string.h>
@@ -150,10 +151,7 @@ ss_tensor_new (SsDType dtype, int ndim, const gint64 *shape, GError **error)
   t->device = dev;
   /* SOUNDSTAGE_POISON=1 (tests): new tensors start as NaN in every dtype, so
    * elements a kernel forgets to write fail the comparisons */
-  static int poison = -1;
-  if (poison < 0)
-    poison = g_strcmp0 (g_getenv ("SOUNDSTAGE_POISON"), "1") == 0;
-  if (poison && !ss_gpu_buffer_fill (t->buffer, 0, ss_gpu_buffer_get_size (t->buffer), 0x7fc07fc0u, error))
+  if (ss_env_flag ("SOUNDSTAGE_POISON", FALSE) && !ss_gpu_buffer_fill (t->buffer, 0, ss_gpu_buffer_get_size (t->buffer), 0x7fc07fc0u, error))
     {
       ss_tensor_unref (t);
       return NULL;

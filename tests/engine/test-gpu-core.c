@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include "gpu/ss-gpu.h"
+#include "ss-env.h"
 #include "tensor/ss-tensor.h"
 #include "tensor/ss-autograd.h"
 #include "tensor/ss-ops.h"
@@ -536,10 +537,40 @@ test_fastdiv (void)
     }
 }
 
+/* The engine's SOUNDSTAGE_* switches (ss-env.h): "0" off, any other value
+ * on, unset or empty the default; each read once, so a later change in the
+ * environment does not switch a kernel in the middle of a run. */
+static void
+test_env_settings (void)
+{
+  g_setenv ("SOUNDSTAGE_TEST_ENV_OFF", "0", TRUE);
+  g_setenv ("SOUNDSTAGE_TEST_ENV_ON", "yes", TRUE);
+  g_setenv ("SOUNDSTAGE_TEST_ENV_EMPTY", "", TRUE);
+  g_unsetenv ("SOUNDSTAGE_TEST_ENV_UNSET");
+  g_assert_false (ss_env_flag ("SOUNDSTAGE_TEST_ENV_OFF", TRUE));
+  g_assert_true (ss_env_flag ("SOUNDSTAGE_TEST_ENV_ON", FALSE));
+  g_assert_true (ss_env_flag ("SOUNDSTAGE_TEST_ENV_EMPTY", TRUE));
+  g_assert_false (ss_env_flag ("SOUNDSTAGE_TEST_ENV_EMPTY", FALSE));
+  g_assert_true (ss_env_flag ("SOUNDSTAGE_TEST_ENV_UNSET", TRUE));
+  g_assert_cmpint (ss_env_choice ("SOUNDSTAGE_TEST_ENV_OFF"), ==, 0);
+  g_assert_cmpint (ss_env_choice ("SOUNDSTAGE_TEST_ENV_ON"), ==, 1);
+  g_assert_cmpint (ss_env_choice ("SOUNDSTAGE_TEST_ENV_UNSET"), ==, -1);
+  g_assert_cmpstr (ss_env_value ("SOUNDSTAGE_TEST_ENV_ON"), ==, "yes");
+  g_assert_null (ss_env_value ("SOUNDSTAGE_TEST_ENV_EMPTY"));
+  g_assert_null (ss_env_value ("SOUNDSTAGE_TEST_ENV_UNSET"));
+  /* read once: later changes are not seen */
+  g_setenv ("SOUNDSTAGE_TEST_ENV_OFF", "1", TRUE);
+  g_setenv ("SOUNDSTAGE_TEST_ENV_UNSET", "0", TRUE);
+  g_assert_false (ss_env_flag ("SOUNDSTAGE_TEST_ENV_OFF", TRUE));
+  g_assert_true (ss_env_flag ("SOUNDSTAGE_TEST_ENV_UNSET", TRUE));
+  g_assert_cmpstr (ss_env_value ("SOUNDSTAGE_TEST_ENV_ON"), ==, "yes");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/gpu/env-settings", test_env_settings);
   g_test_add_func ("/gpu/device-init", test_device_init);
   g_test_add_func ("/gpu/buffer-roundtrip", test_buffer_roundtrip);
   g_test_add_func ("/gpu/oom", test_oom);

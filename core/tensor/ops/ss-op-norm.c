@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "tensor/ops/ss-ops-private.h"
+#include "ss-env.h"
 
 typedef struct {
   guint32 nblocks, block_len, s, cg, groups, channels;
@@ -40,10 +41,7 @@ norm_data_free (gpointer data)
 static gboolean
 norm_scalar (void)
 {
-  static int scalar = -1;
-  if (scalar < 0)
-    scalar = g_strcmp0 (g_getenv ("SOUNDSTAGE_NORM_VEC"), "0") == 0;
-  return scalar;
+  return !ss_env_flag ("SOUNDSTAGE_NORM_VEC", TRUE);
 }
 
 static gboolean

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "tensor/ops/ss-ops-private.h"
+#include "ss-env.h"
 
 /* ---------------------------------------------------------------- reduce */
 
@@ -108,15 +109,12 @@ reduce_rows_run (SsTensor *x, SsTensor *y, SsReduceOp op, guint32 outer, guint32
     }
   g_autoptr (SsGpuBuffer) part = NULL;
   SsGpuBuffer *counters = NULL;
-  static int last_env = -1;
-  if (last_env < 0)
-    last_env = g_strcmp0 (g_getenv ("SOUNDSTAGE_REDUCE_LAST"), "0") != 0;
   if (p.chunks > 1)
     {
       part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
       if (!part)
         return FALSE;
-      if (outer <= ROW_COUNTERS && last_env && !(counters = row_counters (y->device, error)))
+      if (outer <= ROW_COUNTERS && ss_env_flag ("SOUNDSTAGE_REDUCE_LAST", TRUE) && !(counters = row_counters (y->device, error)))
         return FALSE;
     }
   /* (y stands in at the bindings a dispatch does not use: it writes y anyway) */
