@@ -212,7 +212,7 @@ void main ()
 #ifdef MASK
       /* the staged tile's element (query xc, key kl) */
       uint kl = 32u * half_ + lane / 4u + 8u * (i / 4u);
-      vec2 m2 = unpackHalf2x16 (SH[MOFF + xc * S4 + kl / 8u][(kl % 8u) / 2u]);
+      vec2 m2 = attn_mask_pair (SH[MOFF + xc * S4 + kl / 8u][(kl % 8u) / 2u]);
       float mv = (kl % 2u == 0u ? m2.x : m2.y) * LOG2E;
       float pr = exp2 (st[i] * sl2 + mv - Ls[xc]);
 #else
@@ -372,7 +372,7 @@ void main ()
       /* the staged tile's pair (row0 + 8 (i / 4), keys KEY (i) - kb and the next) */
       if (i % 2u == 0u) {
         uint kl = KEY (i) - kb;
-        mv2 = unpackHalf2x16 (SH[MOFF + (row0 + 8u * (i / 4u)) * S4 + kl / 8u][(kl % 8u) / 2u]) * LOG2E;
+        mv2 = attn_mask_pair (SH[MOFF + (row0 + 8u * (i / 4u)) * S4 + kl / 8u][(kl % 8u) / 2u]) * LOG2E;
       }
       float pr = exp2 (sc[i] * sl2 + (i % 2u == 0u ? mv2.x : mv2.y) - lr[i / 4u]);
 #else

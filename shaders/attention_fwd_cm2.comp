@@ -268,7 +268,7 @@ void main ()
       /* the component pair's mask values from the staged tile */
       if (i % 2u == 0u) {
         uint row = CROW (i), col = CCOL (i);
-        mv = unpackHalf2x16 (SM[POFF + row * PS4 + col / 8u][(col % 8u) / 2u]) * LOG2E;
+        mv = attn_mask_pair (SM[POFF + row * PS4 + col / 8u][(col % 8u) / 2u]) * LOG2E;
       }
       x += i % 2u == 0u ? mv.x : mv.y;
 #endif

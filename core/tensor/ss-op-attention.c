@@ -454,15 +454,16 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
   }
   /* head size 64 without causality: dK, dV and dQ on workgroup-scope
    * matrices where the device has them and their layout is the one the
-   * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off); with an fp16 additive
-   * mask, their masked form (SOUNDSTAGE_ATTN_CM2_MASK=0: off, as the
-   * forward's) */
+   * kernels assume (SOUNDSTAGE_ATTN_BWD_CM2=0: off); with an additive mask
+   * (fp16 or bf16), their masked form (SOUNDSTAGE_ATTN_CM2_MASK=0: off, as
+   * the forward's) */
   /* bf16 takes the same kernels rewritten to bf16 (its offsets checked as
    * the fp16 ones are for fl) */
   gboolean bf16_ok = q->dtype == SS_DTYPE_BF16 && Dv == 64 && ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64") &&
                      qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0;
-  gboolean cm2_mask = mc && fl && q->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_bwd_cm2.dq64m") &&
-                      ss_env_flag ("SOUNDSTAGE_ATTN_CM2_MASK", TRUE);
+  gboolean cm2_mask = mc && ss_env_flag ("SOUNDSTAGE_ATTN_CM2_MASK", TRUE) &&
+                      ((fl && q->dtype == SS_DTYPE_F16 && ss_gpu_has_shader ("attention_bwd_cm2.dq64m")) ||
+                       (bf16_ok && ss_gpu_has_shader ("attention_bwd_cm2_bf16.dq64m")));
   BwdKernel bk = {
     .dtype = q->dtype, .D = D, .fl = fl, .cm2_mask = cm2_mask,
     .cm2 = (fl || bf16_ok) && D == 64 && (!mc || cm2_mask) && !ad->causal &&
@@ -605,20 +606,23 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
   /* 1: 64-row blocks of 4 warps; 2: 128-row blocks of 8 (d128w8) */
   const char *d128 = ss_env_value ("SOUNDSTAGE_ATTN_CM2_D128");
   int cm2_d128_env = g_strcmp0 (d128, "1") == 0 ? 1 : g_strcmp0 (d128, "2") == 0 ? 2 : 0;
-  /* an additive mask: head size 64, not causal (the d64m variant; SOUNDSTAGE_ATTN_CM2_MASK=0: off) */
-  gboolean cm2_mask = mc && D == 64 && !causal && mc->dtype == SS_DTYPE_F16 &&
-                      ss_gpu_has_shader ("attention_fwd_cm2.d64m") && ss_env_flag ("SOUNDSTAGE_ATTN_CM2_MASK", TRUE);
+  /* an additive mask: head size 64, not causal (the d64m variants, fp16 and
+   * bf16; SOUNDSTAGE_ATTN_CM2_MASK=0: off) */
+  gboolean cm2_mask = mc && D == 64 && !causal && ss_env_flag ("SOUNDSTAGE_ATTN_CM2_MASK", TRUE) &&
+                      ss_gpu_has_shader (q->dtype == SS_DTYPE_BF16 ? "attention_fwd_cm2_bf16.d64m"
+                                                                   : "attention_fwd_cm2.d64m");
   if (kernel == ATTN_FLASH && (!mc || cm2_mask) && (!causal || D == 64) && (D == 64 || cm2_d128_env) &&
       ss_env_flag ("SOUNDSTAGE_ATTN_CM2", TRUE) &&
       (D == 64 ? cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128)
                : cm2_d128_env == 2 ? cm2_usable (q->device, q->dtype, "q128w8", 256, 128, 32, 128)
                                    : cm2_usable (q->device, q->dtype, "q64w4", 128, 64, 32, 128)))
     kernel = ATTN_CM2;
-  /* bf16, head size 64, no mask: the same kernel on bf16 matrices where the
-   * device has bf16 workgroup-scope matrices for 256 invocations (the probe of
-   * the fp32 accumulator's layout is the fp16 kernel's) */
+  /* bf16, head size 64 (with a mask: not causal): the same kernel on bf16
+   * matrices where the device has bf16 workgroup-scope matrices for 256
+   * invocations (the probe of the fp32 accumulator's layout is the fp16
+   * kernel's) */
   gboolean cm2_bf16 = FALSE;
-  if (q->dtype == SS_DTYPE_BF16 && !mc && D == 64 && Dv == 64 && ss_gpu_has_shader ("attention_fwd_cm2_bf16.d64") &&
+  if (q->dtype == SS_DTYPE_BF16 && (!mc || cm2_mask) && D == 64 && Dv == 64 && ss_gpu_has_shader ("attention_fwd_cm2_bf16.d64") &&
       qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && out->offset % 8 == 0 &&
       ss_env_flag ("SOUNDSTAGE_ATTN_CM2", TRUE) && cm2_usable (q->device, q->dtype, "w8", 256, 128, 64, 128))
     {

@@ -719,19 +719,21 @@ test_attention (void)
    * causal: its bf16 form; fp16 at head size 64 with a mask [Lq, Lk] and a
    * per-batch one [B, 1, Lq, Lk]: its masked form (mask rows of 331 and 260
    * elements: copied to padded rows first; of 264: read in place, or copied
-   * where the mask starts one element into its buffer) */
-  for (int trial = 0; trial < 8; trial++)
+   * where the mask starts one element into its buffer); bf16 with a mask
+   * [Lq, Lk] of rows of 331 (copied) and a per-batch one of 264: the bf16
+   * masked form */
+  for (int trial = 0; trial < 10; trial++)
     {
       AttnCase c = { 0 };
       c.p.b = 2;
       c.p.h = 2;
       c.p.lq = trial == 1 ? 256 : trial == 5 ? 140 : 300;
-      c.p.lk = trial == 1 ? 201 : trial == 3 ? 300 : trial == 5 ? 260 : trial >= 6 ? 264 : 331;
+      c.p.lk = trial == 1 ? 201 : trial == 3 ? 300 : trial == 5 ? 260 : trial == 6 || trial == 7 || trial == 9 ? 264 : 331;
       c.p.d = c.p.dv = trial == 1 ? 128 : 64;
       c.p.scale = 4.0 / sqrt (c.p.d);
       c.p.causal = trial == 3;
-      c.mask_kind = trial == 4 || trial == 6 ? 1 : trial == 5 ? 2 : trial == 7 ? 3 : 0;
-      run_attention_case (trial == 2 || trial == 3 ? SS_DTYPE_BF16 : SS_DTYPE_F16, &c);
+      c.mask_kind = trial == 4 || trial == 6 || trial == 8 ? 1 : trial == 5 || trial == 9 ? 2 : trial == 7 ? 3 : 0;
+      run_attention_case (trial == 2 || trial == 3 || trial >= 8 ? SS_DTYPE_BF16 : SS_DTYPE_F16, &c);
     }
   /* the tensor-core backward at head size 128 (blocks of 32 queries): causal
    * and ragged without a mask, several key and query blocks */
