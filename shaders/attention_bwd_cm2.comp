@@ -1,9 +1,10 @@
 #version 450
 /* Attention backward, dK and dV (or with DQ, dQ), on workgroup-scope cooperative matrices
  * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
- * rewritten to the KHR form at build time like matmul_cm2): fp16 q/k/v/dO/dK/dV,
- * fp32 scores and accumulation, head size 64, non-causal, no mask (the host
- * sends the other cases to attention_bwd_coop.comp).
+ * rewritten to the KHR form at build time like matmul_cm2): fp16 q/k/v/dO/dK/dV
+ * (bf16 in the bf16 forms), fp32 scores and accumulation, head size 64,
+ * non-causal, with an additive mask in the MASK build (the host sends the
+ * other cases to attention_bwd_coop.comp or attention_bwd_reg.comp).
  * DQ (attention_bwd_cm2.dq64): a workgroup owns 64 queries (Q and dO staged
  * once) and walks the keys in blocks of 64 (K and V staged):
  *   S = Q K^T,  P = exp(scale S - lse),  dP = dO V^T,  dS = P * (dP - dsum),
@@ -26,12 +27,12 @@
  * Any Lq, Lk: rows past the ends are zero-filled and contribute nothing;
  * offsets multiples of 8.
  * MASK (the dkv64m / dq64m variants): P is recomputed with the forward's
- * additive fp16 mask (element (b, h, i, j) at m_off + b m_bs + h m_hs + i Lk
- * + j) added to each scaled score. Each block's 64 x 64 mask tile (rows:
- * queries) is loaded with the block's operands into registers
- * (attention_mask.glsl) and staged in shared memory that is free at that
- * point (MOFF): the driver keeps 8 of the workgroup's 48 KiB, and a tile of
- * its own (46 KiB in all) lost the device. */
+ * additive 16-bit mask (element (b, h, i, j) at m_off + b m_bs + h m_hs +
+ * i m_rs + j) added to each scaled score. Each block's 64 x 64 mask tile
+ * (rows: queries) is loaded a block ahead with the block's operands into
+ * registers (attention_mask.glsl) and staged in shared memory that is free
+ * at that point (MOFF): the driver keeps 8 of the workgroup's 48 KiB, and a
+ * tile of its own (46 KiB in all) lost the device. */
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require

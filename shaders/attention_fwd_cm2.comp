@@ -3,8 +3,8 @@
  * (VK_NV_cooperative_matrix2; written against GL_NV_cooperative_matrix and
  * rewritten to the KHR form at build time like matmul_cm2): one pass over the
  * keys with FlashAttention-2's online softmax, fp16 q/k/v/o, fp32 scores,
- * statistics and accumulation, head size HD (64 or 128), no mask; non-causal,
- * or causal in the CAUSAL build (its own variant: the extra checks in one
+ * statistics and accumulation, head size HD (64 or 128); non-causal, with an
+ * additive mask in the MASK build (head size 64), or causal in the CAUSAL build (its own variant: the extra checks in one
  * kernel slowed the non-causal case 2.4x on the H100).
  *
  * A workgroup of NT invocations takes BQ query rows (HD 64: 256 and 128; HD
@@ -30,11 +30,11 @@
  * past Lq are zeros and their outputs are not stored. q/k/v/o offsets
  * multiples of 8.
  *
- * MASK (the d64m variant): an additive fp16 mask (element (b, h, i, j) at
- * m_off + b m_bs + h m_hs + i Lk + j, attention_common.glsl) is added to each
- * scaled score, in log2 units like the scores. Each block's BQ x BK mask tile
- * is staged with coalesced loads in P's shared memory and read back as the
- * components' pairs (each score's element loaded from global memory where
+ * MASK (the d64m variants): an additive 16-bit mask (fp16; bf16 in the bf16
+ * form; element (b, h, i, j) at m_off + b m_bs + h m_hs + i m_rs + j,
+ * attention_mask.glsl) is added to each scaled score, in log2 units like the
+ * scores. Each block's BQ x BK mask tile is loaded a block ahead in 16-byte
+ * units, staged in P's shared memory and read back as the components' pairs (each score's element loaded from global memory where
  * the component is read ran 1.4-1.5x slower on the H100 than the tile in
  * 16-byte loads; loaded into registers before the multiply-add, slower
  * still: docs/PERFORMANCE-engine.md, tenth session).
