@@ -36,6 +36,16 @@ typedef struct {
 
 /* the subgroup-scope tensor-core kernel (matmul_coopmat*) for a product with
  * operand layout flags (bits 0-1), written to buf */
+/* SOUNDSTAGE_GEMM_LOG=1: each product's shape and kernel (tensor-core and
+ * portable), to find the shapes a model spends its time on */
+static void
+gemm_log (const char *shader, gint64 m, gint64 n, gint64 k, int batch, guint layout, guint bias)
+{
+  if (ss_env_flag ("SOUNDSTAGE_GEMM_LOG", FALSE))
+    g_message ("gemm %s m %" G_GINT64_FORMAT " n %" G_GINT64_FORMAT " k %" G_GINT64_FORMAT
+               " batch %d layout %u bias %u", shader, m, n, k, batch, layout, bias);
+}
+
 static void
 subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize len)
 {
@@ -141,11 +151,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
     return FALSE;  /* the portable kernels */
   else
     subgroup_shader (p.flags, m, n, k, shader, sizeof shader);
-  /* SOUNDSTAGE_GEMM_LOG=1: each product's shape and kernel, to find the
-   * shapes a model spends its time on */
-  if (ss_env_flag ("SOUNDSTAGE_GEMM_LOG", FALSE))
-    g_message ("gemm %s m %" G_GINT64_FORMAT " n %" G_GINT64_FORMAT " k %" G_GINT64_FORMAT
-               " batch %d layout %u bias %u", shader, m, n, k, batch, p.flags & 3u, p.flags >> 2);
+  gemm_log (shader, m, n, k, batch, p.flags & 3u, p.flags >> 2);
   SsGpuDispatch d = {
     .shader = shader,
     .bindings = bd, .n_bindings = 4, .push = &p, .push_size = sizeof p,
@@ -341,11 +347,13 @@ gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
   SsGemmPortable kind = ss_gemm_get_portable ();
   if (kind == SS_GEMM_PORTABLE_AUTO)
     {
-      /* the register-blocked kernel for large products on GPUs; the 64x64
-       * kernel for the rest and on CPU devices (lavapipe) */
-      const SsGpuCaps *caps = ss_gpu_device_get_caps (dev);
-      kind = !caps->is_cpu && m >= 128 && n >= 128 && k >= 64 ? SS_GEMM_PORTABLE_REG
-                                                              : SS_GEMM_PORTABLE_SMALL;
+      /* the register-blocked kernel for large products, the 64x64 kernel for
+       * the rest; on CPU devices (lavapipe) from M, N >= 64 (eleventh
+       * session: there, 2 cores, fp32 products of the small Synchformer ran
+       * 1.5-5x faster on it, even with half its 128-tiles empty, and its
+       * analysis of 10 s 2x; docs/PERFORMANCE-engine.md) */
+      gint64 lo = ss_gpu_device_get_caps (dev)->is_cpu ? 64 : 128;
+      kind = m >= lo && n >= lo && k >= 64 ? SS_GEMM_PORTABLE_REG : SS_GEMM_PORTABLE_SMALL;
     }
   if (kind == SS_GEMM_PORTABLE_REG || kind == SS_GEMM_PORTABLE_REG_K16)
     {
@@ -367,6 +375,7 @@ gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
         .groups = { (n + 127) / 128, (m + 127) / 128, batch },
         .label = k16 ? "matmul_reg_k16" : "matmul_reg",
       };
+      gemm_log (name, m, n, k, batch, (a_kfast ? 0u : 1u) | (b_nfast ? 0u : 2u), p.bias_mode);
       return ss_gpu_dispatch (dev, &d, error);
     }
   /* 128x128 tiles with 8x8 per thread, matmul.comp's loops: only on request;
@@ -380,6 +389,7 @@ gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
     .groups = { (n + tile - 1) / tile, (m + tile - 1) / tile, batch },
     .label = big ? "matmul_big" : "matmul",
   };
+  gemm_log (name, m, n, k, batch, (a->cs == 1 ? 0u : 1u) | (b->cs == 1 ? 0u : 2u), p.bias_mode);
   return ss_gpu_dispatch (dev, &d, error);
 }
 
@@ -432,13 +442,16 @@ ss_gemm_conv (const SsGemmOperand *a, SsTensor *img, gint64 img_off, gint64 img_
    * whole groups of 4 channels, for kernels of 9 taps or more: its B tiles
    * (groups along k, stored as 4 scalars) cost more than im2col saves for 3
    * taps (fp32 conv1d C512 k3 on the H100: 1.60 against 1.47 ms; conv2d N8
-   * C128 3x3: 0.33 against 0.38, forward+backward 1.13 against 1.44) */
+   * C128 3x3: 0.33 against 0.38, forward+backward 1.13 against 1.44); on CPU
+   * devices for any number of taps, from M, N >= 64 like the GEMM
+   * (lavapipe: docs/PERFORMANCE-engine.md, eleventh session) */
   SsGemmPortable pk = ss_gemm_get_portable ();
   gint64 taps = (wgrad ? n : k) / MAX (geo->C, 1);
   gboolean reg = !cm2 && geo->C % 4 == 0 && a->rs % 4 == 0 && a->off % 4 == 0 && img_off % 4 == 0 &&
                  img_bs % 4 == 0 && (!wgrad || (a->bs % 4 == 0 && geo->Ls % 4 == 0)) &&
                  (pk == SS_GEMM_PORTABLE_REG ||
-                  (pk == SS_GEMM_PORTABLE_AUTO && !caps->is_cpu && m >= 128 && n >= 128 && k >= 64 && taps >= 9));
+                  (pk == SS_GEMM_PORTABLE_AUTO && (caps->is_cpu ? m >= 64 && n >= 64 : m >= 128 && n >= 128 && taps >= 9) &&
+                   k >= 64));
   char shader[64];
   if (cm2)
     g_snprintf (shader, sizeof shader, "matmul_cm2%s.%s%s", bf16 ? "_bf16" : "", kinds[kind].name,

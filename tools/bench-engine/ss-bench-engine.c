@@ -216,7 +216,10 @@ env_shapes (const char *var, guint count, int out[16][4])
 static void
 bench_linear (void)
 {
-  /* SOUNDSTAGE_BENCH_LINEAR="M,N,K M,N,K ...": other shapes */
+  /* SOUNDSTAGE_BENCH_LINEAR="M,N,K M,N,K ...": other shapes;
+   * SOUNDSTAGE_BENCH_DTYPE=f32|bf16: that dtype (f16 by default) */
+  SsDType dt = g_strcmp0 (g_getenv ("SOUNDSTAGE_BENCH_DTYPE"), "f32") == 0 ? SS_DTYPE_F32
+             : g_strcmp0 (g_getenv ("SOUNDSTAGE_BENCH_DTYPE"), "bf16") == 0 ? SS_DTYPE_BF16 : SS_DTYPE_F16;
   int extra[16][4];
   guint n_extra = env_shapes ("SOUNDSTAGE_BENCH_LINEAR", 3, extra);
   guint n_shapes = n_extra ? n_extra : G_N_ELEMENTS (linear_shapes);
@@ -225,13 +228,13 @@ bench_linear (void)
       const int *sh = n_extra ? extra[s] : linear_shapes[s];
       int m = sh[0], n = sh[1], k = sh[2];
       LinearCase c = {
-        filled (SS_DTYPE_F16, 2, SS_SHAPE (m, k), 0.01f),
-        filled (SS_DTYPE_F16, 2, SS_SHAPE (n, k), 0.02f),
-        filled (SS_DTYPE_F16, 1, SS_SHAPE (n), 0.5f),
+        filled (dt, 2, SS_SHAPE (m, k), 0.01f),
+        filled (dt, 2, SS_SHAPE (n, k), 0.02f),
+        filled (dt, 1, SS_SHAPE (n), 0.5f),
       };
       double t = time_op (linear_fn, &c, 0.3);
       double tflop = 2.0 * m * n * (double) k * 1e-12;
-      printf ("linear f16 %dx%dx%d %.4f ms %.1f TFLOP/s", m, n, k, t * 1e3, tflop / t);
+      printf ("linear %s %dx%dx%d %.4f ms %.4g TFLOP/s", ss_dtype_name (dt), m, n, k, t * 1e3, tflop / t);
       print_gpu (tflop, "TFLOP/s");
       ss_tensor_unref (c.x);
       ss_tensor_unref (c.w);
