@@ -24,6 +24,10 @@
  *          elements in multiples of 4 at 4-element offsets: the row is read
  *          once into registers in units of 4 (stage 0 reads it three times)
  * STAGE 13: dx of stage 1 for the rows stage 12 takes, dy and x read once
+ * STAGE 14, 15: stages 12 and 13 with a subgroup per row (OPS_WG /
+ *          gl_SubgroupSize rows a workgroup, rows of at most 8 units of 4 a
+ *          lane), sums by subgroup arithmetic without barriers: for CPU
+ *          devices, where a workgroup's barriers are costly (lavapipe)
  * RMS 1: no mean subtraction (RMS norm).
  * VEC 1 (stages 4, 6, 7, 9): block_len, chunk_len, s and the offsets are
  * multiples of 4, so groups of 4 elements share a channel and load / store as
@@ -223,6 +227,69 @@ void main ()
       uint o = 2 * p.nblocks * p.chunks;
       float gg = SS_LOAD (dy[p.dy_off + e]) * wv (c);
       y[p.y_off + e] = SS_STORE (rstd * (gg - part[o + 2 * bk] - xh * part[o + 2 * bk + 1]));
+    }
+    return;
+  }
+  if (STAGE == 14 || STAGE == 15) {
+    /* (no barriers below: a subgroup past the last row may leave) */
+    uint row = g * gl_NumSubgroups + gl_SubgroupID;
+    if (row >= p.nblocks)
+      return;
+    uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
+    uint L4 = p.block_len / 4u, xb4 = (p.x_off + row * p.block_len) / 4u;
+    uint yb4 = (p.y_off + row * p.block_len) / 4u;
+    vec4 v[8];
+    if (STAGE == 14) {
+      float s = 0.0;
+      for (uint k = 0; k < 8u; k++) {
+        uint j = lane + k * SG;
+        v[k] = j < L4 ? ss_load4 (x4[xb4 + j]) : vec4 (0.0);
+        s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
+      }
+      float mu = RMS == 0 ? subgroupAdd (s) * inv_len : 0.0;
+      float q = 0.0;
+      for (uint k = 0; k < 8u; k++)
+        if (lane + k * SG < L4) {
+          vec4 d = v[k] - mu;
+          q += dot (d, d);
+        }
+      float rstd = inversesqrt (subgroupAdd (q) * inv_len + p.eps);
+      for (uint k = 0; k < 8u; k++) {
+        uint j = lane + k * SG;
+        if (j < L4) {
+          vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
+          vec4 bj = RMS == 0 && p.has_b != 0 ? ss_load4 (bias4[p.b_off / 4u + j]) : vec4 (0.0);
+          y4[yb4 + j] = ss_store4 ((v[k] - mu) * rstd * wj + bj);
+        }
+      }
+      if (subgroupElect ()) {
+        stats[2 * row] = mu;
+        stats[2 * row + 1] = rstd;
+      }
+    } else {
+      uint db4 = (p.dy_off + row * p.block_len) / 4u;
+      float mu = stats[2 * row], rstd = stats[2 * row + 1];
+      vec4 gg[8];
+      float sg = 0.0, sgx = 0.0;
+      for (uint k = 0; k < 8u; k++) {
+        uint j = lane + k * SG;
+        gg[k] = vec4 (0.0);
+        v[k] = vec4 (0.0);
+        if (j < L4) {
+          vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
+          gg[k] = ss_load4 (dy4[db4 + j]) * wj;
+          v[k] = (ss_load4 (x4[xb4 + j]) - mu) * rstd;
+        }
+        sg += (gg[k].x + gg[k].y) + (gg[k].z + gg[k].w);
+        sgx += dot (gg[k], v[k]);
+      }
+      float mg = RMS == 0 ? subgroupAdd (sg) * inv_len : 0.0;
+      float mgx = subgroupAdd (sgx) * inv_len;
+      for (uint k = 0; k < 8u; k++) {
+        uint j = lane + k * SG;
+        if (j < L4)
+          y4[yb4 + j] = ss_store4 (rstd * (gg[k] - mg - v[k] * mgx));
+      }
     }
     return;
   }

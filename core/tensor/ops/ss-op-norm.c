@@ -22,6 +22,7 @@ typedef struct {
   NormPush p;
   gboolean rms;
   gboolean regs;        /* rows in registers (stages 12 / 13) */
+  guint32 sub_rows;     /* ... a subgroup per row, this many rows a workgroup (stages 14 / 15), or 0 */
   SsGpuBuffer *stats;
   SsGpuBuffer *part;    /* split path only */
 } NormData;
@@ -56,7 +57,7 @@ norm_dispatch (guint32 stage, gboolean rms, NormPush *p, SsTensor *x, SsTensor *
   if (vec && (stage == 6 || stage == 9))
     groups = CDIV (groups, 16);   /* 4 units of 4 a thread where one element was */
   guint32 spec[3] = { stage, rms, vec };
-  gboolean stats_written = stage == 0 || stage == 5 || stage == 12;   /* the stages that store mean and rstd */
+  gboolean stats_written = stage == 0 || stage == 5 || stage == 12 || stage == 14;   /* the stages that store mean and rstd */
   SsGpuBinding bind[8] = {
     ss_tensor_binding (x, SS_GPU_READ),
     ss_tensor_binding (w ? w : x, SS_GPU_READ),
@@ -100,8 +101,9 @@ norm_backward (SsAutogradNode *node, SsTensor *grad, SsTensor **gi, GError **err
       else
         {
           gboolean regs = nd->regs && p.dy_off % 4 == 0 && p.y_off % 4 == 0;
-          SS_OPS_TRY (norm_dispatch (regs ? 13 : 1, nd->rms, &p, x, w, b, g, nd->stats, NULL, dx, NULL,
-                                     p.nblocks, error));
+          gboolean sub = regs && nd->sub_rows;
+          SS_OPS_TRY (norm_dispatch (sub ? 15 : regs ? 13 : 1, nd->rms, &p, x, w, b, g, nd->stats, NULL, dx, NULL,
+                                     sub ? CDIV (p.nblocks, nd->sub_rows) : p.nblocks, error));
         }
       gi[0] = g_steal_pointer (&dx);
     }
@@ -184,6 +186,16 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
   /* layer / RMS norm rows that fit in registers in units of 4 (stages 12, 13) */
   gboolean regs = s == 1 && groups == 1 && block_len % 4 == 0 && block_len <= SS_OPS_REGISTER_ROW_MAX &&
                   p.x_off % 4 == 0 && p.y_off % 4 == 0 && p.w_off % 4 == 0 && p.b_off % 4 == 0;
+  /* on CPU devices, rows of at most 8 units a lane with a subgroup each
+   * (stages 14, 15): a workgroup per row spent its time in barriers there
+   * (lavapipe, 2 cores: the small Synchformer's 30 layer norms of rows of
+   * 128, 155 ms a window; docs/PERFORMANCE-engine.md, eleventh session);
+   * SOUNDSTAGE_NORM_SUBGROUP=0: off. Only where the subgroup size is fixed,
+   * as lavapipe's is: the grid counts OPS_WG / size rows a workgroup */
+  const SsGpuCaps *caps = ss_gpu_device_get_caps (y->device);
+  guint32 sg = caps->subgroup_size;
+  guint32 sub_rows = regs && caps->is_cpu && sg >= 4 && 128 % sg == 0 && block_len / 4 <= 8 * sg &&
+                     ss_env_flag ("SOUNDSTAGE_NORM_SUBGROUP", TRUE) ? 128 / sg : 0;
   if (block_len > NORM_SPLIT)
     {
       p.chunk_len = NORM_CHUNK;
@@ -199,7 +211,8 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
                              CDIV ((guint64) nblocks * block_len, 128), error))
         return NULL;
     }
-  else if (!norm_dispatch (regs ? 12 : 0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL, nblocks, error))
+  else if (!norm_dispatch (sub_rows ? 14 : regs ? 12 : 0, rms, &p, xc, wc, bc, NULL, stats, NULL, y, NULL,
+                           sub_rows ? CDIV (nblocks, sub_rows) : nblocks, error))
     return NULL;
   SsAutogradNode *node = ss_ops_record (y, name, norm_backward, 3, (SsTensor *[]) { x, w, b });
   if (node)
@@ -208,6 +221,7 @@ norm_op (const char *name, SsTensor *x, SsTensor *w, SsTensor *b, float eps, gbo
       nd->p = p;
       nd->rms = rms;
       nd->regs = regs;
+      nd->sub_rows = sub_rows;
       nd->stats = g_steal_pointer (&stats);
       nd->part = g_steal_pointer (&part);
       ss_autograd_node_set_data (node, nd, norm_data_free);
