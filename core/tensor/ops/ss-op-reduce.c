@@ -114,8 +114,12 @@ reduce_rows_run (SsTensor *x, SsTensor *y, SsReduceOp op, guint32 outer, guint32
       part = ss_gpu_buffer_new (y->device, (gsize) outer * p.chunks * 4, error);
       if (!part)
         return FALSE;
-      if (outer <= ROW_COUNTERS && ss_env_flag ("SOUNDSTAGE_REDUCE_LAST", TRUE) && !(counters = row_counters (y->device, error)))
-        return FALSE;
+      if (outer <= ROW_COUNTERS && ss_env_flag ("SOUNDSTAGE_REDUCE_LAST", TRUE))
+        {
+          counters = row_counters (y->device, error);
+          if (!counters)
+            return FALSE;
+        }
     }
   /* (y stands in at the bindings a dispatch does not use: it writes y anyway) */
   SsGpuBinding bind[4] = {
