@@ -97,18 +97,8 @@ shared uvec4 SH[DOFF + BQ * S4];
 #define MOFF DOFF
 #endif
 #define NM (BQ * BK / 8u / NT)  /* uvec4 per thread: a mask tile */
-/* the mask tile of queries q, keys k in registers (each thread 8 keys of a
- * row; behind a branch as in the forward they ran 1.1x slower, eng151) */
-#define MLOAD(q, k) \
-  [[unroll]] for (uint t = 0u; t < NM; t++) { \
-    uint e = tid + t * NT; \
-    rm[t] = attn_mask8 (mbase, (q) + e / (BK / 8u), (k) + 8u * (e % (BK / 8u))); \
-  }
-#define MSTORE() \
-  [[unroll]] for (uint t = 0u; t < NM; t++) { \
-    uint e = tid + t * NT; \
-    SH[MOFF + (e / (BK / 8u)) * S4 + e % (BK / 8u)] = rm[t]; \
-  }
+/* (the tile's loads, ATTN_MASK_TILE_LOAD, behind a branch as in the forward
+ * ran 1.1x slower, eng151) */
 #endif
 shared float Ls[BQ], Gs[BQ];   /* lse (log2 units, +inf: no contribution) and dsum per query */
 
@@ -149,7 +139,7 @@ void main ()
   }
   GLOAD (0u);
 #ifdef MASK
-  MLOAD (0u, k0);
+  ATTN_MASK_TILE_LOAD (rm, NM, 0u, k0)
 #endif
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> dk = fcoopmatNV<32, gl_ScopeWorkgroup, BK, HD> (0.0);
@@ -170,7 +160,7 @@ void main ()
       SH[DOFF + (e / R4) * S4 + e % R4] = rd[t];
     }
 #ifdef MASK
-    MSTORE ();
+    ATTN_MASK_TILE_STORE (SH, MOFF, S4, rm, NM)
 #endif
     if (tid < BQ) {
       float l = POS_INF, g = 0.0;
@@ -185,7 +175,7 @@ void main ()
     if (xb + BQ < p.Lq) {
       GLOAD (xb + BQ);          /* in flight during this block */
 #ifdef MASK
-      MLOAD (xb + BQ, k0);
+      ATTN_MASK_TILE_LOAD (rm, NM, xb + BQ, k0)
 #endif
     }
     barrier ();
@@ -310,7 +300,7 @@ void main ()
   }
   GLOADKV (0u);
 #ifdef MASK
-  MLOAD (q0, 0u);
+  ATTN_MASK_TILE_LOAD (rm, NM, q0, 0u)
 #endif
   barrier ();
   /* this invocation's rows' lse and dsum */
@@ -335,12 +325,12 @@ void main ()
       SH[VOFF + (e / R4) * S4 + e % R4] = rv[t];
     }
 #ifdef MASK
-    MSTORE ();
+    ATTN_MASK_TILE_STORE (SH, MOFF, S4, rm, NM)
 #endif
     if (kb + BK < p.Lk) {
       GLOADKV (kb + BK);        /* in flight during this block */
 #ifdef MASK
-      MLOAD (q0, kb + BK);
+      ATTN_MASK_TILE_LOAD (rm, NM, q0, kb + BK)
 #endif
     }
     barrier ();

@@ -4,8 +4,9 @@
  * rewritten to the KHR form at build time like matmul_cm2): one pass over the
  * keys with FlashAttention-2's online softmax, fp16 q/k/v/o, fp32 scores,
  * statistics and accumulation, head size HD (64 or 128); non-causal, with an
- * additive mask in the MASK build (head size 64), or causal in the CAUSAL build (its own variant: the extra checks in one
- * kernel slowed the non-causal case 2.4x on the H100).
+ * additive mask in the MASK build (head size 64), or causal in the CAUSAL
+ * build (its own variant: the extra checks in one kernel slowed the
+ * non-causal case 2.4x on the H100).
  *
  * A workgroup of NT invocations takes BQ query rows (HD 64: 256 and 128; HD
  * 128: 64, so that Q and the K and V blocks fit the shared memory). Per block
@@ -34,10 +35,11 @@
  * form; element (b, h, i, j) at m_off + b m_bs + h m_hs + i m_rs + j,
  * attention_mask.glsl) is added to each scaled score, in log2 units like the
  * scores. Each block's BQ x BK mask tile is loaded a block ahead in 16-byte
- * units, staged in P's shared memory and read back as the components' pairs (each score's element loaded from global memory where
- * the component is read ran 1.4-1.5x slower on the H100 than the tile in
- * 16-byte loads; loaded into registers before the multiply-add, slower
- * still: docs/PERFORMANCE-engine.md, tenth session).
+ * units, staged in P's shared memory and read back as the components' pairs
+ * (each score's element loaded from global memory where the component is
+ * read ran 1.4-1.5x slower on the H100 than the tile in 16-byte loads;
+ * loaded into registers before the multiply-add, slower still:
+ * docs/PERFORMANCE-engine.md, tenth and eleventh sessions).
  *
  * DIV (the div64 variants): the space half of divided space-time attention
  * straight from a packed qkv [B, N, 3 D] (N = 1 + F P tokens, D = H HD) into
@@ -180,13 +182,9 @@ void main ()
   GLOAD (0u);
 #ifdef MASK
   /* the mask tile of block kb in registers, one block ahead like K and V */
-  uvec4 rm[BQ * BK / 8u / NT];
-#define MLOAD(kb) \
-  [[unroll]] for (uint t = 0u; t < BQ * BK / 8u / NT; t++) { \
-    uint e = tid + t * NT; \
-    rm[t] = attn_mask8 (mbase, q0 + e / (BK / 8u), (kb) + 8u * (e % (BK / 8u))); \
-  }
-  MLOAD (0u);
+#define NM (BQ * BK / 8u / NT)
+  uvec4 rm[NM];
+  ATTN_MASK_TILE_LOAD (rm, NM, q0, 0u)
 #endif
 
   fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> o = fcoopmatNV<32, gl_ScopeWorkgroup, BQ, HD> (0.0);
@@ -221,15 +219,12 @@ void main ()
      * statistics' barrier), as rows of PS4 uvec4 like P. Loaded here, behind
      * an always-taken branch, it ran 1.2x slower on the H100 (call eng153;
      * without the branch 1.4x, eng150) */
-    [[unroll]] for (uint t = 0u; t < BQ * BK / 8u / NT; t++) {
-      uint e = tid + t * NT;
-      SM[POFF + (e / (BK / 8u)) * PS4 + e % (BK / 8u)] = rm[t];
-    }
+    ATTN_MASK_TILE_STORE (SM, POFF, PS4, rm, NM)
 #endif
     if (kb + BK < kv_end) {
       GLOAD (kb + BK);          /* in flight during this block */
 #ifdef MASK
-      MLOAD (kb + BK);
+      ATTN_MASK_TILE_LOAD (rm, NM, q0, kb + BK)
 #endif
     }
     barrier ();
