@@ -352,7 +352,7 @@ typedef struct {
   gint64 D;
   const FlashLayout *fl;   /* the fp16 subgroup tensor-core kernels (attention_bwd_coop) */
   gboolean cm2;            /* attention_bwd_cm2 (fp16, or its bf16 form) */
-  gboolean cm2_mask;       /* ... its masked form (fp16) */
+  gboolean cm2_mask;       /* ... its masked form (fp16, or its bf16 form) */
   gboolean reg, reg64;     /* attention_bwd_reg, head sizes up to 64 */
   guint32 reg_vec;         /* its VEC specialization constant */
 } BwdKernel;

@@ -34,8 +34,6 @@ typedef struct {
   float alpha, beta;
 } CoopPush;
 
-/* the subgroup-scope tensor-core kernel (matmul_coopmat*) for a product with
- * operand layout flags (bits 0-1), written to buf */
 /* SOUNDSTAGE_GEMM_LOG=1: each product's shape and kernel (tensor-core and
  * portable), to find the shapes a model spends its time on */
 static void
@@ -46,6 +44,8 @@ gemm_log (const char *shader, gint64 m, gint64 n, gint64 k, int batch, guint lay
                " batch %d layout %u bias %u", shader, m, n, k, batch, layout, bias);
 }
 
+/* the subgroup-scope tensor-core kernel (matmul_coopmat*) for a product with
+ * operand layout flags (bits 0-1), written to buf */
 static void
 subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize len)
 {
