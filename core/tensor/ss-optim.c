@@ -16,11 +16,6 @@ typedef struct {
   SsTensor *v;       /* fp32, AdamW */
   SsTensor *master;  /* fp32 copy for f16/bf16 params */
   gint64    step;    /* steps this parameter was updated */
-  /* bound in place of m, v or master where the slot has none: adamw.comp
-   * declares them writable, so a buffer of this slot's own (bound RW) keeps
-   * its dispatch independent of the other parameters' (sharing coef there
-   * was a write-after-read hazard for the synchronization validation) */
-  SsGpuBuffer *scratch;
 } Slot;
 
 struct _SsOptim {
@@ -73,7 +68,6 @@ ss_optim_free (SsOptim *opt)
       g_clear_pointer (&s->m, ss_tensor_unref);
       g_clear_pointer (&s->v, ss_tensor_unref);
       g_clear_pointer (&s->master, ss_tensor_unref);
-      g_clear_pointer (&s->scratch, ss_gpu_buffer_unref);
     }
   g_array_unref (opt->slots);
   g_array_unref (opt->groups);
@@ -307,13 +301,11 @@ ss_optim_step (SsOptim *opt, GError **error)
             sgd ? 0.0f : (float) (h->lr / bc1), sgd ? 0.0f : (float) (1.0 / sqrt (bc2)),
             h->momentum, h->dampening,
           };
-          if ((!s->m || !s->v || !s->master) && !s->scratch &&
-              !(s->scratch = ss_gpu_buffer_new (dev, 16, error)))
-            {
-              ok = FALSE;
-              break;
-            }
-          SsGpuBinding dummy = { s->scratch, 0, 0, SS_GPU_RW };
+          /* the parameter (written anyway) stands in for m, v or master
+           * where the slot has none: adamw.comp declares them writable, and
+           * a shared stand-in (coef) was a write-after-read hazard between
+           * the parameters' dispatches for the synchronization validation */
+          SsGpuBinding dummy = ss_tensor_binding (p, SS_GPU_RW);
           SsGpuBinding coef = { opt->coef, 0, 0, SS_GPU_READ };
           SsGpuBinding b[6] = {
             ss_tensor_binding (p, SS_GPU_RW),
