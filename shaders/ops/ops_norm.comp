@@ -230,39 +230,45 @@ void main ()
     }
     return;
   }
-  if (STAGE == 14 || STAGE == 15) {
-    /* (no barriers below: a subgroup past the last row may leave) */
-    uint row = g * gl_NumSubgroups + gl_SubgroupID;
+  if (STAGE >= 12u && STAGE <= 15u) {
+    /* a row in registers: a workgroup's (12, 13; rows up to 4 units of 4 a
+     * thread, sums over the workgroup) or a subgroup's (14, 15; rows up to 8
+     * units a lane, sums over the subgroup, no barriers: a subgroup past the
+     * last row may leave) */
+    bool sub = STAGE >= 14u;
+    const uint K = STAGE >= 14u ? 8u : 4u;
+    uint row = sub ? g * gl_NumSubgroups + gl_SubgroupID : g;
     if (row >= p.nblocks)
       return;
-    uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
+    uint i0 = sub ? gl_SubgroupInvocationID : lid, step = sub ? gl_SubgroupSize : OPS_WG;
     uint L4 = p.block_len / 4u, xb4 = (p.x_off + row * p.block_len) / 4u;
     uint yb4 = (p.y_off + row * p.block_len) / 4u;
+#define ROW_SUM(v) (sub ? subgroupAdd (v) : ops_wg_sum (v))
     vec4 v[8];
-    if (STAGE == 14) {
+    if (STAGE == 12u || STAGE == 14u) {
       float s = 0.0;
-      for (uint k = 0; k < 8u; k++) {
-        uint j = lane + k * SG;
+      for (uint k = 0; k < K; k++) {
+        uint j = i0 + k * step;
         v[k] = j < L4 ? ss_load4 (x4[xb4 + j]) : vec4 (0.0);
         s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
       }
-      float mu = RMS == 0 ? subgroupAdd (s) * inv_len : 0.0;
+      float mu = RMS == 0 ? ROW_SUM (s) * inv_len : 0.0;
       float q = 0.0;
-      for (uint k = 0; k < 8u; k++)
-        if (lane + k * SG < L4) {
+      for (uint k = 0; k < K; k++)
+        if (i0 + k * step < L4) {
           vec4 d = v[k] - mu;
           q += dot (d, d);
         }
-      float rstd = inversesqrt (subgroupAdd (q) * inv_len + p.eps);
-      for (uint k = 0; k < 8u; k++) {
-        uint j = lane + k * SG;
+      float rstd = inversesqrt (ROW_SUM (q) * inv_len + p.eps);
+      for (uint k = 0; k < K; k++) {
+        uint j = i0 + k * step;
         if (j < L4) {
           vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
           vec4 bj = RMS == 0 && p.has_b != 0 ? ss_load4 (bias4[p.b_off / 4u + j]) : vec4 (0.0);
           y4[yb4 + j] = ss_store4 ((v[k] - mu) * rstd * wj + bj);
         }
       }
-      if (subgroupElect ()) {
+      if (i0 == 0u) {
         stats[2 * row] = mu;
         stats[2 * row + 1] = rstd;
       }
@@ -271,8 +277,8 @@ void main ()
       float mu = stats[2 * row], rstd = stats[2 * row + 1];
       vec4 gg[8];
       float sg = 0.0, sgx = 0.0;
-      for (uint k = 0; k < 8u; k++) {
-        uint j = lane + k * SG;
+      for (uint k = 0; k < K; k++) {
+        uint j = i0 + k * step;
         gg[k] = vec4 (0.0);
         v[k] = vec4 (0.0);
         if (j < L4) {
@@ -283,78 +289,15 @@ void main ()
         sg += (gg[k].x + gg[k].y) + (gg[k].z + gg[k].w);
         sgx += dot (gg[k], v[k]);
       }
-      float mg = RMS == 0 ? subgroupAdd (sg) * inv_len : 0.0;
-      float mgx = subgroupAdd (sgx) * inv_len;
-      for (uint k = 0; k < 8u; k++) {
-        uint j = lane + k * SG;
+      float mg = RMS == 0 ? ROW_SUM (sg) * inv_len : 0.0;
+      float mgx = ROW_SUM (sgx) * inv_len;
+      for (uint k = 0; k < K; k++) {
+        uint j = i0 + k * step;
         if (j < L4)
           y4[yb4 + j] = ss_store4 (rstd * (gg[k] - mg - v[k] * mgx));
       }
     }
-    return;
-  }
-  if (STAGE == 12) {
-    if (g >= p.nblocks)
-      return;
-    uint L4 = p.block_len / 4u, base4 = (p.x_off + g * p.block_len) / 4u;
-    vec4 v[4];
-    float s = 0.0;
-    for (uint k = 0; k < 4u; k++) {
-      uint j = lid + k * OPS_WG;
-      v[k] = j < L4 ? ss_load4 (x4[base4 + j]) : vec4 (0.0);
-      s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
-    }
-    float mu = RMS == 0 ? ops_wg_sum (s) * inv_len : 0.0;
-    float q = 0.0;
-    for (uint k = 0; k < 4u; k++)
-      if (lid + k * OPS_WG < L4) {
-        vec4 d = v[k] - mu;
-        q += dot (d, d);
-      }
-    float rstd = inversesqrt (ops_wg_sum (q) * inv_len + p.eps);
-    uint ybase4 = (p.y_off + g * p.block_len) / 4u;
-    for (uint k = 0; k < 4u; k++) {
-      uint j = lid + k * OPS_WG;
-      if (j < L4) {
-        vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
-        vec4 bj = RMS == 0 && p.has_b != 0 ? ss_load4 (bias4[p.b_off / 4u + j]) : vec4 (0.0);
-        y4[ybase4 + j] = ss_store4 ((v[k] - mu) * rstd * wj + bj);
-      }
-    }
-    if (lid == 0) {
-      stats[2 * g] = mu;
-      stats[2 * g + 1] = rstd;
-    }
-    return;
-  }
-  if (STAGE == 13) {
-    if (g >= p.nblocks)
-      return;
-    uint L4 = p.block_len / 4u;
-    uint xb4 = (p.x_off + g * p.block_len) / 4u, db4 = (p.dy_off + g * p.block_len) / 4u;
-    float mu = stats[2 * g], rstd = stats[2 * g + 1];
-    vec4 gg[4], xh[4];
-    float sg = 0.0, sgx = 0.0;
-    for (uint k = 0; k < 4u; k++) {
-      uint j = lid + k * OPS_WG;
-      gg[k] = vec4 (0.0);
-      xh[k] = vec4 (0.0);
-      if (j < L4) {
-        vec4 wj = p.has_w != 0 ? ss_load4 (w4[p.w_off / 4u + j]) : vec4 (1.0);
-        gg[k] = ss_load4 (dy4[db4 + j]) * wj;
-        xh[k] = (ss_load4 (x4[xb4 + j]) - mu) * rstd;
-      }
-      sg += (gg[k].x + gg[k].y) + (gg[k].z + gg[k].w);
-      sgx += dot (gg[k], xh[k]);
-    }
-    float mg = RMS == 0 ? ops_wg_sum (sg) * inv_len : 0.0;
-    float mgx = ops_wg_sum (sgx) * inv_len;
-    uint yb4 = (p.y_off + g * p.block_len) / 4u;
-    for (uint k = 0; k < 4u; k++) {
-      uint j = lid + k * OPS_WG;
-      if (j < L4)
-        y4[yb4 + j] = ss_store4 (rstd * (gg[k] - mg - xh[k] * mgx));
-    }
+#undef ROW_SUM
     return;
   }
   if (STAGE == 0) {
