@@ -14,6 +14,8 @@
 /* VK_KHR_cooperative_matrix and VK_NV_cooperative_matrix2 postdate Debian 12's
  * Vulkan headers (1.3.239): their structures, as the registry defines them */
 #define SS_VK_STYPE_COOPMAT_KHR_FEATURES   ((VkStructureType) 1000506000)
+#define SS_VK_STYPE_COOPMAT_KHR_MATRIX     ((VkStructureType) 1000506001)
+#define SS_VK_STYPE_COOPMAT_KHR_PROPS      ((VkStructureType) 1000506002)
 #define SS_VK_STYPE_COOPMAT2_NV_FEATURES   ((VkStructureType) 1000593000)
 #define SS_VK_STYPE_COOPMAT2_NV_FLEX_PROPS ((VkStructureType) 1000593001)
 #define SS_VK_STYPE_COOPMAT2_NV_PROPS      ((VkStructureType) 1000593002)
@@ -22,12 +24,27 @@
 #define SS_VK_COMPONENT_FLOAT32 1
 #define SS_VK_COMPONENT_BFLOAT16 1000141000
 #define SS_VK_SCOPE_WORKGROUP   2
+#define SS_VK_SCOPE_SUBGROUP    3
 typedef struct {
   VkStructureType sType;
   void           *pNext;
   VkBool32        cooperativeMatrix;
   VkBool32        cooperativeMatrixRobustBufferAccess;
 } SsVkCoopmatKhrFeatures;
+typedef struct {
+  VkStructureType sType;
+  void           *pNext;
+  guint32         MSize, NSize, KSize;
+  guint32         AType, BType, CType, ResultType;
+  VkBool32        saturatingAccumulation;
+  guint32         scope;
+} SsVkCoopmatKhrMatrix;
+typedef struct {
+  VkStructureType    sType;
+  void              *pNext;
+  VkShaderStageFlags cooperativeMatrixSupportedStages;
+} SsVkCoopmatKhrProps;
+typedef VkResult (VKAPI_PTR *SsVkGetKhrMatrices) (VkPhysicalDevice, guint32 *, SsVkCoopmatKhrMatrix *);
 typedef struct {
   VkStructureType sType;
   void           *pNext;
@@ -464,6 +481,64 @@ choose_device (VkInstance inst, GError **error)
   return best;
 }
 
+/* The subgroup-scope kernels (matmul_coopmat, attention_fwd_coopmat) as KHR
+ * modules (shaders/meson.build, 'khr_sg'): on devices with
+ * VK_KHR_cooperative_matrix's fp16 x fp16 -> fp32 16x16x16 subgroup matrices
+ * in compute shaders but no usable VK_NV_cooperative_matrix (AMD RDNA3, say),
+ * or on any such device with SOUNDSTAGE_COOPMAT_KHR=1 (the NV extension is
+ * then left off, to test the KHR modules on NVIDIA). The kernels split their
+ * work by 32-lane subgroups: a device whose subgroups have another size must
+ * let compute pipelines ask for 32 (subgroup size control, Vulkan 1.3). */
+static void
+probe_khr_subgroup_matrices (SsGpuDevice *dev, const VkPhysicalDeviceVulkan12Features *f12)
+{
+  SsGpuCaps *c = &dev->caps;
+  if (ss_env_flag ("SOUNDSTAGE_COOPMAT_KHR", FALSE))
+    c->coopmat_nv = c->coopmat_f16_16x16x16 = FALSE;
+  if (c->coopmat_f16_16x16x16 || !c->coopmat_khr || !f12->vulkanMemoryModel || !c->fp16_arith)
+    return;
+  SsVkCoopmatKhrFeatures fkhr = { .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES };
+  VkPhysicalDeviceVulkan13Features f13 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
+                                           .pNext = &fkhr };
+  VkPhysicalDeviceFeatures2 ff = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                   .pNext = dev->api_version >= VK_API_VERSION_1_3 ? (void *) &f13 : &fkhr };
+  vkGetPhysicalDeviceFeatures2 (dev->phys, &ff);
+  SsVkCoopmatKhrProps pkhr = { .sType = SS_VK_STYPE_COOPMAT_KHR_PROPS };
+  VkPhysicalDeviceVulkan13Properties p13 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_PROPERTIES,
+                                             .pNext = &pkhr };
+  VkPhysicalDeviceProperties2 pp = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                     .pNext = dev->api_version >= VK_API_VERSION_1_3 ? (void *) &p13 : &pkhr };
+  vkGetPhysicalDeviceProperties2 (dev->phys, &pp);
+  SsVkGetKhrMatrices get = (SsVkGetKhrMatrices)
+    vkGetInstanceProcAddr (dev->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+  guint32 n = 0;
+  if (!fkhr.cooperativeMatrix || !(pkhr.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
+      !get || get (dev->phys, &n, NULL) != VK_SUCCESS || n == 0)
+    return;
+  g_autofree SsVkCoopmatKhrMatrix *m = g_new0 (SsVkCoopmatKhrMatrix, n);
+  for (guint32 i = 0; i < n; i++)
+    m[i].sType = SS_VK_STYPE_COOPMAT_KHR_MATRIX;
+  if (get (dev->phys, &n, m) != VK_SUCCESS)
+    return;
+  gboolean f16 = FALSE;
+  for (guint32 i = 0; i < n; i++)
+    {
+      g_debug ("KHR cooperative matrix: %ux%ux%u A%u B%u C%u R%u scope %u", m[i].MSize, m[i].NSize,
+               m[i].KSize, m[i].AType, m[i].BType, m[i].CType, m[i].ResultType, m[i].scope);
+      f16 |= m[i].MSize == 16 && m[i].NSize == 16 && m[i].KSize == 16 &&
+             m[i].AType == SS_VK_COMPONENT_FLOAT16 && m[i].BType == SS_VK_COMPONENT_FLOAT16 &&
+             m[i].CType == SS_VK_COMPONENT_FLOAT32 && m[i].ResultType == SS_VK_COMPONENT_FLOAT32 &&
+             !m[i].saturatingAccumulation && m[i].scope == SS_VK_SCOPE_SUBGROUP;
+    }
+  gboolean size32 = c->subgroup_size != 32;
+  if (!f16 || (size32 && !(dev->api_version >= VK_API_VERSION_1_3 && f13.subgroupSizeControl &&
+                           f13.computeFullSubgroups && p13.minSubgroupSize <= 32 && p13.maxSubgroupSize >= 32 &&
+                           (p13.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT))))
+    return;
+  c->coopmat_f16_16x16x16 = c->coopmat_sg_khr = TRUE;
+  c->coopmat_sg_size32 = size32;
+}
+
 static void
 probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
 {
@@ -532,6 +607,7 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
               c->coopmat_f16_16x16x16 = TRUE;
         }
     }
+  probe_khr_subgroup_matrices (dev, &f12);
 
   /* workgroup-scope matrices: KHR cooperative matrices with coopmat2's
    * workgroup scope and flexible dimensions, fp16 x fp16 -> fp32 */
@@ -656,7 +732,7 @@ device_new (GError **error)
       goto fail;
     }
 
-  const char *dev_exts[7];
+  const char *dev_exts[8];
   guint32 n_dev_exts = 0;
   dev_exts[n_dev_exts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (dev->caps.coopmat_nv)
@@ -668,6 +744,8 @@ device_new (GError **error)
       if (dev->caps.coopmat_wg_bf16_sizes)
         dev_exts[n_dev_exts++] = "VK_KHR_shader_bfloat16";
     }
+  else if (dev->caps.coopmat_sg_khr)
+    dev_exts[n_dev_exts++] = "VK_KHR_cooperative_matrix";
   /* the driver's statistics per pipeline (registers, spills, ...) for kernel tuning */
   const char *ir_dir = ss_env_value ("SOUNDSTAGE_PIPELINE_IR");
   dev->pipeline_stats = (ss_env_flag ("SOUNDSTAGE_PIPELINE_STATS", FALSE) || ir_dir) &&
@@ -684,7 +762,7 @@ device_new (GError **error)
     .pipelineExecutableInfo = VK_TRUE,
   };
 
-  /* the feature chain: f2 -> f12 -> f11 [-> fcm] [-> fkhr -> f2nv] [-> fpe] */
+  /* the feature chain: f2 -> f12 -> f11 [-> f13] [-> fcm] [-> fkhr [-> f2nv]] [-> fpe] */
   void *chain = dev->pipeline_stats ? (void *) &fpe : NULL;
   SsVkCoopmat2Features f2nv = {
     .sType = SS_VK_STYPE_COOPMAT2_NV_FEATURES,
@@ -711,6 +789,11 @@ device_new (GError **error)
   };
   if (dev->caps.coopmat_wg)
     chain = &fkhr;
+  else if (dev->caps.coopmat_sg_khr)
+    {
+      fkhr.pNext = chain;
+      chain = &fkhr;
+    }
   VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
     .pNext = chain,
@@ -718,6 +801,15 @@ device_new (GError **error)
   };
   if (dev->caps.coopmat_nv)
     chain = &fcm;
+  /* 32-invocation subgroups for the KHR subgroup-scope kernels */
+  VkPhysicalDeviceVulkan13Features f13 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
+    .pNext = chain,
+    .subgroupSizeControl = VK_TRUE,
+    .computeFullSubgroups = VK_TRUE,
+  };
+  if (dev->caps.coopmat_sg_size32)
+    chain = &f13;
   VkPhysicalDeviceVulkan11Features f11 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
     .pNext = chain,
@@ -727,7 +819,7 @@ device_new (GError **error)
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
     .pNext = &f11,
     .shaderFloat16 = dev->caps.fp16_arith,
-    .vulkanMemoryModel = dev->caps.coopmat_nv || dev->caps.coopmat_wg,
+    .vulkanMemoryModel = dev->caps.coopmat_nv || dev->caps.coopmat_wg || dev->caps.coopmat_sg_khr,
   };
   VkPhysicalDeviceFeatures2 f2 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
@@ -849,11 +941,12 @@ device_new (GError **error)
   dev->cache_limit = dev->caps.uma ? ((guint64) 256 << 20) : MIN (dev->caps.heap_size / 4, (guint64) 8 << 30);
 
   g_debug ("GPU: %s (subgroup %u, shared %zu, storage range %" G_GUINT64_FORMAT
-           ", coopmat nv %d khr %d nv2 %d, workgroup scope %d: sizes 0x%x (bit n: 32 n"
+           ", coopmat nv %d khr %d (subgroup kernels %d, size 32 asked %d) nv2 %d, workgroup scope %d: sizes 0x%x (bit n: 32 n"
            " invocations, max %u; bf16 0x%x), reserved shared %u, tensor addressing %d, conversions %d, uma %d)",
            dev->caps.name, dev->caps.subgroup_size, dev->caps.shared_memory,
            dev->caps.max_storage_buffer_range, dev->caps.coopmat_nv,
-           dev->caps.coopmat_khr, dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
+           dev->caps.coopmat_khr, dev->caps.coopmat_sg_khr, dev->caps.coopmat_sg_size32,
+           dev->caps.coopmat2_nv, dev->caps.coopmat_wg,
            dev->caps.coopmat_wg_sizes, dev->caps.coopmat_wg_max_invocations,
            dev->caps.coopmat_wg_bf16_sizes, dev->caps.coopmat_wg_reserved_shared, dev->caps.coopmat_tensor,
            dev->caps.coopmat_conversions, dev->caps.uma);
@@ -1028,7 +1121,8 @@ ss_gpu_device_set_data (SsGpuDevice *dev, const char *key, gpointer data, GDestr
 gboolean
 ss_gpu_device_use_coopmat (SsGpuDevice *dev)
 {
-  return dev->caps.coopmat_nv && dev->caps.coopmat_f16_16x16x16 && dev->caps.subgroup_size == 32 &&
+  return (dev->caps.coopmat_nv || dev->caps.coopmat_sg_khr) && dev->caps.coopmat_f16_16x16x16 &&
+         (dev->caps.subgroup_size == 32 || dev->caps.coopmat_sg_size32) &&
          dev->caps.shared_memory >= 40960 && !dev->no_coopmat;
 }
 
@@ -1818,6 +1912,64 @@ ss_gpu_has_shader (const char *name)
   return ss_shader_lookup (name) != NULL;
 }
 
+/* whether a SPIR-V module declares capability cap (in its leading
+ * OpCapability instructions) */
+static gboolean
+spirv_has_capability (const SsShaderBlob *blob, guint32 cap)
+{
+  const guint32 *w = (const guint32 *) blob->code;
+  gsize n = blob->size / 4;
+  for (gsize i = 5; i + 1 < n && (w[i] & 0xffff) == 17; i += MAX (w[i] >> 16, 1))
+    if (w[i + 1] == cap)
+      return TRUE;
+  return FALSE;
+}
+
+/* The module that runs shader name on dev (its KHR twin <base>_khr.<variant>
+ * where the device uses KHR subgroup matrices); *size32: its pipeline asks
+ * for 32-invocation subgroups. NULL with error set where it is not built in
+ * or needs VK_NV_cooperative_matrix, which dev has not enabled. */
+static const SsShaderBlob *
+device_shader (SsGpuDevice *dev, const char *name, gboolean *size32, GError **error)
+{
+  *size32 = FALSE;
+  const SsShaderBlob *blob = ss_shader_lookup (name);
+  if (!blob)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_FAILED, "Shader %s was not built into this program", name);
+      return NULL;
+    }
+  if (!spirv_has_capability (blob, 5357))   /* CooperativeMatrixNV */
+    return blob;
+  const char *dot = strchr (name, '.');
+  if (dev->caps.coopmat_sg_khr && dot)
+    {
+      g_autofree char *twin = g_strdup_printf ("%.*s_khr%s", (int) (dot - name), name, dot);
+      const SsShaderBlob *khr = ss_shader_lookup (twin);
+      /* (a twin that converts accumulators into operands needs coopmat2's
+       * CooperativeMatrixConversionsNV) */
+      if (khr && (dev->caps.coopmat_conversions || !spirv_has_capability (khr, 5431)))
+        {
+          *size32 = dev->caps.coopmat_sg_size32;
+          return khr;
+        }
+    }
+  if (!dev->caps.coopmat_nv)
+    {
+      g_set_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED,
+                   "Shader %s needs VK_NV_cooperative_matrix, which %s does not use", name, dev->caps.name);
+      return NULL;
+    }
+  return blob;
+}
+
+gboolean
+ss_gpu_device_has_shader (SsGpuDevice *dev, const char *name)
+{
+  gboolean size32;
+  return device_shader (dev, name, &size32, NULL) != NULL;
+}
+
 /* SOUNDSTAGE_PIPELINE_IR=<dir>: each internal representation the driver
  * gives for a pipeline executable (its own assembly, say), as a file
  * <dir>/<pipeline>.<executable>.<n>.txt, to see which instructions a kernel
@@ -1927,10 +2079,10 @@ get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
       g_string_free (key, TRUE);
       return p;
     }
-  const SsShaderBlob *blob = ss_shader_lookup (d->shader);
+  gboolean size32;
+  const SsShaderBlob *blob = device_shader (dev, d->shader, &size32, error);
   if (!blob)
     {
-      g_set_error (error, SS_ERROR, SS_ERROR_FAILED, "Shader %s was not built into this program", d->shader);
       g_string_free (key, TRUE);
       return NULL;
     }
@@ -1949,10 +2101,16 @@ get_pipeline (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error)
   for (guint i = 0; i < d->n_spec; i++)
     me[i] = (VkSpecializationMapEntry) { i, i * 4, 4 };
   VkSpecializationInfo si = { d->n_spec, me, d->n_spec * 4, d->spec };
+  VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rss = {
+    .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+    .requiredSubgroupSize = 32,
+  };
   VkComputePipelineCreateInfo ci = {
     .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
     .stage = {
       .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+      .pNext = size32 ? &rss : NULL,
+      .flags = size32 ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT : 0,
       .stage = VK_SHADER_STAGE_COMPUTE_BIT,
       .module = mod,
       .pName = "main",

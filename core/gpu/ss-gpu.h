@@ -58,7 +58,11 @@ typedef struct {
   gboolean coopmat_khr;       /* VK_KHR_cooperative_matrix present */
   gboolean coopmat_nv;        /* VK_NV_cooperative_matrix present and enabled */
   gboolean coopmat2_nv;       /* VK_NV_cooperative_matrix2 present */
-  gboolean coopmat_f16_16x16x16; /* fp16 A/B, fp32 C 16x16x16 subgroup matrices usable */
+  gboolean coopmat_f16_16x16x16; /* fp16 A/B, fp32 C 16x16x16 subgroup matrices usable (NV or KHR) */
+  gboolean coopmat_sg_khr;    /* ... as KHR matrices: the subgroup-scope kernels run as their
+                               * <name>_khr.<variant> modules, and those that need the NV
+                               * extension (the accumulator-layout kernels) do not run */
+  gboolean coopmat_sg_size32; /* ... whose pipelines ask for 32-invocation subgroups */
   gboolean coopmat_wg;        /* KHR matrices of workgroup scope (coopmat2) enabled, fp16/fp32 */
   guint    coopmat_wg_max_invocations; /* largest workgroup for workgroup-scope matrices */
   guint    coopmat_wg_reserved_shared; /* shared memory the driver reserves for them */
@@ -162,6 +166,11 @@ typedef struct {
 
 gboolean ss_gpu_dispatch (SsGpuDevice *dev, const SsGpuDispatch *d, GError **error);
 gboolean ss_gpu_has_shader (const char *name);
+/* Whether shader `name` is built in and runs on dev: a KHR twin stands in for
+ * a subgroup-scope NV cooperative-matrix shader where the device uses KHR
+ * matrices, and a shader that needs VK_NV_cooperative_matrix does not run
+ * where the device has not enabled that extension. */
+gboolean ss_gpu_device_has_shader (SsGpuDevice *dev, const char *name);
 /* Splits n workgroups into x,y counts within the device limit; shaders
  * compute the linear id as gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x
  * and return if it is >= the real count. */

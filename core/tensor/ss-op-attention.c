@@ -422,8 +422,8 @@ attention_backward (SsAutogradNode *node, SsTensor *g, SsTensor **gi, GError **e
    * SOUNDSTAGE_ATTN_BWD_COOP=0 turns them off */
   const FlashLayout *fl = NULL;
   if (q->dtype == SS_DTYPE_F16 && D == Dv && (D == 64 || D == 128) &&
-      ss_gpu_device_use_coopmat (q->device) && ss_gpu_has_shader ("attention_bwd_coop.dq64") &&
-      ss_gpu_has_shader ("coopmat_probe.f32") &&
+      ss_gpu_device_use_coopmat (q->device) && ss_gpu_device_has_shader (q->device, "attention_bwd_coop.dq64") &&
+      ss_gpu_device_has_shader (q->device, "coopmat_probe.f32") &&
       qc->offset % 8 == 0 && kc->offset % 8 == 0 && vc->offset % 8 == 0 && gc->offset % 8 == 0 &&
       ss_env_flag ("SOUNDSTAGE_ATTN_BWD_COOP", TRUE))
     {
@@ -587,10 +587,11 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
     kernel = ATTN_REG;
   /* the one-pass kernel where the accumulator layout allows (SOUNDSTAGE_ATTN_FLASH=0: off) */
   const FlashLayout *fl = NULL;
-  if (coop && ss_env_flag ("SOUNDSTAGE_ATTN_FLASH", TRUE) && ss_gpu_has_shader ("coopmat_probe.f32"))
+  if (coop && ss_env_flag ("SOUNDSTAGE_ATTN_FLASH", TRUE) &&
+      ss_gpu_device_has_shader (q->device, "coopmat_probe.f32"))
     {
       fl = flash_layout (q->device);
-      if (fl->ok)
+      if (fl->ok && ss_gpu_device_has_shader (q->device, "attention_fwd_flash.d64"))
         kernel = ATTN_FLASH;
     }
   /* head size 64 without mask (causal or not: separate variants) on

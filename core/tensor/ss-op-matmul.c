@@ -47,10 +47,12 @@ gemm_log (const char *shader, gint64 m, gint64 n, gint64 k, int batch, guint lay
 /* the subgroup-scope tensor-core kernel (matmul_coopmat*) for a product with
  * operand layout flags (bits 0-1), written to buf */
 static void
-subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize len)
+subgroup_shader (SsGpuDevice *dev, guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize len)
 {
-  /* experimental: fragments straight from global memory (whole 64-tiles only) */
-  gboolean use_direct = ss_env_flag ("SOUNDSTAGE_GEMM_DIRECT", FALSE) && m % 64 == 0 && n % 64 == 0 && k % 16 == 0;
+  /* experimental: fragments straight from global memory (whole 64-tiles only;
+   * NV matrices only) */
+  gboolean use_direct = ss_env_flag ("SOUNDSTAGE_GEMM_DIRECT", FALSE) && m % 64 == 0 && n % 64 == 0 &&
+                        k % 16 == 0 && ss_gpu_device_has_shader (dev, "matmul_coopmat_direct.f16");
   /* 8 warps of 64x32 (133 TFLOP/s on the H100) by default; SOUNDSTAGE_GEMM_W8=0
    * selects 4 warps of 64x64 (94 TFLOP/s) */
   gboolean w8 = ss_env_flag ("SOUNDSTAGE_GEMM_W8", TRUE);
@@ -68,7 +70,7 @@ subgroup_shader (guint32 flags, gint64 m, gint64 n, gint64 k, char *buf, gsize l
     {
       char alt[64];
       g_snprintf (alt, sizeof alt, "matmul_coopmat.%s", xv);
-      if (ss_gpu_has_shader (alt))
+      if (ss_gpu_device_has_shader (dev, alt))
         g_strlcpy (buf, alt, len);
     }
 }
@@ -150,7 +152,7 @@ gemm_coopmat (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperan
   else if (bf16)
     return FALSE;  /* the portable kernels */
   else
-    subgroup_shader (p.flags, m, n, k, shader, sizeof shader);
+    subgroup_shader (c->t->device, p.flags, m, n, k, shader, sizeof shader);
   gemm_log (shader, m, n, k, batch, p.flags & 3u, p.flags >> 2);
   SsGpuDispatch d = {
     .shader = shader,
@@ -313,7 +315,8 @@ gemm_run (const SsGemmOperand *a, const SsGemmOperand *b, const SsGemmOperand *c
   /* (arguments checked by gemm_one) */
   SsGpuDevice *dev = c->t->device;
   gboolean tensor_cores =
-    (c->t->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (dev) && ss_gpu_has_shader ("matmul_coopmat.f16")) ||
+    (c->t->dtype == SS_DTYPE_F16 && ss_gpu_device_use_coopmat (dev) &&
+     ss_gpu_device_has_shader (dev, "matmul_coopmat.f16")) ||
     (c->t->dtype == SS_DTYPE_BF16 && ss_gpu_device_use_coopmat_wg (dev) &&
      ss_gpu_device_get_caps (dev)->coopmat_wg_bf16_sizes && ss_gpu_has_shader ("matmul_cm2_bf16.q8l0"));
   if (tensor_cores && (!bias || bias->dtype == c->t->dtype))

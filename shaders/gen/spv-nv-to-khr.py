@@ -34,6 +34,12 @@ error. A
 conversion from one matrix type to another of a different role (an fp32
 accumulator into an fp16 A operand, say) declares SPV_NV_cooperative_matrix2's
 CooperativeMatrixConversionsNV, which the device must enable.
+
+With --acc-stores (a first argument too), for subgroup-scope kernels on
+devices with VK_KHR_cooperative_matrix alone: a matrix converted from an
+accumulator (fp32 results into fp16 for a store) that reaches no multiply-add
+stays an accumulator, which KHR converts by itself, and a conversion into
+another role is an error instead of a coopmat2 capability.
 """
 import os
 import struct
@@ -136,13 +142,15 @@ RETYPED_OPS = {OP_VARIABLE, OP_LOAD, OP_COPY_OBJECT, OP_COMPOSITE_INSERT, OP_SEL
                NV_LOAD} | CONVERT_OPS
 
 
-def split_roles(insts, matrix_types, value_type, roles, new_id):
+def split_roles(insts, matrix_types, value_type, roles, new_id, stored_conversions=()):
     """For matrix types with several roles: which values and variables take
     which role (connected through loads, stores, copies, phis, selects and
     inserts), the clone types and Function pointer types, and the new result
-    type of each retyped id."""
+    type and role of each retyped id. A conversion result in
+    stored_conversions that reaches no multiply-add takes the accumulator
+    role."""
     multi = {t for t in matrix_types if len(roles[t]) > 1}
-    res = {'types': {}, 'pointers': {}, 'retype': {}}
+    res = {'types': {}, 'pointers': {}, 'retype': {}, 'use': {}}
     if not multi:
         return res
     ptr_to = {i[1]: i[3] for i in insts if i[0] == OP_TYPE_POINTER}
@@ -188,6 +196,9 @@ def split_roles(insts, matrix_types, value_type, roles, new_id):
                     if role_of.setdefault(r, use) != use:
                         raise SpvError('matrix value %%%d is used as more than one operand role; '
                                        'give the operands distinct variables' % vid)
+    for vid in stored_conversions:
+        if value_type.get(vid) in multi:
+            role_of.setdefault(find(vid), USE_ACC)
     constants = {i[2] for i in insts if i[0] in (OP_CONSTANT_COMPOSITE, OP_CONSTANT_NULL, OP_UNDEF)
                  and i[1] in multi}
     for i in insts:
@@ -209,10 +220,11 @@ def split_roles(insts, matrix_types, value_type, roles, new_id):
             res['retype'][i[2]] = ptrs[use]
         else:
             res['retype'][i[2]] = clone
+        res['use'][i[2]] = use
     return res
 
 
-def convert(data, tensor_loads=False):
+def convert(data, tensor_loads=False, acc_stores=False):
     header, insts = parse(data)
     if not any(i[0] == NV_TYPE for i in insts):
         return data
@@ -242,11 +254,21 @@ def convert(data, tensor_loads=False):
             add_role(rt, USE_ACC)
     for tid in matrix_types:
         roles[tid] = roles.get(tid, {USE_ACC})
-    split = split_roles(insts, matrix_types, value_type, roles, new_id)
-    # conversions between matrix types of different roles
-    use_conversion = any(
-        inst[0] in CONVERT_OPS and inst[1] in matrix_types and value_type.get(inst[3]) in matrix_types
-        and roles[inst[1]] != roles[value_type[inst[3]]] for inst in insts)
+    # conversions of accumulators (an fp32 result into fp16, say): where the
+    # converted value only goes to memory it stays an accumulator, which
+    # KHR converts without coopmat2's conversions
+    conversions = [inst for inst in insts if inst[0] in CONVERT_OPS and inst[1] in matrix_types
+                   and value_type.get(inst[3]) in matrix_types]
+    stored = [inst[2] for inst in conversions if acc_stores and roles[value_type[inst[3]]] == {USE_ACC}]
+    for vid in stored:
+        add_role(value_type[vid], USE_ACC)
+    split = split_roles(insts, matrix_types, value_type, roles, new_id, stored)
+
+    def role(vid):
+        return split['use'].get(vid, min(roles[value_type[vid]]))
+
+    # conversions between matrices of different roles
+    use_conversion = any(role(inst[2]) != role(inst[3]) for inst in conversions)
 
     # uint constants for Use and MemoryLayout, reusing existing ones
     # (only those declared before the first matrix type, where the new ones go)
@@ -372,6 +394,9 @@ def convert(data, tensor_loads=False):
         out[first_fn:first_fn] = tensor_types
     elif tensor_loads:
         raise SpvError('--tensor-loads: no load from buffer memory found')
+    if use_conversion and acc_stores:
+        raise SpvError('a matrix is converted into another role (an accumulator into an A or B '
+                       'operand), which needs coopmat2\'s conversions; stage it through shared memory')
     if use_conversion:
         declare(out, [CM_CONVERSIONS_CAP], [] if n_tensor else ['SPV_NV_cooperative_matrix2'])
     header = list(header)
@@ -406,10 +431,10 @@ def to_bf16(data):
     return emit(header, out)
 
 
-def rewrite(data, name, tensor_loads, bf16):
+def rewrite(data, name, tensor_loads, bf16, acc_stores=False):
     """the converted module, or None after reporting why not"""
     try:
-        res = convert(data, tensor_loads)
+        res = convert(data, tensor_loads, acc_stores)
         return to_bf16(res) if bf16 else res
     except SpvError as e:
         sys.stderr.write('%s: %s\n' % (name, e))
@@ -417,15 +442,16 @@ def rewrite(data, name, tensor_loads, bf16):
 
 
 def main(argv):
-    tensor_loads = bf16 = False
-    while len(argv) > 1 and argv[1] in ('--tensor-loads', '--bf16'):
+    tensor_loads = bf16 = acc_stores = False
+    while len(argv) > 1 and argv[1] in ('--tensor-loads', '--bf16', '--acc-stores'):
         tensor_loads = tensor_loads or argv[1] == '--tensor-loads'
         bf16 = bf16 or argv[1] == '--bf16'
+        acc_stores = acc_stores or argv[1] == '--acc-stores'
         argv = argv[:1] + argv[2:]
     if len(argv) == 4 and argv[1] == '--convert':
         with open(argv[2], 'rb') as f:
             data = f.read()
-        res = rewrite(data, argv[2], tensor_loads, bf16)
+        res = rewrite(data, argv[2], tensor_loads, bf16, acc_stores)
         if res is None:
             return 1
         with open(argv[3], 'wb') as f:
@@ -444,7 +470,7 @@ def main(argv):
         return r.returncode
     with open(tmp, 'rb') as f:
         data = f.read()
-    res = rewrite(data, output, tensor_loads, bf16)
+    res = rewrite(data, output, tensor_loads, bf16, acc_stores)
     if res is None:
         return 1
     with open(output + '.tmp', 'wb') as f:

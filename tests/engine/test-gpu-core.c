@@ -566,6 +566,73 @@ test_env_settings (void)
   g_assert_cmpstr (ss_env_value ("SOUNDSTAGE_TEST_ENV_ON"), ==, "yes");
 }
 
+/* Which cooperative-matrix modules run on this device: the subgroup-scope
+ * GEMM wherever the device has fp16 16x16x16 subgroup matrices (as NV's or
+ * as its KHR twin, matmul_coopmat_khr), the kernels that need the NV
+ * extension only where it is enabled; dispatching one anyway is an error
+ * that names the extension, before anything reaches the driver. On H100s
+ * the ops tests run with SOUNDSTAGE_COOPMAT_KHR=1 SOUNDSTAGE_NO_COOPMAT2=1
+ * to check the KHR modules' results (docs/PERFORMANCE-engine.md). */
+static void
+test_coopmat_shaders (void)
+{
+  g_autoptr (GError) error = NULL;
+  SsGpuDevice *dev = ss_gpu_device_get_default (&error);
+  g_assert_no_error (error);
+  const SsGpuCaps *c = ss_gpu_device_get_caps (dev);
+  g_test_message ("coopmat: nv %d, khr %d, 16x16x16 subgroup %d (as KHR %d, asking for 32 lanes %d), use %d",
+                  c->coopmat_nv, c->coopmat_khr, c->coopmat_f16_16x16x16, c->coopmat_sg_khr,
+                  c->coopmat_sg_size32, ss_gpu_device_use_coopmat (dev));
+  g_assert_true (ss_gpu_has_shader ("matmul_coopmat_khr.f16w8l0"));
+  g_assert_true (ss_gpu_device_has_shader (dev, "tensor_copy.f32_f32"));
+  g_assert_false (ss_gpu_device_has_shader (dev, "no_such_shader.f32"));
+  g_assert_true (ss_gpu_device_has_shader (dev, "matmul_coopmat.f16w8l0") ==
+                 (c->coopmat_f16_16x16x16 && (c->coopmat_nv || c->coopmat_sg_khr)));
+  g_assert_true (ss_gpu_device_has_shader (dev, "attention_fwd_coopmat.d64r") ==
+                 ss_gpu_device_has_shader (dev, "matmul_coopmat.f16"));
+  /* the kernels that convert accumulators into operands: NV, or KHR with coopmat2 conversions */
+  g_assert_true (ss_gpu_device_has_shader (dev, "attention_fwd_flash.d64") ==
+                 (c->coopmat_nv || (c->coopmat_sg_khr && c->coopmat_conversions)));
+  /* the layout probe (coopmat_probe.comp): a 16x16 accumulator whose element
+   * e holds e, stored per lane (count, then 16 slots a lane) */
+  float src[256], out[1 + 32 * 16];
+  for (int i = 0; i < 256; i++)
+    src[i] = (float) i;
+  g_autoptr (SsTensor) s = ss_tensor_new_from_floats (SS_DTYPE_F32, 1, SS_SHAPE (256), src, &error);
+  g_assert_no_error (error);
+  g_autoptr (SsTensor) o = ss_tensor_full (SS_DTYPE_F32, 1, SS_SHAPE (G_N_ELEMENTS (out)), -1.0f, &error);
+  g_assert_no_error (error);
+  SsGpuBinding b[2] = { ss_tensor_binding (s, SS_GPU_READ), ss_tensor_binding (o, SS_GPU_WRITE) };
+  SsGpuDispatch d = { .shader = "coopmat_probe.f32", .bindings = b, .n_bindings = 2, .groups = { 1, 1, 1 } };
+  if (c->coopmat_nv || c->coopmat_sg_khr)
+    {
+      g_assert_true (ss_gpu_dispatch (dev, &d, &error));
+      g_assert_no_error (error);
+      g_assert_true (ss_tensor_to_floats (o, out, &error));
+      g_assert_no_error (error);
+      /* 32 lanes hold the 256 elements between them, each once */
+      guint n = (guint) out[0];
+      g_assert_cmpuint (n, ==, 8);
+      gboolean seen[256] = { FALSE };
+      for (guint lane = 0; lane < 32; lane++)
+        for (guint i = 0; i < n; i++)
+          {
+            float v = out[1 + lane * 16 + i];
+            g_assert_true (v >= 0.0f && v < 256.0f && !seen[(guint) v]);
+            seen[(guint) v] = TRUE;
+          }
+      return;
+    }
+  g_assert_false (ss_gpu_dispatch (dev, &d, &error));
+  g_assert_error (error, SS_ERROR, SS_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "VK_NV_cooperative_matrix"));
+  g_clear_error (&error);
+  /* the device goes on working */
+  g_assert_true (ss_tensor_to_floats (s, src, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (src[255], ==, 255.0f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -582,6 +649,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gpu/copy-views", test_copy_views);
   g_test_add_func ("/gpu/fastdiv", test_fastdiv);
   g_test_add_func ("/gpu/checkpoint", test_checkpoint);
+  g_test_add_func ("/gpu/coopmat-shaders", test_coopmat_shaders);
   int r = g_test_run ();
   ss_gpu_device_shutdown ();
   return r;

@@ -10,7 +10,9 @@ With --bf16 the 16-bit float type becomes bfloat16 and a module that computes
 with 16-bit floats is refused. A type used as A by one variable and as B by
 another is split into two KHR types; one value in both roles is refused. A conversion from an accumulator into an A
 operand declares coopmat2's conversions capability; the modules without one
-do not.
+do not. With --acc-stores, an fp32 result converted to fp16 to be stored stays
+an accumulator (no coopmat2 capability), and a conversion into an operand is
+refused.
 
 Usage: test-spv-nv-to-khr.py CONVERTER GLSLC SHADER_DIR"""
 import importlib.util
@@ -180,6 +182,36 @@ with tempfile.TemporaryDirectory() as tmp:
           caps.count(conv.CM_CONVERSIONS_CAP) == 1 and exts.count('SPV_NV_cooperative_matrix2') == 1)
     caps = [i[1] for i in conv.parse(conv.convert(data))[1] if i[0] == conv.OP_CAPABILITY]
     check('a module without such a conversion does not', conv.CM_CONVERSIONS_CAP not in caps)
+
+    # --acc-stores (subgroup-scope kernels for devices with KHR matrices
+    # alone): an accumulator converted to be stored stays an accumulator, so
+    # no coopmat2 capability is declared; a conversion into an operand is refused
+    acc_store = compile_nv('acc-store', tmp)
+    caps = [i[1] for i in conv.parse(conv.convert(acc_store))[1] if i[0] == conv.OP_CAPABILITY]
+    check('without --acc-stores a stored fp16 result of an A/B type needs the conversions',
+          conv.CM_CONVERSIONS_CAP in caps)
+    header, insts = conv.parse(conv.convert(acc_store, acc_stores=True))
+    caps = [i[1] for i in insts if i[0] == conv.OP_CAPABILITY]
+    exts = [conv.decode_string(i[1:]) for i in insts if i[0] == conv.OP_EXTENSION]
+    check('--acc-stores declares neither CooperativeMatrixConversionsNV nor SPV_NV_cooperative_matrix2',
+          conv.CM_CONVERSIONS_CAP not in caps and 'SPV_NV_cooperative_matrix2' not in exts)
+    consts = {i[2]: i[3] for i in insts if i[0] == conv.OP_CONSTANT and len(i) == 4}
+    half = {j[1] for j in insts if j[0] == conv.OP_TYPE_FLOAT and j[2] == 16}
+    khr = {i[1]: (i[2] in half, consts[i[6]]) for i in insts if i[0] == conv.KHR_TYPE}
+    fconv = [i for i in insts if i[0] == 115 and i[1] in khr]
+    stores = [i for i in insts if i[0] == conv.KHR_STORE]
+    result_type = {i[2]: i[1] for i in insts if len(i) > 2 and i[1] in khr}
+    check('the converted result is an fp16 accumulator, and that is what is stored',
+          len(fconv) == 1 and khr[fconv[0][1]] == (True, conv.USE_ACC)
+          and len(stores) == 1 and result_type.get(stores[0][2]) == fconv[0][1])
+    check('the fp16 A and B operands keep their roles',
+          sorted(u for is_half, u in khr.values() if is_half) == [conv.USE_A, conv.USE_B, conv.USE_ACC])
+    try:
+        conv.convert(compile_nv('convert', tmp), acc_stores=True)
+        refused = False
+    except conv.SpvError as e:
+        refused = 'conversions' in str(e)
+    check('--acc-stores refuses an accumulator converted into an A operand', refused)
 
     # one NV type in two variables, one used as A and one as B: split into two
     # KHR types of that shape; each multiply-add operand (and the variable and
