@@ -481,21 +481,30 @@ choose_device (VkInstance inst, GError **error)
   return best;
 }
 
-/* The subgroup-scope kernels (matmul_coopmat, attention_fwd_coopmat) as KHR
- * modules (shaders/meson.build, 'khr_sg'): on devices with
- * VK_KHR_cooperative_matrix's fp16 x fp16 -> fp32 16x16x16 subgroup matrices
- * in compute shaders but no usable VK_NV_cooperative_matrix (AMD RDNA3, say),
- * or on any such device with SOUNDSTAGE_COOPMAT_KHR=1 (the NV extension is
- * then left off, to test the KHR modules on NVIDIA). The kernels split their
- * work by 32-lane subgroups: a device whose subgroups have another size must
- * let compute pipelines ask for 32 (subgroup size control, Vulkan 1.3). */
+/* The subgroup-scope kernels as KHR modules (shaders/meson.build, 'khr_sg'
+ * and the _khr twins) on devices with VK_KHR_cooperative_matrix's fp16 x fp16
+ * -> fp32 16x16x16 subgroup matrices in compute shaders:
+ * - without a usable VK_NV_cooperative_matrix (AMD RDNA3, say): the GEMM and
+ *   the two-pass attention (the others convert accumulators into operands,
+ *   which needs coopmat2);
+ * - with it and coopmat2's conversions (NVIDIA): every twin but the GEMM's
+ *   (device_shader), since the driver compiles the KHR modules better: on
+ *   the H100 coopmat_peak runs at 645-656 TFLOP/s against 387-401 and the
+ *   one-pass attention at head size 128 at 155 against 117 (eng161);
+ * - SOUNDSTAGE_COOPMAT_KHR=1: on any such device, with the NV extension left
+ *   off (to test the KHR modules on NVIDIA as an AMD GPU runs them); =0: never.
+ * The kernels split their work by 32-lane subgroups: a device whose
+ * subgroups have another size must let compute pipelines ask for 32
+ * (subgroup size control, Vulkan 1.3). */
 static void
 probe_khr_subgroup_matrices (SsGpuDevice *dev, const VkPhysicalDeviceVulkan12Features *f12)
 {
   SsGpuCaps *c = &dev->caps;
-  if (ss_env_flag ("SOUNDSTAGE_COOPMAT_KHR", FALSE))
+  int choice = ss_env_choice ("SOUNDSTAGE_COOPMAT_KHR");
+  if (choice == 1)
     c->coopmat_nv = c->coopmat_f16_16x16x16 = FALSE;
-  if (c->coopmat_f16_16x16x16 || !c->coopmat_khr || !f12->vulkanMemoryModel || !c->fp16_arith)
+  if (choice == 0 || (c->coopmat_f16_16x16x16 && !c->coopmat_conversions) || !c->coopmat_khr ||
+      !f12->vulkanMemoryModel || !c->fp16_arith)
     return;
   SsVkCoopmatKhrFeatures fkhr = { .sType = SS_VK_STYPE_COOPMAT_KHR_FEATURES };
   VkPhysicalDeviceVulkan13Features f13 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
@@ -607,7 +616,6 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
               c->coopmat_f16_16x16x16 = TRUE;
         }
     }
-  probe_khr_subgroup_matrices (dev, &f12);
 
   /* workgroup-scope matrices: KHR cooperative matrices with coopmat2's
    * workgroup scope and flexible dimensions, fp16 x fp16 -> fp32 */
@@ -654,6 +662,7 @@ probe_caps (SsGpuDevice *dev, VkExtensionProperties *exts, guint32 n_exts)
       c->coopmat_tensor = c->coopmat_wg && f2nv.cooperativeMatrixTensorAddressing;
       c->coopmat_conversions = c->coopmat_wg && f2nv.cooperativeMatrixConversions;
     }
+  probe_khr_subgroup_matrices (dev, &f12);
 
   vkGetPhysicalDeviceMemoryProperties (dev->phys, &dev->memprops);
   for (guint32 h = 0; h < dev->memprops.memoryHeapCount; h++)
@@ -1942,7 +1951,12 @@ device_shader (SsGpuDevice *dev, const char *name, gboolean *size32, GError **er
   if (!spirv_has_capability (blob, 5357))   /* CooperativeMatrixNV */
     return blob;
   const char *dot = strchr (name, '.');
-  if (dev->caps.coopmat_sg_khr && dot)
+  /* (where the device has both kinds, the subgroup GEMM stays NV: the KHR one
+   * is faster up to 2048 but slower from 4096 on the H100, 157-160 against
+   * 161-170 TFLOP/s, eng161, and only products with beta take it there) */
+  gboolean twin = dev->caps.coopmat_sg_khr &&
+                  !(dev->caps.coopmat_nv && g_str_has_prefix (name, "matmul_coopmat"));
+  if (twin && dot)
     {
       g_autofree char *twin = g_strdup_printf ("%.*s_khr%s", (int) (dot - name), name, dot);
       const SsShaderBlob *khr = ss_shader_lookup (twin);

@@ -60,8 +60,9 @@ typedef struct {
   gboolean coopmat2_nv;       /* VK_NV_cooperative_matrix2 present */
   gboolean coopmat_f16_16x16x16; /* fp16 A/B, fp32 C 16x16x16 subgroup matrices usable (NV or KHR) */
   gboolean coopmat_sg_khr;    /* ... as KHR matrices: the subgroup-scope kernels run as their
-                               * <name>_khr.<variant> modules, and those that need the NV
-                               * extension (the accumulator-layout kernels) do not run */
+                               * <name>_khr.<variant> modules (where coopmat_nv is on too:
+                               * all but the GEMM), and without coopmat_nv those that have
+                               * no usable twin do not run */
   gboolean coopmat_sg_size32; /* ... whose pipelines ask for 32-invocation subgroups */
   gboolean coopmat_wg;        /* KHR matrices of workgroup scope (coopmat2) enabled, fp16/fp32 */
   guint    coopmat_wg_max_invocations; /* largest workgroup for workgroup-scope matrices */
