@@ -1961,8 +1961,11 @@ device_shader (SsGpuDevice *dev, const char *name, gboolean *size32, GError **er
       g_autofree char *twin = g_strdup_printf ("%.*s_khr%s", (int) (dot - name), name, dot);
       const SsShaderBlob *khr = ss_shader_lookup (twin);
       /* (a twin that converts accumulators into operands needs coopmat2's
-       * CooperativeMatrixConversionsNV) */
-      if (khr && (dev->caps.coopmat_conversions || !spirv_has_capability (khr, 5431)))
+       * CooperativeMatrixConversionsNV, and only stands in for an NV module:
+       * without the NV extension, as with SOUNDSTAGE_COOPMAT_KHR=1, it does
+       * not run, as on a GPU with KHR matrices alone) */
+      if (khr && ((dev->caps.coopmat_conversions && dev->caps.coopmat_nv) ||
+                  !spirv_has_capability (khr, 5431)))
         {
           *size32 = dev->caps.coopmat_sg_size32;
           return khr;

@@ -594,6 +594,14 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       if (fl->ok && ss_gpu_device_has_shader (q->device, "attention_fwd_flash.d64"))
         kernel = ATTN_FLASH;
     }
+  /* without the one-pass kernel (a GPU with KHR matrices but not the NV
+   * accumulator layout or coopmat2's conversions: AMD RDNA3), the
+   * register-blocked kernel rather than the two-pass tensor-core one: on the
+   * H100 it runs at 17.0 / 10.6 TFLOP/s at head size 64 / 128 (L1024) against
+   * 14.4 / 9.4 for the two-pass kernel's KHR module and 3.4 / 8.6 for its NV
+   * one (eng161, eng163). SOUNDSTAGE_ATTN_REG=0 keeps the two-pass kernel. */
+  if (kernel == ATTN_COOP && reg_usable (q->device) && ss_env_flag ("SOUNDSTAGE_ATTN_REG", TRUE))
+    kernel = ATTN_REG;
   /* head size 64 without mask (causal or not: separate variants) on
    * workgroup-scope matrices, where the device has them and their layout is
    * the one the kernel assumes (SOUNDSTAGE_ATTN_CM2=0: off). Head size 128
