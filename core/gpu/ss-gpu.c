@@ -539,10 +539,13 @@ probe_khr_subgroup_matrices (SsGpuDevice *dev, const VkPhysicalDeviceVulkan12Fea
              m[i].CType == SS_VK_COMPONENT_FLOAT32 && m[i].ResultType == SS_VK_COMPONENT_FLOAT32 &&
              !m[i].saturatingAccumulation && m[i].scope == SS_VK_SCOPE_SUBGROUP;
     }
-  gboolean size32 = c->subgroup_size != 32;
-  if (!f16 || (size32 && !(dev->api_version >= VK_API_VERSION_1_3 && f13.subgroupSizeControl &&
-                           f13.computeFullSubgroups && p13.minSubgroupSize <= 32 && p13.maxSubgroupSize >= 32 &&
-                           (p13.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT))))
+  gboolean control = dev->api_version >= VK_API_VERSION_1_3 && f13.subgroupSizeControl &&
+                     f13.computeFullSubgroups && p13.minSubgroupSize <= 32 && p13.maxSubgroupSize >= 32 &&
+                     (p13.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
+  /* (SOUNDSTAGE_COOPMAT_SIZE32=1 asks for 32 where it is the default too, to
+   * test that path on NVIDIA) */
+  gboolean size32 = c->subgroup_size != 32 || (control && ss_env_flag ("SOUNDSTAGE_COOPMAT_SIZE32", FALSE));
+  if (!f16 || (size32 && !control))
     return;
   c->coopmat_f16_16x16x16 = c->coopmat_sg_khr = TRUE;
   c->coopmat_sg_size32 = size32;
