@@ -484,9 +484,9 @@ choose_device (VkInstance inst, GError **error)
 /* The subgroup-scope kernels as KHR modules (shaders/meson.build, 'khr_sg'
  * and the _khr twins) on devices with VK_KHR_cooperative_matrix's fp16 x fp16
  * -> fp32 16x16x16 subgroup matrices in compute shaders:
- * - without a usable VK_NV_cooperative_matrix (AMD RDNA3, say): the GEMM and
- *   the two-pass attention (the others convert accumulators into operands,
- *   which needs coopmat2);
+ * - without a usable VK_NV_cooperative_matrix (AMD RDNA3, say): the GEMM (the
+ *   attention kernels that beat the register-blocked one convert accumulators
+ *   into operands, which needs coopmat2, and read the NV layout);
  * - with it and coopmat2's conversions (NVIDIA): every twin but the GEMM's
  *   (device_shader), since the driver compiles the KHR modules better: on
  *   the H100 coopmat_peak runs at 645-656 TFLOP/s against 387-401 and the
@@ -1957,9 +1957,9 @@ device_shader (SsGpuDevice *dev, const char *name, gboolean *size32, GError **er
   /* (where the device has both kinds, the subgroup GEMM stays NV: the KHR one
    * is faster up to 2048 but slower from 4096 on the H100, 157-160 against
    * 161-170 TFLOP/s, eng161, and only products with beta take it there) */
-  gboolean twin = dev->caps.coopmat_sg_khr &&
-                  !(dev->caps.coopmat_nv && g_str_has_prefix (name, "matmul_coopmat"));
-  if (twin && dot)
+  gboolean use_twin = dev->caps.coopmat_sg_khr &&
+                      !(dev->caps.coopmat_nv && g_str_has_prefix (name, "matmul_coopmat"));
+  if (use_twin && dot)
     {
       g_autofree char *twin = g_strdup_printf ("%.*s_khr%s", (int) (dot - name), name, dot);
       const SsShaderBlob *khr = ss_shader_lookup (twin);
