@@ -579,12 +579,7 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
    * those off; the tensor-core kernel uses two lanes per row with rotated columns
    * (about 2x faster on the H100) unless SOUNDSTAGE_ATTN_ROT=0. */
   AttnKernel kernel = coop ? ATTN_COOP : ATTN_TILED;
-  /* without tensor cores, the register-blocked kernel where 8 neighbouring
-   * invocations can shuffle and a workgroup has 32 KiB of shared memory
-   * (SOUNDSTAGE_ATTN_REG=0: the simple tiled kernel) */
   const SsGpuCaps *caps = ss_gpu_device_get_caps (q->device);
-  if (kernel == ATTN_TILED && reg_usable (q->device) && ss_env_flag ("SOUNDSTAGE_ATTN_REG", TRUE))
-    kernel = ATTN_REG;
   /* the one-pass kernel where the accumulator layout allows (SOUNDSTAGE_ATTN_FLASH=0: off) */
   const FlashLayout *fl = NULL;
   if (coop && ss_env_flag ("SOUNDSTAGE_ATTN_FLASH", TRUE) &&
@@ -594,13 +589,16 @@ ss_op_attention (SsTensor *q, SsTensor *k, SsTensor *v, SsTensor *mask,
       if (fl->ok && ss_gpu_device_has_shader (q->device, "attention_fwd_flash.d64"))
         kernel = ATTN_FLASH;
     }
-  /* without the one-pass kernel (a GPU with KHR matrices but not the NV
-   * accumulator layout or coopmat2's conversions: AMD RDNA3), the
-   * register-blocked kernel rather than the two-pass tensor-core one: on the
-   * H100 it runs at 17.0 / 10.6 TFLOP/s at head size 64 / 128 (L1024) against
-   * 14.4 / 9.4 for the two-pass kernel's KHR module and 3.4 / 8.6 for its NV
-   * one (eng161, eng163). SOUNDSTAGE_ATTN_REG=0 keeps the two-pass kernel. */
-  if (kernel == ATTN_COOP && reg_usable (q->device) && ss_env_flag ("SOUNDSTAGE_ATTN_REG", TRUE))
+  /* without tensor cores, and without the one-pass kernel (a GPU with KHR
+   * matrices but not the NV accumulator layout or coopmat2's conversions: AMD
+   * RDNA3), the register-blocked kernel where 8 neighbouring invocations can
+   * shuffle and a workgroup has 32 KiB of shared memory. It beats the
+   * two-pass tensor-core kernel too: on the H100 17.0 / 10.6 TFLOP/s at head
+   * size 64 / 128 (L1024) against 14.4 / 9.4 for that kernel's KHR module and
+   * 3.4 / 8.6 for its NV one (eng161, eng163). SOUNDSTAGE_ATTN_REG=0: the
+   * simple tiled or the two-pass kernel. */
+  if ((kernel == ATTN_TILED || kernel == ATTN_COOP) && reg_usable (q->device) &&
+      ss_env_flag ("SOUNDSTAGE_ATTN_REG", TRUE))
     kernel = ATTN_REG;
   /* head size 64 without mask (causal or not: separate variants) on
    * workgroup-scope matrices, where the device has them and their layout is
